@@ -1,0 +1,46 @@
+"""Provider knowledge: how each SaaS provider signs, handshakes and shapes its webhooks.
+
+Everything here is sans-I/O. A connector is registered in the `hookgate.connectors`
+entry-point group; see `docs/writing-a-connector.md`.
+"""
+
+from connectors._base import (
+    Connector,
+    ConnectorOptions,
+    HandshakeResponse,
+    Headers,
+    MalformedPayloadError,
+    ProviderEvent,
+    SecretsOptions,
+    SignedDelivery,
+    VerificationError,
+    WebhookRequest,
+    body_sha256,
+    constant_time_equals,
+    parse_json,
+    secret_values,
+    utc_from_timestamp,
+)
+from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Connector",
+    "ConnectorOptions",
+    "HandshakeResponse",
+    "Headers",
+    "MalformedPayloadError",
+    "PluginError",
+    "ProviderEvent",
+    "SecretsOptions",
+    "SignedDelivery",
+    "VerificationError",
+    "WebhookRequest",
+    "available",
+    "body_sha256",
+    "constant_time_equals",
+    "load",
+    "parse_json",
+    "secret_values",
+    "utc_from_timestamp",
+]

@@ -1,0 +1,270 @@
+"""The connector contract: sans-I/O provider knowledge.
+
+A connector turns what arrived over HTTP into verified, normalized events. It never
+touches a socket, a framework request or a database: it sees a `WebhookRequest` (raw
+body bytes, a case-insensitive header map, the query, the public URL) and the clock.
+
+    WebhookRequest ──handshake()──▶ HandshakeResponse | None   (before verification)
+                   ──verify()─────▶ None | raises VerificationError(cause)
+                   ──normalize()──▶ [ProviderEvent, ...]       | raises MalformedPayloadError
+
+`verify` never parses the body; `normalize` only ever runs on verified bytes.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = [
+    "Connector",
+    "ConnectorOptions",
+    "HandshakeResponse",
+    "Headers",
+    "MalformedPayloadError",
+    "ProviderEvent",
+    "SecretsOptions",
+    "SignedDelivery",
+    "VerificationError",
+    "WebhookRequest",
+    "body_sha256",
+    "constant_time_equals",
+    "parse_json",
+    "secret_values",
+    "utc_from_timestamp",
+]
+
+
+class VerificationError(Exception):
+    """The delivery is not authentic. `cause` is a short machine-readable code for logs.
+
+    The cause is never echoed to the caller: the HTTP edge answers 401 with a generic body.
+    """
+
+    def __init__(self, cause: str, detail: str = "") -> None:
+        super().__init__(f"{cause}: {detail}" if detail else cause)
+        self.cause = cause
+        self.detail = detail
+
+
+class MalformedPayloadError(Exception):
+    """A verified delivery whose body cannot be understood (answered with 400)."""
+
+    def __init__(self, cause: str, detail: str = "") -> None:
+        super().__init__(f"{cause}: {detail}" if detail else cause)
+        self.cause = cause
+        self.detail = detail
+
+
+class Headers(Mapping[str, str]):
+    """An immutable, case-insensitive multi-map of HTTP headers.
+
+    `headers["X-Foo"]` gives the first value; `get_all("x-foo")` gives every value.
+    """
+
+    __slots__ = ("_first", "_items")
+
+    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        self._items: tuple[tuple[str, str], ...] = tuple((k.lower(), v) for k, v in pairs)
+        first: dict[str, str] = {}
+        for key, value in self._items:
+            first.setdefault(key, value)
+        self._first = first
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._first
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def get_all(self, key: str) -> list[str]:
+        key = key.lower()
+        return [v for k, v in self._items if k == key]
+
+    def raw(self) -> tuple[tuple[str, str], ...]:
+        return self._items
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._first)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """What arrived, exactly as it arrived. `url` is the public URL the provider called."""
+
+    method: str
+    body: bytes
+    headers: Headers
+    query: tuple[tuple[str, str], ...] = ()
+    url: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        body: bytes,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        *,
+        method: str = "POST",
+        query: str | Iterable[tuple[str, str]] = (),
+        url: str = "",
+    ) -> Self:
+        q = tuple(parse_qsl(query, keep_blank_values=True)) if isinstance(query, str) else tuple(query)
+        return cls(method=method.upper(), body=body, headers=Headers(headers), query=q, url=url)
+
+    def query_value(self, name: str) -> str | None:
+        for key, value in self.query:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeResponse:
+    """An answer given to the provider instead of ingesting (challenge echo, ping, ...)."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200) -> HandshakeResponse:
+        return cls(status, json.dumps(value, separators=(",", ":")).encode(), "application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """One provider event found in a verified delivery."""
+
+    type: str
+    payload: Any
+    dedup_key: str
+    provider_event_id: str | None = None
+    delivery_id: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedDelivery:
+    """A delivery produced by `Connector.sign`: what a provider would send."""
+
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    query: tuple[tuple[str, str], ...] = ()
+    method: str = "POST"
+
+
+class ConnectorOptions(BaseModel):
+    """Base of every connector's options. Unknown keys are errors, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretsOptions(ConnectorOptions):
+    """Options of a connector keyed by one or more shared secrets (several = rotation)."""
+
+    secrets: list[SecretStr] = Field(min_length=1, description="signing secrets; any may verify")
+
+
+class Connector(abc.ABC):
+    """Base class of every connector. One instance serves one configured source.
+
+    Subclasses set `name`, `Options` (a pydantic model of their config keys) and implement
+    `verify`, `normalize` and `sign`; `handshake` is optional.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+    #: Human summary shown by `hookgate connectors`.
+    summary: ClassVar[str] = ""
+    #: HTTP methods this connector accepts (GET only where a handshake needs it).
+    methods: ClassVar[frozenset[str]] = frozenset({"POST"})
+
+    def __init__(self, options: ConnectorOptions) -> None:
+        if not isinstance(options, self.Options):
+            raise TypeError(f"{type(self).__name__} needs {self.Options.__name__}")
+        self.options = options
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """Build from a mapping of config keys; raises `pydantic.ValidationError`."""
+        return cls(cls.Options.model_validate(dict(config)))
+
+    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+        """Answer a provider handshake/challenge, or return None to go on with `verify`."""
+        return None
+
+    @abc.abstractmethod
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        """Raise `VerificationError` unless the request is authentic. Never parse the body."""
+
+    @abc.abstractmethod
+    def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        """Turn a verified request into one or more events; `MalformedPayloadError` if unusable."""
+
+    @abc.abstractmethod
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        """Produce a delivery this connector would accept (test kit, `hookgate send-test`)."""
+
+    def sample_body(self, now: float) -> bytes:
+        """A realistic sample payload for `hookgate send-test`."""
+        event = {"id": f"evt_test_{int(now * 1000)}", "type": "hookgate.test", "created": int(now)}
+        return json.dumps(event).encode()
+
+
+def secret_values(secrets: Sequence[SecretStr]) -> list[bytes]:
+    return [s.get_secret_value().encode() for s in secrets]
+
+
+def constant_time_equals(a: bytes | str, b: bytes | str) -> bool:
+    """Compare in constant time; str values are compared as UTF-8 bytes."""
+    a_b = a.encode() if isinstance(a, str) else a
+    b_b = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(a_b, b_b)
+
+
+def body_sha256(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a JSON body or raise `MalformedPayloadError`."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayloadError("invalid_json", str(exc)) from None
+
+
+def utc_from_timestamp(value: Any) -> datetime | None:
+    """Interpret a unix timestamp (s or ms) or ISO-8601 string; None when not a time."""
+    if isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, int | float):
+            seconds = value / 1000 if value > 10**11 else value
+            return datetime.fromtimestamp(seconds, UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None

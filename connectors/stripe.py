@@ -1,0 +1,137 @@
+"""Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over `f"{t}.{body}"`.
+
+HMAC-SHA256 keyed with the whole `whsec_…` string as UTF-8 bytes (Stripe does not
+base64-decode it, unlike Svix). Several `v1` values appear while a secret is rolled;
+`v0` and other schemes are ignored so nobody can downgrade. The timestamp must be within
+`tolerance_seconds` of now, on both sides (the SDK only checks the past; we refuse
+deliveries from the future too, beyond the same tolerance).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from connectors._base import (
+    Connector,
+    MalformedPayloadError,
+    ProviderEvent,
+    SecretsOptions,
+    SignedDelivery,
+    VerificationError,
+    WebhookRequest,
+    parse_json,
+    secret_values,
+    utc_from_timestamp,
+)
+
+__all__ = ["StripeConnector", "StripeOptions"]
+
+
+class StripeOptions(SecretsOptions):
+    tolerance_seconds: int = Field(300, ge=0, description="max age of the signed timestamp")
+
+
+class StripeConnector(Connector):
+    name = "stripe"
+    summary = "Stripe webhook endpoints (Stripe-Signature, v1 HMAC-SHA256, rotation, tolerance)"
+    Options: ClassVar[type[StripeOptions]] = StripeOptions
+    options: StripeOptions
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        header = request.headers.get("stripe-signature")
+        if not header:
+            raise VerificationError("missing_signature")
+        timestamp: int | None = None
+        candidates: list[bytes] = []
+        for item in header.split(","):
+            key, sep, value = item.strip().partition("=")
+            if not sep:
+                raise VerificationError("malformed_signature")
+            if key == "t" and timestamp is None:
+                if not (value.isascii() and value.isdigit()) or len(value) > 12:
+                    raise VerificationError("malformed_timestamp")
+                timestamp = int(value)
+            elif key == "v1":
+                candidates.append(value.encode("ascii", "replace"))
+        if timestamp is None:
+            raise VerificationError("missing_timestamp")
+        if not candidates:
+            raise VerificationError("missing_signature")
+        signed = b"%d." % timestamp + request.body
+        expected = [
+            hmac.new(key, signed, hashlib.sha256).hexdigest().encode()
+            for key in secret_values(self.options.secrets)
+        ]
+        # Compare every candidate with every key so timing does not depend on which matched.
+        ok = False
+        for exp in expected:
+            for candidate in candidates:
+                ok |= hmac.compare_digest(exp, candidate)
+        if not ok:
+            raise VerificationError("bad_signature")
+        tolerance = self.options.tolerance_seconds
+        if tolerance and abs(now - timestamp) > tolerance:
+            raise VerificationError("stale_timestamp")
+
+    def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        event = parse_json(request.body)
+        if not isinstance(event, dict):
+            raise MalformedPayloadError("not_an_object")
+        event_id, event_type = event.get("id"), event.get("type")
+        if not isinstance(event_id, str) or not event_id:
+            raise MalformedPayloadError("missing_field", "id")
+        if not isinstance(event_type, str) or not event_type:
+            raise MalformedPayloadError("missing_field", "type")
+        return [
+            ProviderEvent(
+                type=event_type,
+                payload=event,
+                dedup_key=event_id,
+                provider_event_id=event_id,
+                occurred_at=utc_from_timestamp(event.get("created")),
+            )
+        ]
+
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        timestamp = int(now)
+        signed = b"%d." % timestamp + body
+        sigs = ",".join(
+            "v1=" + hmac.new(key, signed, hashlib.sha256).hexdigest()
+            for key in secret_values(self.options.secrets)
+        )
+        return SignedDelivery(
+            body=body,
+            headers={
+                "Stripe-Signature": f"t={timestamp},{sigs}",
+                "Content-Type": "application/json",
+            },
+        )
+
+    def sample_body(self, now: float) -> bytes:
+        created = int(now)
+        event: dict[str, Any] = {
+            "id": f"evt_test_{int(now * 1e6):x}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": created,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": "payment_intent.succeeded",
+            "data": {
+                "object": {
+                    "id": "pi_3MtwBwLkdIwHu7ix28a3tqPa",
+                    "object": "payment_intent",
+                    "amount": 2000,
+                    "currency": "usd",
+                    "status": "succeeded",
+                    "created": created,
+                }
+            },
+        }
+        return json.dumps(event, indent=2).encode()

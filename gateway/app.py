@@ -1,0 +1,139 @@
+"""The composition root: `create_app(settings, *, store=None, sinks=None, clock=None)`.
+
+Everything is built here from parameters; the `hookgate serve` command and tests are a
+few lines over it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.config import Settings
+from gateway.dispatcher import Dispatcher
+from gateway.errors import StoreError
+from gateway.http import RequestLogMiddleware, webhook_endpoint
+from gateway.observability import Metrics
+from gateway.sinks import Sink
+from gateway.store import STATES, Store, open_store
+
+__all__ = ["Gateway", "create_app"]
+
+log = structlog.get_logger()
+
+PURGE_INTERVAL_SECONDS = 3600.0
+
+
+@dataclass
+class Gateway:
+    """The running parts of one gateway, reachable from tests as `app.state.gateway`."""
+
+    settings: Settings
+    store: Store
+    sinks: dict[str, Sink]
+    dispatcher: Dispatcher
+    metrics: Metrics
+    clock: Callable[[], float]
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, *, dispatch: bool = True) -> None:
+        await self.store.open()
+        released = await self.store.release_claims()
+        if released:
+            log.info("claims_released", count=released)
+        if dispatch:
+            await self.dispatcher.start()
+            self._tasks.append(asyncio.create_task(self._purge_loop(), name="purge"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.dispatcher.stop()
+        await self.store.close()
+
+    async def _purge_loop(self) -> None:
+        while True:
+            try:
+                purged = await self.store.purge()
+                if purged:
+                    log.info("purged", events=purged)
+            except StoreError as exc:
+                log.error("purge_failed", error=str(exc))
+            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    sinks: Mapping[str, Sink] | None = None,
+    clock: Callable[[], float] | None = None,
+    dispatch: bool = True,
+) -> Starlette:
+    """Build the ASGI app. `dispatch=False` runs the edge without a dispatcher loop."""
+    clock = clock or time.time
+    metrics = Metrics()
+    store = store or open_store(settings.store, settings.dispatcher, clock)
+    if sinks is None:
+        sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
+    dispatcher = Dispatcher(store, sinks, settings.dispatcher, metrics)
+    gateway = Gateway(settings, store, dict(sinks), dispatcher, metrics, clock)
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await asyncio.wait_for(store.depth(), timeout=2.0)
+        except (StoreError, TimeoutError) as exc:
+            log.warning("not_ready", error=str(exc))
+            return _json({"status": "unavailable"}, 503)
+        return _json({"status": "ready"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        with contextlib.suppress(StoreError, TimeoutError):
+            depth = await asyncio.wait_for(store.depth(), timeout=2.0)
+            for sink in gateway.sinks:
+                for state in STATES:
+                    metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start(dispatch=dispatch)
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    endpoint = webhook_endpoint(gateway)
+    app = Starlette(
+        routes=[
+            Route("/webhooks/{source}", endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestLogMiddleware)
+    app.state.gateway = gateway
+    return app
+
+
+def _json(value: object, status: int = 200) -> Response:
+    return Response(json.dumps(value), status_code=status, media_type="application/json")

@@ -1,0 +1,357 @@
+"""Configuration: a TOML file, overridden by `HOOKGATE_…` environment variables.
+
+    [server]     host, port, public_url, max_body_bytes
+    [store]      url (default sqlite:///./hookgate.db), dedup_retention_seconds
+    [dispatcher] retry policy and batching
+    [sources.NAME]  connector = "stripe" + the connector's own keys + common keys
+    [sinks.NAME]    type = "jsonl" + the sink's own keys
+
+Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
+`HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
+case-insensitive, `_` also matches `-`; values are parsed as JSON when they parse).
+Secret values (fields a connector types as `SecretStr`) may be literal, `env:NAME` or
+`file:PATH`. Every problem is a `ConfigError` whose `key` is the dotted path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+import connectors
+from connectors import Connector
+from gateway.errors import ConfigError
+from gateway.sinks import Sink, SinkOptions, sink_types
+
+__all__ = [
+    "DispatcherSettings",
+    "ServerSettings",
+    "Settings",
+    "SinkSettings",
+    "SinkSpec",
+    "Source",
+    "SourceSettings",
+    "StoreSettings",
+    "load_settings",
+    "parse_settings",
+]
+
+ENV_PREFIX = "HOOKGATE_"
+CONFIG_ENV = "HOOKGATE_CONFIG"
+_M = typing.TypeVar("_M", bound=BaseModel)
+_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    #: The URL providers call, e.g. "https://hooks.example.com"; never guessed from Host.
+    public_url: str | None = None
+    #: Largest body accepted (413 above). 1 MiB matches EventBridge's entry limit.
+    max_body_bytes: int = Field(1_048_576, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an absolute http(s) URL such as https://hooks.example.com")
+        return value.rstrip("/") if value else value
+
+
+class StoreSettings(_Model):
+    url: str = "sqlite:///./hookgate.db"
+    #: A (source, dedup key) seen within this window is acknowledged and not stored again.
+    dedup_retention_seconds: int = Field(7 * 24 * 3600, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError("only sqlite:///PATH is supported (e.g. sqlite:///./hookgate.db)")
+        return value
+
+
+class DispatcherSettings(_Model):
+    #: Deliveries to one sink are attempted at most this often, then dead-lettered.
+    max_attempts: int = Field(12, ge=1)
+    #: ...or once the event is older than this.
+    max_age_seconds: int = Field(3 * 24 * 3600, ge=1)
+    #: Backoff: full jitter over min(max_delay, base_delay * 2**attempt).
+    base_delay_seconds: float = Field(1.0, gt=0)
+    max_delay_seconds: float = Field(600.0, gt=0)
+    batch_size: int = Field(100, ge=1, le=10_000)
+    poll_interval_seconds: float = Field(1.0, gt=0)
+    #: A claim not settled within this time is taken up again (a crashed worker).
+    lease_seconds: float = Field(120.0, gt=0)
+
+
+class SourceSettings(_Model):
+    """Keys common to every source; the remaining keys belong to the connector."""
+
+    connector: str
+    #: EventBridge `source` of this source's events; default "hookgate.<source name>".
+    event_source: str | None = Field(None, max_length=256)
+    #: "envelope": detail = {metadata, payload}; "payload": detail = the provider payload.
+    detail_format: Literal["envelope", "payload"] = "envelope"
+    #: Sinks this source's events go to; default: every sink.
+    sinks: list[str] | None = None
+    max_body_bytes: int | None = Field(None, ge=1)
+    public_url: str | None = None
+
+    @field_validator("event_source")
+    @classmethod
+    def _event_source(cls, value: str | None) -> str | None:
+        if value is not None and (not value or value.startswith("aws.")):
+            raise ValueError("must be non-empty and must not start with 'aws.'")
+        return value
+
+
+class SinkSettings(_Model):
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A configured source: the URL path segment, its connector and routing."""
+
+    name: str
+    connector: Connector
+    event_source: str
+    detail_format: Literal["envelope", "payload"]
+    sinks: tuple[str, ...]
+    max_body_bytes: int
+    public_url: str | None
+
+    @property
+    def connector_name(self) -> str:
+        return self.connector.name
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSpec:
+    """A configured sink, built by the composition root."""
+
+    cls: type[Sink]
+    options: SinkOptions
+
+    def build(self, name: str) -> Sink:
+        return self.cls(name, self.options)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
+    sources: dict[str, Source] = field(default_factory=dict)
+    sinks: dict[str, SinkSpec] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (or `$HOOKGATE_CONFIG`), apply environment overrides, validate."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    file = Path(path) if path else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if file is not None:
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("", f"config file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("", f"{file}: invalid TOML: {exc}") from None
+    settings = parse_settings(apply_env_overrides(raw, env), env=env, base_dir=file.parent if file else None)
+    return Settings(
+        server=settings.server,
+        store=settings.store,
+        dispatcher=settings.dispatcher,
+        sources=settings.sources,
+        sinks=settings.sinks,
+        path=file,
+    )
+
+
+def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Return a copy of `raw` with every `HOOKGATE_A__B__C=value` applied at a.b.c."""
+    result: dict[str, Any] = json.loads(json.dumps(raw))
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        path = [p for p in name[len(ENV_PREFIX) :].lower().split("__") if p]
+        if len(path) < 2:
+            continue
+        node = result
+        for part in path[:-1]:
+            key = _match_key(node, part)
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node[_match_key(node, path[-1])] = _parse_env_value(env[name])
+    return result
+
+
+def _match_key(node: dict[str, Any], part: str) -> str:
+    for key in node:
+        if key.lower().replace("-", "_") == part.replace("-", "_"):
+            return key
+    return part
+
+
+def _parse_env_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def parse_settings(
+    raw: Mapping[str, Any], *, env: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> Settings:
+    """Validate an already-loaded mapping (TOML shape) into `Settings`."""
+    env = os.environ if env is None else env
+    known = {"server", "store", "dispatcher", "sources", "sinks"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
+    server = _validate(ServerSettings, raw.get("server", {}), "server")
+    store = _validate(StoreSettings, raw.get("store", {}), "store")
+    dispatcher = _validate(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
+
+    types = sink_types()
+    sinks: dict[str, SinkSpec] = {}
+    for name, table in _table(raw, "sinks").items():
+        key = f"sinks.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(key, "must be a table")
+        sink_common = _validate(SinkSettings, {"type": table.get("type")}, key)
+        if sink_common.type not in types:
+            raise ConfigError(
+                f"{key}.type",
+                f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(types))})",
+            )
+        sink_cls = types[sink_common.type]
+        sink_options: SinkOptions = _validate(
+            sink_cls.Options, {k: v for k, v in table.items() if k != "type"}, key
+        )
+        sinks[name] = SinkSpec(sink_cls, sink_options)
+
+    sources: dict[str, Source] = {}
+    for name, table in _table(raw, "sources").items():
+        key = f"sources.{name}"
+        if not _SOURCE_NAME.match(name):
+            raise ConfigError(
+                key, "source names use lowercase letters, digits, '-' and '_' (they are URL paths)"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(key, "must be a table")
+        common_keys = set(SourceSettings.model_fields)
+        common = _validate(SourceSettings, {k: v for k, v in table.items() if k in common_keys}, key)
+        try:
+            connector_cls = connectors.load(common.connector)
+        except connectors.PluginError as exc:
+            raise ConfigError(f"{key}.connector", str(exc)) from None
+        options = {k: v for k, v in table.items() if k not in common_keys}
+        options = _resolve_secrets(connector_cls.Options, options, key, env, base_dir)
+        opts = _validate(connector_cls.Options, options, key)
+        for sink in common.sinks or ():
+            if sink not in sinks:
+                raise ConfigError(
+                    f"{key}.sinks",
+                    f"no sink named {sink!r} (defined: {', '.join(sinks) or 'none'})",
+                )
+        sources[name] = Source(
+            name=name,
+            connector=connector_cls(opts),
+            event_source=common.event_source or f"hookgate.{name}",
+            detail_format=common.detail_format,
+            sinks=tuple(common.sinks) if common.sinks is not None else tuple(sinks),
+            max_body_bytes=common.max_body_bytes or server.max_body_bytes,
+            public_url=(common.public_url or server.public_url),
+        )
+    return Settings(server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks)
+
+
+def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(name, "must be a table")
+    return value
+
+
+def _validate(model: type[_M], data: Any, key: str) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            loc = ".".join(str(p) for p in (key, *err["loc"]) if p != "")
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                allowed = ", ".join(sorted(model.model_fields))
+                msg = f"unknown key (allowed: {allowed})"
+            problems.append((loc, msg))
+        first_key, first_msg = problems[0]
+        message = first_msg + "".join(f"\n{k}: {m}" for k, m in problems[1:])
+        raise ConfigError(first_key, message) from None
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_is_secret(a) for a in typing.get_args(annotation))
+
+
+def _resolve_secrets(
+    model: type[BaseModel],
+    options: dict[str, Any],
+    key: str,
+    env: Mapping[str, str],
+    base_dir: Path | None,
+) -> dict[str, Any]:
+    resolved = dict(options)
+    for name, info in model.model_fields.items():
+        if name not in resolved or not _is_secret(info.annotation):
+            continue
+        value = resolved[name]
+        if isinstance(value, list):
+            resolved[name] = [
+                _resolve_secret(v, f"{key}.{name}[{i}]", env, base_dir) for i, v in enumerate(value)
+            ]
+        else:
+            resolved[name] = _resolve_secret(value, f"{key}.{name}", env, base_dir)
+    return resolved
+
+
+def _resolve_secret(value: Any, key: str, env: Mapping[str, str], base_dir: Path | None) -> Any:
+    """`env:NAME` → that variable; `file:PATH` → the file's text; anything else → as is."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("env:"):
+        var = value[4:]
+        if var not in env or not env[var]:
+            raise ConfigError(key, f"environment variable {var} is not set")
+        return env[var]
+    if value.startswith("file:"):
+        path = Path(value[5:])
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(key, f"cannot read secret file {path}: {exc.strerror}") from None
+    return value

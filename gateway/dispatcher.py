@@ -1,0 +1,143 @@
+"""The dispatcher: claims due deliveries, hands them to sinks, settles the outcomes.
+
+At least once: a delivery is settled only after the sink reported on it; a worker that
+dies mid-batch leaves leases that expire (or are released on start) and are claimed
+again. One loop per sink; it sleeps until notified of new events or until the poll
+interval passes, so retries scheduled for later are picked up in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+
+import structlog
+
+from gateway.config import DispatcherSettings
+from gateway.observability import Metrics
+from gateway.sinks import Delivered, Outcome, Permanent, Retry, Sink
+from gateway.store import Claimed, Settlement, Store
+
+__all__ = ["Dispatcher"]
+
+log = structlog.get_logger()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        sinks: Mapping[str, Sink],
+        settings: DispatcherSettings,
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self.sinks = dict(sinks)
+        self.settings = settings
+        self.metrics = metrics
+        self._wake = {name: asyncio.Event() for name in self.sinks}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def notify(self, sinks: Sequence[str] | None = None) -> None:
+        """New work is due for `sinks` (all when None): wake their loops now."""
+        for name in sinks if sinks is not None else self._wake:
+            event = self._wake.get(name)
+            if event is not None:
+                event.set()
+
+    async def start(self) -> None:
+        for name, sink in self.sinks.items():
+            await sink.open()
+            self._tasks.append(asyncio.create_task(self._loop(name, sink), name=f"dispatch-{name}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for sink in self.sinks.values():
+            await sink.close()
+
+    async def run_once(self, name: str) -> int:
+        """Claim and deliver one batch for sink `name`; the number of events handled."""
+        sink = self.sinks[name]
+        claimed = await self.store.claim(name, min(sink.max_batch, self.settings.batch_size))
+        if claimed:
+            await self._deliver(name, sink, claimed)
+        return len(claimed)
+
+    async def drain(self, name: str | None = None) -> int:
+        """Deliver until nothing is due (tests, `hookgate replay --wait`)."""
+        total = 0
+        for sink_name in [name] if name else list(self.sinks):
+            while n := await self.run_once(sink_name):
+                total += n
+        return total
+
+    async def _loop(self, name: str, sink: Sink) -> None:
+        wake = self._wake[name]
+        while True:
+            try:
+                handled = await self.run_once(name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a store hiccup
+                log.error("dispatch_failed", sink=name, error=repr(exc))
+                handled = 0
+            if handled:
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.settings.poll_interval_seconds)
+
+    async def _deliver(self, name: str, sink: Sink, claimed: list[Claimed]) -> None:
+        started = time.perf_counter()
+        events = [c.event for c in claimed]
+        try:
+            outcomes: Sequence[Outcome] = await sink.deliver(events)
+            if len(outcomes) != len(events):
+                raise RuntimeError(f"sink returned {len(outcomes)} outcomes for {len(events)} events")
+        except Exception as exc:  # noqa: BLE001 - a failing sink means: retry the batch
+            cause = f"sink_error: {type(exc).__name__}: {exc}"[:500]
+            log.warning("sink_failed", sink=name, batch=len(events), cause=cause)
+            outcomes = [Retry(cause)] * len(events)
+        elapsed = time.perf_counter() - started
+        self.metrics.delivery_latency.labels(name).observe(elapsed)
+        self.metrics.batch_size.labels(name).observe(len(events))
+        results = [_settlement(c.event.id, o) for c, o in zip(claimed, outcomes, strict=True)]
+        transitions = await self.store.settle(name, claimed, results)
+        counts = {"delivered": 0, "retry": 0, "dead": 0}
+        for t in transitions:
+            if t.state == "delivered":
+                counts["delivered"] += 1
+            elif t.state == "dead":
+                counts["dead"] += 1
+                log.warning("dead_lettered", sink=name, event_id=t.event_id, cause=t.cause)
+            else:
+                counts["retry"] += 1
+                self.metrics.retried.labels(name, _cause_code(t.cause)).inc()
+        self.metrics.delivered.labels(name).inc(counts["delivered"])
+        self.metrics.dead.labels(name).inc(counts["dead"])
+        log.info(
+            "delivery_attempt",
+            sink=name,
+            batch=len(events),
+            latency_ms=round(elapsed * 1000, 2),
+            **counts,
+        )
+
+
+def _settlement(event_id: str, outcome: Outcome) -> Settlement:
+    if isinstance(outcome, Delivered):
+        return Settlement(event_id, "delivered")
+    if isinstance(outcome, Permanent):
+        return Settlement(event_id, "permanent", outcome.cause)
+    return Settlement(event_id, "retry", outcome.cause, outcome.retry_after)
+
+
+def _cause_code(cause: str | None) -> str:
+    return (cause or "unknown").split(":", 1)[0][:64]

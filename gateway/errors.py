@@ -1,0 +1,35 @@
+"""hookgate's exceptions, one root:
+
+    HookgateError
+    ├── ConfigError          an invalid configuration; `.key` points at the offending key
+    ├── StoreError           the inbox/outbox could not do its job (sqlite3/psycopg translated here)
+    └── SinkError            a sink failed as a whole (its own errors translated at its boundary)
+
+Connector-level errors live in `connectors` (`VerificationError`, `MalformedPayloadError`),
+since connectors do not depend on the gateway.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "HookgateError", "SinkError", "StoreError"]
+
+
+class HookgateError(Exception):
+    """Root of every error hookgate raises on purpose."""
+
+
+class ConfigError(HookgateError):
+    """An invalid configuration. `key` is the dotted path of the offending key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+        self.message = message
+
+
+class StoreError(HookgateError):
+    """The store failed (disk full, database down, ...)."""
+
+
+class SinkError(HookgateError):
+    """A sink failed as a whole; the dispatcher retries the batch."""

@@ -1,0 +1,98 @@
+"""The normalized event: a provider event shaped like an Amazon EventBridge entry.
+
+    {"version": "0", "id": …, "detail-type": "invoice.paid", "source": "hookgate.stripe",
+     "time": "2026-11-28T03:24:35Z", "resources": [],
+     "detail": {"metadata": {…gateway metadata…}, "payload": {…the provider's payload…}}}
+
+With a source's `detail_format = "payload"`, `detail` is the provider payload itself, so
+rules written for a provider's native EventBridge integration still match. The JSON
+Schema of this envelope ships in `gateway/schema/event.schema.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from connectors import MalformedPayloadError, ProviderEvent
+
+if TYPE_CHECKING:
+    from gateway.config import Source
+
+__all__ = ["MAX_DETAIL_TYPE", "Event", "build_event", "isoformat", "new_event_id"]
+
+MAX_DETAIL_TYPE = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A stored event. `entry` is the JSON text of the EventBridge-shaped envelope."""
+
+    id: str
+    source: str
+    dedup_key: str
+    detail_type: str
+    received_at: float
+    entry: str
+
+    def as_dict(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.entry)
+        return value
+
+
+def new_event_id(now: float | None = None) -> str:
+    """A UUIDv7 (time-ordered) string, so ids sort by arrival."""
+    ms = int((time.time() if now is None else now) * 1000)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | (rand & (2**62 - 1))
+    )
+    return str(uuid.UUID(int=value))
+
+
+def isoformat(moment: float | datetime) -> str:
+    dt = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_event(source: Source, event: ProviderEvent, received_at: float) -> Event:
+    """Wrap one verified provider event into the stored envelope."""
+    detail_type = event.type
+    if not detail_type or len(detail_type) > MAX_DETAIL_TYPE:
+        raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_DETAIL_TYPE} characters")
+    event_id = new_event_id(received_at)
+    metadata = {
+        "event_id": event_id,
+        "source": source.name,
+        "connector": source.connector_name,
+        "provider_event_id": event.provider_event_id,
+        "delivery_id": event.delivery_id,
+        "dedup_key": event.dedup_key,
+        "received_at": datetime.fromtimestamp(received_at, UTC).isoformat(timespec="milliseconds"),
+    }
+    if source.detail_format == "payload" and isinstance(event.payload, dict):
+        detail: Any = event.payload
+    else:
+        detail = {"metadata": metadata, "payload": event.payload}
+    entry = {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": source.event_source,
+        "time": isoformat(event.occurred_at or received_at),
+        "resources": [],
+        "detail": detail,
+    }
+    return Event(
+        id=event_id,
+        source=source.name,
+        dedup_key=event.dedup_key,
+        detail_type=detail_type,
+        received_at=received_at,
+        entry=json.dumps(entry, separators=(",", ":"), ensure_ascii=False),
+    )

@@ -1,0 +1,117 @@
+"""Sinks: where stored events go. They look like httpx transports.
+
+A sink takes a batch of events and reports one outcome per event:
+
+    Delivered()                          done
+    Retry(cause, retry_after=None)       may succeed later; the dispatcher backs off
+    Permanent(cause)                     will never succeed; dead-lettered with the cause
+
+A sink may also raise: the whole batch is then retried with the exception as cause.
+`MemorySink` ships here so tests use the same seam production uses.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.events import Event
+
+__all__ = [
+    "Delivered",
+    "MemorySink",
+    "Outcome",
+    "Permanent",
+    "Retry",
+    "Sink",
+    "SinkOptions",
+    "sink_types",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    cause: str
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Permanent:
+    cause: str
+
+
+Outcome = Delivered | Retry | Permanent
+
+
+class SinkOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sink(abc.ABC):
+    """Base class of sinks. `max_batch` bounds the batches the dispatcher hands over."""
+
+    kind: ClassVar[str]
+    Options: ClassVar[type[SinkOptions]] = SinkOptions
+    max_batch: int = 100
+
+    def __init__(self, name: str, options: SinkOptions | None = None) -> None:
+        self.name = name
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_config(cls, name: str, config: Mapping[str, Any]) -> Self:
+        return cls(name, cls.Options.model_validate(dict(config)))
+
+    async def open(self) -> None:
+        """Acquire resources (files, clients) before the first batch."""
+
+    async def close(self) -> None:
+        """Release resources."""
+
+    @abc.abstractmethod
+    async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
+        """Deliver a batch; return one outcome per event, in order."""
+
+
+class MemorySink(Sink):
+    """Keeps delivered events in memory. `script` may decide each event's outcome."""
+
+    kind = "memory"
+
+    def __init__(
+        self,
+        name: str = "memory",
+        options: SinkOptions | None = None,
+        *,
+        script: Callable[[Event], Outcome] | None = None,
+    ) -> None:
+        super().__init__(name, options)
+        self.events: list[Event] = []
+        self.attempts: list[Event] = []
+        self.script = script
+
+    async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for event in events:
+            self.attempts.append(event)
+            outcome = self.script(event) if self.script is not None else Delivered()
+            if isinstance(outcome, Delivered):
+                self.events.append(event)
+            outcomes.append(outcome)
+        return outcomes
+
+
+def sink_types() -> dict[str, type[Sink]]:
+    """Sink types by their `type = "…"` name in configuration."""
+    from gateway.sinks.files import JsonlSink, StdoutSink  # noqa: PLC0415 - avoid an import cycle
+
+    return {cls.kind: cls for cls in (JsonlSink, StdoutSink, MemorySink)}

@@ -1,0 +1,255 @@
+"""The durable inbox/outbox.
+
+`Store` owns the policy: dedup, the delivery state machine and the retry schedule. A
+backend (`SQLiteStore`) implements a few primitives under it.
+
+Each (event, sink) pair has one delivery record moving through:
+
+    pending ──claim──▶ forwarding ──▶ delivered
+                          │  ▲   └──▶ dead            (permanent failure, or out of budget)
+                          ▼  │claim
+                        retry (due_at = now + backoff)
+
+A claim is a lease: a `forwarding` record whose lease has expired is claimed again, so a
+worker that died mid-delivery loses nothing. Dedup is one conditional write per event
+whose conflict path returns the id already stored.
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gateway.config import DispatcherSettings, StoreSettings
+from gateway.events import Event
+
+__all__ = [
+    "DeadLetter",
+    "DeliveryRecord",
+    "EventSummary",
+    "PersistResult",
+    "Settlement",
+    "Store",
+    "open_store",
+]
+
+State = Literal["pending", "forwarding", "retry", "delivered", "dead"]
+STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "delivered", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class PersistResult:
+    event_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    event: Event
+    attempts: int  # including the attempt being made now
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What the dispatcher learned about one claimed delivery."""
+
+    event_id: str
+    outcome: Literal["delivered", "retry", "permanent"]
+    cause: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    sink: str
+    state: State
+    attempts: int
+    due_at: float
+    last_cause: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventSummary:
+    id: str
+    source: str
+    detail_type: str
+    dedup_key: str
+    received_at: float
+    deliveries: tuple[DeliveryRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    event_id: str
+    source: str
+    detail_type: str
+    sink: str
+    attempts: int
+    last_cause: str | None
+    received_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    event_id: str
+    state: State
+    due_at: float
+    cause: str | None
+
+
+@dataclass
+class Store(abc.ABC):
+    """Inbox/outbox policy over a backend's primitives. All times are clock seconds."""
+
+    settings: StoreSettings
+    dispatch: DispatcherSettings
+    clock: Callable[[], float]
+    rng: random.Random = field(default_factory=random.Random)
+
+    # -- ingest -------------------------------------------------------------------------
+    async def persist(self, events: Sequence[Event], sinks: Sequence[str]) -> list[PersistResult]:
+        """Dedup and durably commit `events`, each with a pending delivery per sink.
+
+        Returns only after the commit is durable. A (source, dedup key) seen within the
+        retention window yields `duplicate=True` and the id stored the first time.
+        """
+        if not events:
+            return []
+        return await self._persist(events, tuple(sinks), self.clock(), self.settings.dedup_retention_seconds)
+
+    # -- dispatch -----------------------------------------------------------------------
+    async def claim(self, sink: str, limit: int) -> list[Claimed]:
+        """Lease up to `limit` due deliveries of `sink` (oldest due first)."""
+        return await self._claim(sink, limit, self.clock(), self.dispatch.lease_seconds)
+
+    async def settle(
+        self, sink: str, claimed: Sequence[Claimed], results: Sequence[Settlement]
+    ) -> list[_Transition]:
+        """Apply the state machine to what a delivery attempt reported."""
+        now = self.clock()
+        by_id = {c.event.id: c for c in claimed}
+        transitions = []
+        for result in results:
+            item = by_id[result.event_id]
+            transitions.append(self._transition(item, result, now))
+        await self._apply(sink, transitions, now)
+        return transitions
+
+    def _transition(self, item: Claimed, result: Settlement, now: float) -> _Transition:
+        if result.outcome == "delivered":
+            return _Transition(item.event.id, "delivered", now, None)
+        if result.outcome == "permanent":
+            return _Transition(item.event.id, "dead", now, result.cause)
+        policy = self.dispatch
+        if item.attempts >= policy.max_attempts:
+            return _Transition(item.event.id, "dead", now, f"max_attempts: {result.cause}")
+        delay = self.backoff(item.attempts, result.retry_after)
+        if now + delay - item.event.received_at > policy.max_age_seconds:
+            return _Transition(item.event.id, "dead", now, f"max_age: {result.cause}")
+        return _Transition(item.event.id, "retry", now + delay, result.cause)
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with full jitter, never sooner than a Retry-After hint."""
+        policy = self.dispatch
+        ceiling = min(policy.max_delay_seconds, policy.base_delay_seconds * 2 ** max(attempts - 1, 0))
+        delay = self.rng.uniform(0, ceiling)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, policy.max_delay_seconds))
+        return delay
+
+    async def release_claims(self) -> int:
+        """Make every lease due now (a single-node store does this on start)."""
+        return await self._release_claims(self.clock())
+
+    # -- operations ---------------------------------------------------------------------
+    async def redrive(self, event_ids: Iterable[str] | None = None, sink: str | None = None) -> int:
+        """Move dead deliveries back to the queue with a fresh attempt budget."""
+        return await self._redrive(list(event_ids) if event_ids is not None else None, sink, self.clock())
+
+    async def replay(
+        self,
+        sinks: Sequence[str],
+        *,
+        source: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Queue stored events again (whatever their state) for `sinks`."""
+        ids = await self._event_ids(source, since, until)
+        done = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            await self._requeue(chunk, tuple(sinks), self.clock())
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(ids))
+        return done
+
+    async def purge(self) -> int:
+        """Forget expired dedup keys and fully delivered events older than the window."""
+        return await self._purge(self.clock() - self.settings.dedup_retention_seconds)
+
+    # -- primitives ---------------------------------------------------------------------
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _persist(
+        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float
+    ) -> list[PersistResult]: ...
+
+    @abc.abstractmethod
+    async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]: ...
+
+    @abc.abstractmethod
+    async def _apply(self, sink: str, transitions: Sequence[_Transition], now: float) -> None: ...
+
+    @abc.abstractmethod
+    async def _release_claims(self, now: float) -> int: ...
+
+    @abc.abstractmethod
+    async def _redrive(self, event_ids: list[str] | None, sink: str | None, now: float) -> int: ...
+
+    @abc.abstractmethod
+    async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def _requeue(self, event_ids: Sequence[str], sinks: tuple[str, ...], now: float) -> None: ...
+
+    @abc.abstractmethod
+    async def _purge(self, before: float) -> int: ...
+
+    @abc.abstractmethod
+    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None: ...
+
+    @abc.abstractmethod
+    async def list_events(
+        self, *, source: str | None = None, since: float | None = None, limit: int = 50
+    ) -> list[EventSummary]: ...
+
+    @abc.abstractmethod
+    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
+
+    @abc.abstractmethod
+    async def depth(self) -> dict[tuple[str, State], int]:
+        """Delivery records per (sink, state), for metrics and readiness."""
+
+
+def open_store(
+    settings: StoreSettings,
+    dispatch: DispatcherSettings,
+    clock: Callable[[], float],
+) -> Store:
+    """Pick the backend from `settings.url`."""
+    from gateway.store.sqlite import SQLiteStore  # noqa: PLC0415 - backends load on demand
+
+    return SQLiteStore(settings, dispatch, clock)

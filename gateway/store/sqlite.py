@@ -1,0 +1,424 @@
+"""The embedded default backend: one SQLite file in WAL mode, `synchronous=FULL`.
+
+Durability is never weakened for speed. Throughput comes from group commit: every
+write (ingest, claims, settlements) is a job on one writer thread, which drains all
+jobs waiting and runs them in a single transaction, so many concurrent requests share
+one fsync. If a grouped transaction fails, each job is retried alone, so one bad job
+cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from gateway.errors import StoreError
+from gateway.events import Event
+from gateway.store import (
+    Claimed,
+    DeadLetter,
+    DeliveryRecord,
+    EventSummary,
+    PersistResult,
+    State,
+    Store,
+    _Transition,
+)
+
+__all__ = ["SQLiteStore"]
+
+log = structlog.get_logger()
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    detail_type TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_source_time ON events (source, received_at);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
+CREATE TABLE IF NOT EXISTS dedup (
+    source TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (source, dedup_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+    event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    sink TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_at REAL NOT NULL,
+    last_cause TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (event_id, sink)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, state, due_at);
+"""
+
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Writer:
+    """One thread, one connection, group commit."""
+
+    path: str
+    max_group: int = 512
+    _queue: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        conn = _connect(self.path)  # fail fast, in the caller's thread of control
+        self._thread = threading.Thread(target=self._run, args=(conn,), name="hookgate-sqlite", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(fn, future))
+        return future
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            jobs: list[_Job] = [item]
+            while len(jobs) < self.max_group:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+            self._execute(conn, jobs)
+            _resolve(jobs)
+        conn.close()
+
+    def _execute(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                job.result = job.fn(conn)
+            conn.execute("COMMIT")
+            return
+        except Exception as exc:  # noqa: BLE001 - isolated below, job by job
+            _rollback(conn)
+            if len(jobs) == 1:
+                jobs[0].error = _translate(exc)
+                return
+        for job in jobs:  # one failed: run each alone so the others still commit
+            job.result = job.error = None
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                job.result = job.fn(conn)
+                conn.execute("COMMIT")
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+                _rollback(conn)
+                job.error = _translate(exc)
+
+
+def _resolve(jobs: list[_Job]) -> None:
+    loop = jobs[0].future.get_loop()
+
+    def settle() -> None:
+        for job in jobs:
+            if job.future.done():
+                continue
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.result)
+
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+        loop.call_soon_threadsafe(settle)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, sqlite3.Error):
+        return StoreError(f"sqlite: {exc}")
+    return exc
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    try:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+            (str(SCHEMA_VERSION),),
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open sqlite database {path!r}: {exc}") from None
+    return conn
+
+
+class SQLiteStore(Store):
+    """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`."""
+
+    _writer: _Writer | None = None
+
+    @property
+    def path(self) -> str:
+        return self.settings.url.removeprefix("sqlite:///")
+
+    async def open(self) -> None:
+        if self._writer is None:
+            writer = _Writer(self.path)
+            writer.start()
+            self._writer = writer
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await asyncio.to_thread(writer.stop)
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        return await self._writer.submit(fn)
+
+    # -- primitives ---------------------------------------------------------------------
+    async def _persist(
+        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float
+    ) -> list[PersistResult]:
+        def run(conn: sqlite3.Connection) -> list[PersistResult]:
+            results = []
+            for ev in events:
+                row = conn.execute(
+                    "INSERT INTO dedup (source, dedup_key, event_id, seen_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (source, dedup_key) DO UPDATE "
+                    "SET event_id = excluded.event_id, seen_at = excluded.seen_at "
+                    "WHERE dedup.seen_at < ? RETURNING event_id",
+                    (ev.source, ev.dedup_key, ev.id, now, now - window),
+                ).fetchone()
+                if row is None:
+                    (stored,) = conn.execute(
+                        "SELECT event_id FROM dedup WHERE source = ? AND dedup_key = ?",
+                        (ev.source, ev.dedup_key),
+                    ).fetchone()
+                    results.append(PersistResult(stored, duplicate=True))
+                    continue
+                conn.execute(
+                    "INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (ev.id, ev.source, ev.dedup_key, ev.detail_type, ev.received_at, ev.entry),
+                )
+                conn.executemany(
+                    "INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at) "
+                    "VALUES (?, ?, 'pending', 0, ?, ?)",
+                    [(ev.id, sink, now, now) for sink in sinks],
+                )
+                results.append(PersistResult(ev.id, duplicate=False))
+            return results
+
+        return await self._run(run)
+
+    async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
+        def run(conn: sqlite3.Connection) -> list[Claimed]:
+            rows = conn.execute(
+                "SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, d.attempts "
+                "FROM deliveries d JOIN events e ON e.id = d.event_id "
+                "WHERE d.sink = ? AND d.state IN ('pending', 'retry', 'forwarding') AND d.due_at <= ? "
+                "ORDER BY d.due_at LIMIT ?",
+                (sink, now, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE deliveries SET state = 'forwarding', attempts = attempts + 1, due_at = ?, "
+                "updated_at = ? WHERE event_id = ? AND sink = ?",
+                [(now + lease, now, row[0], sink) for row in rows],
+            )
+            return [Claimed(Event(*row[:6]), row[6] + 1) for row in rows]
+
+        return await self._run(run)
+
+    async def _apply(self, sink: str, transitions: Sequence[_Transition], now: float) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE deliveries SET state = ?, due_at = ?, last_cause = COALESCE(?, last_cause), "
+                "updated_at = ? WHERE event_id = ? AND sink = ?",
+                [(t.state, t.due_at, t.cause, now, t.event_id, sink) for t in transitions],
+            )
+
+        await self._run(run)
+
+    async def _release_claims(self, now: float) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE deliveries SET state = 'retry', due_at = ?, updated_at = ? "
+                "WHERE state = 'forwarding'",
+                (now, now),
+            )
+            return cur.rowcount
+
+        return await self._run(run)
+
+    async def _redrive(self, event_ids: list[str] | None, sink: str | None, now: float) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            sql = (
+                "UPDATE deliveries SET state = 'retry', attempts = 0, due_at = ?, updated_at = ? "
+                "WHERE state = 'dead'"
+            )
+            params: list[Any] = [now, now]
+            if sink is not None:
+                sql += " AND sink = ?"
+                params.append(sink)
+            if event_ids is None:
+                return conn.execute(sql, params).rowcount
+            total = 0
+            for event_id in event_ids:
+                total += conn.execute(sql + " AND event_id = ?", [*params, event_id]).rowcount
+            return total
+
+        return await self._run(run)
+
+    async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            params: list[Any] = []
+            sql = "SELECT id FROM events WHERE 1 = 1"
+            sql, params = _filters(sql, params, source, since, until)
+            return [row[0] for row in conn.execute(sql + " ORDER BY received_at, id", params)]
+
+        return await self._run(run)
+
+    async def _requeue(self, event_ids: Sequence[str], sinks: tuple[str, ...], now: float) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at) "
+                "VALUES (?, ?, 'pending', 0, ?, ?) ON CONFLICT (event_id, sink) DO UPDATE "
+                "SET state = 'pending', attempts = 0, due_at = excluded.due_at, "
+                "updated_at = excluded.updated_at",
+                [(event_id, sink, now, now) for event_id in event_ids for sink in sinks],
+            )
+
+        await self._run(run)
+
+    async def _purge(self, before: float) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM dedup WHERE seen_at < ?", (before,))
+            cur = conn.execute(
+                "DELETE FROM events WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.event_id = events.id AND d.state != 'delivered')",
+                (before,),
+            )
+            return cur.rowcount
+
+        return await self._run(run)
+
+    # -- queries --------------------------------------------------------------------------
+    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+        def run(conn: sqlite3.Connection) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+            row = conn.execute(
+                "SELECT id, source, dedup_key, detail_type, received_at, entry FROM events WHERE id = ?",
+                (event_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            return Event(*row), _deliveries(conn, event_id)
+
+        return await self._run(run)
+
+    async def list_events(
+        self, *, source: str | None = None, since: float | None = None, limit: int = 50
+    ) -> list[EventSummary]:
+        def run(conn: sqlite3.Connection) -> list[EventSummary]:
+            params: list[Any] = []
+            sql = "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE 1 = 1"
+            sql, params = _filters(sql, params, source, since, None)
+            rows = conn.execute(sql + " ORDER BY received_at DESC, id DESC LIMIT ?", [*params, limit])
+            return [
+                EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_))
+                for id_, source_, type_, key, at in rows.fetchall()
+            ]
+
+        return await self._run(run)
+
+    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        def run(conn: sqlite3.Connection) -> list[DeadLetter]:
+            sql = (
+                "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
+                "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
+            )
+            params: list[Any] = []
+            if sink is not None:
+                sql += " AND d.sink = ?"
+                params.append(sink)
+            rows = conn.execute(sql + " ORDER BY d.updated_at DESC LIMIT ?", [*params, limit])
+            return [DeadLetter(*row) for row in rows.fetchall()]
+
+        return await self._run(run)
+
+    async def depth(self) -> dict[tuple[str, State], int]:
+        def run(conn: sqlite3.Connection) -> dict[tuple[str, State], int]:
+            rows = conn.execute("SELECT sink, state, COUNT(*) FROM deliveries GROUP BY sink, state")
+            return {(sink, state): count for sink, state, count in rows.fetchall()}
+
+        return await self._run(run)
+
+
+def _filters(
+    sql: str, params: list[Any], source: str | None, since: float | None, until: float | None
+) -> tuple[str, list[Any]]:
+    if source is not None:
+        sql += " AND source = ?"
+        params.append(source)
+    if since is not None:
+        sql += " AND received_at >= ?"
+        params.append(since)
+    if until is not None:
+        sql += " AND received_at < ?"
+        params.append(until)
+    return sql, params
+
+
+def _deliveries(conn: sqlite3.Connection, event_id: str) -> tuple[DeliveryRecord, ...]:
+    rows = conn.execute(
+        "SELECT sink, state, attempts, due_at, last_cause, updated_at FROM deliveries "
+        "WHERE event_id = ? ORDER BY sink",
+        (event_id,),
+    )
+    return tuple(DeliveryRecord(*row) for row in rows.fetchall())
