@@ -49,7 +49,10 @@ class Dispatcher:
 
     async def start(self) -> None:
         for name, sink in self.sinks.items():
-            await sink.open()
+            try:
+                await sink.open()
+            except Exception as exc:  # noqa: BLE001 - a sink down at start is retried, not fatal
+                log.error("sink_open_failed", sink=name, error=f"{type(exc).__name__}: {exc}")
             self._tasks.append(asyncio.create_task(self._loop(name, sink), name=f"dispatch-{name}"))
 
     async def stop(self) -> None:

@@ -50,9 +50,9 @@ class JsonlSink(Sink):
             os.fsync(self._file.fileno())
 
     async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
-        if self._file is None:
-            await self.open()
         try:
+            if self._file is None:
+                await self.open()
             await asyncio.to_thread(self._write, events)
         except OSError as exc:
             return [Retry(f"io_error: {exc.strerror}")] * len(events)

@@ -1,0 +1,5 @@
+"""`python -m gateway` is the `hookgate` command."""
+
+from gateway.cli import main
+
+main()
