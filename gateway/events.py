@@ -12,12 +12,13 @@ Schema of this envelope ships in `gateway/schema/event.schema.json`.
 from __future__ import annotations
 
 import json
-import os
+import random
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from connectors import MalformedPayloadError, ProviderEvent
 
@@ -46,18 +47,37 @@ class Event:
 
 
 def new_event_id(now: float | None = None) -> str:
-    """A UUIDv7 (time-ordered) string, so ids sort by arrival."""
+    """A UUIDv7 (time-ordered) string, so ids sort by arrival.
+
+    The 74 random bits need to be unique, not secret: `random` (reseeded by Python in
+    every forked child) is used rather than a system call per id.
+    """
     ms = int((time.time() if now is None else now) * 1000)
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (
-        (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | (rand & (2**62 - 1))
-    )
-    return str(uuid.UUID(int=value))
+    rand = _random_bits(74)
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & (2**62 - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_random_bits = random.getrandbits
 
 
 def isoformat(moment: float | datetime) -> str:
-    dt = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """EventBridge's time format: UTC, whole seconds, `Z`."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def _isoformat_ms(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}+00:00"
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits: the standard library has no limit
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def build_event(source: Source, event: ProviderEvent, received_at: float) -> Event:
@@ -73,7 +93,7 @@ def build_event(source: Source, event: ProviderEvent, received_at: float) -> Eve
         "provider_event_id": event.provider_event_id,
         "delivery_id": event.delivery_id,
         "dedup_key": event.dedup_key,
-        "received_at": datetime.fromtimestamp(received_at, UTC).isoformat(timespec="milliseconds"),
+        "received_at": _isoformat_ms(received_at),
     }
     if source.detail_format == "payload" and isinstance(event.payload, dict):
         detail: Any = event.payload
@@ -94,5 +114,5 @@ def build_event(source: Source, event: ProviderEvent, received_at: float) -> Eve
         dedup_key=event.dedup_key,
         detail_type=detail_type,
         received_at=received_at,
-        entry=json.dumps(entry, separators=(",", ":"), ensure_ascii=False),
+        entry=_dumps(entry),
     )

@@ -10,10 +10,11 @@ binds request context for structlog and writes one JSON log line per request.
 from __future__ import annotations
 
 import json
+import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import structlog
 from starlette.requests import Request
@@ -28,7 +29,7 @@ from connectors import (
     WebhookRequest,
 )
 from gateway.errors import StoreError
-from gateway.events import build_event
+from gateway.events import Event, build_event
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -51,7 +52,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = uuid.uuid4().hex
+        request_id = f"{random.getrandbits(64):016x}"
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         fields: dict[str, Any] = scope.setdefault(LOG_KEY, {})
@@ -101,17 +102,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _public_url(source: Source, request: Request) -> str:
-    """The URL the provider called: the configured public URL, never the Host header."""
+def _public_url(source: Source, scope: Scope, query: str) -> str:
+    """The URL the provider called: the configured public URL, never the Host header.
+
+    Without a configured `public_url`, the address the server listens on stands in.
+    """
     if source.public_url:
         base = source.public_url
     else:
-        server = request.scope.get("server") or ("localhost", None)
-        host, port = server[0], server[1]
-        base = f"{request.url.scheme}://{host}" + (f":{port}" if port else "")
-    url = f"{base}{request.url.path}"
-    query = request.scope.get("query_string", b"")
-    return f"{url}?{query.decode('latin-1')}" if query else url
+        host, port = scope.get("server") or ("localhost", None)
+        base = f"{scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
+    url = base + scope.get("root_path", "") + scope["path"]
+    return f"{url}?{query}" if query else url
 
 
 def webhook_endpoint(gateway: Gateway) -> Callable[[Request], Awaitable[Response]]:
@@ -124,90 +126,104 @@ def webhook_endpoint(gateway: Gateway) -> Callable[[Request], Awaitable[Response
             fields["cause"] = "unknown_source"
             return _error(404, "unknown source")
         metrics = gateway.metrics
-        metrics.received.labels(name).inc()
+        counters = metrics.source(name)
+        counters.received.inc()
         started = time.perf_counter()
         try:
             return await _ingest(gateway, source, request, fields)
         finally:
-            metrics.request_latency.labels(name).observe(time.perf_counter() - started)
+            counters.latency.observe(time.perf_counter() - started)
 
     return endpoint
 
 
+class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not an error
+    def __init__(self, status: int, cause: str, message: str, detail: str | None = None) -> None:
+        self.status, self.cause, self.message, self.detail = status, cause, message, detail
+
+
 async def _ingest(gateway: Gateway, source: Source, request: Request, fields: dict[str, Any]) -> Response:
+    try:
+        return await _accept(gateway, source, request, fields)
+    except _Rejected as rejected:
+        fields["cause"] = rejected.cause
+        if rejected.detail:
+            fields["cause_detail"] = rejected.detail
+        gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
+        return _error(rejected.status, rejected.message)
+
+
+async def _accept(gateway: Gateway, source: Source, request: Request, fields: dict[str, Any]) -> Response:
     connector = source.connector
-    metrics = gateway.metrics
-
-    def reject(status: int, cause: str, message: str) -> Response:
-        fields["cause"] = cause
-        metrics.rejected.labels(source.name, cause).inc()
-        return _error(status, message)
-
     if request.method not in connector.methods:
-        return reject(405, "method_not_allowed", "method not allowed")
+        raise _Rejected(405, "method_not_allowed", "method not allowed")
     try:
         body = await _read_body(request, source.max_body_bytes)
     except _TooLargeError:
-        return reject(413, "too_large", "payload too large")
+        raise _Rejected(413, "too_large", "payload too large") from None
+    scope = request.scope
+    query = scope.get("query_string", b"").decode("latin-1")
     webhook = WebhookRequest(
         method=request.method,
         body=body,
-        headers=Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]),
-        query=tuple(request.query_params.multi_items()),
-        url=_public_url(source, request),
+        headers=Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+        query=tuple(parse_qsl(query, keep_blank_values=True)) if query else (),
+        url=_public_url(source, scope, query),
     )
     now = gateway.clock()
-    try:
-        answer = connector.handshake(webhook, now)
-        if answer is None and request.method != "POST":
-            return reject(405, "method_not_allowed", "method not allowed")
-        if answer is None:
-            connector.verify(webhook, now)
-    except VerificationError as exc:
-        fields["cause_detail"] = exc.cause
-        return reject(401, "verification_failed", "unauthorized")
-    except Exception as exc:  # noqa: BLE001 - fail closed: a connector bug is not a 500
-        log.error("connector_error", step="verify", error=type(exc).__name__)
-        fields["cause_detail"] = "connector_error"
-        return reject(401, "verification_failed", "unauthorized")
+    answer = _verify(source, webhook, now)
     if answer is not None:
         fields["handshake"] = True
-        return _handshake_response(answer)
-
-    try:
-        found = connector.normalize(webhook)
-        if not found:
-            raise MalformedPayloadError("no_events")
-        events = [build_event(source, pe, now) for pe in found]
-    except MalformedPayloadError as exc:
-        fields["cause_detail"] = exc.cause
-        return reject(400, "malformed", "malformed payload")
-    except Exception as exc:  # noqa: BLE001 - never a 500 from input
-        log.error("connector_error", step="normalize", error=type(exc).__name__)
-        fields["cause_detail"] = "connector_error"
-        return reject(400, "malformed", "malformed payload")
-
+        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+    events = _normalize(source, webhook, now)
     try:
         results = await gateway.store.persist(events, source.sinks)
     except StoreError as exc:
         log.error("store_unavailable", error=str(exc))
-        return reject(503, "store_unavailable", "temporarily unavailable, retry later")
+        raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
     duplicates = sum(r.duplicate for r in results)
+    counters = gateway.metrics.source(source.name)
     if duplicates:
-        metrics.duplicates.labels(source.name).inc(duplicates)
+        counters.duplicates.inc(duplicates)
     if duplicates < len(results):
-        metrics.persisted.labels(source.name).inc(len(results) - duplicates)
+        counters.persisted.inc(len(results) - duplicates)
         gateway.dispatcher.notify(source.sinks)
     ids = [r.event_id for r in results]
     fields["event_ids"] = ids
     fields["duplicates"] = duplicates
     status = "duplicate" if duplicates == len(results) else "accepted"
     return Response(
-        json.dumps({"status": status, "event_ids": ids}),
-        status_code=200,
-        media_type="application/json",
+        json.dumps({"status": status, "event_ids": ids}), status_code=200, media_type="application/json"
     )
 
 
-def _handshake_response(answer: HandshakeResponse) -> Response:
-    return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+def _verify(source: Source, webhook: WebhookRequest, now: float) -> HandshakeResponse | None:
+    """Answer a handshake, or verify; fail closed on anything unexpected."""
+    try:
+        answer = source.connector.handshake(webhook, now)
+        if answer is None:
+            if webhook.method != "POST":
+                raise _Rejected(405, "method_not_allowed", "method not allowed")
+            source.connector.verify(webhook, now)
+    except VerificationError as exc:
+        raise _Rejected(401, "verification_failed", "unauthorized", exc.cause) from None
+    except _Rejected:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a connector bug is not a 500, and not a pass
+        log.error("connector_error", step="verify", error=type(exc).__name__)
+        raise _Rejected(401, "verification_failed", "unauthorized", "connector_error") from None
+    return answer
+
+
+def _normalize(source: Source, webhook: WebhookRequest, now: float) -> list[Event]:
+    """Turn a verified delivery into stored-event envelopes; 400 when it cannot be done."""
+    try:
+        found = source.connector.normalize(webhook)
+        if not found:
+            raise MalformedPayloadError("no_events")
+        return [build_event(source, pe, now) for pe in found]
+    except MalformedPayloadError as exc:
+        raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
+    except Exception as exc:  # noqa: BLE001 - never a 500 from input
+        log.error("connector_error", step="normalize", error=type(exc).__name__)
+        raise _Rejected(400, "malformed", "malformed payload", "connector_error") from None

@@ -1,45 +1,120 @@
 """Logs and metrics, configured once.
 
-Logging is a structlog processor chain rendering one JSON object per line on stderr.
-Request context is bound with `structlog.contextvars` by the HTTP edge's pure ASGI
-middleware. Secrets and payload bodies are never logged, by construction: nothing in
-the pipeline passes them to a logger.
+Logging is a structlog processor chain rendering one JSON object per line (stderr by
+default). Lines are handed to a writer thread that writes whatever has accumulated in one
+system call, so the event loop never blocks on the log stream. Request context is bound
+with `structlog.contextvars` by the HTTP edge's pure ASGI middleware. Secrets and payload
+bodies are never logged, by construction: nothing in the pipeline passes them to a logger.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
-from typing import TextIO
+import threading
+from dataclasses import dataclass
+from typing import BinaryIO
 
+import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Metrics", "configure_logging"]
+__all__ = ["LogStream", "Metrics", "SourceMetrics", "configure_logging"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
-    """JSON lines on stderr (or `stream`), filtered at `level`."""
+class LogStream:
+    """A byte stream whose writes are flushed by a background thread, in batches.
+
+    `write` only appends to a list; the thread wakes at once, takes everything written so
+    far and writes it with one call. `flush` waits until what was written is out.
+    """
+
+    def __init__(self, target: BinaryIO) -> None:
+        self._target = target
+        self._pending: list[bytes] = []
+        self._cond = threading.Condition()
+        self._written = 0
+        self._queued = 0
+        self._thread = threading.Thread(target=self._run, name="hookgate-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.flush)
+
+    def write(self, data: bytes) -> None:
+        with self._cond:
+            self._pending.append(data)
+            self._queued += 1
+            self._cond.notify()
+
+    def flush(self) -> None:
+        with self._cond:
+            target = self._queued
+            self._cond.notify()
+            self._cond.wait_for(lambda: self._written >= target or not self._thread.is_alive(), timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._pending))
+                batch, self._pending = self._pending, []
+            try:
+                self._target.write(b"".join(batch))
+                self._target.flush()
+            except (OSError, ValueError):
+                pass  # nowhere left to log to; never take the gateway down for it
+            with self._cond:
+                self._written += len(batch)
+                self._cond.notify_all()
+
+
+class _StreamLogger:
+    """structlog's logger interface over a `LogStream` (one rendered line per call)."""
+
+    def __init__(self, stream: LogStream) -> None:
+        self._stream = stream
+
+    def msg(self, message: bytes) -> None:
+        self._stream.write(message + b"\n")
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = failure = msg
+
+
+def configure_logging(level: str = "info", stream: BinaryIO | None = None) -> LogStream:
+    """JSON lines on stderr (or `stream`), filtered at `level`; returns the stream."""
+    out = LogStream(stream or sys.stderr.buffer)
+    logger = _StreamLogger(out)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.WriteLoggerFactory(stream or sys.stderr),
+        logger_factory=lambda *_: logger,
         cache_logger_on_first_use=True,
     )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMetrics:
+    """The labelled children of one source, looked up once rather than per request."""
+
+    received: Counter
+    duplicates: Counter
+    persisted: Counter
+    latency: Histogram
 
 
 class Metrics:
     """The Prometheus metrics of one gateway, in a registry of its own."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self._sources: dict[str, SourceMetrics] = {}
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.received = Counter(
@@ -68,10 +143,7 @@ class Metrics:
             "hookgate_deliveries_dead_lettered", "Deliveries dead-lettered", ["sink"], registry=r
         )
         self.queue_depth = Gauge(
-            "hookgate_queue_depth",
-            "Delivery records by sink and state",
-            ["sink", "state"],
-            registry=r,
+            "hookgate_queue_depth", "Delivery records by sink and state", ["sink", "state"], registry=r
         )
         self.request_latency = Histogram(
             "hookgate_request_duration_seconds",
@@ -94,3 +166,14 @@ class Metrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
             registry=r,
         )
+
+    def source(self, name: str) -> SourceMetrics:
+        found = self._sources.get(name)
+        if found is None:
+            found = self._sources[name] = SourceMetrics(
+                self.received.labels(name),
+                self.duplicates.labels(name),
+                self.persisted.labels(name),
+                self.request_latency.labels(name),
+            )
+        return found

@@ -77,8 +77,13 @@ _STOP = object()
 
 @dataclass(slots=True)
 class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
+    """A unit of work for the writer. Jobs sharing a `batch` function are run by one call
+    of it with all their `arg`s (one multi-row statement instead of one per job)."""
+
+    fn: Callable[[sqlite3.Connection], Any] | None
     future: asyncio.Future[Any]
+    batch: Callable[[sqlite3.Connection, list[Any]], list[Any]] | None = None
+    arg: Any = None
     result: Any = None
     error: BaseException | None = None
 
@@ -100,6 +105,13 @@ class _Writer:
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put(_Job(fn, future))
+        return future
+
+    def submit_batched(
+        self, batch: Callable[[sqlite3.Connection, list[Any]], list[T]], arg: Any
+    ) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(None, future, batch, arg))
         return future
 
     def stop(self) -> None:
@@ -131,8 +143,7 @@ class _Writer:
     def _execute(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                job.result = job.fn(conn)
+            _run_jobs(conn, jobs)
             conn.execute("COMMIT")
             return
         except Exception as exc:  # noqa: BLE001 - isolated below, job by job
@@ -144,11 +155,23 @@ class _Writer:
             job.result = job.error = None
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                job.result = job.fn(conn)
+                _run_jobs(conn, [job])
                 conn.execute("COMMIT")
             except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
                 _rollback(conn)
                 job.error = _translate(exc)
+
+
+def _run_jobs(conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    batches: dict[Callable[[sqlite3.Connection, list[Any]], list[Any]], list[_Job]] = {}
+    for job in jobs:
+        if job.batch is not None:
+            batches.setdefault(job.batch, []).append(job)
+        elif job.fn is not None:
+            job.result = job.fn(conn)
+    for batch, members in batches.items():
+        for job, result in zip(members, batch(conn, [j.arg for j in members]), strict=True):
+            job.result = result
 
 
 def _resolve(jobs: list[_Job]) -> None:
@@ -197,6 +220,69 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+_ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-parameter limit
+# The multi-row statements below are built from placeholders only; values are always bound.
+
+_Persist = tuple[Sequence[Event], tuple[str, ...], float, float]
+
+
+def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[PersistResult]]:
+    """Dedup and insert the events of many `persist` calls with a few multi-row statements.
+
+    The dedup write is one conditional upsert per chunk: a key seen within the window is
+    left alone (a duplicate), an unseen or expired key takes the new event id. The ids it
+    returns are the events to store.
+    """
+    rows = [(ev, sinks, now, window) for events, sinks, now, window in calls for ev in events]
+    stored: set[str] = set()
+    for chunk in _chunks(rows, _ROWS_PER_STATEMENT):
+        sql = (
+            "INSERT INTO dedup (source, dedup_key, event_id, seen_at) VALUES "  # noqa: S608
+            + ",".join(["(?, ?, ?, ?)"] * len(chunk))
+            + " ON CONFLICT (source, dedup_key) DO UPDATE "
+            "SET event_id = excluded.event_id, seen_at = excluded.seen_at "
+            "WHERE dedup.seen_at < excluded.seen_at - ? RETURNING event_id"
+        )
+        params: list[Any] = [v for ev, _, now, _ in chunk for v in (ev.source, ev.dedup_key, ev.id, now)]
+        params.append(chunk[0][3])
+        stored.update(row[0] for row in conn.execute(sql, params))
+    fresh = [r for r in rows if r[0].id in stored]
+    for chunk in _chunks(fresh, _ROWS_PER_STATEMENT):
+        conn.execute(
+            "INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry) VALUES "  # noqa: S608
+            + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
+            [
+                v
+                for ev, _, _, _ in chunk
+                for v in (ev.id, ev.source, ev.dedup_key, ev.detail_type, ev.received_at, ev.entry)
+            ],
+        )
+    pending = [(ev.id, sink, now) for ev, sinks, now, _ in fresh for sink in sinks]
+    for part in _chunks(pending, _ROWS_PER_STATEMENT):
+        conn.execute(
+            "INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at) VALUES "  # noqa: S608
+            + ",".join(["(?, ?, 'pending', 0, ?, ?)"] * len(part)),
+            [v for event_id, sink, at in part for v in (event_id, sink, at, at)],
+        )
+    results = []
+    for events, _, _, _ in calls:
+        call_results = []
+        for ev in events:
+            if ev.id in stored:
+                call_results.append(PersistResult(ev.id, duplicate=False))
+                continue
+            (first,) = conn.execute(
+                "SELECT event_id FROM dedup WHERE source = ? AND dedup_key = ?", (ev.source, ev.dedup_key)
+            ).fetchone()
+            call_results.append(PersistResult(first, duplicate=True))
+        results.append(call_results)
+    return results
+
+
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 class SQLiteStore(Store):
     """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`."""
 
@@ -226,37 +312,9 @@ class SQLiteStore(Store):
     async def _persist(
         self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float
     ) -> list[PersistResult]:
-        def run(conn: sqlite3.Connection) -> list[PersistResult]:
-            results = []
-            for ev in events:
-                row = conn.execute(
-                    "INSERT INTO dedup (source, dedup_key, event_id, seen_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (source, dedup_key) DO UPDATE "
-                    "SET event_id = excluded.event_id, seen_at = excluded.seen_at "
-                    "WHERE dedup.seen_at < ? RETURNING event_id",
-                    (ev.source, ev.dedup_key, ev.id, now, now - window),
-                ).fetchone()
-                if row is None:
-                    (stored,) = conn.execute(
-                        "SELECT event_id FROM dedup WHERE source = ? AND dedup_key = ?",
-                        (ev.source, ev.dedup_key),
-                    ).fetchone()
-                    results.append(PersistResult(stored, duplicate=True))
-                    continue
-                conn.execute(
-                    "INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (ev.id, ev.source, ev.dedup_key, ev.detail_type, ev.received_at, ev.entry),
-                )
-                conn.executemany(
-                    "INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at) "
-                    "VALUES (?, ?, 'pending', 0, ?, ?)",
-                    [(ev.id, sink, now, now) for sink in sinks],
-                )
-                results.append(PersistResult(ev.id, duplicate=False))
-            return results
-
-        return await self._run(run)
+        if self._writer is None:
+            raise StoreError("store is not open")
+        return await self._writer.submit_batched(_persist_many, (events, sinks, now, window))
 
     async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
         def run(conn: sqlite3.Connection) -> list[Claimed]:

@@ -1,0 +1,108 @@
+"""Docs are tested: an undocumented setting, command or connector fails here."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+from pathlib import Path
+
+import click
+import pytest
+
+import connectors
+from gateway.cli import main
+from gateway.config import DispatcherSettings, ServerSettings, SourceSettings, StoreSettings
+from gateway.sinks import sink_types
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
+
+
+def quickstart_blocks() -> list[str]:
+    section = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_quickstart_has_run_and_test_commands() -> None:
+    run, test = quickstart_blocks()[:2]
+    assert "hookgate serve" in run
+    assert run.count("\n") == 1, "the run command is one line"
+    assert test.count("\n") == 1, "the test command is one line"
+    assert "pytest" in test
+    assert "mypy" in test
+    assert "ruff check" in test
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    script = ROOT / ".ci" / "run"
+    extracted = subprocess.run(
+        ["bash", "-c", re.search(r"^cmd=\$\((.*)\)$", script.read_text(), re.MULTILINE)[1]],  # type: ignore[index]
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    assert extracted == quickstart_blocks()[1]
+
+
+@pytest.mark.parametrize(
+    ("section", "model"),
+    [
+        ("[server]", ServerSettings),
+        ("[store]", StoreSettings),
+        ("[dispatcher]", DispatcherSettings),
+        ("[sources.NAME]", SourceSettings),
+    ],
+)
+def test_every_setting_is_documented(section: str, model: type) -> None:
+    part = CONFIGURATION.split(f"## `{section}`", 1)[1].split("\n## ", 1)[0]
+    for key in model.model_fields:
+        assert f"| `{key}` |" in part, f"{section} {key} is not in docs/configuration.md"
+
+
+def test_every_sink_type_and_key_is_documented() -> None:
+    for kind, cls in sink_types().items():
+        if kind == "memory":
+            continue  # a test seam, not configurable from a file
+        part = CONFIGURATION.split(f'### `type = "{kind}"`', 1)[1].split("\n### ", 1)[0]
+        for key in cls.Options.model_fields:
+            assert f"| `{key}` |" in part, f"sink {kind} key {key} is not documented"
+
+
+def _commands(group: click.Group, prefix: str = "hookgate") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        full = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            names.extend(_commands(command, full))
+        else:
+            names.append(full)
+    return names
+
+
+def test_every_cli_command_is_in_the_readme() -> None:
+    for command in _commands(main):
+        assert f"`{command}" in README, f"{command} is not documented in README.md"
+
+
+def test_every_connector_and_key_is_documented() -> None:
+    doc = (ROOT / "docs" / "connectors.md").read_text()
+    for name in connectors.available():
+        cls = connectors.load(name)
+        if not cls.__module__.startswith("connectors."):
+            continue  # a third-party plugin installed in this environment
+        assert f"`{name}`" in doc, f"connector {name} is not in docs/connectors.md"
+        for key in cls.Options.model_fields:
+            assert f"`{key}`" in doc, f"connector {name} key {key} is not in docs/connectors.md"
+
+
+@pytest.mark.parametrize("module", ["connectors", "gateway"])
+def test_public_api_is_deliberate(module: str) -> None:
+    mod = importlib.import_module(module)
+    exported = mod.__all__
+    # sorted isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
+    for name in exported:
+        assert hasattr(mod, name), f"{module}.{name} is in __all__ but missing"
