@@ -23,10 +23,10 @@ from starlette.routing import Route
 from gateway.config import Settings
 from gateway.dispatcher import Dispatcher
 from gateway.errors import StoreError
-from gateway.http import RequestLogMiddleware, webhook_endpoint
+from gateway.http import RequestLogMiddleware, WebhookMiddleware
 from gateway.observability import Metrics
 from gateway.sinks import Sink
-from gateway.store import STATES, Store, open_store
+from gateway.store import QUEUE_STATES, Store, open_store
 
 __all__ = ["Gateway", "create_app"]
 
@@ -108,7 +108,7 @@ def create_app(
         with contextlib.suppress(StoreError, TimeoutError):
             depth = await asyncio.wait_for(store.depth(), timeout=2.0)
             for sink in gateway.sinks:
-                for state in STATES:
+                for state in QUEUE_STATES:
                     metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -120,17 +120,16 @@ def create_app(
         finally:
             await gateway.stop()
 
-    endpoint = webhook_endpoint(gateway)
     app = Starlette(
         routes=[
-            Route("/webhooks/{source}", endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(WebhookMiddleware, gateway=gateway)  # /webhooks/{source}: the hot path
+    app.add_middleware(RequestLogMiddleware)  # outermost: one log line per request
     app.state.gateway = gateway
     return app
 

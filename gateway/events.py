@@ -25,7 +25,7 @@ from connectors import MalformedPayloadError, ProviderEvent
 if TYPE_CHECKING:
     from gateway.config import Source
 
-__all__ = ["MAX_DETAIL_TYPE", "Event", "build_event", "isoformat", "new_event_id"]
+__all__ = ["MAX_DETAIL_TYPE", "Event", "build_event", "id_floor", "isoformat", "new_event_id"]
 
 MAX_DETAIL_TYPE = 128
 
@@ -60,6 +60,12 @@ def new_event_id(now: float | None = None) -> str:
 
 
 _random_bits = random.getrandbits
+
+
+def id_floor(moment: float) -> str:
+    """The smallest event id of the millisecond `moment`: ids compare like their times."""
+    ms = int(moment * 1000) & (2**48 - 1)
+    return f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-0000-0000-000000000000"
 
 
 def isoformat(moment: float | datetime) -> str:

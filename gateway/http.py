@@ -9,16 +9,14 @@ binds request context for structlog and writes one JSON log line per request.
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+import orjson
 import structlog
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors import (
@@ -35,7 +33,7 @@ if TYPE_CHECKING:
     from gateway.app import Gateway
     from gateway.config import Source
 
-__all__ = ["RequestLogMiddleware", "webhook_endpoint"]
+__all__ = ["RequestLogMiddleware", "WebhookMiddleware"]
 
 log = structlog.get_logger()
 LOG_KEY = "hookgate.log"
@@ -80,26 +78,34 @@ class RequestLogMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-def _error(status: int, message: str) -> Response:
-    return Response(json.dumps({"error": message}), status_code=status, media_type="application/json")
-
-
 class _TooLargeError(Exception):
     pass
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLargeError
+class _DisconnectedError(Exception):
+    pass
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """Read the raw body once, refusing more than `limit` bytes (413)."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            if value.isdigit() and int(value) > limit:
+                raise _TooLargeError
+            break
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _DisconnectedError
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _TooLargeError
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _public_url(source: Source, scope: Scope, query: str) -> str:
@@ -116,25 +122,69 @@ def _public_url(source: Source, scope: Scope, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-def webhook_endpoint(gateway: Gateway) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        fields: dict[str, Any] = request.scope.setdefault(LOG_KEY, {})
-        name = request.path_params["source"]
-        source = gateway.settings.sources.get(name)
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    content_type: bytes = b"application/json"
+
+
+def _error(status: int, message: str) -> _Answer:
+    return _Answer(status, b'{"error":"' + message.encode() + b'"}')
+
+
+class WebhookMiddleware:
+    """Pure ASGI: serves `/webhooks/{source}` itself; everything else goes on to `app`.
+
+    The webhook path is the hot path, so it does not go through routing, request or
+    response objects: it reads the body from `receive` and answers with two `send`s.
+    """
+
+    prefix = "/webhooks/"
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        fields: dict[str, Any] = scope.setdefault(LOG_KEY, {})
+        try:
+            answer = await self._handle(scope, receive, path[len(self.prefix) :], fields)
+        except _DisconnectedError:
+            fields["cause"] = "client_disconnected"
+            return
+        except Exception as exc:  # a bug must not leak a traceback to the caller
+            log.exception("internal_error", error=type(exc).__name__)
+            answer = _error(500, "internal error")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (b"content-type", answer.content_type),
+                    (b"content-length", str(len(answer.body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _handle(self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any]) -> _Answer:
+        source = self.gateway.settings.sources.get(name)
         fields["source"] = name
         if source is None:
             fields["cause"] = "unknown_source"
             return _error(404, "unknown source")
-        metrics = gateway.metrics
-        counters = metrics.source(name)
+        counters = self.gateway.metrics.source(name)
         counters.received.inc()
         started = time.perf_counter()
         try:
-            return await _ingest(gateway, source, request, fields)
+            return await _ingest(self.gateway, source, scope, receive, fields)
         finally:
             counters.latency.observe(time.perf_counter() - started)
-
-    return endpoint
 
 
 class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not an error
@@ -142,9 +192,11 @@ class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not
         self.status, self.cause, self.message, self.detail = status, cause, message, detail
 
 
-async def _ingest(gateway: Gateway, source: Source, request: Request, fields: dict[str, Any]) -> Response:
+async def _ingest(
+    gateway: Gateway, source: Source, scope: Scope, receive: Receive, fields: dict[str, Any]
+) -> _Answer:
     try:
-        return await _accept(gateway, source, request, fields)
+        return await _accept(gateway, source, scope, receive, fields)
     except _Rejected as rejected:
         fields["cause"] = rejected.cause
         if rejected.detail:
@@ -153,18 +205,19 @@ async def _ingest(gateway: Gateway, source: Source, request: Request, fields: di
         return _error(rejected.status, rejected.message)
 
 
-async def _accept(gateway: Gateway, source: Source, request: Request, fields: dict[str, Any]) -> Response:
-    connector = source.connector
-    if request.method not in connector.methods:
+async def _accept(
+    gateway: Gateway, source: Source, scope: Scope, receive: Receive, fields: dict[str, Any]
+) -> _Answer:
+    method: str = scope["method"]
+    if method not in source.connector.methods:
         raise _Rejected(405, "method_not_allowed", "method not allowed")
     try:
-        body = await _read_body(request, source.max_body_bytes)
+        body = await _read_body(scope, receive, source.max_body_bytes)
     except _TooLargeError:
         raise _Rejected(413, "too_large", "payload too large") from None
-    scope = request.scope
     query = scope.get("query_string", b"").decode("latin-1")
     webhook = WebhookRequest(
-        method=request.method,
+        method=method,
         body=body,
         headers=Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
         query=tuple(parse_qsl(query, keep_blank_values=True)) if query else (),
@@ -174,7 +227,7 @@ async def _accept(gateway: Gateway, source: Source, request: Request, fields: di
     answer = _verify(source, webhook, now)
     if answer is not None:
         fields["handshake"] = True
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
     try:
         results = await gateway.store.persist(events, source.sinks)
@@ -192,9 +245,7 @@ async def _accept(gateway: Gateway, source: Source, request: Request, fields: di
     fields["event_ids"] = ids
     fields["duplicates"] = duplicates
     status = "duplicate" if duplicates == len(results) else "accepted"
-    return Response(
-        json.dumps({"status": status, "event_ids": ids}), status_code=200, media_type="application/json"
-    )
+    return _Answer(200, orjson.dumps({"status": status, "event_ids": ids}))
 
 
 def _verify(source: Source, webhook: WebhookRequest, now: float) -> HandshakeResponse | None:

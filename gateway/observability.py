@@ -10,6 +10,7 @@ bodies are never logged, by construction: nothing in the pipeline passes them to
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import sys
 import threading
@@ -26,47 +27,50 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class LogStream:
-    """A byte stream whose writes are flushed by a background thread, in batches.
+    """A byte stream written by a background thread, in batches.
 
-    `write` only appends to a list; the thread wakes at once, takes everything written so
-    far and writes it with one call. `flush` waits until what was written is out.
+    `write` only appends to a list, so the event loop never waits on the log's file or
+    pipe and no thread is woken per line. The thread writes whatever has accumulated every
+    `interval` seconds with one call; `flush` (also run at exit) writes everything now.
     """
 
-    def __init__(self, target: BinaryIO) -> None:
+    def __init__(self, target: BinaryIO, interval: float = 0.05) -> None:
         self._target = target
-        self._pending: list[bytes] = []
-        self._cond = threading.Condition()
-        self._written = 0
-        self._queued = 0
+        self._interval = interval
+        self._pending: collections.deque[bytes] = collections.deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hookgate-log", daemon=True)
         self._thread.start()
         atexit.register(self.flush)
 
     def write(self, data: bytes) -> None:
-        with self._cond:
-            self._pending.append(data)
-            self._queued += 1
-            self._cond.notify()
+        self._pending.append(data)  # deque appends and pops are thread-safe
 
     def flush(self) -> None:
-        with self._cond:
-            target = self._queued
-            self._cond.notify()
-            self._cond.wait_for(lambda: self._written >= target or not self._thread.is_alive(), timeout=5)
+        self._drain()
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending))
-                batch, self._pending = self._pending, []
+            self._wake.wait(self._interval)
+            self._drain()
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch = []
+            pop = self._pending.popleft
+            while True:
+                try:
+                    batch.append(pop())
+                except IndexError:
+                    break
+            if not batch:
+                return
             try:
                 self._target.write(b"".join(batch))
                 self._target.flush()
             except (OSError, ValueError):
                 pass  # nowhere left to log to; never take the gateway down for it
-            with self._cond:
-                self._written += len(batch)
-                self._cond.notify_all()
 
 
 class _StreamLogger:

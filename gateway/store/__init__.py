@@ -38,6 +38,8 @@ __all__ = [
 
 State = Literal["pending", "forwarding", "retry", "delivered", "dead"]
 STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "delivered", "dead")
+#: The states `Store.depth` counts: what is still queued, and what is dead-lettered.
+QUEUE_STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "dead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +243,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def depth(self) -> dict[tuple[str, State], int]:
-        """Delivery records per (sink, state), for metrics and readiness."""
+        """Delivery records per (sink, state) for the `QUEUE_STATES` (metrics, readiness)."""
 
 
 def open_store(

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import structlog
 
 from gateway.errors import StoreError
-from gateway.events import Event
+from gateway.events import Event, id_floor
 from gateway.store import (
     Claimed,
     DeadLetter,
@@ -42,6 +42,9 @@ T = TypeVar("T")
 SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Event ids are UUIDv7, so the primary key orders events by arrival: time ranges are id
+-- ranges, and new keys are appended at the end of the index. (A rowid table: entries are
+-- large, which WITHOUT ROWID tables store poorly.)
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -50,8 +53,6 @@ CREATE TABLE IF NOT EXISTS events (
     received_at REAL NOT NULL,
     entry TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_by_source_time ON events (source, received_at);
-CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
 CREATE TABLE IF NOT EXISTS dedup (
     source TEXT NOT NULL,
     dedup_key TEXT NOT NULL,
@@ -60,7 +61,7 @@ CREATE TABLE IF NOT EXISTS dedup (
     PRIMARY KEY (source, dedup_key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
-    event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    event_id TEXT NOT NULL,
     sink TEXT NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -69,7 +70,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at REAL NOT NULL,
     PRIMARY KEY (event_id, sink)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, state, due_at);
+-- Only open deliveries are indexed for claiming; delivered ones leave the index.
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, due_at)
+    WHERE state IN ('pending', 'retry', 'forwarding');
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (updated_at) WHERE state = 'dead';
 """
 
 _STOP = object()
@@ -209,7 +213,6 @@ def _connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
         conn.executescript(SCHEMA)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
@@ -220,6 +223,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+_PURGE_CHUNK = 1000
 _ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-parameter limit
 # The multi-row statements below are built from placeholders only; values are always bound.
 
@@ -287,6 +291,8 @@ class SQLiteStore(Store):
     """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`."""
 
     _writer: _Writer | None = None
+    _reader: sqlite3.Connection | None = None
+    _reader_lock: threading.Lock | None = None
 
     @property
     def path(self) -> str:
@@ -297,11 +303,31 @@ class SQLiteStore(Store):
             writer = _Writer(self.path)
             writer.start()
             self._writer = writer
+            self._reader = _connect(self.path)
+            self._reader_lock = threading.Lock()
 
     async def close(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None
             await asyncio.to_thread(writer.stop)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a query on the reader connection (WAL: it does not wait for the writer)."""
+        reader, lock = self._reader, self._reader_lock
+        if reader is None or lock is None:
+            raise StoreError("store is not open")
+
+        def locked() -> T:
+            with lock:
+                try:
+                    return fn(reader)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"sqlite: {exc}") from None
+
+        return await asyncio.to_thread(locked)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
@@ -379,9 +405,9 @@ class SQLiteStore(Store):
             params: list[Any] = []
             sql = "SELECT id FROM events WHERE 1 = 1"
             sql, params = _filters(sql, params, source, since, until)
-            return [row[0] for row in conn.execute(sql + " ORDER BY received_at, id", params)]
+            return [row[0] for row in conn.execute(sql + " ORDER BY id", params)]
 
-        return await self._run(run)
+        return await self._read(run)
 
     async def _requeue(self, event_ids: Sequence[str], sinks: tuple[str, ...], now: float) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -396,16 +422,30 @@ class SQLiteStore(Store):
         await self._run(run)
 
     async def _purge(self, before: float) -> int:
-        def run(conn: sqlite3.Connection) -> int:
-            conn.execute("DELETE FROM dedup WHERE seen_at < ?", (before,))
-            cur = conn.execute(
-                "DELETE FROM events WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d "
-                "WHERE d.event_id = events.id AND d.state != 'delivered')",
-                (before,),
-            )
-            return cur.rowcount
+        """Delete fully delivered events older than `before`, with their dedup keys, in chunks
+        so the writer is never held for long."""
 
-        return await self._run(run)
+        def run(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT id, source, dedup_key FROM events WHERE id < ? AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered') "
+                "LIMIT ?",
+                (id_floor(before), _PURGE_CHUNK),
+            ).fetchall()
+            conn.executemany("DELETE FROM deliveries WHERE event_id = ?", [(r[0],) for r in rows])
+            conn.executemany("DELETE FROM events WHERE id = ?", [(r[0],) for r in rows])
+            conn.executemany(
+                "DELETE FROM dedup WHERE source = ? AND dedup_key = ? AND event_id = ?",
+                [(r[1], r[2], r[0]) for r in rows],
+            )
+            return len(rows)
+
+        total = 0
+        while (purged := await self._run(run)) > 0:
+            total += purged
+            if purged < _PURGE_CHUNK:
+                break
+        return total
 
     # -- queries --------------------------------------------------------------------------
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
@@ -418,7 +458,7 @@ class SQLiteStore(Store):
                 return None
             return Event(*row), _deliveries(conn, event_id)
 
-        return await self._run(run)
+        return await self._read(run)
 
     async def list_events(
         self, *, source: str | None = None, since: float | None = None, limit: int = 50
@@ -427,13 +467,13 @@ class SQLiteStore(Store):
             params: list[Any] = []
             sql = "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE 1 = 1"
             sql, params = _filters(sql, params, source, since, None)
-            rows = conn.execute(sql + " ORDER BY received_at DESC, id DESC LIMIT ?", [*params, limit])
+            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
             return [
                 EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_))
                 for id_, source_, type_, key, at in rows.fetchall()
             ]
 
-        return await self._run(run)
+        return await self._read(run)
 
     async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
         def run(conn: sqlite3.Connection) -> list[DeadLetter]:
@@ -448,14 +488,20 @@ class SQLiteStore(Store):
             rows = conn.execute(sql + " ORDER BY d.updated_at DESC LIMIT ?", [*params, limit])
             return [DeadLetter(*row) for row in rows.fetchall()]
 
-        return await self._run(run)
+        return await self._read(run)
 
     async def depth(self) -> dict[tuple[str, State], int]:
         def run(conn: sqlite3.Connection) -> dict[tuple[str, State], int]:
-            rows = conn.execute("SELECT sink, state, COUNT(*) FROM deliveries GROUP BY sink, state")
-            return {(sink, state): count for sink, state, count in rows.fetchall()}
+            rows = conn.execute(
+                "SELECT sink, state, COUNT(*) FROM deliveries "
+                "WHERE state IN ('pending', 'retry', 'forwarding') GROUP BY sink, state"
+            ).fetchall()
+            rows += conn.execute(
+                "SELECT sink, state, COUNT(*) FROM deliveries WHERE state = 'dead' GROUP BY sink, state"
+            ).fetchall()
+            return {(sink, state): count for sink, state, count in rows}
 
-        return await self._run(run)
+        return await self._read(run)
 
 
 def _filters(
@@ -465,11 +511,11 @@ def _filters(
         sql += " AND source = ?"
         params.append(source)
     if since is not None:
-        sql += " AND received_at >= ?"
-        params.append(since)
+        sql += " AND id >= ?"
+        params.append(id_floor(since))
     if until is not None:
-        sql += " AND received_at < ?"
-        params.append(until)
+        sql += " AND id < ?"
+        params.append(id_floor(until))
     return sql, params
 
 
