@@ -19,16 +19,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from gateway.config import Settings
 from gateway.dispatcher import Dispatcher
 from gateway.errors import StoreError
-from gateway.http import RequestLogMiddleware, WebhookMiddleware
+from gateway.http import RequestLogMiddleware, WebhookHandler
 from gateway.observability import Metrics
 from gateway.sinks import Sink
 from gateway.store import QUEUE_STATES, Store, open_store
 
-__all__ = ["Gateway", "create_app"]
+__all__ = ["Gateway", "GatewayApp", "create_app"]
 
 log = structlog.get_logger()
 
@@ -83,7 +84,7 @@ def create_app(
     sinks: Mapping[str, Sink] | None = None,
     clock: Callable[[], float] | None = None,
     dispatch: bool = True,
-) -> Starlette:
+) -> GatewayApp:
     """Build the ASGI app. `dispatch=False` runs the edge without a dispatcher loop."""
     clock = clock or time.time
     metrics = Metrics()
@@ -128,10 +129,25 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(WebhookMiddleware, gateway=gateway)  # /webhooks/{source}: the hot path
-    app.add_middleware(RequestLogMiddleware)  # outermost: one log line per request
     app.state.gateway = gateway
-    return app
+    return GatewayApp(gateway, app)
+
+
+class GatewayApp:
+    """The ASGI application: `/webhooks/…` straight to the webhook handler (the hot path),
+    everything else (health, metrics, lifespan) through Starlette."""
+
+    def __init__(self, gateway: Gateway, app: Starlette) -> None:
+        self.gateway = gateway
+        self.state = app.state
+        self._webhooks = WebhookHandler(gateway)
+        self._other = RequestLogMiddleware(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(WebhookHandler.prefix):
+            await self._webhooks(scope, receive, send)
+        else:
+            await self._other(scope, receive, send)
 
 
 def _json(value: object, status: int = 200) -> Response:

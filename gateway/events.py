@@ -11,6 +11,7 @@ Schema of this envelope ships in `gateway/schema/event.schema.json`.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -72,11 +73,16 @@ def isoformat(moment: float | datetime) -> str:
     """EventBridge's time format: UTC, whole seconds, `Z`."""
     if isinstance(moment, datetime):
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+    return _utc_second(int(moment // 1)) + "Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 def _isoformat_ms(moment: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}+00:00"
+    return f"{_utc_second(int(moment // 1))}.{int(moment * 1000 // 1) % 1000:03d}+00:00"
 
 
 def _dumps(value: Any) -> str:

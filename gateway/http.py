@@ -33,10 +33,29 @@ if TYPE_CHECKING:
     from gateway.app import Gateway
     from gateway.config import Source
 
-__all__ = ["RequestLogMiddleware", "WebhookMiddleware"]
+__all__ = ["RequestLogMiddleware", "WebhookHandler"]
 
 log = structlog.get_logger()
-LOG_KEY = "hookgate.log"
+
+
+def _begin_request() -> tuple[float, str]:
+    request_id = f"{random.getrandbits(64):016x}"
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    return time.perf_counter(), request_id
+
+
+def _end_request(scope: Scope, status: int, started: float, fields: dict[str, Any]) -> None:
+    """The one summary line of a request."""
+    log.info(
+        "request",
+        method=scope["method"],
+        path=scope["path"],
+        status=status,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        **fields,
+    )
+    structlog.contextvars.clear_contextvars()
 
 
 class RequestLogMiddleware:
@@ -49,11 +68,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        request_id = f"{random.getrandbits(64):016x}"
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        fields: dict[str, Any] = scope.setdefault(LOG_KEY, {})
+        started, request_id = _begin_request()
         status = 500
 
         async def send_wrapper(message: Message) -> None:
@@ -66,16 +81,7 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            latency = time.perf_counter() - started
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                latency_ms=round(latency * 1000, 3),
-                **fields,
-            )
-            structlog.contextvars.clear_contextvars()
+            _end_request(scope, status, started, {})
 
 
 class _TooLargeError(Exception):
@@ -133,44 +139,45 @@ def _error(status: int, message: str) -> _Answer:
     return _Answer(status, b'{"error":"' + message.encode() + b'"}')
 
 
-class WebhookMiddleware:
-    """Pure ASGI: serves `/webhooks/{source}` itself; everything else goes on to `app`.
+class WebhookHandler:
+    """Pure ASGI for `/webhooks/{source}`, logged like every request.
 
-    The webhook path is the hot path, so it does not go through routing, request or
-    response objects: it reads the body from `receive` and answers with two `send`s.
+    The webhook path is the hot path, so it goes through no routing, request or response
+    objects: it reads the body from `receive` and answers with two `send`s.
     """
 
     prefix = "/webhooks/"
 
-    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
-        self.app = app
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(self.prefix):
-            await self.app(scope, receive, send)
-            return
-        fields: dict[str, Any] = scope.setdefault(LOG_KEY, {})
+        started, request_id = _begin_request()
+        fields: dict[str, Any] = {}
         try:
-            answer = await self._handle(scope, receive, path[len(self.prefix) :], fields)
+            answer = await self._handle(scope, receive, scope["path"][len(self.prefix) :], fields)
         except _DisconnectedError:
             fields["cause"] = "client_disconnected"
+            _end_request(scope, 499, started, fields)
             return
         except Exception as exc:  # a bug must not leak a traceback to the caller
             log.exception("internal_error", error=type(exc).__name__)
             answer = _error(500, "internal error")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status,
-                "headers": [
-                    (b"content-type", answer.content_type),
-                    (b"content-length", str(len(answer.body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer.body})
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": answer.status,
+                    "headers": [
+                        (b"content-type", answer.content_type),
+                        (b"content-length", str(len(answer.body)).encode()),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": answer.body})
+        finally:
+            _end_request(scope, answer.status, started, fields)
 
     async def _handle(self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any]) -> _Answer:
         source = self.gateway.settings.sources.get(name)
