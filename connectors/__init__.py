@@ -21,7 +21,7 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load
+from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load, refresh
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -41,6 +41,7 @@ __all__ = [
     "constant_time_equals",
     "load",
     "parse_json",
+    "refresh",
     "secret_values",
     "utc_from_timestamp",
 ]

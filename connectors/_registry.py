@@ -11,7 +11,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 from connectors._base import Connector, ConnectorOptions
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginError", "available", "load"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginError", "available", "load", "refresh"]
 
 ENTRY_POINT_GROUP = "hookgate.connectors"
 
