@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = [
     "Connector",
@@ -179,6 +179,11 @@ class SecretsOptions(ConnectorOptions):
     """Options of a connector keyed by one or more shared secrets (several = rotation)."""
 
     secrets: list[SecretStr] = Field(min_length=1, description="signing secrets; any may verify")
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | SecretStr) else value
 
 
 class Connector(abc.ABC):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import pytest
+from pydantic import BaseModel
 
 import connectors
 from gateway.cli import main
@@ -56,7 +57,7 @@ def test_ci_runs_the_readme_test_command() -> None:
         ("[sources.NAME]", SourceSettings),
     ],
 )
-def test_every_setting_is_documented(section: str, model: type) -> None:
+def test_every_setting_is_documented(section: str, model: type[BaseModel]) -> None:
     part = CONFIGURATION.split(f"## `{section}`", 1)[1].split("\n## ", 1)[0]
     for key in model.model_fields:
         assert f"| `{key}` |" in part, f"{section} {key} is not in docs/configuration.md"

@@ -1,0 +1,270 @@
+"""Freshdesk automation webhooks: authentication only, no signature, no timestamp.
+
+Freshdesk signs nothing. The "Trigger webhook" action can only carry credentials that the
+rule author types in, so exactly one of three modes is configured:
+
+* HTTP Basic ("Requires authentication"): `username` + `password`. Freshdesk's API-key
+  variant is Basic too (the key as username, `X` as password).
+* a custom header: `header_name` + `token`.
+* a token in the URL query: `query_param` + `token`.
+
+Credentials are compared in constant time, and in Basic mode both the username and the
+password are always compared. Each credential may be a list while it is rotated. Nothing
+protects the body's integrity or prevents a replay: serve it over HTTPS only. The dedup
+key is a hash of the raw body, so put `{{ticket.id}}` and a timestamp in the template.
+
+Bodies are JSON or `application/x-www-form-urlencoded` (the rule author chooses; XML is
+not supported). Form keys in Rails style (`freshdesk_webhook[ticket_id]`) become nested
+objects. The event type is read at `type_field` (a dotted path) and falls back to
+`default_type` when absent. Freshdesk's `{{triggered_event}}` renders as
+`{ticket_action:created}` or `{status:{from:4,to:6}}`; these become `ticket_action:created`
+and `status:changed`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, ClassVar, Self
+from urllib.parse import parse_qsl
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from connectors._base import (
+    Connector,
+    ConnectorOptions,
+    MalformedPayloadError,
+    ProviderEvent,
+    SignedDelivery,
+    VerificationError,
+    WebhookRequest,
+    body_sha256,
+    parse_json,
+    secret_values,
+    utc_from_timestamp,
+)
+from connectors._util import MAX_TYPE_LENGTH, any_match, check_event_type, lookup, to_bytes
+
+__all__ = ["FreshdeskConnector", "FreshdeskOptions", "normalize_triggered_event"]
+
+_FORM = "application/x-www-form-urlencoded"
+_WORD = r"\s*([\w .-]+?)\s*"
+_SIMPLE_EVENT = re.compile(r"\{" + _WORD + ":" + _WORD + r"\}")
+_CHANGE_EVENT = re.compile(r"\{" + _WORD + r":\s*\{\s*from\s*:[^{}]*,\s*to\s*:[^{}]*\}\s*\}")
+_FORM_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]+\])*)")
+
+
+class FreshdeskOptions(ConnectorOptions):
+    username: list[SecretStr] = Field(
+        default_factory=list, description="HTTP Basic username (a list while rotating)"
+    )
+    password: list[SecretStr] = Field(
+        default_factory=list, description="HTTP Basic password (a list while rotating)"
+    )
+    header_name: str | None = Field(None, min_length=1, description="header carrying `token`")
+    query_param: str | None = Field(None, min_length=1, description="query parameter carrying `token`")
+    token: list[SecretStr] = Field(
+        default_factory=list,
+        description="static token for header/query mode (a list while rotating)",
+    )
+    type_field: str = Field(
+        "freshdesk_webhook.triggered_event",
+        min_length=1,
+        description="dotted path of the event type in the body",
+    )
+    default_type: str = Field(
+        "freshdesk.webhook",
+        min_length=1,
+        max_length=MAX_TYPE_LENGTH,
+        description="event type when the body has none at `type_field`",
+    )
+
+    @field_validator("username", "password", "token", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | SecretStr) else value
+
+    @field_validator("username", "password", "token")
+    @classmethod
+    def _not_empty(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(not s.get_secret_value() for s in value):
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Self:
+        modes = [
+            name
+            for name, on in (
+                ("basic", bool(self.username or self.password)),
+                ("header", self.header_name is not None),
+                ("query", self.query_param is not None),
+            )
+            if on
+        ]
+        if len(modes) != 1:
+            raise ValueError(
+                "configure exactly one authentication mode: username + password (HTTP Basic), "
+                "header_name + token, or query_param + token"
+                + (f" (found {' and '.join(modes)})" if modes else "")
+            )
+        if modes == ["basic"]:
+            if not (self.username and self.password):
+                raise ValueError("HTTP Basic needs both username and password")
+            if self.token:
+                raise ValueError("token is used with header_name or query_param, not with Basic")
+        elif not self.token:
+            raise ValueError(f"{modes[0]} mode needs token")
+        return self
+
+
+class FreshdeskConnector(Connector):
+    name = "freshdesk"
+    summary = "Freshdesk automation webhooks (HTTP Basic, header or query token; no signature)"
+    Options: ClassVar[type[FreshdeskOptions]] = FreshdeskOptions
+    options: FreshdeskOptions
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        opts = self.options
+        if opts.header_name is not None:
+            value = request.headers.get(opts.header_name)
+            if value is None:
+                raise VerificationError("missing_token")
+            self._check(opts.token, to_bytes(value.strip()), "bad_token")
+        elif opts.query_param is not None:
+            value = request.query_value(opts.query_param)
+            if value is None:
+                raise VerificationError("missing_token")
+            self._check(opts.token, to_bytes(value), "bad_token")
+        else:
+            username, password = _basic_credentials(request)
+            user_ok = any_match(secret_values(opts.username), [username])
+            password_ok = any_match(secret_values(opts.password), [password])
+            if not (user_ok & password_ok):
+                raise VerificationError("bad_credentials")
+
+    @staticmethod
+    def _check(secrets: list[SecretStr], candidate: bytes, cause: str) -> None:
+        if not any_match(secret_values(secrets), [candidate]):
+            raise VerificationError(cause)
+
+    def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        payload = _payload(request)
+        raw_type = lookup(payload, self.options.type_field)
+        if raw_type is None or raw_type == "":
+            event_type = self.options.default_type
+        else:
+            source = self.options.type_field
+            event_type = normalize_triggered_event(check_event_type(raw_type, source))
+            event_type = check_event_type(event_type, source)
+        ticket = lookup(payload, "freshdesk_webhook")
+        occurred = None
+        if isinstance(ticket, dict):
+            occurred = utc_from_timestamp(ticket.get("ticket_updated_at"))
+        return [
+            ProviderEvent(
+                type=event_type,
+                payload=payload,
+                dedup_key=body_sha256(self.name, request.body),
+                occurred_at=occurred,
+            )
+        ]
+
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        opts = self.options
+        headers = {"Content-Type": "application/json", "User-Agent": "Freshdesk"}
+        query: tuple[tuple[str, str], ...] = ()
+        if opts.header_name is not None:
+            headers[opts.header_name] = opts.token[0].get_secret_value()
+        elif opts.query_param is not None:
+            query = ((opts.query_param, opts.token[0].get_secret_value()),)
+        else:
+            pair = secret_values(opts.username)[0] + b":" + secret_values(opts.password)[0]
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        return SignedDelivery(body=body, headers=headers, query=query)
+
+    def sample_body(self, now: float) -> bytes:
+        ticket_id = int(now) % 100_000
+        event = {
+            "freshdesk_webhook": {
+                "triggered_event": "{ticket_action:created}",
+                "ticket_id": str(ticket_id),
+                "ticket_url": f"https://acme.freshdesk.com/helpdesk/tickets/{ticket_id}",
+                "ticket_type": "Incident",
+                "ticket_subject": "Printer on fire",
+                "ticket_description": "<div>The printer on floor 3 is on fire.</div>",
+                "ticket_status": "Open",
+                "ticket_priority": "Urgent",
+                "requester_name": "Jane Doe",
+                "requester_email": "jane.doe@example.com",
+            }
+        }
+        return json.dumps(event, indent=2).encode()
+
+
+def normalize_triggered_event(value: str) -> str:
+    """`{ticket_action:created}` → `ticket_action:created`; `{status:{from:4,to:6}}` →
+    `status:changed`; anything else is returned unchanged."""
+    value = value.strip()
+    if match := _SIMPLE_EVENT.fullmatch(value):
+        return f"{match[1]}:{match[2]}"
+    if match := _CHANGE_EVENT.fullmatch(value):
+        return f"{match[1]}:changed"
+    return value
+
+
+def _basic_credentials(request: WebhookRequest) -> tuple[bytes, bytes]:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise VerificationError("missing_credentials")
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise VerificationError("malformed_credentials", "not HTTP Basic")
+    try:
+        decoded = base64.b64decode(to_bytes(encoded.strip()), validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError("malformed_credentials", "bad base64") from None
+    username, sep, password = decoded.partition(b":")
+    if not sep:
+        raise VerificationError("malformed_credentials", "no colon")
+    return username, password
+
+
+def _payload(request: WebhookRequest) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != _FORM:
+        return parse_json(request.body)
+    try:
+        pairs = parse_qsl(request.body.decode(), keep_blank_values=True, strict_parsing=True)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedPayloadError("invalid_form") from None
+    return _nest(pairs)
+
+
+def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Form pairs to a dict; `a[b][c]=v` becomes `{"a": {"b": {"c": "v"}}}`.
+
+    A repeated key collects its values in a list; a key used both as a value and as an
+    object (`a=1&a[b]=2`) makes the form malformed.
+    """
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        match = _FORM_KEY.fullmatch(key)
+        path = [match[1], *re.findall(r"\[([^\[\]]+)\]", match[2])] if match else [key]
+        node = result
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise MalformedPayloadError("invalid_form", f"conflicting keys at {key!r}")
+        leaf, current = path[-1], node.get(path[-1])
+        if current is None:
+            node[leaf] = value
+        elif isinstance(current, str):
+            node[leaf] = [current, value]
+        elif isinstance(current, list):
+            current.append(value)
+        else:
+            raise MalformedPayloadError("invalid_form", f"conflicting keys at {key!r}")
+    return result
