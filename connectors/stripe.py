@@ -28,6 +28,7 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
+from connectors._util import any_match, check_event_type, check_tolerance, parse_timestamp
 
 __all__ = ["StripeConnector", "StripeOptions"]
 
@@ -53,9 +54,7 @@ class StripeConnector(Connector):
             if not sep:
                 raise VerificationError("malformed_signature")
             if key == "t" and timestamp is None:
-                if not (value.isascii() and value.isdigit()) or len(value) > 12:
-                    raise VerificationError("malformed_timestamp")
-                timestamp = int(value)
+                timestamp = parse_timestamp(value)
             elif key == "v1":
                 candidates.append(value.encode("ascii", "replace"))
         if timestamp is None:
@@ -67,16 +66,9 @@ class StripeConnector(Connector):
             hmac.new(key, signed, hashlib.sha256).hexdigest().encode()
             for key in secret_values(self.options.secrets)
         ]
-        # Compare every candidate with every key so timing does not depend on which matched.
-        ok = False
-        for exp in expected:
-            for candidate in candidates:
-                ok |= hmac.compare_digest(exp, candidate)
-        if not ok:
+        if not any_match(expected, candidates):
             raise VerificationError("bad_signature")
-        tolerance = self.options.tolerance_seconds
-        if tolerance and abs(now - timestamp) > tolerance:
-            raise VerificationError("stale_timestamp")
+        check_tolerance(timestamp, now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         event = parse_json(request.body)
@@ -85,8 +77,9 @@ class StripeConnector(Connector):
         event_id, event_type = event.get("id"), event.get("type")
         if not isinstance(event_id, str) or not event_id:
             raise MalformedPayloadError("missing_field", "id")
-        if not isinstance(event_type, str) or not event_type:
+        if event_type is None:
             raise MalformedPayloadError("missing_field", "type")
+        event_type = check_event_type(event_type, "type")
         return [
             ProviderEvent(
                 type=event_type,
