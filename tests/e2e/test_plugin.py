@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 import time
@@ -22,9 +23,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hookgate-connector
 
 
 @pytest.fixture(scope="module")
-def acme_installed() -> Iterator[None]:
+def acme_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    source = tmp_path_factory.mktemp("plugin") / EXAMPLE.name
+    shutil.copytree(EXAMPLE, source)  # a build leaves files behind: not in the checkout
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--no-deps", str(EXAMPLE)], check=True, timeout=300)
+    subprocess.run([*pip, "install", "--no-deps", str(source)], check=True, timeout=300)
     importlib.invalidate_caches()
     connectors.refresh()
     try:
