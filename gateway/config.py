@@ -8,7 +8,7 @@
 
 Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
-case-insensitive, `_` also matches `-`; values are parsed as JSON when they parse).
+case-insensitive, `_` also matches `-`; a value starting with `[` or `{` is JSON).
 Secret values (fields a connector types as `SecretStr`) may be literal, `env:NAME` or
 `file:PATH`. Every problem is a `ConfigError` whose `key` is the dotted path.
 """
@@ -20,7 +20,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -215,6 +215,11 @@ def _match_key(node: dict[str, Any], part: str) -> str:
 
 
 def _parse_env_value(value: str) -> Any:
+    """A JSON list or table is parsed; any other value stays text, which the settings
+    models convert where a number or a boolean is expected (so a numeric password stays
+    the text it was)."""
+    if not value.lstrip().startswith(("[", "{")):
+        return value
     try:
         return json.loads(value)
     except ValueError:
@@ -269,7 +274,7 @@ def parse_settings(
             raise ConfigError(f"{key}.connector", str(exc)) from None
         options = {k: v for k, v in table.items() if k not in common_keys}
         options = _resolve_secrets(connector_cls.Options, options, key, env, base_dir)
-        opts = _validate(connector_cls.Options, options, key)
+        opts = _validate(connector_cls.Options, options, key, also_allowed=common_keys)
         for sink in common.sinks or ():
             if sink not in sinks:
                 raise ConfigError(
@@ -295,7 +300,7 @@ def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _validate(model: type[_M], data: Any, key: str) -> _M:
+def _validate(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[str] = ()) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -304,7 +309,7 @@ def _validate(model: type[_M], data: Any, key: str) -> _M:
             loc = ".".join(str(p) for p in (key, *err["loc"]) if p != "")
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                allowed = ", ".join(sorted(model.model_fields))
+                allowed = ", ".join(sorted({*model.model_fields, *also_allowed}))
                 msg = f"unknown key (allowed: {allowed})"
             problems.append((loc, msg))
         first_key, first_msg = problems[0]

@@ -98,7 +98,12 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class _Transition:
+    """A settled claim. It applies only while the claim is still the one recorded (same
+    state and attempt count): a claim that expired and was taken again, or an event that
+    was requeued meanwhile, is not overwritten by a late answer."""
+
     event_id: str
+    attempts: int
     state: State
     due_at: float
     cause: str | None
@@ -144,21 +149,22 @@ class Store(abc.ABC):
 
     def _transition(self, item: Claimed, result: Settlement, now: float) -> _Transition:
         if result.outcome == "delivered":
-            return _Transition(item.event.id, "delivered", now, None)
+            return _Transition(item.event.id, item.attempts, "delivered", now, None)
         if result.outcome == "permanent":
-            return _Transition(item.event.id, "dead", now, result.cause)
+            return _Transition(item.event.id, item.attempts, "dead", now, result.cause)
         policy = self.dispatch
         if item.attempts >= policy.max_attempts:
-            return _Transition(item.event.id, "dead", now, f"max_attempts: {result.cause}")
+            return _Transition(item.event.id, item.attempts, "dead", now, f"max_attempts: {result.cause}")
         delay = self.backoff(item.attempts, result.retry_after)
         if now + delay - item.event.received_at > policy.max_age_seconds:
-            return _Transition(item.event.id, "dead", now, f"max_age: {result.cause}")
-        return _Transition(item.event.id, "retry", now + delay, result.cause)
+            return _Transition(item.event.id, item.attempts, "dead", now, f"max_age: {result.cause}")
+        return _Transition(item.event.id, item.attempts, "retry", now + delay, result.cause)
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Exponential backoff with full jitter, never sooner than a Retry-After hint."""
         policy = self.dispatch
-        ceiling = min(policy.max_delay_seconds, policy.base_delay_seconds * 2 ** max(attempts - 1, 0))
+        exponent = min(max(attempts - 1, 0), 64)  # max_delay caps it long before 2**64
+        ceiling = min(policy.max_delay_seconds, policy.base_delay_seconds * 2**exponent)
         delay = self.rng.uniform(0, ceiling)
         if retry_after is not None:
             delay = max(delay, min(retry_after, policy.max_delay_seconds))

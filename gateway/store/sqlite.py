@@ -364,8 +364,8 @@ class SQLiteStore(Store):
         def run(conn: sqlite3.Connection) -> None:
             conn.executemany(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_cause = COALESCE(?, last_cause), "
-                "updated_at = ? WHERE event_id = ? AND sink = ?",
-                [(t.state, t.due_at, t.cause, now, t.event_id, sink) for t in transitions],
+                "updated_at = ? WHERE event_id = ? AND sink = ? AND state = 'forwarding' AND attempts = ?",
+                [(t.state, t.due_at, t.cause, now, t.event_id, sink, t.attempts) for t in transitions],
             )
 
         await self._run(run)

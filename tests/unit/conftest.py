@@ -1,0 +1,26 @@
+"""Fixtures of the pipeline unit tests (store, dispatcher, events, config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._fakes import FakeClock
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The gateway runs on asyncio only."""
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A real database file, fresh for each test."""
+    return f"sqlite:///{tmp_path / 'hookgate.db'}"

@@ -1,0 +1,246 @@
+"""The dispatcher over a real SQLite store, with `MemorySink` scripts as the far side."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from gateway.config import DispatcherSettings, StoreSettings
+from gateway.dispatcher import Dispatcher
+from gateway.events import Event
+from gateway.observability import Metrics
+from gateway.sinks import Delivered, MemorySink, Outcome, Permanent, Retry
+from gateway.store import Claimed, DeliveryRecord, Settlement, Store, open_store
+from gateway.store.sqlite import SQLiteStore
+
+from ._fakes import FakeClock, make_event
+
+pytestmark = pytest.mark.anyio
+
+POLICY = DispatcherSettings(
+    max_attempts=5,
+    base_delay_seconds=10.0,
+    max_delay_seconds=600.0,
+    batch_size=100,
+    poll_interval_seconds=3600.0,  # only `notify` wakes the background loop in these tests
+    lease_seconds=60.0,
+)
+
+
+@pytest.fixture
+async def store(sqlite_url: str, clock: FakeClock) -> AsyncIterator[Store]:
+    store = open_store(StoreSettings(url=sqlite_url), POLICY, clock)
+    store.rng = random.Random(7)  # noqa: S311 - retry jitter, not cryptography
+    await store.open()
+    yield store
+    await store.close()
+
+
+def dispatcher_for(store: Store, sink: MemorySink, settings: DispatcherSettings = POLICY) -> Dispatcher:
+    return Dispatcher(store, {sink.name: sink}, settings, Metrics())
+
+
+def sample(dispatcher: Dispatcher, name: str, **labels: str) -> float:
+    value = dispatcher.metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def scripted(*outcomes: Outcome) -> Callable[[Event], Outcome]:
+    """A script answering `outcomes` in turn, then `Delivered()` forever."""
+    queue: Iterator[Outcome] = iter(outcomes)
+    return lambda _event: next(queue, Delivered())
+
+
+def by_id(events: Sequence[Event]) -> list[Event]:
+    """Events claimed together have no order among themselves."""
+    return sorted(events, key=lambda e: e.id)
+
+
+async def persist(store: Store, clock: FakeClock, count: int = 1) -> list[Event]:
+    events = [make_event(at=clock.now) for _ in range(count)]
+    await store.persist(events, ["mem"])
+    return events
+
+
+async def record(store: Store, event: Event) -> DeliveryRecord:
+    found = await store.get_event(event.id)
+    assert found is not None
+    [delivery] = found[1]
+    return delivery
+
+
+async def test_delivered(store: Store, clock: FakeClock) -> None:
+    sink = MemorySink("mem")
+    dispatcher = dispatcher_for(store, sink)
+    events = await persist(store, clock, 3)
+
+    assert await dispatcher.run_once("mem") == 3
+    assert by_id(sink.events) == by_id(events)
+    for event in events:
+        assert (await record(store, event)).state == "delivered"
+    assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 3
+    assert sample(dispatcher, "hookgate_delivery_batch_size_count", sink="mem") == 1
+    assert sample(dispatcher, "hookgate_delivery_batch_size_sum", sink="mem") == 3
+    assert sample(dispatcher, "hookgate_delivery_duration_seconds_count", sink="mem") == 1
+    assert await dispatcher.run_once("mem") == 0
+
+
+async def test_retry_then_success_once_due(store: Store, clock: FakeClock) -> None:
+    sink = MemorySink("mem", script=scripted(Retry("timeout: upstream slow")))
+    dispatcher = dispatcher_for(store, sink)
+    [event] = await persist(store, clock)
+
+    assert await dispatcher.run_once("mem") == 1
+    retry = await record(store, event)
+    assert (retry.state, retry.attempts, retry.last_cause) == ("retry", 1, "timeout: upstream slow")
+    assert clock.now <= retry.due_at <= clock.now + POLICY.base_delay_seconds
+    assert sample(dispatcher, "hookgate_deliveries_retried_total", sink="mem", cause="timeout") == 1
+    assert sink.events == []
+
+    clock.now = retry.due_at - 0.001
+    assert await dispatcher.drain() == 0
+    clock.now = retry.due_at
+    assert await dispatcher.drain() == 1
+    done = await record(store, event)
+    assert (done.state, done.attempts) == ("delivered", 2)
+    assert sink.attempts == [event, event]
+    assert sink.events == [event]
+    assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 1
+    assert sample(dispatcher, "hookgate_deliveries_dead_lettered_total", sink="mem") == 0
+
+
+async def test_permanent_is_dead_lettered(store: Store, clock: FakeClock) -> None:
+    sink = MemorySink("mem", script=scripted(Permanent("rejected: 400 bad entry")))
+    dispatcher = dispatcher_for(store, sink)
+    [event] = await persist(store, clock)
+
+    assert await dispatcher.drain() == 1
+    [dead] = await store.list_dead()
+    assert (dead.event_id, dead.sink, dead.last_cause) == (event.id, "mem", "rejected: 400 bad entry")
+    assert sample(dispatcher, "hookgate_deliveries_dead_lettered_total", sink="mem") == 1
+    assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 0
+    clock.advance(POLICY.max_delay_seconds * 10)
+    assert await dispatcher.drain() == 0
+
+
+async def test_out_of_attempts_is_dead_lettered(store: Store, clock: FakeClock) -> None:
+    store.dispatch = POLICY.model_copy(update={"max_attempts": 1})  # the store owns the retry policy
+    sink = MemorySink("mem", script=scripted(Retry("timeout")))
+    dispatcher = dispatcher_for(store, sink, store.dispatch)
+    [event] = await persist(store, clock)
+
+    assert await dispatcher.run_once("mem") == 1
+    assert (await record(store, event)).last_cause == "max_attempts: timeout"
+    assert sample(dispatcher, "hookgate_deliveries_dead_lettered_total", sink="mem") == 1
+    assert sample(dispatcher, "hookgate_deliveries_retried_total", sink="mem", cause="timeout") == 0
+
+
+async def test_a_sink_that_raises_has_the_whole_batch_retried(store: Store, clock: FakeClock) -> None:
+    def explode(event: Event) -> Outcome:
+        raise RuntimeError("connection reset")
+
+    sink = MemorySink("mem", script=explode)
+    dispatcher = dispatcher_for(store, sink)
+    events = await persist(store, clock, 2)
+
+    assert await dispatcher.run_once("mem") == 2
+    for event in events:
+        retry = await record(store, event)
+        assert (retry.state, retry.last_cause) == ("retry", "sink_error: RuntimeError: connection reset")
+    assert sample(dispatcher, "hookgate_deliveries_retried_total", sink="mem", cause="sink_error") == 2
+    assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 0
+
+    sink.script = None  # the sink recovers
+    clock.advance(POLICY.max_delay_seconds)
+    assert await dispatcher.drain() == 2
+    assert by_id(sink.events) == by_id(events)
+
+
+class ShortSink(MemorySink):
+    """A buggy sink: one outcome fewer than the events it was given."""
+
+    async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
+        return (await super().deliver(events))[:-1]
+
+
+async def test_a_sink_answering_the_wrong_number_of_outcomes_is_retried(
+    store: Store, clock: FakeClock
+) -> None:
+    sink = ShortSink("mem")
+    dispatcher = dispatcher_for(store, sink)
+    events = await persist(store, clock, 3)
+
+    assert await dispatcher.run_once("mem") == 3
+    for event in events:
+        retry = await record(store, event)
+        assert retry.state == "retry"
+        assert retry.last_cause == "sink_error: RuntimeError: sink returned 2 outcomes for 3 events"
+    assert sample(dispatcher, "hookgate_deliveries_retried_total", sink="mem", cause="sink_error") == 3
+    assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 0
+
+
+async def test_batches_are_bounded_by_the_sink_and_the_settings(store: Store, clock: FakeClock) -> None:
+    sink = MemorySink("mem")
+    sink.max_batch = 2
+    dispatcher = dispatcher_for(store, sink)
+    await persist(store, clock, 5)
+    assert await dispatcher.run_once("mem") == 2
+    assert await dispatcher.drain("mem") == 3
+    assert sample(dispatcher, "hookgate_delivery_batch_size_count", sink="mem") == 3
+
+    sink.max_batch = 100
+    narrow = dispatcher_for(store, sink, POLICY.model_copy(update={"batch_size": 4}))
+    await persist(store, clock, 5)
+    assert await narrow.run_once("mem") == 4
+
+
+@dataclass
+class ObservedStore(SQLiteStore):
+    """The real store, announcing claims and settlements so a test can wait for them."""
+
+    claims: int = 0
+    settled: list[str] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def claim(self, sink: str, limit: int) -> list[Claimed]:
+        claimed = await super().claim(sink, limit)
+        async with self.changed:
+            self.claims += 1
+            self.changed.notify_all()
+        return claimed
+
+    async def settle(self, sink: str, claimed: Sequence[Claimed], results: Sequence[Settlement]) -> list[Any]:
+        transitions = await super().settle(sink, claimed, results)
+        async with self.changed:
+            self.settled.extend(r.event_id for r in results)
+            self.changed.notify_all()
+        return transitions
+
+
+async def test_the_background_loop_delivers_when_notified(sqlite_url: str, clock: FakeClock) -> None:
+    store = ObservedStore(StoreSettings(url=sqlite_url), POLICY, clock)
+    await store.open()
+    sink = MemorySink("mem")
+    dispatcher = dispatcher_for(store, sink)
+    try:
+        await dispatcher.start()
+        async with asyncio.timeout(10), store.changed:
+            # The loop found nothing to do and sleeps for the poll interval (an hour)...
+            await store.changed.wait_for(lambda: store.claims >= 1)
+        events = await persist(store, clock, 2)
+        dispatcher.notify(["mem"])  # ...so only this can wake it in time.
+        async with asyncio.timeout(10), store.changed:
+            await store.changed.wait_for(lambda: len(store.settled) == 2)
+        assert by_id(sink.events) == by_id(events)
+        for event in events:
+            assert (await record(store, event)).state == "delivered"
+        dispatcher.notify(["elsewhere"])  # a sink nobody dispatches to: harmless
+    finally:
+        await dispatcher.stop()
+        await store.close()
+    assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 2

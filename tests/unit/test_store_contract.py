@@ -1,0 +1,601 @@
+"""The store contract: one suite every backend passes.
+
+A backend is one entry of `BACKENDS` (a database URL for a fresh, empty store); the
+PostgreSQL backend joins by adding its entry. Time moves only through the fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from gateway.config import DispatcherSettings, StoreSettings
+from gateway.errors import StoreError
+from gateway.events import Event
+from gateway.store import Claimed, DeadLetter, DeliveryRecord, PersistResult, Settlement, Store, open_store
+
+from ._fakes import FakeClock, make_event
+
+pytestmark = pytest.mark.anyio
+
+SettleOutcome = Literal["delivered", "retry", "permanent"]
+SEED = 20240821
+RETENTION = 3600
+#: A retry policy with round numbers, so schedules are easy to check by hand.
+POLICY: dict[str, Any] = {
+    "max_attempts": 5,
+    "max_age_seconds": 86_400,
+    "base_delay_seconds": 10.0,
+    "max_delay_seconds": 600.0,
+    "lease_seconds": 60.0,
+}
+
+#: Backend name → the URL of a fresh store living under the test's temporary directory.
+BACKENDS: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'hookgate.db'}",
+}
+
+
+@dataclass
+class StoreFactory:
+    """Opens stores on one database; several opens of the same URL see the same data."""
+
+    url: str
+    clock: FakeClock
+    opened: list[Store] = field(default_factory=list)
+
+    async def __call__(self, *, retention: int = RETENTION, **policy: Any) -> Store:
+        store = open_store(
+            StoreSettings(url=self.url, dedup_retention_seconds=retention),
+            DispatcherSettings.model_validate({**POLICY, **policy}),
+            self.clock,
+        )
+        store.rng = random.Random(SEED)  # noqa: S311 - retry jitter, not cryptography
+        await store.open()
+        self.opened.append(store)
+        return store
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def stores(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[StoreFactory]:
+    factory = StoreFactory(BACKENDS[request.param](tmp_path), clock)
+    yield factory
+    for store in factory.opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(stores: StoreFactory) -> Store:
+    return await stores()
+
+
+async def persist_one(store: Store, event: Event, sinks: tuple[str, ...] = ("a",)) -> PersistResult:
+    [result] = await store.persist([event], sinks)
+    return result
+
+
+async def deliveries(store: Store, event_id: str) -> dict[str, DeliveryRecord]:
+    found = await store.get_event(event_id)
+    assert found is not None, f"event {event_id} is not stored"
+    return {record.sink: record for record in found[1]}
+
+
+async def claim_ids(store: Store, sink: str = "a", limit: int = 100) -> list[str]:
+    return [c.event.id for c in await store.claim(sink, limit)]
+
+
+async def settle_all(
+    store: Store, claimed: list[Claimed], outcome: SettleOutcome, cause: str | None = None, sink: str = "a"
+) -> None:
+    await store.settle(sink, claimed, [Settlement(c.event.id, outcome, cause) for c in claimed])
+
+
+# -- persist and dedup --------------------------------------------------------------------
+
+
+async def test_persist_creates_a_pending_delivery_per_sink(store: Store, clock: FakeClock) -> None:
+    event = make_event(at=clock.now)
+    assert await store.persist([event], ["archive", "bus"]) == [PersistResult(event.id, duplicate=False)]
+    found = await store.get_event(event.id)
+    assert found is not None
+    stored, records = found
+    assert stored == event
+    assert [(r.sink, r.state, r.attempts, r.due_at, r.last_cause) for r in records] == [
+        ("archive", "pending", 0, clock.now, None),
+        ("bus", "pending", 0, clock.now, None),
+    ]
+    assert await store.depth() == {("archive", "pending"): 1, ("bus", "pending"): 1}
+
+
+async def test_persist_of_nothing_is_a_no_op(store: Store) -> None:
+    assert await store.persist([], ["a"]) == []
+    assert await store.list_events() == []
+
+
+async def test_same_source_and_key_is_a_duplicate_of_the_first_event(store: Store, clock: FakeClock) -> None:
+    first = make_event(at=clock.now, key="evt_1")
+    assert await persist_one(store, first) == PersistResult(first.id, duplicate=False)
+    clock.advance(RETENTION - 1)
+    again = make_event(at=clock.now, key="evt_1")
+    assert await persist_one(store, again) == PersistResult(first.id, duplicate=True)
+    assert await store.get_event(again.id) is None
+    assert [e.id for e in await store.list_events()] == [first.id]
+    assert await store.depth() == {("a", "pending"): 1}
+
+
+async def test_same_key_from_another_source_is_not_a_duplicate(store: Store, clock: FakeClock) -> None:
+    stripe = make_event(at=clock.now, source="stripe", key="42")
+    github = make_event(at=clock.now, source="github", key="42")
+    assert await persist_one(store, stripe) == PersistResult(stripe.id, duplicate=False)
+    assert await persist_one(store, github) == PersistResult(github.id, duplicate=False)
+
+
+async def test_a_key_is_stored_again_once_the_retention_window_has_passed(
+    store: Store, clock: FakeClock
+) -> None:
+    first = make_event(at=clock.now, key="evt_1")
+    await persist_one(store, first)
+    clock.advance(RETENTION + 1)
+    later = make_event(at=clock.now, key="evt_1")
+    assert await persist_one(store, later) == PersistResult(later.id, duplicate=False)
+    # ...and the new sighting starts a new window.
+    clock.advance(1)
+    assert await persist_one(store, make_event(at=clock.now, key="evt_1")) == PersistResult(
+        later.id, duplicate=True
+    )
+
+
+async def test_duplicates_within_one_batch_are_stored_once(store: Store, clock: FakeClock) -> None:
+    a, b = make_event(at=clock.now, key="k"), make_event(at=clock.now, key="k")
+    assert await store.persist([a, b], ["a"]) == [
+        PersistResult(a.id, duplicate=False),
+        PersistResult(a.id, duplicate=True),
+    ]
+
+
+async def test_concurrent_persists_of_one_key_store_it_exactly_once(store: Store, clock: FakeClock) -> None:
+    events = [make_event(at=clock.now, key="evt_race") for _ in range(25)]
+    results = await asyncio.gather(*(persist_one(store, e) for e in events))
+    winners = [r for r in results if not r.duplicate]
+    assert len(winners) == 1
+    assert {r.event_id for r in results} == {winners[0].event_id}
+    assert [e.id for e in await store.list_events()] == [winners[0].event_id]
+    assert await store.depth() == {("a", "pending"): 1}
+
+
+async def test_a_failing_persist_does_not_fail_the_ones_committed_with_it(
+    store: Store, clock: FakeClock
+) -> None:
+    existing = make_event(at=clock.now)
+    await persist_one(store, existing)
+    # A fresh dedup key but an id already in `events`: the insert violates the primary key.
+    clash = dataclasses.replace(make_event(at=clock.now, key="evt_clash"), id=existing.id)
+    good = [make_event(at=clock.now) for _ in range(4)]
+    batch = [good[0], good[1], clash, good[2], good[3]]
+    results = await asyncio.gather(*(persist_one(store, e) for e in batch), return_exceptions=True)
+
+    assert isinstance(results[2], StoreError)
+    assert [results[i] for i in (0, 1, 3, 4)] == [PersistResult(e.id, duplicate=False) for e in good]
+    assert {e.id for e in await store.list_events()} == {existing.id, *(e.id for e in good)}
+    # The failed call kept nothing, not even its dedup key: the provider's retry gets in.
+    retry = make_event(at=clock.now, key="evt_clash")
+    assert await persist_one(store, retry) == PersistResult(retry.id, duplicate=False)
+
+
+async def test_a_closed_store_refuses_work(stores: StoreFactory, clock: FakeClock) -> None:
+    store = await stores()
+    await store.close()
+    with pytest.raises(StoreError):
+        await store.persist([make_event(at=clock.now)], ["a"])
+    with pytest.raises(StoreError):
+        await store.list_events()
+
+
+# -- claims and leases --------------------------------------------------------------------
+
+
+async def test_claims_are_leased_until_they_expire(store: Store, clock: FakeClock) -> None:
+    first = make_event(at=clock.now)
+    await persist_one(store, first)
+    clock.advance(1)
+    second = make_event(at=clock.now)
+    await persist_one(store, second)
+
+    claimed = await store.claim("a", 10)
+    assert [(c.event, c.attempts) for c in claimed] == [(first, 1), (second, 1)]
+    assert (await deliveries(store, first.id))["a"].state == "forwarding"
+    assert await claim_ids(store) == []
+    clock.advance(POLICY["lease_seconds"] - 1)
+    assert await claim_ids(store) == []
+
+    clock.advance(2)
+    again = await store.claim("a", 10)
+    assert sorted((c.event.id, c.attempts) for c in again) == sorted([(first.id, 2), (second.id, 2)])
+
+
+async def test_claim_takes_the_oldest_due_first_up_to_the_limit_and_per_sink(
+    store: Store, clock: FakeClock
+) -> None:
+    events = []
+    for _ in range(3):
+        events.append(make_event(at=clock.now))
+        await persist_one(store, events[-1], ("a", "b"))
+        clock.advance(1)
+    assert await claim_ids(store, "a", limit=2) == [events[0].id, events[1].id]
+    assert await claim_ids(store, "a", limit=2) == [events[2].id]
+    assert await claim_ids(store, "b", limit=10) == [e.id for e in events]
+    assert await claim_ids(store, "nowhere") == []
+
+
+async def test_release_claims_makes_every_lease_due_now(store: Store, clock: FakeClock) -> None:
+    assert await store.release_claims() == 0
+    events = [make_event(at=clock.now) for _ in range(2)]
+    await store.persist(events, ["a"])
+    await store.claim("a", 10)
+    assert await store.release_claims() == 2
+    again = await store.claim("a", 10)
+    assert sorted((c.event.id, c.attempts) for c in again) == sorted((e.id, 2) for e in events)
+
+
+# -- settlements --------------------------------------------------------------------------
+
+
+async def test_delivered_is_final(store: Store, clock: FakeClock) -> None:
+    event = make_event(at=clock.now)
+    await persist_one(store, event, ("a", "b"))
+    claimed = await store.claim("a", 10)
+    clock.advance(3)
+    [transition] = await store.settle("a", claimed, [Settlement(event.id, "delivered")])
+    assert (transition.state, transition.cause) == ("delivered", None)
+    record = (await deliveries(store, event.id))["a"]
+    assert (record.state, record.attempts, record.updated_at) == ("delivered", 1, clock.now)
+    clock.advance(10 * POLICY["lease_seconds"])
+    assert await claim_ids(store, "a") == []
+    assert await store.depth() == {("b", "pending"): 1}
+
+
+async def test_retry_is_scheduled_with_full_jitter_backoff(store: Store, clock: FakeClock) -> None:
+    expected = random.Random(SEED)  # noqa: S311 - the store's jitter, replayed
+    event = make_event(at=clock.now)
+    await persist_one(store, event)
+
+    for attempt in (1, 2, 3):
+        claimed = await store.claim("a", 10)
+        assert [c.attempts for c in claimed] == [attempt]
+        await store.settle("a", claimed, [Settlement(event.id, "retry", "timeout")])
+        ceiling = POLICY["base_delay_seconds"] * 2 ** (attempt - 1)
+        delay = expected.uniform(0, ceiling)
+        record = (await deliveries(store, event.id))["a"]
+        assert (record.state, record.last_cause, record.attempts) == ("retry", "timeout", attempt)
+        assert record.due_at == clock.now + delay
+        assert clock.now <= record.due_at <= clock.now + ceiling
+        # Not claimable before it is due, claimable once it is.
+        clock.now = record.due_at - 0.001
+        assert await claim_ids(store) == []
+        clock.now = record.due_at
+
+
+async def test_backoff_never_exceeds_the_full_jitter_ceiling(store: Store) -> None:
+    for attempts in range(1, 40):
+        ceiling = min(POLICY["max_delay_seconds"], POLICY["base_delay_seconds"] * 2 ** (attempts - 1))
+        for _ in range(20):
+            assert 0 <= store.backoff(attempts) <= ceiling
+
+
+async def test_backoff_stays_bounded_for_any_number_of_attempts(store: Store) -> None:
+    # `max_attempts` has no upper bound, so neither has the attempt count.
+    assert 0 <= store.backoff(5_000) <= POLICY["max_delay_seconds"]
+
+
+async def test_retry_after_is_honoured_up_to_the_max_delay(store: Store, clock: FakeClock) -> None:
+    soon, late = make_event(at=clock.now), make_event(at=clock.now)
+    await store.persist([soon, late], ["a"])
+    claimed = await store.claim("a", 10)
+    await store.settle(
+        "a",
+        claimed,
+        [
+            Settlement(soon.id, "retry", "rate_limited", retry_after=300),
+            Settlement(late.id, "retry", "rate_limited", retry_after=100_000),
+        ],
+    )
+    assert (await deliveries(store, soon.id))["a"].due_at == clock.now + 300
+    assert (await deliveries(store, late.id))["a"].due_at == clock.now + POLICY["max_delay_seconds"]
+
+
+async def test_permanent_failure_is_dead_lettered_with_its_cause(store: Store, clock: FakeClock) -> None:
+    event = make_event(at=clock.now)
+    await persist_one(store, event)
+    claimed = await store.claim("a", 10)
+    clock.advance(2)
+    [transition] = await store.settle("a", claimed, [Settlement(event.id, "permanent", "rejected: 400")])
+    assert (transition.state, transition.cause) == ("dead", "rejected: 400")
+    assert await store.list_dead() == [
+        DeadLetter(event.id, "stripe", "invoice.paid", "a", 1, "rejected: 400", event.received_at, clock.now)
+    ]
+    clock.advance(10 * POLICY["max_delay_seconds"])
+    assert await claim_ids(store) == []
+    assert await store.depth() == {("a", "dead"): 1}
+
+
+async def test_out_of_attempts_is_dead_lettered(stores: StoreFactory, clock: FakeClock) -> None:
+    store = await stores(max_attempts=2)
+    event = make_event(at=clock.now)
+    await persist_one(store, event)
+    claimed = await store.claim("a", 10)
+    [first] = await store.settle("a", claimed, [Settlement(event.id, "retry", "timeout")])
+    assert first.state == "retry"
+    clock.advance(POLICY["max_delay_seconds"])
+    claimed = await store.claim("a", 10)
+    assert [c.attempts for c in claimed] == [2]
+    [second] = await store.settle("a", claimed, [Settlement(event.id, "retry", "timeout")])
+    assert (second.state, second.cause) == ("dead", "max_attempts: timeout")
+    [dead] = await store.list_dead()
+    assert (dead.event_id, dead.attempts, dead.last_cause) == (event.id, 2, "max_attempts: timeout")
+
+
+async def test_too_old_to_retry_is_dead_lettered(stores: StoreFactory, clock: FakeClock) -> None:
+    store = await stores(max_age_seconds=100)
+    young, old = make_event(at=clock.now), make_event(at=clock.now)
+    await store.persist([young, old], ["a"])
+    clock.advance(50)
+    claimed = await store.claim("a", 10)
+    transitions = await store.settle(
+        "a",
+        claimed,
+        [
+            Settlement(young.id, "retry", "timeout", retry_after=40),  # due at age 90
+            Settlement(old.id, "retry", "timeout", retry_after=60),  # would be due at age 110
+        ],
+    )
+    assert [(t.event_id, t.state, t.cause) for t in transitions] == [
+        (young.id, "retry", "timeout"),
+        (old.id, "dead", "max_age: timeout"),
+    ]
+    assert [d.event_id for d in await store.list_dead()] == [old.id]
+
+
+# -- operations ---------------------------------------------------------------------------
+
+
+async def test_redrive_requeues_dead_deliveries_with_a_fresh_budget(store: Store, clock: FakeClock) -> None:
+    events = [make_event(at=clock.now) for _ in range(3)]
+    await store.persist(events, ["a", "b"])
+    for sink in ("a", "b"):
+        await settle_all(store, await store.claim(sink, 10), "permanent", "rejected", sink=sink)
+    assert len(await store.list_dead()) == 6
+    e1, e2, e3 = events
+
+    assert await store.redrive(["no-such-event"]) == 0
+    assert await store.redrive([e1.id], sink="a") == 1
+    assert await store.redrive([e1.id]) == 1  # what is left of e1: sink b
+    assert [(c.event.id, c.attempts) for c in await store.claim("a", 10)] == [(e1.id, 1)]
+    assert [(c.event.id, c.attempts) for c in await store.claim("b", 10)] == [(e1.id, 1)]
+    assert (await deliveries(store, e1.id))["a"].state == "forwarding"
+
+    assert await store.redrive(sink="b") == 2
+    assert sorted(await claim_ids(store, "b")) == sorted([e2.id, e3.id])
+    assert {(d.event_id, d.sink) for d in await store.list_dead()} == {(e2.id, "a"), (e3.id, "a")}
+
+    assert await store.redrive() == 2
+    assert await store.list_dead() == []
+    assert await store.redrive() == 0  # nothing dead: nothing moves
+
+
+async def test_replay_requeues_stored_events_in_a_time_range(store: Store, clock: FakeClock) -> None:
+    start = clock.now
+    events = []
+    for _ in range(3):
+        events.append(make_event(at=clock.now))
+        await persist_one(store, events[-1])
+        clock.advance(100)
+    await settle_all(store, await store.claim("a", 10), "delivered")
+    assert await store.depth() == {}
+
+    progress: list[tuple[int, int]] = []
+    count = await store.replay(
+        ["a"], since=start + 100, until=start + 200, progress=lambda d, t: progress.append((d, t))
+    )
+    assert count == 1
+    assert progress == [(1, 1)]
+    assert [(c.event.id, c.attempts) for c in await store.claim("a", 10)] == [(events[1].id, 1)]
+
+    # A sink the events never went to gets a delivery record of its own.
+    assert await store.replay(["c"], since=start) == 3
+    assert sorted(await claim_ids(store, "c")) == sorted(e.id for e in events)
+
+
+async def test_a_late_answer_does_not_overwrite_a_replay_or_a_newer_claim(
+    store: Store, clock: FakeClock
+) -> None:
+    event = make_event(at=clock.now)
+    await persist_one(store, event)
+    first = await store.claim("a", 10)
+    assert await store.replay(["a"], since=clock.now - 1) == 1  # requeued while in flight
+    await settle_all(store, first, "delivered")  # the answer to the old claim arrives late
+    assert (await deliveries(store, event.id))["a"].state == "pending"
+
+    second = await store.claim("a", 10)
+    clock.advance(POLICY["lease_seconds"] + 1)  # the lease expires; someone claims again
+    third = await store.claim("a", 10)
+    await settle_all(store, second, "permanent", "too late")
+    record = (await deliveries(store, event.id))["a"]
+    assert (record.state, record.attempts) == ("forwarding", third[0].attempts)
+    await settle_all(store, third, "delivered")
+    assert (await deliveries(store, event.id))["a"].state == "delivered"
+
+
+async def test_replay_filters_by_source_and_reports_progress_per_chunk(
+    store: Store, clock: FakeClock
+) -> None:
+    stripe = [make_event(at=clock.now, source="stripe") for _ in range(501)]
+    github = make_event(at=clock.now, source="github")
+    await store.persist([*stripe, github], [])
+    progress: list[tuple[int, int]] = []
+    assert await store.replay(["a"], source="stripe", progress=lambda d, t: progress.append((d, t))) == 501
+    assert progress == [(500, 501), (501, 501)]
+    assert (await store.depth())[("a", "pending")] == 501
+    assert await deliveries(store, github.id) == {}
+
+
+async def test_purge_forgets_old_delivered_events_and_keeps_the_rest(
+    stores: StoreFactory, clock: FakeClock
+) -> None:
+    store = await stores(retention=1000)
+    delivered, dead, queued = (make_event(at=clock.now) for _ in range(3))
+    await store.persist([delivered, dead, queued], ["a"])
+    claimed = {c.event.id: c for c in await store.claim("a", 10)}
+    await store.settle(
+        "a",
+        list(claimed.values()),
+        [
+            Settlement(delivered.id, "delivered"),
+            Settlement(dead.id, "permanent", "rejected"),
+            Settlement(queued.id, "retry", "timeout", retry_after=600),
+        ],
+    )
+    clock.advance(500)
+    recent = make_event(at=clock.now)
+    await persist_one(store, recent)
+    await settle_all(store, await store.claim("a", 10), "delivered")  # `queued` is not due yet
+    clock.advance(1000)  # `recent` is exactly at the edge of the window: kept
+
+    assert await store.purge() == 1
+    assert await store.get_event(delivered.id) is None
+    for kept in (dead, queued, recent):
+        assert await store.get_event(kept.id) is not None
+    assert [d.event_id for d in await store.list_dead()] == [dead.id]
+    assert await store.purge() == 0
+    # The purged event's key may be used again.
+    assert (await persist_one(store, make_event(at=clock.now, key=delivered.dedup_key))).duplicate is False
+
+
+async def test_sqlite_purge_deletes_the_dedup_keys_of_purged_events(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    factory = StoreFactory(sqlite_url, clock)
+    store = await factory(retention=1000)
+    try:
+        old, dead = make_event(at=clock.now, key="old"), make_event(at=clock.now, key="dead")
+        await store.persist([old, dead], ["a"])
+        claimed = await store.claim("a", 10)
+        await store.settle(
+            "a", claimed, [Settlement(old.id, "delivered"), Settlement(dead.id, "permanent", "x")]
+        )
+        clock.advance(2000)
+        assert await store.purge() == 1
+    finally:
+        await store.close()
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        keys = conn.execute("SELECT dedup_key FROM dedup ORDER BY dedup_key").fetchall()
+    conn.close()
+    assert keys == [("dead",)]
+
+
+# -- queries ------------------------------------------------------------------------------
+
+
+async def test_list_events_newest_first_with_filters(store: Store, clock: FakeClock) -> None:
+    start = clock.now
+    first = make_event(at=clock.now, source="stripe")
+    clock.advance(1)
+    second = make_event(at=clock.now, source="github", detail_type="push")
+    clock.advance(1)
+    third = make_event(at=clock.now, source="stripe")
+    for event in (first, second, third):
+        await persist_one(store, event)
+
+    summaries = await store.list_events()
+    assert [s.id for s in summaries] == [third.id, second.id, first.id]
+    summary = summaries[1]
+    assert (summary.source, summary.detail_type, summary.dedup_key, summary.received_at) == (
+        "github",
+        "push",
+        second.dedup_key,
+        second.received_at,
+    )
+    assert [(d.sink, d.state) for d in summary.deliveries] == [("a", "pending")]
+    assert [s.id for s in await store.list_events(source="stripe")] == [third.id, first.id]
+    assert [s.id for s in await store.list_events(since=start + 1)] == [third.id, second.id]
+    assert [s.id for s in await store.list_events(limit=1)] == [third.id]
+
+
+async def test_get_event_of_an_unknown_id_is_none(store: Store) -> None:
+    assert await store.get_event("0190b1a2-0000-7000-8000-000000000000") is None
+
+
+async def test_list_dead_filters_by_sink_newest_first(store: Store, clock: FakeClock) -> None:
+    one, two = make_event(at=clock.now), make_event(at=clock.now)
+    await store.persist([one, two], ["a", "b"])
+    await settle_all(store, [c for c in await store.claim("a", 10) if c.event.id == one.id], "permanent", "x")
+    clock.advance(1)
+    await settle_all(store, await store.claim("b", 10), "permanent", "y", sink="b")
+    assert [(d.event_id, d.sink) for d in await store.list_dead(sink="a")] == [(one.id, "a")]
+    assert {(d.event_id, d.sink) for d in await store.list_dead(sink="b")} == {(one.id, "b"), (two.id, "b")}
+    assert [d.sink for d in await store.list_dead()] == ["b", "b", "a"]
+    assert len(await store.list_dead(limit=2)) == 2
+
+
+async def test_depth_counts_queued_and_dead_deliveries_per_sink(store: Store, clock: FakeClock) -> None:
+    events = [make_event(at=clock.now) for _ in range(5)]
+    await store.persist(events, ["a", "b"])
+    claimed = await store.claim("a", 4)
+    await store.settle(
+        "a",
+        claimed[:3],
+        [
+            Settlement(claimed[0].event.id, "delivered"),
+            Settlement(claimed[1].event.id, "retry", "timeout"),
+            Settlement(claimed[2].event.id, "permanent", "rejected"),
+        ],
+    )
+    assert await store.depth() == {
+        ("a", "pending"): 1,
+        ("a", "forwarding"): 1,
+        ("a", "retry"): 1,
+        ("a", "dead"): 1,
+        ("b", "pending"): 5,
+    }
+
+
+# -- durability ---------------------------------------------------------------------------
+
+
+async def test_events_and_states_survive_close_and_reopen(stores: StoreFactory, clock: FakeClock) -> None:
+    store = await stores()
+    delivered, dead, pending, in_flight = (make_event(at=clock.now) for _ in range(4))
+    await store.persist([delivered, dead], ["a"])
+    await store.settle(
+        "a",
+        await store.claim("a", 10),
+        [Settlement(delivered.id, "delivered"), Settlement(dead.id, "permanent", "rejected")],
+    )
+    await store.persist([pending], ["a"])
+    await store.persist([in_flight], ["b"])
+    await store.claim("b", 10)
+    await store.close()
+
+    reopened = await stores()
+    found = await reopened.get_event(delivered.id)
+    assert found is not None
+    assert found[0] == delivered
+    assert (await deliveries(reopened, delivered.id))["a"].state == "delivered"
+    assert (await deliveries(reopened, pending.id))["a"].state == "pending"
+    assert (await deliveries(reopened, in_flight.id))["b"].state == "forwarding"
+    assert [(d.event_id, d.last_cause) for d in await reopened.list_dead()] == [(dead.id, "rejected")]
+    # Dedup survives too, and so do leases (released on start by a single node).
+    assert await persist_one(reopened, make_event(at=clock.now, key=delivered.dedup_key)) == PersistResult(
+        delivered.id, duplicate=True
+    )
+    assert await reopened.release_claims() == 1
+    assert await claim_ids(reopened, "b") == [in_flight.id]
