@@ -1,14 +1,21 @@
-"""The dispatcher: claims due deliveries, hands them to sinks, settles the outcomes.
+"""The dispatcher: takes due deliveries, hands them to sinks, settles the outcomes.
 
 At least once: a delivery is settled only after the sink reported on it; a worker that
 dies mid-batch leaves leases that expire (or are released on start) and are claimed
 again. One loop per sink; it sleeps until notified of new events or until the poll
 interval passes, so retries scheduled for later are picked up in time.
+
+Hand-off: events just accepted by this process are stored already leased to it
+(`Store.persist(leased=True)`) and passed to the loop in memory, so the common path
+needs no claim query. The in-memory queue is bounded; past the bound, events are stored
+as pending and claimed from the store like retries. The store is still polled at least
+every poll interval, so retries are never starved by a steady stream of new events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from collections.abc import Mapping, Sequence
@@ -16,6 +23,7 @@ from collections.abc import Mapping, Sequence
 import structlog
 
 from gateway.config import DispatcherSettings
+from gateway.events import Event
 from gateway.observability import Metrics
 from gateway.sinks import Delivered, Outcome, Permanent, Retry, Sink
 from gateway.store import Claimed, Settlement, Store
@@ -23,6 +31,9 @@ from gateway.store import Claimed, Settlement, Store
 __all__ = ["Dispatcher"]
 
 log = structlog.get_logger()
+
+#: The in-memory hand-off queue of a sink holds at most this many batches.
+HANDOFF_BATCHES = 10
 
 
 class Dispatcher:
@@ -38,7 +49,24 @@ class Dispatcher:
         self.settings = settings
         self.metrics = metrics
         self._wake = {name: asyncio.Event() for name in self.sinks}
+        self._handoff: dict[str, collections.deque[Event]] = {
+            name: collections.deque() for name in self.sinks
+        }
+        self._last_claim = dict.fromkeys(self.sinks, 0.0)
         self._tasks: list[asyncio.Task[None]] = []
+
+    def has_room(self, sinks: Sequence[str], count: int) -> bool:
+        """Whether `count` new events for `sinks` can be handed off in memory now."""
+        if not self._tasks or not sinks:
+            return False
+        limit = HANDOFF_BATCHES * self.settings.batch_size
+        return all(name in self._handoff and len(self._handoff[name]) + count <= limit for name in sinks)
+
+    def hand_off(self, events: Sequence[Event], sinks: Sequence[str]) -> None:
+        """Deliver `events`, stored leased to this process (`has_room` said yes), from memory."""
+        for name in sinks:
+            self._handoff[name].extend(events)
+            self._wake[name].set()
 
     def notify(self, sinks: Sequence[str] | None = None) -> None:
         """New work is due for `sinks` (all when None): wake their loops now."""
@@ -66,9 +94,17 @@ class Dispatcher:
             await sink.close()
 
     async def run_once(self, name: str) -> int:
-        """Claim and deliver one batch for sink `name`; the number of events handled."""
+        """Deliver one batch for sink `name`; the number of events handled."""
         sink = self.sinks[name]
-        claimed = await self.store.claim(name, min(sink.max_batch, self.settings.batch_size))
+        limit = min(sink.max_batch, self.settings.batch_size)
+        queue = self._handoff[name]
+        claimed: list[Claimed] = []
+        now = time.monotonic()
+        if not queue or now - self._last_claim[name] >= self.settings.poll_interval_seconds:
+            self._last_claim[name] = now
+            claimed = await self.store.claim(name, limit)
+        if not claimed and queue:
+            claimed = [Claimed(queue.popleft(), 1) for _ in range(min(limit, len(queue)))]
         if claimed:
             await self._deliver(name, sink, claimed)
         return len(claimed)

@@ -236,18 +236,24 @@ async def _accept(
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
+    dispatcher = gateway.dispatcher
+    leased = dispatcher.has_room(source.sinks, len(events))
     try:
-        results = await gateway.store.persist(events, source.sinks)
+        results = await gateway.store.persist(events, source.sinks, leased=leased)
     except StoreError as exc:
         log.error("store_unavailable", error=str(exc))
         raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
-    duplicates = sum(r.duplicate for r in results)
+    fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
+    duplicates = len(results) - len(fresh)
     counters = gateway.metrics.source(source.name)
     if duplicates:
         counters.duplicates.inc(duplicates)
-    if duplicates < len(results):
-        counters.persisted.inc(len(results) - duplicates)
-        gateway.dispatcher.notify(source.sinks)
+    if fresh:
+        counters.persisted.inc(len(fresh))
+        if leased:
+            dispatcher.hand_off(fresh, source.sinks)
+        else:
+            dispatcher.notify(source.sinks)
     ids = [r.event_id for r in results]
     fields["event_ids"] = ids
     fields["duplicates"] = duplicates

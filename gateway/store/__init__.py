@@ -119,15 +119,23 @@ class Store(abc.ABC):
     rng: random.Random = field(default_factory=random.Random)
 
     # -- ingest -------------------------------------------------------------------------
-    async def persist(self, events: Sequence[Event], sinks: Sequence[str]) -> list[PersistResult]:
-        """Dedup and durably commit `events`, each with a pending delivery per sink.
+    async def persist(
+        self, events: Sequence[Event], sinks: Sequence[str], *, leased: bool = False
+    ) -> list[PersistResult]:
+        """Dedup and durably commit `events`, each with a delivery record per sink.
 
         Returns only after the commit is durable. A (source, dedup key) seen within the
         retention window yields `duplicate=True` and the id stored the first time.
+        With `leased`, the new deliveries are stored as already claimed by the caller
+        (`forwarding`, first attempt, usual lease): the caller hands them to its sinks
+        straight from memory, and if it dies they are claimed again when the lease ends.
         """
         if not events:
             return []
-        return await self._persist(events, tuple(sinks), self.clock(), self.settings.dedup_retention_seconds)
+        lease = self.dispatch.lease_seconds if leased else None
+        return await self._persist(
+            events, tuple(sinks), self.clock(), self.settings.dedup_retention_seconds, lease
+        )
 
     # -- dispatch -----------------------------------------------------------------------
     async def claim(self, sink: str, limit: int) -> list[Claimed]:
@@ -212,7 +220,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _persist(
-        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float
+        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float, lease: float | None
     ) -> list[PersistResult]: ...
 
     @abc.abstractmethod

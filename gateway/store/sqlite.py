@@ -227,7 +227,14 @@ _PURGE_CHUNK = 1000
 _ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-parameter limit
 # The multi-row statements below are built from placeholders only; values are always bound.
 
-_Persist = tuple[Sequence[Event], tuple[str, ...], float, float]
+
+@dataclass(frozen=True, slots=True)
+class _Persist:
+    events: Sequence[Event]
+    sinks: tuple[str, ...]
+    now: float
+    window: float
+    lease: float | None
 
 
 def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[PersistResult]]:
@@ -237,7 +244,7 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
     left alone (a duplicate), an unseen or expired key takes the new event id. The ids it
     returns are the events to store.
     """
-    rows = [(ev, sinks, now, window) for events, sinks, now, window in calls for ev in events]
+    rows = [(ev, call) for call in calls for ev in call.events]
     stored: set[str] = set()
     for chunk in _chunks(rows, _ROWS_PER_STATEMENT):
         sql = (
@@ -247,8 +254,8 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
             "SET event_id = excluded.event_id, seen_at = excluded.seen_at "
             "WHERE dedup.seen_at < excluded.seen_at - ? RETURNING event_id"
         )
-        params: list[Any] = [v for ev, _, now, _ in chunk for v in (ev.source, ev.dedup_key, ev.id, now)]
-        params.append(chunk[0][3])
+        params: list[Any] = [v for ev, c in chunk for v in (ev.source, ev.dedup_key, ev.id, c.now)]
+        params.append(chunk[0][1].window)
         stored.update(row[0] for row in conn.execute(sql, params))
     fresh = [r for r in rows if r[0].id in stored]
     for chunk in _chunks(fresh, _ROWS_PER_STATEMENT):
@@ -257,21 +264,28 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
             + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
             [
                 v
-                for ev, _, _, _ in chunk
+                for ev, _ in chunk
                 for v in (ev.id, ev.source, ev.dedup_key, ev.detail_type, ev.received_at, ev.entry)
             ],
         )
-    pending = [(ev.id, sink, now) for ev, sinks, now, _ in fresh for sink in sinks]
-    for part in _chunks(pending, _ROWS_PER_STATEMENT):
+    # A delivery is pending, or already leased to the caller (first attempt under way).
+    deliveries = [
+        (ev.id, sink, "pending", 0, c.now, c.now)
+        if c.lease is None
+        else (ev.id, sink, "forwarding", 1, c.now + c.lease, c.now)
+        for ev, c in fresh
+        for sink in c.sinks
+    ]
+    for part in _chunks(deliveries, _ROWS_PER_STATEMENT):
         conn.execute(
             "INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at) VALUES "  # noqa: S608
-            + ",".join(["(?, ?, 'pending', 0, ?, ?)"] * len(part)),
-            [v for event_id, sink, at in part for v in (event_id, sink, at, at)],
+            + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(part)),
+            [v for row in part for v in row],
         )
     results = []
-    for events, _, _, _ in calls:
+    for call in calls:
         call_results = []
-        for ev in events:
+        for ev in call.events:
             if ev.id in stored:
                 call_results.append(PersistResult(ev.id, duplicate=False))
                 continue
@@ -336,11 +350,11 @@ class SQLiteStore(Store):
 
     # -- primitives ---------------------------------------------------------------------
     async def _persist(
-        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float
+        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float, lease: float | None
     ) -> list[PersistResult]:
         if self._writer is None:
             raise StoreError("store is not open")
-        return await self._writer.submit_batched(_persist_many, (events, sinks, now, window))
+        return await self._writer.submit_batched(_persist_many, _Persist(events, sinks, now, window, lease))
 
     async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
         def run(conn: sqlite3.Connection) -> list[Claimed]:

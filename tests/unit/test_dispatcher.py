@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.config import DispatcherSettings, StoreSettings
-from gateway.dispatcher import Dispatcher
+from gateway.dispatcher import HANDOFF_BATCHES, Dispatcher
 from gateway.events import Event
 from gateway.observability import Metrics
 from gateway.sinks import Delivered, MemorySink, Outcome, Permanent, Retry
@@ -244,3 +244,72 @@ async def test_the_background_loop_delivers_when_notified(sqlite_url: str, clock
         await dispatcher.stop()
         await store.close()
     assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 2
+
+
+async def test_has_room_only_while_running_and_within_the_bound(sqlite_url: str, clock: FakeClock) -> None:
+    store = ObservedStore(StoreSettings(url=sqlite_url), POLICY, clock)
+    await store.open()
+    dispatcher = dispatcher_for(store, MemorySink("mem"))
+    assert not dispatcher.has_room(["mem"], 1)  # not started: nobody would deliver from memory
+    try:
+        await dispatcher.start()
+        bound = HANDOFF_BATCHES * POLICY.batch_size
+        assert dispatcher.has_room(["mem"], bound)
+        assert not dispatcher.has_room(["mem"], bound + 1)
+        assert not dispatcher.has_room(["mem", "elsewhere"], 1)
+        assert not dispatcher.has_room([], 1)
+    finally:
+        await dispatcher.stop()
+        await store.close()
+
+
+async def test_handed_off_events_are_delivered_without_a_claim(sqlite_url: str, clock: FakeClock) -> None:
+    store = ObservedStore(StoreSettings(url=sqlite_url), POLICY, clock)
+    await store.open()
+    sink = MemorySink("mem")
+    dispatcher = dispatcher_for(store, sink)
+    try:
+        await dispatcher.start()
+        async with asyncio.timeout(10), store.changed:
+            await store.changed.wait_for(lambda: store.claims >= 1)  # the first poll, then idle
+        events = [make_event(at=clock.now) for _ in range(3)]
+        assert dispatcher.has_room(["mem"], len(events))
+        await store.persist(events, ["mem"], leased=True)
+        for event in events:
+            leased = await record(store, event)
+            assert (leased.state, leased.attempts) == ("forwarding", 1)
+        dispatcher.hand_off(events, ["mem"])
+        async with asyncio.timeout(10), store.changed:
+            await store.changed.wait_for(lambda: len(store.settled) == 3)
+        assert store.claims == 1  # straight from memory: no claim query
+        assert by_id(sink.events) == by_id(events)
+        for event in events:
+            assert (await record(store, event)).state == "delivered"
+    finally:
+        await dispatcher.stop()
+        await store.close()
+
+
+async def test_a_crash_with_hand_offs_in_memory_loses_nothing(store: Store, clock: FakeClock) -> None:
+    events = [make_event(at=clock.now) for _ in range(2)]
+    await store.persist(events, ["mem"], leased=True)  # accepted, then the process died
+    assert await store.claim("mem", 10) == []  # leased to the dead process
+    assert await store.release_claims() == 2  # what a restart does
+    sink = MemorySink("mem")
+    assert await dispatcher_for(store, sink).drain() == 2
+    assert by_id(sink.events) == by_id(events)
+
+
+async def test_retries_due_in_the_store_are_not_starved_by_hand_offs(store: Store, clock: FakeClock) -> None:
+    sink = MemorySink("mem", script=scripted(Retry("busy")))
+    dispatcher = dispatcher_for(store, sink, POLICY.model_copy(update={"poll_interval_seconds": 0.0}))
+    [old] = await persist(store, clock)
+    assert await dispatcher.run_once("mem") == 1  # fails once: a retry is scheduled
+    clock.advance(POLICY.max_delay_seconds + 1)  # ...and is now due
+    new = [make_event(at=clock.now) for _ in range(2)]
+    await store.persist(new, ["mem"], leased=True)
+    dispatcher.hand_off(new, ["mem"])
+    assert await dispatcher.run_once("mem") == 1  # the store is polled first: the retry
+    assert sink.events == [old]
+    assert await dispatcher.run_once("mem") == 2  # then the hand-offs
+    assert by_id(sink.events[1:]) == by_id(new)

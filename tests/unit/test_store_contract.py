@@ -237,6 +237,22 @@ async def test_claim_takes_the_oldest_due_first_up_to_the_limit_and_per_sink(
     assert await claim_ids(store, "nowhere") == []
 
 
+async def test_a_leased_persist_is_claimed_by_the_caller_until_the_lease_ends(
+    store: Store, clock: FakeClock
+) -> None:
+    event = make_event(at=clock.now)
+    [result] = await store.persist([event], ["a", "b"], leased=True)
+    assert not result.duplicate
+    for record in (await deliveries(store, event.id)).values():
+        assert (record.state, record.attempts) == ("forwarding", 1)
+    assert await claim_ids(store, "a") == []
+    [duplicate] = await store.persist([make_event(at=clock.now, key=event.dedup_key)], ["a"], leased=True)
+    assert duplicate == PersistResult(event.id, duplicate=True)
+    clock.advance(POLICY["lease_seconds"] + 1)
+    [again] = await store.claim("a", 10)
+    assert (again.event.id, again.attempts) == (event.id, 2)
+
+
 async def test_release_claims_makes_every_lease_due_now(store: Store, clock: FakeClock) -> None:
     assert await store.release_claims() == 0
     events = [make_event(at=clock.now) for _ in range(2)]
