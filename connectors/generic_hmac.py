@@ -25,7 +25,6 @@ dotted path), else `default_type`.
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 from typing import ClassVar, Literal, Self
 
@@ -48,6 +47,7 @@ from connectors._util import (
     any_match,
     check_event_type,
     check_tolerance,
+    hmac_digest,
     lookup,
     parse_timestamp,
     stable_id,
@@ -139,10 +139,10 @@ class GenericHmacConnector(Connector):
         return found
 
     def _digest(self, key: bytes, content: bytes) -> bytes:
-        mac = hmac.new(key, content, self.options.algorithm)
+        mac = hmac_digest(key, content, self.options.algorithm)
         if self.options.encoding == "hex":
-            return mac.hexdigest().encode()
-        return base64.b64encode(mac.digest())
+            return mac.hex().encode()
+        return base64.b64encode(mac)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         opts = self.options

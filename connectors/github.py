@@ -37,7 +37,7 @@ from connectors._base import (
     parse_json,
     secret_values,
 )
-from connectors._util import any_match, check_event_type, to_bytes
+from connectors._util import any_match, check_event_type, hmac_digest, to_bytes
 
 __all__ = ["GitHubConnector", "GitHubOptions"]
 
@@ -72,8 +72,7 @@ class GitHubConnector(Connector):
             raise VerificationError("malformed_signature")
         candidate = to_bytes(header[len(_PREFIX) :].lower())
         expected = [
-            hmac.new(key, request.body, hashlib.sha256).hexdigest().encode()
-            for key in secret_values(self.options.secrets)
+            hmac_digest(key, request.body).hex().encode() for key in secret_values(self.options.secrets)
         ]
         if not any_match(expected, [candidate]):
             raise VerificationError("bad_signature")

@@ -50,6 +50,7 @@ from connectors._util import (
     any_match,
     check_event_type,
     check_tolerance,
+    hmac_digest,
     parse_timestamp,
     stable_id,
     to_bytes,
@@ -159,7 +160,7 @@ class StandardWebhooksConnector(Connector):
             (v1 if version == "v1" else v1a).append(raw)
         if not (v1 or v1a):
             raise VerificationError("missing_signature")
-        expected = [hmac.new(key, signed, hashlib.sha256).digest() for key in self.keys.hmac_keys]
+        expected = [hmac_digest(key, signed) for key in self.keys.hmac_keys]
         ok = any_match(expected, v1)
         for sig in v1a:
             ok |= len(sig) == 64 and any(_ed25519_ok(k, sig, signed) for k in self.keys.public_keys)

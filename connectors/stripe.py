@@ -28,7 +28,7 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, check_tolerance, parse_timestamp
+from connectors._util import any_match, check_event_type, check_tolerance, hmac_digest, parse_timestamp
 
 __all__ = ["StripeConnector", "StripeOptions"]
 
@@ -62,10 +62,7 @@ class StripeConnector(Connector):
         if not candidates:
             raise VerificationError("missing_signature")
         signed = b"%d." % timestamp + request.body
-        expected = [
-            hmac.new(key, signed, hashlib.sha256).hexdigest().encode()
-            for key in secret_values(self.options.secrets)
-        ]
+        expected = [hmac_digest(key, signed).hex().encode() for key in secret_values(self.options.secrets)]
         if not any_match(expected, candidates):
             raise VerificationError("bad_signature")
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
