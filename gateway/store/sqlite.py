@@ -1,25 +1,21 @@
 """The embedded default backend: one SQLite file in WAL mode, `synchronous=FULL`.
 
 Durability is never weakened for speed. Throughput comes from group commit: every
-write (ingest, claims, settlements) is a job on one writer thread, which drains all
-jobs waiting and runs them in a single transaction, so many concurrent requests share
-one fsync. If a grouped transaction fails, each job is retried alone, so one bad job
-cannot fail its neighbours.
+write (ingest, claims, settlements) is a job for one writer thread (`_groupcommit`),
+so many concurrent requests share one fsync. Queries run on a separate reader
+connection, which WAL lets proceed while the writer works.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-
-import structlog
 
 from gateway.errors import StoreError
 from gateway.events import Event, id_floor
@@ -33,10 +29,10 @@ from gateway.store import (
     Store,
     _Transition,
 )
+from gateway.store._groupcommit import Writer
 
 __all__ = ["SQLiteStore"]
 
-log = structlog.get_logger()
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
@@ -75,134 +71,6 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, due_at)
     WHERE state IN ('pending', 'retry', 'forwarding');
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (updated_at) WHERE state = 'dead';
 """
-
-_STOP = object()
-
-
-@dataclass(slots=True)
-class _Job:
-    """A unit of work for the writer. Jobs sharing a `batch` function are run by one call
-    of it with all their `arg`s (one multi-row statement instead of one per job)."""
-
-    fn: Callable[[sqlite3.Connection], Any] | None
-    future: asyncio.Future[Any]
-    batch: Callable[[sqlite3.Connection, list[Any]], list[Any]] | None = None
-    arg: Any = None
-    result: Any = None
-    error: BaseException | None = None
-
-
-@dataclass
-class _Writer:
-    """One thread, one connection, group commit."""
-
-    path: str
-    max_group: int = 512
-    _queue: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        conn = _connect(self.path)  # fail fast, in the caller's thread of control
-        self._thread = threading.Thread(target=self._run, args=(conn,), name="hookgate-sqlite", daemon=True)
-        self._thread.start()
-
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Job(fn, future))
-        return future
-
-    def submit_batched(
-        self, batch: Callable[[sqlite3.Connection, list[Any]], list[T]], arg: Any
-    ) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Job(None, future, batch, arg))
-        return future
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
-
-    def _run(self, conn: sqlite3.Connection) -> None:
-        stopping = False
-        while not stopping:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            jobs: list[_Job] = [item]
-            while len(jobs) < self.max_group:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stopping = True
-                    break
-                jobs.append(nxt)
-            self._execute(conn, jobs)
-            _resolve(jobs)
-        conn.close()
-
-    def _execute(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            _run_jobs(conn, jobs)
-            conn.execute("COMMIT")
-            return
-        except Exception as exc:  # noqa: BLE001 - isolated below, job by job
-            _rollback(conn)
-            if len(jobs) == 1:
-                jobs[0].error = _translate(exc)
-                return
-        for job in jobs:  # one failed: run each alone so the others still commit
-            job.result = job.error = None
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                _run_jobs(conn, [job])
-                conn.execute("COMMIT")
-            except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
-                _rollback(conn)
-                job.error = _translate(exc)
-
-
-def _run_jobs(conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-    batches: dict[Callable[[sqlite3.Connection, list[Any]], list[Any]], list[_Job]] = {}
-    for job in jobs:
-        if job.batch is not None:
-            batches.setdefault(job.batch, []).append(job)
-        elif job.fn is not None:
-            job.result = job.fn(conn)
-    for batch, members in batches.items():
-        for job, result in zip(members, batch(conn, [j.arg for j in members]), strict=True):
-            job.result = result
-
-
-def _resolve(jobs: list[_Job]) -> None:
-    loop = jobs[0].future.get_loop()
-
-    def settle() -> None:
-        for job in jobs:
-            if job.future.done():
-                continue
-            if job.error is not None:
-                job.future.set_exception(job.error)
-            else:
-                job.future.set_result(job.result)
-
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-        loop.call_soon_threadsafe(settle)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
-
-
-def _translate(exc: Exception) -> Exception:
-    if isinstance(exc, sqlite3.Error):
-        return StoreError(f"sqlite: {exc}")
-    return exc
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -304,7 +172,7 @@ def _chunks(items: list[T], size: int) -> list[list[T]]:
 class SQLiteStore(Store):
     """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`."""
 
-    _writer: _Writer | None = None
+    _writer: Writer | None = None
     _reader: sqlite3.Connection | None = None
     _reader_lock: threading.Lock | None = None
 
@@ -314,7 +182,7 @@ class SQLiteStore(Store):
 
     async def open(self) -> None:
         if self._writer is None:
-            writer = _Writer(self.path)
+            writer = Writer(functools.partial(_connect, self.path))
             writer.start()
             self._writer = writer
             self._reader = _connect(self.path)
