@@ -255,7 +255,7 @@ def parse_json(body: bytes) -> Any:
     """Parse a JSON body or raise `MalformedPayloadError`."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise MalformedPayloadError("invalid_json", str(exc)) from None
 
 

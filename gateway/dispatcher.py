@@ -54,6 +54,8 @@ class Dispatcher:
         }
         self._last_claim = dict.fromkeys(self.sinks, 0.0)
         self._tasks: list[asyncio.Task[None]] = []
+        for sink in self.sinks.values():
+            sink.instrument(metrics.registry)
 
     def has_room(self, sinks: Sequence[str], count: int) -> bool:
         """Whether `count` new events for `sinks` can be handed off in memory now."""
@@ -175,7 +177,7 @@ def _settlement(event_id: str, outcome: Outcome) -> Settlement:
         return Settlement(event_id, "delivered")
     if isinstance(outcome, Permanent):
         return Settlement(event_id, "permanent", outcome.cause)
-    return Settlement(event_id, "retry", outcome.cause, outcome.retry_after)
+    return Settlement(event_id, "retry", outcome.cause, outcome.retry_after, outcome.charge)
 
 
 def _cause_code(cause: str | None) -> str:

@@ -4,6 +4,9 @@ A sink takes a batch of events and reports one outcome per event:
 
     Delivered()                          done
     Retry(cause, retry_after=None)       may succeed later; the dispatcher backs off
+    Retry(cause, charge=False)           ...and the attempt does not count against
+                                         `max_attempts` (credentials, permissions: the
+                                         fault is ours to fix, not the event's)
     Permanent(cause)                     will never succeed; dead-lettered with the cause
 
 A sink may also raise: the whole batch is then retried with the exception as cause.
@@ -17,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict
 
 from gateway.events import Event
@@ -42,6 +46,7 @@ class Delivered:
 class Retry:
     cause: str
     retry_after: float | None = None
+    charge: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,9 @@ class Sink(abc.ABC):
     @classmethod
     def from_config(cls, name: str, config: Mapping[str, Any]) -> Self:
         return cls(name, cls.Options.model_validate(dict(config)))
+
+    def instrument(self, registry: CollectorRegistry) -> None:
+        """Register the sink's own metrics in the gateway's registry (called once, early)."""
 
     async def open(self) -> None:
         """Acquire resources (files, clients) before the first batch."""
@@ -112,6 +120,7 @@ class MemorySink(Sink):
 
 def sink_types() -> dict[str, type[Sink]]:
     """Sink types by their `type = "…"` name in configuration."""
+    from gateway.sinks.eventbridge import EventBridgeSink  # noqa: PLC0415 - avoid an import cycle
     from gateway.sinks.files import JsonlSink, StdoutSink  # noqa: PLC0415 - avoid an import cycle
 
-    return {cls.kind: cls for cls in (JsonlSink, StdoutSink, MemorySink)}
+    return {cls.kind: cls for cls in (EventBridgeSink, JsonlSink, StdoutSink, MemorySink)}

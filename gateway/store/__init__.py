@@ -38,6 +38,8 @@ __all__ = [
 
 State = Literal["pending", "forwarding", "retry", "delivered", "dead"]
 STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "delivered", "dead")
+#: The backoff level (as if this many attempts had failed) of retries that are not charged.
+UNCHARGED_BACKOFF_LEVEL = 6
 #: The states `Store.depth` counts: what is still queued, and what is dead-lettered.
 QUEUE_STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "dead")
 
@@ -62,6 +64,8 @@ class Settlement:
     outcome: Literal["delivered", "retry", "permanent"]
     cause: str | None = None
     retry_after: float | None = None
+    #: False: a retry that does not count against `max_attempts` (`max_age` still applies).
+    charge: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,8 @@ class _Transition:
     state: State
     due_at: float
     cause: str | None
+    #: An uncharged retry gives its attempt back, so it never counts against max_attempts.
+    refund: bool = False
 
 
 @dataclass
@@ -161,12 +167,17 @@ class Store(abc.ABC):
         if result.outcome == "permanent":
             return _Transition(item.event.id, item.attempts, "dead", now, result.cause)
         policy = self.dispatch
-        if item.attempts >= policy.max_attempts:
+        if result.charge and item.attempts >= policy.max_attempts:
             return _Transition(item.event.id, item.attempts, "dead", now, f"max_attempts: {result.cause}")
-        delay = self.backoff(item.attempts, result.retry_after)
+        # An uncharged retry keeps its attempt count, so it backs off from a floor instead of
+        # hammering a sink whose credentials or permissions are broken.
+        backoff_level = item.attempts if result.charge else max(item.attempts, UNCHARGED_BACKOFF_LEVEL)
+        delay = self.backoff(backoff_level, result.retry_after)
         if now + delay - item.event.received_at > policy.max_age_seconds:
             return _Transition(item.event.id, item.attempts, "dead", now, f"max_age: {result.cause}")
-        return _Transition(item.event.id, item.attempts, "retry", now + delay, result.cause)
+        return _Transition(
+            item.event.id, item.attempts, "retry", now + delay, result.cause, refund=not result.charge
+        )
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Exponential backoff with full jitter, never sooner than a Retry-After hint."""

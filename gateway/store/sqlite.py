@@ -246,8 +246,12 @@ class SQLiteStore(Store):
         def run(conn: sqlite3.Connection) -> None:
             conn.executemany(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_cause = COALESCE(?, last_cause), "
-                "updated_at = ? WHERE event_id = ? AND sink = ? AND state = 'forwarding' AND attempts = ?",
-                [(t.state, t.due_at, t.cause, now, t.event_id, sink, t.attempts) for t in transitions],
+                "updated_at = ?, attempts = attempts - ? "
+                "WHERE event_id = ? AND sink = ? AND state = 'forwarding' AND attempts = ?",
+                [
+                    (t.state, t.due_at, t.cause, now, int(t.refund), t.event_id, sink, t.attempts)
+                    for t in transitions
+                ],
             )
 
         await self._run(run)

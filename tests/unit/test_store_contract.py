@@ -329,6 +329,23 @@ async def test_retry_after_is_honoured_up_to_the_max_delay(store: Store, clock: 
     assert (await deliveries(store, late.id))["a"].due_at == clock.now + POLICY["max_delay_seconds"]
 
 
+async def test_an_uncharged_retry_gives_its_attempt_back(stores: StoreFactory, clock: FakeClock) -> None:
+    store = await stores(max_attempts=2)
+    event = make_event(at=clock.now)
+    await persist_one(store, event)
+    for _ in range(5):  # far more failures than max_attempts, none of them the event's fault
+        [claimed] = await store.claim("a", 10)
+        assert claimed.attempts == 1
+        [transition] = await store.settle(
+            "a", [claimed], [Settlement(event.id, "retry", "AccessDenied", charge=False)]
+        )
+        assert transition.state == "retry"
+        assert transition.due_at - clock.now <= POLICY["base_delay_seconds"] * 2**5
+        clock.advance(POLICY["max_delay_seconds"] + 1)
+    record = (await deliveries(store, event.id))["a"]
+    assert (record.state, record.attempts, record.last_cause) == ("retry", 0, "AccessDenied")
+
+
 async def test_permanent_failure_is_dead_lettered_with_its_cause(store: Store, clock: FakeClock) -> None:
     event = make_event(at=clock.now)
     await persist_one(store, event)

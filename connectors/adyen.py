@@ -1,0 +1,260 @@
+"""Adyen: HMAC signatures inside standard notifications, or in the `HmacSignature` header.
+
+* **Standard (payment) notifications**: each `NotificationRequestItem` carries
+  `additionalData.hmacSignature` = base64 HMAC-SHA256, keyed with the hex-decoded HMAC
+  key, over `pspReference:originalReference:merchantAccountCode:merchantReference:
+  amount.value:amount.currency:eventCode:success` (a missing value is empty). Every item
+  of a batch must verify. The signature covers those eight fields only, not the whole
+  body (Adyen's design): pair it with Basic auth at a proxy, or HTTPS at least.
+* **Platforms / Management / Banking webhooks**: the `HmacSignature` header = base64
+  HMAC-SHA256 of the raw body with the hex-decoded key.
+
+The signature lives in the body for standard notifications, so `verify` has to parse the
+JSON; a body that is not JSON fails verification. `secrets` holds HMAC keys as Adyen shows
+them (hex); a new key takes a while to propagate, so list the old and the new one.
+Adyen recommends HTTP Basic auth in addition: with `username` and `password` set, every
+delivery must also carry those credentials (both compared in constant time).
+
+Adyen signs no timestamp: replay protection is dedup only. Standard notifications fan out
+into one event per item of type `eventCode` (`AUTHORISATION`), keyed on
+`pspReference:eventCode:success:originalReference`; header-signed webhooks are one event of
+the body's `type`, keyed on a hash of the body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from connectors._base import (
+    Connector,
+    MalformedPayloadError,
+    ProviderEvent,
+    SecretsOptions,
+    SignedDelivery,
+    VerificationError,
+    WebhookRequest,
+    body_sha256,
+    parse_json,
+    secret_values,
+    utc_from_timestamp,
+)
+from connectors._util import any_match, check_event_type, hmac_digest, to_bytes
+
+__all__ = ["AdyenConnector", "AdyenOptions", "signing_string"]
+
+_FIELDS = ("pspReference", "originalReference", "merchantAccountCode", "merchantReference")
+
+
+def _decode_key(value: str) -> bytes:
+    try:
+        key = bytes.fromhex(value.strip())
+    except ValueError:
+        raise ValueError("an Adyen HMAC key is hex") from None
+    if not key:
+        raise ValueError("the HMAC key is empty")
+    return key
+
+
+class AdyenOptions(SecretsOptions):
+    secrets: list[SecretStr] = Field(min_length=1, description="HMAC keys (hex), as Adyen shows them")
+    username: list[SecretStr] = Field(
+        default_factory=list, description="HTTP Basic username set on the webhook (a list while rotating)"
+    )
+    password: list[SecretStr] = Field(
+        default_factory=list, description="HTTP Basic password set on the webhook (a list while rotating)"
+    )
+
+    @field_validator("username", "password", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | SecretStr) else value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if bool(self.username) != bool(self.password):
+            raise ValueError("HTTP Basic needs both username and password")
+        if any(not s.get_secret_value() for s in (*self.username, *self.password)):
+            raise ValueError("HTTP Basic credentials must not be empty")
+        return self
+
+    @field_validator("secrets")
+    @classmethod
+    def _hex(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for i, secret in enumerate(value):
+            try:
+                _decode_key(secret.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"secrets[{i}]: {exc}") from None
+        return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def signing_string(item: dict[str, Any]) -> str:
+    """The string Adyen signs for one NotificationRequestItem."""
+    amount = item.get("amount")
+    amount = amount if isinstance(amount, dict) else {}
+    values = [item.get(name) for name in _FIELDS]
+    values += [amount.get("value"), amount.get("currency"), item.get("eventCode"), item.get("success")]
+    return ":".join(_text(v) for v in values)
+
+
+def _items(payload: Any) -> list[dict[str, Any]] | None:
+    """The NotificationRequestItems of a standard notification, or None if it is not one."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("notificationItems"), list):
+        return None
+    items = []
+    for wrapper in payload["notificationItems"]:
+        item = wrapper.get("NotificationRequestItem") if isinstance(wrapper, dict) else None
+        if not isinstance(item, dict):
+            return None
+        items.append(item)
+    return items
+
+
+class AdyenConnector(Connector):
+    name = "adyen"
+    summary = "Adyen notifications (per-item hmacSignature or HmacSignature header; batch fan-out)"
+    Options: ClassVar[type[AdyenOptions]] = AdyenOptions
+    options: AdyenOptions
+
+    def __init__(self, options: AdyenOptions) -> None:
+        super().__init__(options)
+        self.keys = [_decode_key(s.get_secret_value()) for s in options.secrets]
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        if self.options.username:
+            self._check_basic(request)
+        header = request.headers.get("hmacsignature")
+        if header is not None:
+            expected = [base64.b64encode(hmac_digest(k, request.body)) for k in self.keys]
+            if not header.strip() or not any_match(expected, [to_bytes(header.strip())]):
+                raise VerificationError("bad_signature")
+            return
+        try:
+            payload = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise VerificationError("malformed_body") from None
+        items = _items(payload)
+        if items is None:
+            raise VerificationError("missing_signature")
+        if not items:
+            raise VerificationError("no_items")
+        for item in items:
+            data = item.get("additionalData")
+            signature = data.get("hmacSignature") if isinstance(data, dict) else None
+            if not isinstance(signature, str) or not signature:
+                raise VerificationError("missing_signature")
+            content = to_bytes(signing_string(item))
+            expected = [base64.b64encode(hmac_digest(k, content)) for k in self.keys]
+            if not any_match(expected, [to_bytes(signature)]):
+                raise VerificationError("bad_signature")
+
+    def _check_basic(self, request: WebhookRequest) -> None:
+        scheme, _, encoded = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            raise VerificationError("missing_credentials")
+        try:
+            decoded = base64.b64decode(to_bytes(encoded.strip()), validate=True)
+        except (binascii.Error, ValueError):
+            raise VerificationError("malformed_credentials") from None
+        username, sep, password = decoded.partition(b":")
+        user_ok = any_match(secret_values(self.options.username), [username])
+        password_ok = any_match(secret_values(self.options.password), [password])
+        if not (sep and user_ok & password_ok):
+            raise VerificationError("bad_credentials")
+
+    def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        payload = parse_json(request.body)
+        items = _items(payload)
+        if items is None:
+            return [self._platform_event(payload, request.body)]
+        if not items:
+            raise MalformedPayloadError("empty_batch")
+        events = []
+        for item in items:
+            if item.get("eventCode") is None:
+                raise MalformedPayloadError("missing_field", "eventCode")
+            event_type = check_event_type(item["eventCode"], "eventCode")
+            psp = item.get("pspReference")
+            key = ":".join(
+                _text(item.get(k)) for k in ("pspReference", "eventCode", "success", "originalReference")
+            )
+            events.append(
+                ProviderEvent(
+                    type=event_type,
+                    payload=item,
+                    dedup_key=key,
+                    provider_event_id=psp if isinstance(psp, str) and psp else None,
+                    occurred_at=utc_from_timestamp(item.get("eventDate")),
+                )
+            )
+        return events
+
+    def _platform_event(self, payload: Any, body: bytes) -> ProviderEvent:
+        if not isinstance(payload, dict):
+            raise MalformedPayloadError("not_an_object")
+        if payload.get("type") is None:
+            raise MalformedPayloadError("missing_field", "type")
+        return ProviderEvent(
+            type=check_event_type(payload["type"], "type"),
+            payload=payload,
+            dedup_key=body_sha256(self.name, body),
+            occurred_at=utc_from_timestamp(payload.get("timestamp") or payload.get("createdAt")),
+        )
+
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        """A standard notification gets each item's `hmacSignature` (the body is rewritten);
+        anything else is signed with the `HmacSignature` header."""
+        key = self.keys[0]
+        headers = {"Content-Type": "application/json", "User-Agent": "Adyen HttpClient 1.0"}
+        if self.options.username:
+            pair = secret_values(self.options.username)[0] + b":" + secret_values(self.options.password)[0]
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            payload = None
+        items = _items(payload)
+        if not items:
+            headers["HmacSignature"] = base64.b64encode(hmac.new(key, body, "sha256").digest()).decode()
+            return SignedDelivery(body=body, headers=headers)
+        for item in items:
+            digest = hmac.new(key, to_bytes(signing_string(item)), "sha256").digest()
+            data = item.get("additionalData")
+            if not isinstance(data, dict):
+                data = item["additionalData"] = {}
+            data["hmacSignature"] = base64.b64encode(digest).decode()
+        return SignedDelivery(body=json.dumps(payload, indent=2).encode(), headers=headers)
+
+    def sample_body(self, now: float) -> bytes:
+        psp = f"{int(now * 1000) % 10**16:016d}"
+        item = {
+            "additionalData": {"authCode": "065696", "cardSummary": "1111"},
+            "amount": {"currency": "EUR", "value": 1130},
+            "eventCode": "AUTHORISATION",
+            "eventDate": datetime.fromtimestamp(int(now), UTC).isoformat(),
+            "merchantAccountCode": "TestMerchant",
+            "merchantReference": "TestPayment-1407325143704",
+            "operations": ["CANCEL", "CAPTURE", "REFUND"],
+            "paymentMethod": "visa",
+            "pspReference": psp,
+            "reason": "065696:1111:03/2030",
+            "success": "true",
+        }
+        return json.dumps(
+            {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
+        ).encode()

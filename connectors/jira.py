@@ -1,0 +1,282 @@
+"""Jira (Atlassian): admin webhooks signed with a secret, or Connect / OAuth app JWTs.
+
+Two modes, chosen with `mode`:
+
+* `hmac` (default): webhooks created in Jira's admin UI or REST API with a **secret**.
+  Jira sends `X-Hub-Signature: sha256=<hex>`, HMAC-SHA256 of the raw body keyed with the
+  secret (WebSub style; the header name has no `-256`).
+* `jwt`: Atlassian Connect apps (`Authorization: JWT <token>` or `?jwt=`), HS256 with the
+  tenant's `sharedSecret`, whose `qsh` claim must equal the hash of the canonical request
+  (`METHOD&path&sorted-query`, the path relative to `app_base_url`); and OAuth 2.0 apps'
+  dynamic webhooks (`Authorization: Bearer <token>`, HS256 with the client secret; `qsh`
+  checked when present). `exp` is required and, like `iat`, allowed `tolerance_seconds`
+  of clock skew. Only HS256 is accepted, so `alg: none` or RS256 tricks fail. The JWT
+  does not cover the body: pair it with HTTPS.
+
+Rotation: every secret in `secrets` is tried. Jira signs no timestamp in `hmac` mode, so
+replay protection there is dedup only, on `X-Atlassian-Webhook-Identifier` (stable across
+retries), else a hash of the body. The event type is the body's `webhookEvent`
+(`jira:issue_created`), or `eventType` (Connect lifecycle events such as `installed`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+from typing import Any, ClassVar, Literal, TypeGuard
+from urllib.parse import parse_qs, quote, urlparse
+
+from pydantic import Field
+
+from connectors._base import (
+    Connector,
+    MalformedPayloadError,
+    ProviderEvent,
+    SecretsOptions,
+    SignedDelivery,
+    VerificationError,
+    WebhookRequest,
+    body_sha256,
+    parse_json,
+    secret_values,
+    utc_from_timestamp,
+)
+from connectors._util import any_match, check_event_type, hmac_digest, stable_id, to_bytes
+
+__all__ = ["JiraConnector", "JiraOptions", "canonical_request", "query_string_hash"]
+
+#: The URL `connectors.testing.signed_request` posts to by default.
+DEFAULT_SIGNING_URL = "https://hookgate.example/hooks/test"
+_PREFIX = "sha256="
+_MAX_TOKEN = 8192
+
+
+class JiraOptions(SecretsOptions):
+    mode: Literal["hmac", "jwt"] = Field(
+        "hmac", description="hmac: admin webhook secret; jwt: Connect sharedSecret / OAuth client secret"
+    )
+    tolerance_seconds: int = Field(90, ge=0, description="clock skew allowed on the JWT's exp and iat")
+    app_base_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="jwt mode: the Connect app's baseUrl (qsh paths are relative)",
+    )
+    signing_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="jwt mode: URL sign() signs for (hookgate send-test); verification uses the called URL",
+    )
+
+
+class JiraConnector(Connector):
+    name = "jira"
+    summary = "Jira webhooks (admin secret X-Hub-Signature HMAC, or Connect/OAuth JWT with qsh)"
+    Options: ClassVar[type[JiraOptions]] = JiraOptions
+    options: JiraOptions
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        if self.options.mode == "hmac":
+            self._verify_hmac(request)
+        else:
+            self._verify_jwt(request, now)
+
+    def _verify_hmac(self, request: WebhookRequest) -> None:
+        header = request.headers.get("x-hub-signature", "").strip()
+        if not header:
+            raise VerificationError("missing_signature")
+        if not header.startswith(_PREFIX):
+            raise VerificationError("malformed_signature")
+        candidate = to_bytes(header[len(_PREFIX) :].lower())
+        expected = [hmac_digest(k, request.body).hex().encode() for k in secret_values(self.options.secrets)]
+        if not any_match(expected, [candidate]):
+            raise VerificationError("bad_signature")
+
+    def _verify_jwt(self, request: WebhookRequest, now: float) -> None:
+        token, needs_qsh = _token(request)
+        if len(token) > _MAX_TOKEN or token.count(".") != 2:
+            raise VerificationError("malformed_token")
+        head_b64, claims_b64, sig_b64 = token.split(".")
+        header, claims = _json_part(head_b64), _json_part(claims_b64)
+        if header.get("alg") != "HS256":
+            raise VerificationError("unsupported_algorithm")
+        signature = _b64url(sig_b64)
+        signed = to_bytes(f"{head_b64}.{claims_b64}")
+        expected = [hmac_digest(k, signed) for k in secret_values(self.options.secrets)]
+        if not any_match(expected, [signature]):
+            raise VerificationError("bad_signature")
+        leeway = self.options.tolerance_seconds
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not _is_number(exp):
+            raise VerificationError("missing_expiry")
+        if now > exp + leeway:
+            raise VerificationError("expired_token")
+        if iat is not None and (not _is_number(iat) or iat > now + leeway):
+            raise VerificationError("stale_timestamp")
+        qsh = claims.get("qsh")
+        if qsh is not None or needs_qsh:
+            try:
+                expected_qsh = query_string_hash(request.method, self._relative(request.url))
+            except ValueError:
+                raise VerificationError("malformed_url") from None
+            if not isinstance(qsh, str) or not hmac.compare_digest(to_bytes(qsh), expected_qsh.encode()):
+                raise VerificationError("bad_qsh")
+
+    def _relative(self, url: str) -> str:
+        base = self.options.app_base_url
+        try:
+            parsed = urlparse(url)
+            base_path = urlparse(base).path.rstrip("/") if base else ""
+        except ValueError:
+            raise VerificationError("malformed_url") from None
+        path = parsed.path
+        if base_path:
+            if not (path == base_path or path.startswith(base_path + "/")):
+                raise VerificationError("bad_qsh")
+            path = path[len(base_path) :]
+        relative = path + (";" + parsed.params if parsed.params else "")
+        return relative + ("?" + parsed.query if parsed.query else "")
+
+    def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        event = parse_json(request.body)
+        if not isinstance(event, dict):
+            raise MalformedPayloadError("not_an_object")
+        raw_type = event.get("webhookEvent", event.get("eventType"))
+        if raw_type is None:
+            raise MalformedPayloadError("missing_field", "webhookEvent")
+        delivery = request.headers.get("x-atlassian-webhook-identifier", "").strip()
+        return [
+            ProviderEvent(
+                type=check_event_type(raw_type, "webhookEvent"),
+                payload=event,
+                dedup_key=delivery or body_sha256(self.name, request.body),
+                delivery_id=delivery or None,
+                occurred_at=utc_from_timestamp(event.get("timestamp")),
+            )
+        ]
+
+    def sign(self, body: bytes, now: float, *, url: str | None = None) -> SignedDelivery:
+        """hmac mode: `X-Hub-Signature`. jwt mode: a Connect JWT for `url` (else
+        `signing_url`, else the test kit's default URL)."""
+        key = secret_values(self.options.secrets)[0]
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Atlassian-Webhook-Identifier": str(int(stable_id("", body, now)[:12], 16)),
+            "X-Atlassian-Webhook-Retry": "0",
+            "X-Atlassian-Webhook-Flow": "Primary",
+        }
+        if self.options.mode == "hmac":
+            headers["X-Hub-Signature"] = _PREFIX + hmac.new(key, body, hashlib.sha256).hexdigest()
+        else:
+            url = url or self.options.signing_url or DEFAULT_SIGNING_URL
+            claims = {
+                "iss": "jira:10d2d4c4-8e3f-4b5a-9d38-3c4f1a2b7e61",
+                "iat": int(now),
+                "exp": int(now) + 180,
+                "qsh": query_string_hash("POST", self._relative(url)),
+            }
+            headers["Authorization"] = "JWT " + _encode_hs256(claims, key)
+        return SignedDelivery(body=body, headers=headers)
+
+    def sample_body(self, now: float) -> bytes:
+        millis = int(now * 1000)
+        event = {
+            "timestamp": millis,
+            "webhookEvent": "jira:issue_created",
+            "issue_event_type_name": "issue_created",
+            "user": {
+                "self": "https://acme.atlassian.net/rest/api/2/user?accountId=5b10ac8d82e05b22cc7d4ef5",
+                "accountId": "5b10ac8d82e05b22cc7d4ef5",
+                "displayName": "Jane Doe",
+                "active": True,
+                "timeZone": "Europe/Berlin",
+                "accountType": "atlassian",
+            },
+            "issue": {
+                "id": "10002",
+                "self": "https://acme.atlassian.net/rest/api/2/10002",
+                "key": "HOOK-3",
+                "fields": {
+                    "summary": "Webhook ingestion drops events under load",
+                    "issuetype": {"id": "10001", "name": "Bug", "subtask": False},
+                    "project": {"id": "10000", "key": "HOOK", "name": "Hookgate"},
+                    "priority": {"id": "2", "name": "High"},
+                    "status": {"id": "10000", "name": "To Do"},
+                    "created": "2023-11-14T22:13:20.000+0000",
+                },
+            },
+        }
+        return json.dumps(event, indent=2).encode()
+
+
+def canonical_request(method: str, relative_url: str) -> str:
+    """Atlassian's canonical request `METHOD&/path&sorted-query` (the `jwt` param left out)."""
+    parsed = urlparse(relative_url.lstrip("/"))
+    uri = "/" + parsed.path.strip("/").replace("&", "%26")
+    if parsed.params:
+        uri += ";" + parsed.params
+    params = parse_qs(parsed.query, keep_blank_values=True)
+    pairs = sorted(
+        (quote(k, "~"), ",".join(quote(v, "~") for v in sorted(values)))
+        for k, values in params.items()
+        if k != "jwt"
+    )
+    return f"{method.upper()}&{uri}&{'&'.join('='.join(p) for p in pairs)}"
+
+
+def query_string_hash(method: str, relative_url: str) -> str:
+    """The `qsh` claim: hex SHA-256 of the canonical request."""
+    return hashlib.sha256(to_bytes(canonical_request(method, relative_url))).hexdigest()
+
+
+def _token(request: WebhookRequest) -> tuple[str, bool]:
+    """(token, whether a qsh claim is required): Connect JWTs need one, OAuth bearers not."""
+    header = request.headers.get("authorization", "").strip()
+    if header:
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "jwt" and value:
+            return value, True
+        if scheme.lower() == "bearer" and value:
+            return value, False
+        raise VerificationError("malformed_authorization")
+    query_token = request.query_value("jwt")
+    if query_token:
+        return query_token, True
+    raise VerificationError("missing_token")
+
+
+def _b64url(part: str) -> bytes:
+    try:
+        return base64.b64decode(to_bytes(part) + b"=" * (-len(part) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError("malformed_token") from None
+
+
+def _json_part(part: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64url(part))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise VerificationError("malformed_token") from None
+    if not isinstance(value, dict):
+        raise VerificationError("malformed_token")
+    return value
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and not math.isnan(value))
+
+
+def _encode_hs256(claims: dict[str, Any], key: bytes) -> str:
+    def enc(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = enc(json.dumps(claims, separators=(",", ":")).encode())
+    sig = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{enc(sig)}"

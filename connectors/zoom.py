@@ -1,0 +1,152 @@
+"""Zoom: `x-zm-signature: v0=<hex>` over `f"v0:{timestamp}:{body}"`.
+
+HMAC-SHA256 keyed with the app's Secret Token (used as text) over `v0:`, the
+`x-zm-request-timestamp` header, `:` and the raw body; hex. Zoom sends one signature, so
+rotation means listing the old and the new Secret Token. The timestamp must be within
+`tolerance_seconds` of now, on both sides.
+
+The `endpoint.url_validation` handshake (sent when the URL is saved, and again every
+72 hours) is answered with `{"plainToken": p, "encryptedToken": hex(HMAC(secret, p))}`.
+That answer is a MAC the gateway computes for whoever asks, so it is only given when the
+request itself is correctly signed and `p` is a short token without `:` or `.`; it is
+computed with the secret that verified the request.
+
+Zoom bodies carry no event id: the dedup key is a hash of the raw body (which includes
+`event_ts`, in milliseconds, so distinct events differ). The event type is `event`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from connectors._base import (
+    Connector,
+    HandshakeResponse,
+    MalformedPayloadError,
+    ProviderEvent,
+    SecretsOptions,
+    SignedDelivery,
+    VerificationError,
+    WebhookRequest,
+    body_sha256,
+    parse_json,
+    secret_values,
+    utc_from_timestamp,
+)
+from connectors._util import check_event_type, check_tolerance, hmac_digest, parse_timestamp
+
+__all__ = ["ZoomConnector", "ZoomOptions"]
+
+_PREFIX = "v0="
+_VALIDATION = "endpoint.url_validation"
+#: Zoom's plain tokens are short base64(url) strings; nothing else is MAC'd for a caller.
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=]{1,128}")
+
+
+class ZoomOptions(SecretsOptions):
+    tolerance_seconds: int = Field(300, ge=0, description="max clock skew of the signed timestamp")
+
+
+class ZoomConnector(Connector):
+    name = "zoom"
+    summary = "Zoom app webhooks (x-zm-signature v0 HMAC-SHA256, endpoint.url_validation)"
+    Options: ClassVar[type[ZoomOptions]] = ZoomOptions
+    options: ZoomOptions
+
+    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+        if _VALIDATION.encode() not in request.body:
+            return None
+        key = self._verified_key(request, now)
+        try:
+            payload = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+        if not (isinstance(payload, dict) and payload.get("event") == _VALIDATION):
+            return None
+        inner = payload.get("payload")
+        plain = inner.get("plainToken") if isinstance(inner, dict) else None
+        if not (isinstance(plain, str) and _PLAIN_TOKEN.fullmatch(plain)):
+            return HandshakeResponse(400, b"bad plainToken")
+        encrypted = hmac.new(key, plain.encode(), hashlib.sha256).hexdigest()
+        return HandshakeResponse.json({"plainToken": plain, "encryptedToken": encrypted})
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        self._verified_key(request, now)
+
+    def _verified_key(self, request: WebhookRequest, now: float) -> bytes:
+        """The secret that signed the request; VerificationError if none did."""
+        signature = request.headers.get("x-zm-signature", "").strip()
+        ts_header = request.headers.get("x-zm-request-timestamp", "").strip()
+        if not signature:
+            raise VerificationError("missing_signature")
+        if not ts_header:
+            raise VerificationError("missing_timestamp")
+        timestamp = parse_timestamp(ts_header)
+        if not signature.startswith(_PREFIX):
+            raise VerificationError("malformed_signature")
+        candidate = signature[len(_PREFIX) :].lower().encode("ascii", "replace")
+        signed = b"v0:%d:" % timestamp + request.body
+        found: bytes | None = None
+        for key in secret_values(self.options.secrets):
+            if hmac.compare_digest(hmac_digest(key, signed).hex().encode(), candidate) and found is None:
+                found = key
+        if found is None:
+            raise VerificationError("bad_signature")
+        check_tolerance(timestamp, now, self.options.tolerance_seconds)
+        return found
+
+    def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        payload = parse_json(request.body)
+        if not isinstance(payload, dict):
+            raise MalformedPayloadError("not_an_object")
+        if payload.get("event") is None:
+            raise MalformedPayloadError("missing_field", "event")
+        event_type = check_event_type(payload["event"], "event")
+        return [
+            ProviderEvent(
+                type=event_type,
+                payload=payload,
+                dedup_key=body_sha256(self.name, request.body),
+                occurred_at=utc_from_timestamp(payload.get("event_ts")),
+            )
+        ]
+
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        timestamp = int(now)
+        key = secret_values(self.options.secrets)[0]
+        digest = hmac.new(key, b"v0:%d:" % timestamp + body, hashlib.sha256).hexdigest()
+        return SignedDelivery(
+            body=body,
+            headers={
+                "x-zm-signature": _PREFIX + digest,
+                "x-zm-request-timestamp": str(timestamp),
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "Zoom Marketplace/1.0a",
+            },
+        )
+
+    def sample_body(self, now: float) -> bytes:
+        event: dict[str, Any] = {
+            "event": "meeting.started",
+            "event_ts": int(now * 1000),
+            "payload": {
+                "account_id": "AAAAAABBBB",
+                "object": {
+                    "id": "1234567890",
+                    "uuid": "4444AAAiAAAAAiAiAiiAii==",
+                    "host_id": "x1yCzABCDEfg23HiJKl4mN",
+                    "topic": "My Meeting",
+                    "type": 2,
+                    "start_time": "2021-07-13T21:44:51Z",
+                    "timezone": "America/Los_Angeles",
+                    "duration": 60,
+                },
+            },
+        }
+        return json.dumps(event, indent=2).encode()

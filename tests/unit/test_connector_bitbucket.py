@@ -1,0 +1,144 @@
+"""Bitbucket: `X-Hub-Signature: sha256=…`, X-Event-Key types, request-id dedup, fuzzing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors.bitbucket import BitbucketConnector
+from connectors.testing import check_connector, signed_request
+
+from ._support import FUZZ, NOW, fixture
+
+SECRET = "bb-webhook-secret-42"
+HUSH = "sha256=796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44"
+REQUEST = "9b3c5a0e-2f4d-4e6b-8a1c-3d5f7a9b1c2e"
+
+
+def connector(*secrets: str) -> BitbucketConnector:
+    return BitbucketConnector.from_config({"secrets": list(secrets or [SECRET])})
+
+
+def delivery(body: bytes, secret: str = SECRET, **extra: str) -> WebhookRequest:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Hub-Signature": f"sha256={digest}", "X-Event-Key": "repo:push", **extra}
+    return WebhookRequest.build(body, headers)
+
+
+def test_known_answer() -> None:
+    # HMAC-SHA256 hex of "Hello, World!" under "hush", computed with the stdlib.
+    assert delivery(b"Hello, World!", "hush").headers["x-hub-signature"] == HUSH
+    connector("hush").verify(WebhookRequest.build(b"Hello, World!", {"x-hub-signature": HUSH}), NOW)
+    assert connector("hush").sign(b"Hello, World!", NOW).headers["X-Hub-Signature"] == HUSH
+
+
+def test_fixture_cloud_and_data_center_ids() -> None:
+    body = fixture("bitbucket", "repo_push.json")
+    req = delivery(body, **{"X-Request-UUID": REQUEST, "X-Hook-UUID": "hook"})
+    connector().verify(req, NOW)
+    [event] = connector().normalize(req)
+    assert (event.type, event.dedup_key, event.delivery_id) == ("repo:push", REQUEST, REQUEST)
+    assert event.payload["repository"]["full_name"] == "acme/hello-world"
+    [event] = connector().normalize(delivery(body, **{"X-Request-Id": "dc-7", "X-Event-Key": "pr:opened"}))
+    assert (event.type, event.dedup_key) == ("pr:opened", "dc-7")
+    [event] = connector().normalize(delivery(body))
+    assert event.dedup_key == body_sha256("bitbucket", body)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"{}", {}),
+        (b"[]", {"X-Event-Key": "repo:push"}),
+        (b"{}", {"X-Event-Key": ""}),
+        (b"x", {"X-Event-Key": "a"}),
+    ],
+)
+def test_unusable_deliveries(body: bytes, headers: dict[str, str]) -> None:
+    with pytest.raises(MalformedPayloadError):
+        connector().normalize(WebhookRequest.build(body, headers))
+
+
+def test_rotation() -> None:
+    req = delivery(b"{}", secret="old")
+    connector("new", "old").verify(req, NOW)
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector("new").verify(req, NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        (None, "missing_signature"),
+        (HUSH.removeprefix("sha256="), "malformed_signature"),
+        ("sha1=" + HUSH[7:47], "malformed_signature"),
+        ("sha256=" + HUSH[7:].upper(), None),
+        ("sha256=\udcff", "bad_signature"),
+    ],
+)
+def test_garbled_headers(value: str | None, cause: str | None) -> None:
+    headers = {} if value is None else {"X-Hub-Signature": value}
+    req = WebhookRequest.build(b"Hello, World!", headers)
+    if cause is None:
+        connector("hush").verify(req, NOW)
+        return
+    with pytest.raises(VerificationError) as exc:
+        connector("hush").verify(req, NOW)
+    assert exc.value.cause == cause
+
+
+def test_no_timestamp_so_any_clock_is_fine() -> None:
+    req = signed_request(connector(), now=NOW)
+    connector().verify(req, 0)
+    connector().verify(req, NOW * 2)
+
+
+def test_check_connector() -> None:
+    [event] = check_connector(connector(), NOW)
+    assert event.type == "repo:push"
+    assert event.delivery_id
+
+
+CAUSES = {"ok", "missing_signature", "malformed_signature", "bad_signature"}
+text = st.text(max_size=70) | st.sampled_from(["sha256=", HUSH])
+
+
+def outcome(c: BitbucketConnector, request: WebhookRequest, now: float) -> str:
+    try:
+        c.verify(request, now)
+    except VerificationError as exc:
+        return exc.cause
+    return "ok"
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=200),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["x-hub-signature", "x-event-key"]) | st.text(max_size=10), text),
+        max_size=4,
+    ),
+    query=st.lists(st.tuples(text, text), max_size=2),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_fuzz_verify(
+    body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
+) -> None:
+    assert outcome(connector("hush", "b"), WebhookRequest.build(body, headers, query=query), now) in CAUSES
+
+
+@FUZZ
+@given(body=st.binary(max_size=200), value=text)
+def test_fuzz_signed_then_mutated(body: bytes, value: str) -> None:
+    c = connector("a", "b")
+    req = signed_request(c, body, now=NOW)
+    assert outcome(c, req, NOW) == "ok"
+    with contextlib.suppress(MalformedPayloadError):
+        assert c.normalize(req)
+    assert outcome(c, WebhookRequest.build(req.body, {"x-hub-signature": value}), NOW) in CAUSES

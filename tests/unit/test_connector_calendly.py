@@ -1,0 +1,166 @@
+"""Calendly: `t=…,v1=…` over `t.body`, tolerance both ways, composite dedup, fuzzing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors.calendly import CalendlyConnector
+from connectors.testing import check_connector, signed_request
+
+from ._support import FUZZ, NOW, fixture
+
+SECRET = "xk5Tq8ZbN2rW7vLm3sJd9FhY4cGp6AeU"
+KAT = "v1=6cb23a7de6e3f92500947ba943ba0199302d2b466d65064f6ccd7710af3f7ed1"
+
+
+def connector(*secrets: str, **options: object) -> CalendlyConnector:
+    return CalendlyConnector.from_config({"secrets": list(secrets or [SECRET]), **options})
+
+
+def header(body: bytes, secret: str = SECRET, t: int = NOW) -> str:
+    return f"t={t},v1=" + hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def delivery(body: bytes, secret: str = SECRET, t: int = NOW) -> WebhookRequest:
+    return WebhookRequest.build(body, {"Calendly-Webhook-Signature": header(body, secret, t)})
+
+
+def test_known_answer() -> None:
+    # HMAC-SHA256 hex of "1700000000.Hello, World!" under "hush", computed with the stdlib.
+    assert header(b"Hello, World!", "hush") == f"t={NOW},{KAT}"
+    req = WebhookRequest.build(b"Hello, World!", {"calendly-webhook-signature": f"t={NOW},{KAT}"})
+    connector("hush").verify(req, NOW)
+    assert (
+        connector("hush").sign(b"Hello, World!", NOW).headers["Calendly-Webhook-Signature"]
+        == f"t={NOW},{KAT}"
+    )
+
+
+def test_fixture() -> None:
+    body = fixture("calendly", "invitee.created.json")
+    req = delivery(body)
+    connector().verify(req, NOW)
+    [event] = connector().normalize(req)
+    assert event.type == "invitee.created"
+    assert event.provider_event_id is None
+    assert event.occurred_at is not None
+    assert event.occurred_at.isoformat() == "2023-11-14T22:13:18+00:00"
+    # A retry re-serialized differently is still the same event.
+    reserialized = json.dumps(json.loads(body), separators=(",", ":")).encode()
+    assert connector().normalize(WebhookRequest.build(reserialized))[0].dedup_key == event.dedup_key
+
+
+def test_dedup_without_uri_is_a_body_hash() -> None:
+    body = b'{"event": "routing_form_submission.created", "created_at": "2023-11-14T22:13:18Z"}'
+    [event] = connector().normalize(WebhookRequest.build(body))
+    assert event.dedup_key == body_sha256("calendly", body)
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"event": 1}', b'{"event": ""}', b"{"])
+def test_unusable_bodies(body: bytes) -> None:
+    with pytest.raises(MalformedPayloadError):
+        connector().normalize(WebhookRequest.build(body))
+
+
+def test_rotation() -> None:
+    req = delivery(b"{}", secret="old")
+    connector("new", "old").verify(req, NOW)
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector("new").verify(req, NOW)
+    both = f"{header(b'{}', 'old')},v1=" + header(b"{}", "new").split("v1=")[1]
+    connector("new").verify(WebhookRequest.build(b"{}", {"Calendly-Webhook-Signature": both}), NOW)
+
+
+@pytest.mark.parametrize(("skew", "ok"), [(-180, True), (180, True), (-181, False), (181, False)])
+def test_tolerance_both_sides(skew: int, ok: bool) -> None:
+    req = delivery(b"{}")
+    if ok:
+        connector().verify(req, NOW + skew)
+        return
+    with pytest.raises(VerificationError, match="stale_timestamp"):
+        connector().verify(req, NOW + skew)
+    connector(tolerance_seconds=0).verify(req, NOW + skew)
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        (None, "missing_signature"),
+        ("", "missing_signature"),
+        ("v1=abc", "missing_timestamp"),
+        (f"t={NOW}", "missing_signature"),
+        (f"t={NOW},v0=abc", "missing_signature"),
+        (f"t={NOW},garbage", "malformed_signature"),
+        ("t=soon,v1=abc", "malformed_timestamp"),
+        ("t=\u00b2,v1=abc", "malformed_timestamp"),
+        ("t=99999999999999,v1=abc", "malformed_timestamp"),
+        (f"t={NOW},v1=\udcff", "bad_signature"),
+        (f"t={NOW + 1},{KAT}", "bad_signature"),
+    ],
+)
+def test_garbled_headers(value: str | None, cause: str) -> None:
+    headers = {} if value is None else {"Calendly-Webhook-Signature": value}
+    with pytest.raises(VerificationError) as exc:
+        connector("hush").verify(WebhookRequest.build(b"Hello, World!", headers), NOW)
+    assert exc.value.cause == cause
+
+
+def test_check_connector() -> None:
+    [event] = check_connector(connector(), NOW)
+    assert event.type == "invitee.created"
+
+
+CAUSES = {
+    "ok",
+    "missing_signature",
+    "malformed_signature",
+    "missing_timestamp",
+    "malformed_timestamp",
+    "bad_signature",
+    "stale_timestamp",
+}
+text = st.lists(
+    st.sampled_from(["t=", "v1=", ",", "=", str(NOW), KAT, " "]) | st.text(max_size=6), max_size=6
+).map("".join)
+
+
+def outcome(c: CalendlyConnector, request: WebhookRequest, now: float) -> str:
+    try:
+        c.verify(request, now)
+    except VerificationError as exc:
+        return exc.cause
+    return "ok"
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=200),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["calendly-webhook-signature"]) | st.text(max_size=10), text), max_size=4
+    ),
+    query=st.lists(st.tuples(text, text), max_size=2),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_fuzz_verify(
+    body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
+) -> None:
+    assert outcome(connector("hush", "b"), WebhookRequest.build(body, headers, query=query), now) in CAUSES
+
+
+@FUZZ
+@given(body=st.binary(max_size=200), value=text, now=st.sampled_from([NOW, NOW + 180, NOW - 181, 0]))
+def test_fuzz_signed_then_mutated(body: bytes, value: str, now: float) -> None:
+    c = connector("a", "b")
+    req = signed_request(c, body, now=NOW)
+    assert outcome(c, req, now) in CAUSES
+    with contextlib.suppress(MalformedPayloadError):
+        assert c.normalize(req)
+    assert outcome(c, WebhookRequest.build(req.body, {"calendly-webhook-signature": value}), now) in CAUSES

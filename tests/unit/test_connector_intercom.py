@@ -1,0 +1,142 @@
+"""Intercom: HMAC-SHA1 `X-Hub-Signature`, rotation, topics, the ping notification, fuzzing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors.intercom import IntercomConnector
+from connectors.testing import check_connector, signed_request
+
+from ._support import FUZZ, NOW, fixture
+
+SHA256_HEX = "sha256=796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44"
+SECRET = "1c3f5e2a-0b9d-4c6e-8f7a-2d4b6c8e0f1a"
+
+
+def connector(*secrets: str) -> IntercomConnector:
+    return IntercomConnector.from_config({"secrets": list(secrets or [SECRET])})
+
+
+def delivery(body: bytes, secret: str = SECRET) -> WebhookRequest:
+    digest = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return WebhookRequest.build(
+        body, {"X-Hub-Signature": f"sha1={digest}", "Content-Type": "application/json"}
+    )
+
+
+def test_known_answer() -> None:
+    # HMAC-SHA1("hush", "Hello, World!"), computed with the stdlib.
+    expected = "sha1=cc72288632ae6f8eb21b7511f7d989d5a74e1601"
+    assert delivery(b"Hello, World!", "hush").headers["x-hub-signature"] == expected
+    connector("hush").verify(WebhookRequest.build(b"Hello, World!", {"X-Hub-Signature": expected}), NOW)
+    connector("hush").verify(
+        WebhookRequest.build(
+            b"Hello, World!", {"X-Hub-Signature": expected.upper()[:5].lower() + expected[5:].upper()}
+        ),
+        NOW,
+    )
+    assert connector("hush").sign(b"Hello, World!", NOW).headers["X-Hub-Signature"] == expected
+
+
+def test_fixture() -> None:
+    req = delivery(fixture("intercom", "conversation.user.created.json"))
+    connector().verify(req, NOW)
+    [event] = connector().normalize(req)
+    assert event.type == "conversation.user.created"
+    assert event.dedup_key == event.provider_event_id == "notif_3f1b8e2c-1b6a-4f4e-9c7e-1a2b3c4d5e6f"
+    assert event.occurred_at is not None
+    assert event.occurred_at.timestamp() == NOW
+
+
+def test_ping_has_no_id_so_the_body_hash_dedups() -> None:
+    body = fixture("intercom", "ping.json")
+    [event] = connector().normalize(delivery(body))
+    assert (event.type, event.provider_event_id) == ("ping", None)
+    assert event.dedup_key == body_sha256("intercom", body)
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"topic": 3}', b'{"topic": ""}', b"nope"])
+def test_unusable_bodies(body: bytes) -> None:
+    with pytest.raises(MalformedPayloadError):
+        connector().normalize(WebhookRequest.build(body))
+
+
+def test_rotation() -> None:
+    req = delivery(b"{}", secret="old")
+    connector("new", "old").verify(req, NOW)
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector("new").verify(req, NOW)
+
+
+@pytest.mark.parametrize(
+    ("headers", "cause"),
+    [
+        ({}, "missing_signature"),
+        ({"X-Hub-Signature": ""}, "missing_signature"),
+        ({"X-Hub-Signature-256": SHA256_HEX}, "missing_signature"),
+        ({"X-Hub-Signature": "cc72288632ae6f8eb21b7511f7d989d5a74e1601"}, "malformed_signature"),
+        ({"X-Hub-Signature": SHA256_HEX}, "malformed_signature"),
+        ({"X-Hub-Signature": "sha1=\udcff"}, "bad_signature"),
+    ],
+)  # fmt: skip
+def test_garbled_headers(headers: dict[str, str], cause: str) -> None:
+    with pytest.raises(VerificationError) as exc:
+        connector("hush").verify(WebhookRequest.build(b"Hello, World!", headers), NOW)
+    assert exc.value.cause == cause
+
+
+def test_no_timestamp_so_any_clock_is_fine() -> None:
+    req = signed_request(connector(), now=NOW)
+    connector().verify(req, 0)
+    connector().verify(req, NOW * 2)
+
+
+def test_check_connector() -> None:
+    [event] = check_connector(connector(), NOW)
+    assert event.type == "conversation.user.created"
+
+
+CAUSES = {"ok", "missing_signature", "malformed_signature", "bad_signature"}
+text = st.text(max_size=60) | st.sampled_from(["sha1=", "sha1=cc72288632ae6f8eb21b7511f7d989d5a74e1601"])
+
+
+def outcome(c: IntercomConnector, request: WebhookRequest, now: float) -> str:
+    try:
+        c.verify(request, now)
+    except VerificationError as exc:
+        return exc.cause
+    return "ok"
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=200),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["x-hub-signature"]) | st.text(max_size=10), text), max_size=4
+    ),
+    query=st.lists(st.tuples(text, text), max_size=2),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_fuzz_verify(
+    body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
+) -> None:
+    assert outcome(connector("hush", "b"), WebhookRequest.build(body, headers, query=query), now) in CAUSES
+
+
+@FUZZ
+@given(body=st.binary(max_size=200), value=text)
+def test_fuzz_signed_then_mutated(body: bytes, value: str) -> None:
+    c = connector("a", "b")
+    req = signed_request(c, body, now=NOW)
+    assert outcome(c, req, NOW) == "ok"
+    with contextlib.suppress(MalformedPayloadError):
+        assert c.normalize(req)
+    mutated = WebhookRequest.build(req.body, {"x-hub-signature": value})
+    assert outcome(c, mutated, NOW) in CAUSES

@@ -1,0 +1,185 @@
+"""Linear: hex `Linear-Signature`, the signed `webhookTimestamp` window, types, fuzzing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors.linear import LinearConnector
+from connectors.testing import check_connector, signed_request
+
+from ._support import FUZZ, NOW, fixture
+
+SECRET = "lin_wh_8f3a2c1d0e9b8a7f6e5d4c3b2a190817"
+HUSH = "796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44"
+DELIVERY = "234d1a4e-b617-4388-90fe-adc3633d6b72"
+
+
+def connector(*secrets: str, **options: object) -> LinearConnector:
+    return LinearConnector.from_config({"secrets": list(secrets or [SECRET]), **options})
+
+
+def delivery(body: bytes, secret: str = SECRET) -> WebhookRequest:
+    headers = {
+        "Linear-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        "Linear-Delivery": DELIVERY,
+        "Linear-Event": "Issue",
+        "Content-Type": "application/json; charset=utf-8",
+    }
+    return WebhookRequest.build(body, headers)
+
+
+def body_at(ms: object, **extra: object) -> bytes:
+    return json.dumps({"type": "Issue", "action": "update", "webhookTimestamp": ms, **extra}).encode()
+
+
+def test_known_answer() -> None:
+    # HMAC-SHA256 hex of "Hello, World!" under "hush", computed with the stdlib.
+    assert delivery(b"Hello, World!", "hush").headers["linear-signature"] == HUSH
+    req = WebhookRequest.build(b"Hello, World!", {"linear-signature": HUSH})
+    connector("hush", tolerance_seconds=0).verify(req, NOW)
+    assert connector("hush").sign(b"Hello, World!", NOW).headers["Linear-Signature"] == HUSH
+
+
+def test_fixture() -> None:
+    req = delivery(fixture("linear", "issue.create.json"))
+    connector().verify(req, NOW)
+    [event] = connector().normalize(req)
+    assert event.type == "Issue.create"
+    assert event.dedup_key == event.delivery_id == DELIVERY
+    assert event.occurred_at is not None
+    assert event.occurred_at.isoformat() == "2023-11-14T22:13:19.812000+00:00"
+
+
+@pytest.mark.parametrize(("skew", "ok"), [(-60, True), (60, True), (-61, False), (61, False)])
+def test_tolerance_both_sides(skew: int, ok: bool) -> None:
+    req = delivery(body_at(NOW * 1000))
+    if ok:
+        connector().verify(req, NOW + skew)
+        return
+    with pytest.raises(VerificationError, match="stale_timestamp"):
+        connector().verify(req, NOW + skew)
+    connector(tolerance_seconds=0).verify(req, NOW + skew)
+
+
+@pytest.mark.parametrize(
+    ("body", "cause"),
+    [
+        (b"not json", "missing_timestamp"),
+        (b"[1]", "missing_timestamp"),
+        (b'{"type": "Issue"}', "missing_timestamp"),
+        (body_at("1700000000000"), "missing_timestamp"),
+        (body_at(True), "missing_timestamp"),
+        (body_at(1.7e12), "missing_timestamp"),
+        (body_at(-1), "malformed_timestamp"),
+        (body_at(10**400), "malformed_timestamp"),
+    ],
+)
+def test_unusable_timestamps_fail_closed(body: bytes, cause: str) -> None:
+    with pytest.raises(VerificationError) as exc:
+        connector().verify(delivery(body), NOW)
+    assert exc.value.cause == cause
+    connector(tolerance_seconds=0).verify(delivery(body), NOW)
+
+
+def test_signature_is_checked_before_the_body_is_read() -> None:
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector().verify(delivery(b"not json", secret="wrong"), NOW)
+
+
+def test_types_and_fallbacks() -> None:
+    c = connector()
+    [event] = c.normalize(WebhookRequest.build(b'{"action": "remove"}', {"Linear-Event": "Comment"}))
+    assert (event.type, event.dedup_key) == ("Comment.remove", body_sha256("linear", b'{"action": "remove"}'))
+    [event] = c.normalize(WebhookRequest.build(b'{"type": "Project"}'))
+    assert event.type == "Project"
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"type": 5}', b'{"type": "Issue", "action": ""}', b"\xff"])
+def test_unusable_bodies(body: bytes) -> None:
+    with pytest.raises(MalformedPayloadError):
+        connector().normalize(WebhookRequest.build(body))
+
+
+def test_rotation() -> None:
+    req = delivery(body_at(NOW * 1000), secret="old")
+    connector("new", "old").verify(req, NOW)
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector("new").verify(req, NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        (None, "missing_signature"),
+        ("", "missing_signature"),
+        ("sha256=" + HUSH, "bad_signature"),
+        ("\udcff", "bad_signature"),
+    ],
+)
+def test_garbled_headers(value: str | None, cause: str) -> None:
+    headers = {} if value is None else {"Linear-Signature": value}
+    with pytest.raises(VerificationError) as exc:
+        connector("hush").verify(WebhookRequest.build(b"Hello, World!", headers), NOW)
+    assert exc.value.cause == cause
+
+
+def test_check_connector() -> None:
+    [event] = check_connector(connector(), NOW)
+    assert event.type == "Issue.create"
+    assert connector().sign(connector().sample_body(NOW), NOW).headers["Linear-Event"] == "Issue"
+
+
+CAUSES = {
+    "ok",
+    "missing_signature",
+    "bad_signature",
+    "missing_timestamp",
+    "malformed_timestamp",
+    "stale_timestamp",
+}
+text = st.text(max_size=70) | st.just(HUSH)
+
+
+def outcome(c: LinearConnector, request: WebhookRequest, now: float) -> str:
+    try:
+        c.verify(request, now)
+    except VerificationError as exc:
+        return exc.cause
+    return "ok"
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=200),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["linear-signature"]) | st.text(max_size=10), text), max_size=4
+    ),
+    query=st.lists(st.tuples(text, text), max_size=2),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_fuzz_verify(
+    body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
+) -> None:
+    assert outcome(connector("hush", "b"), WebhookRequest.build(body, headers, query=query), now) in CAUSES
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=100)
+    | st.builds(body_at, st.integers() | st.floats() | st.text(max_size=5) | st.none()),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_fuzz_signed_bodies(body: bytes, now: float) -> None:
+    c = connector("a", "b")
+    req = signed_request(c, body, now=NOW)
+    assert outcome(c, req, now) in CAUSES
+    with contextlib.suppress(MalformedPayloadError):
+        assert c.normalize(req)

@@ -1,0 +1,148 @@
+"""PagerDuty v3: several `v1=` signatures (rotation), event ids and types, fuzzing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest
+from connectors.pagerduty import PagerDutyConnector
+from connectors.testing import check_connector, signed_request
+
+from ._support import FUZZ, NOW, fixture
+
+SECRET = "5cm9FCrxS2kRwH5zQuqmt4nRmcRYGL7xOVBUjrR1Ag8OKJzqK5Lf3ikjj0B1ZB2N"
+HUSH = "v1=796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44"
+OLD = "v1=ed11bca9943d125e851a8fae3c72c4353eb543d8cf963d040c2f9812cce7b3a4"
+
+
+def connector(*secrets: str) -> PagerDutyConnector:
+    return PagerDutyConnector.from_config({"secrets": list(secrets or [SECRET])})
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def delivery(body: bytes, *secrets: str) -> WebhookRequest:
+    header = ",".join(signature(s, body) for s in secrets or [SECRET])
+    return WebhookRequest.build(body, {"X-PagerDuty-Signature": header, "X-Webhook-Id": "wh-1"})
+
+
+def test_known_answer() -> None:
+    # HMAC-SHA256 hex of "Hello, World!" under "hush" and "old", computed with the stdlib.
+    assert signature("hush", b"Hello, World!") == HUSH
+    assert signature("old", b"Hello, World!") == OLD
+    for header in [HUSH, f"{OLD},{HUSH}", f"{HUSH}, {OLD}", f"v0=abc,{HUSH.upper().replace('V1=', 'v1=')}"]:
+        connector("hush").verify(
+            WebhookRequest.build(b"Hello, World!", {"X-PagerDuty-Signature": header}), NOW
+        )
+    assert (
+        connector("hush", "old").sign(b"Hello, World!", NOW).headers["X-PagerDuty-Signature"]
+        == f"{HUSH},{OLD}"
+    )
+
+
+def test_rotation_in_both_directions() -> None:
+    body = fixture("pagerduty", "incident.triggered.json")
+    connector("new").verify(delivery(body, "old", "new"), NOW)  # PagerDuty sends both
+    connector("new", "old").verify(delivery(body, "old"), NOW)  # we hold both
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector("new").verify(delivery(body, "old", "older"), NOW)
+
+
+def test_fixture() -> None:
+    req = delivery(fixture("pagerduty", "incident.triggered.json"))
+    connector().verify(req, NOW)
+    [event] = connector().normalize(req)
+    assert event.type == "incident.triggered"
+    assert event.dedup_key == event.provider_event_id == "01DEN4HPBQAM6ATCIL4VRLE2FE"
+    assert event.delivery_id == "wh-1"
+    assert event.occurred_at is not None
+    assert event.occurred_at.isoformat() == "2020-10-02T18:45:22.169000+00:00"
+    [ping] = connector().normalize(delivery(fixture("pagerduty", "pagey.ping.json")))
+    assert ping.type == "pagey.ping"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b"{}", b'{"event": {"id": "x"}}', b'{"event": {"event_type": "incident.triggered"}}', b"x"],
+)
+def test_unusable_bodies(body: bytes) -> None:
+    with pytest.raises(MalformedPayloadError):
+        connector().normalize(WebhookRequest.build(body))
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        (None, "missing_signature"),
+        ("", "missing_signature"),
+        (HUSH.removeprefix("v1="), "malformed_signature"),
+        ("v0=abc,v2=def", "malformed_signature"),
+        (",,,", "malformed_signature"),
+        ("v1=,v1=\udcff", "bad_signature"),
+        (OLD, "bad_signature"),
+    ],
+)
+def test_garbled_headers(value: str | None, cause: str) -> None:
+    headers = {} if value is None else {"X-PagerDuty-Signature": value}
+    with pytest.raises(VerificationError) as exc:
+        connector("hush").verify(WebhookRequest.build(b"Hello, World!", headers), NOW)
+    assert exc.value.cause == cause
+
+
+def test_no_timestamp_so_any_clock_is_fine() -> None:
+    req = signed_request(connector(), now=NOW)
+    connector().verify(req, 0)
+    connector().verify(req, NOW * 2)
+
+
+def test_check_connector() -> None:
+    [event] = check_connector(connector("a", "b"), NOW)
+    assert event.type == "incident.triggered"
+
+
+CAUSES = {"ok", "missing_signature", "malformed_signature", "bad_signature"}
+text = st.lists(st.sampled_from(["v1=", ",", " ", HUSH, OLD, "v0=1"]) | st.text(max_size=8), max_size=6).map(
+    "".join
+)
+
+
+def outcome(c: PagerDutyConnector, request: WebhookRequest, now: float) -> str:
+    try:
+        c.verify(request, now)
+    except VerificationError as exc:
+        return exc.cause
+    return "ok"
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=200),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["x-pagerduty-signature"]) | st.text(max_size=10), text), max_size=4
+    ),
+    query=st.lists(st.tuples(text, text), max_size=2),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_fuzz_verify(
+    body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
+) -> None:
+    assert outcome(connector("hush", "b"), WebhookRequest.build(body, headers, query=query), now) in CAUSES
+
+
+@FUZZ
+@given(body=st.binary(max_size=200), value=text)
+def test_fuzz_signed_then_mutated(body: bytes, value: str) -> None:
+    c = connector("a", "b")
+    req = signed_request(c, body, now=NOW)
+    assert outcome(c, req, NOW) == "ok"
+    with contextlib.suppress(MalformedPayloadError):
+        assert c.normalize(req)
+    assert outcome(c, WebhookRequest.build(req.body, {"x-pagerduty-signature": value}), NOW) in CAUSES

@@ -1,0 +1,139 @@
+"""Typeform: base64 `Typeform-Signature: sha256=…`, rotation, dedup fallbacks, fuzzing."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors.testing import check_connector, signed_request
+from connectors.typeform import TypeformConnector
+
+from ._support import FUZZ, NOW, fixture
+
+SECRET = "tf-webhook-secret-8f2c"
+
+
+def connector(*secrets: str) -> TypeformConnector:
+    return TypeformConnector.from_config({"secrets": list(secrets or [SECRET])})
+
+
+def delivery(body: bytes, secret: str = SECRET) -> WebhookRequest:
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return WebhookRequest.build(body, {"Typeform-Signature": f"sha256={digest}"})
+
+
+def test_known_answer() -> None:
+    # sha256= + base64(HMAC-SHA256("hush", "Hello, World!")), computed with the stdlib.
+    expected = "sha256=eWqogvoUoHfxGozoOur/6mK8fpong0+pPgXKo6qlu0Q="
+    assert delivery(b"Hello, World!", "hush").headers["typeform-signature"] == expected
+    connector("hush").verify(WebhookRequest.build(b"Hello, World!", {"typeform-signature": expected}), NOW)
+    assert connector("hush").sign(b"Hello, World!", NOW).headers["Typeform-Signature"] == expected
+
+
+def test_fixture() -> None:
+    req = delivery(fixture("typeform", "form_response.json"))
+    connector().verify(req, NOW)
+    [event] = connector().normalize(req)
+    assert event.type == "form_response"
+    assert event.dedup_key == event.provider_event_id == "01HF3X1QW8Y5B2T7N6V4K9M3ZC"
+    assert event.occurred_at is not None
+    assert event.occurred_at.timestamp() == NOW
+
+
+def test_dedup_fallbacks() -> None:
+    payload = json.loads(fixture("typeform", "form_response.json"))
+    del payload["event_id"]
+    [event] = connector().normalize(WebhookRequest.build(json.dumps(payload).encode()))
+    assert event.dedup_key == "a3a12ec67a1365927098a606107fac15"
+    body = b'{"event_type": "form_response"}'
+    [event] = connector().normalize(WebhookRequest.build(body))
+    assert event.dedup_key == body_sha256("typeform", body)
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"event_type": null}', b'{"event_type": ""}', b"\xff"])
+def test_unusable_bodies(body: bytes) -> None:
+    with pytest.raises(MalformedPayloadError):
+        connector().normalize(WebhookRequest.build(body))
+
+
+def test_rotation() -> None:
+    req = delivery(b"{}", secret="old")
+    connector("new", "old").verify(req, NOW)
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector("new").verify(req, NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        (None, "missing_signature"),
+        ("eWqogvoUoHfxGozoOur/6mK8fpong0+pPgXKo6qlu0Q=", "malformed_signature"),  # no prefix
+        ("sha256=796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44", "bad_signature"),  # hex
+        ("sha256=EWQOGVOUOHFXGOZOOUR/6MK8FPONG0+PPGXKO6QLU0Q=", "bad_signature"),
+        ("sha256=\udcff", "bad_signature"),
+    ],
+)
+def test_garbled_headers(value: str | None, cause: str) -> None:
+    headers = {} if value is None else {"Typeform-Signature": value}
+    with pytest.raises(VerificationError) as exc:
+        connector("hush").verify(WebhookRequest.build(b"Hello, World!", headers), NOW)
+    assert exc.value.cause == cause
+
+
+def test_no_timestamp_so_any_clock_is_fine() -> None:
+    req = signed_request(connector(), now=NOW)
+    connector().verify(req, 0)
+    connector().verify(req, NOW * 2)
+
+
+def test_check_connector() -> None:
+    [event] = check_connector(connector(), NOW)
+    assert event.type == "form_response"
+
+
+CAUSES = {"ok", "missing_signature", "malformed_signature", "bad_signature"}
+text = st.text(max_size=60) | st.sampled_from(
+    ["sha256=", "sha256=eWqogvoUoHfxGozoOur/6mK8fpong0+pPgXKo6qlu0Q="]
+)
+
+
+def outcome(c: TypeformConnector, request: WebhookRequest, now: float) -> str:
+    try:
+        c.verify(request, now)
+    except VerificationError as exc:
+        return exc.cause
+    return "ok"
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=200),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["typeform-signature"]) | st.text(max_size=10), text), max_size=4
+    ),
+    query=st.lists(st.tuples(text, text), max_size=2),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_fuzz_verify(
+    body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
+) -> None:
+    assert outcome(connector("hush", "b"), WebhookRequest.build(body, headers, query=query), now) in CAUSES
+
+
+@FUZZ
+@given(body=st.binary(max_size=200), value=text)
+def test_fuzz_signed_then_mutated(body: bytes, value: str) -> None:
+    c = connector("a", "b")
+    req = signed_request(c, body, now=NOW)
+    assert outcome(c, req, NOW) == "ok"
+    with contextlib.suppress(MalformedPayloadError):
+        assert c.normalize(req)
+    assert outcome(c, WebhookRequest.build(req.body, {"typeform-signature": value}), NOW) in CAUSES

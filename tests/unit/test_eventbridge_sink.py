@@ -1,0 +1,429 @@
+"""The EventBridge sink against a fake AWS answering through botocore's `before-send` hook:
+real request serialization, real response and error parsing, no network, no sleeps."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ConnectionClosedError, NoCredentialsError
+from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
+
+from gateway.events import Event
+from gateway.sinks import Delivered, Outcome, Permanent, Retry, sink_types
+from gateway.sinks.eventbridge import EventBridgeOptions, EventBridgeSink
+
+from ._fakes import NOW, make_event
+
+pytestmark = pytest.mark.anyio
+
+#: What the fake answers to one PutEvents call: per-entry results, an HTTP error
+#: (status, code, message), or an exception raised where the HTTP send would be.
+Reply = list[dict[str, Any]] | tuple[int, str, str] | Exception
+
+
+def accept(entries: list[dict[str, Any]]) -> Reply:
+    return [{"EventId": f"eb-{n}"} for n in range(len(entries))]
+
+
+def event_id_of(entry: dict[str, Any]) -> str:
+    detail = json.loads(entry["Detail"])
+    return str(detail.get("hookgate_event_id") or detail["metadata"]["event_id"])
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+def _http_error(request: AWSPreparedRequest, status: int, code: str, message: str) -> AWSResponse:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return AWSResponse(request.url, status, {"x-amzn-RequestId": "test"}, _Body(body))
+
+
+@dataclass
+class FakeAws:
+    """EventBridge PutEvents and S3 PutObject, scripted by the test."""
+
+    put_events: Callable[[list[dict[str, Any]]], Reply] = accept
+    put_object: Callable[[str, bytes], tuple[int, str, str] | Exception | None] = lambda _key, _body: None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)  # hookgate id → entry
+    objects: dict[str, bytes] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, sink: EventBridgeSink) -> None:
+        sink.events_client.meta.events.register("before-send.events.PutEvents", self._events)
+        if sink.s3_client is not None:
+            sink.s3_client.meta.events.register("before-send.s3.PutObject", self._s3)
+
+    def entries_sent(self) -> list[list[dict[str, Any]]]:
+        return [payload for op, payload in self.calls if op == "PutEvents"]
+
+    def _events(self, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse:
+        entries = json.loads(request.body)["Entries"]
+        with self.lock:
+            self.calls.append(("PutEvents", entries))
+        reply = self.put_events(entries)
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply, tuple):
+            return _http_error(request, *reply)
+        with self.lock:
+            for entry, result in zip(entries, reply, strict=True):
+                if "EventId" in result:
+                    self.accepted[event_id_of(entry)] = entry
+        failed = sum(1 for r in reply if "ErrorCode" in r)
+        body = json.dumps({"FailedEntryCount": failed, "Entries": reply}).encode()
+        return AWSResponse(request.url, 200, {}, _Body(body))
+
+    def _s3(self, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse:
+        key = request.url.split("/", 4)[4]
+        body = request.body if isinstance(request.body, bytes) else request.body.read()
+        with self.lock:
+            self.calls.append(("PutObject", key))
+        reply = self.put_object(key, body)
+        if isinstance(reply, Exception):
+            raise reply
+        if reply is not None:
+            status, code, message = reply
+            xml = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+            return AWSResponse(request.url, status, {}, _Body(xml))
+        with self.lock:
+            self.objects[key] = body
+        return AWSResponse(request.url, 200, {"ETag": '"etag"'}, _Body(b""))
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Fake credentials only; no shared config, no instance metadata."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def options(**changes: Any) -> EventBridgeOptions:
+    base: dict[str, Any] = {
+        "event_bus_name": "webhooks",
+        "region": "us-east-1",
+        "endpoint_url": "http://127.0.0.1:9",  # never contacted: the fake answers first
+        "retry_mode": "standard",  # adaptive mode's rate limiter may sleep
+        "sdk_max_attempts": 1,  # SDK retries sleep; the store's backoff is tested instead
+        "concurrency": 4,
+    }
+    return EventBridgeOptions.model_validate(base | changes)
+
+
+@dataclass
+class Harness:
+    sink: EventBridgeSink
+    aws: FakeAws
+    registry: CollectorRegistry
+
+    def sample(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, {"sink": "bus", **labels})
+        return 0.0 if value is None else value
+
+
+async def harness(**changes: Any) -> Harness:
+    sink = EventBridgeSink("bus", options(**changes))
+    registry = CollectorRegistry()
+    sink.instrument(registry)
+    await sink.open()
+    aws = FakeAws()
+    aws.attach(sink)
+    return Harness(sink, aws, registry)
+
+
+@pytest.fixture
+async def h() -> AsyncIterator[Harness]:
+    found = await harness()
+    yield found
+    await found.sink.close()
+
+
+def batch(count: int) -> list[Event]:
+    return [make_event(at=NOW) for _ in range(count)]
+
+
+def big(event: Event, size: int) -> Event:
+    envelope = json.loads(event.entry)
+    envelope["detail"]["payload"] = {"blob": "x" * size}
+    return dataclasses.replace(event, entry=json.dumps(envelope))
+
+
+async def test_registered_and_configured_from_the_config_shape() -> None:
+    assert sink_types()["eventbridge"] is EventBridgeSink
+    sink = EventBridgeSink.from_config(
+        "bus",
+        {
+            "event_bus_name": "arn:aws:events:us-east-1:123456789012:event-bus/webhooks",
+            "region": "us-east-1",
+            "endpoint_url": "http://127.0.0.1:9",
+            "max_request_bytes": 262144,
+            "claim_check_bucket": "claims",
+        },
+    )
+    assert sink.max_batch == 500
+    await sink.open()
+    try:
+        config = sink.events_client.meta.config
+        assert config.retries == {"mode": "adaptive", "total_max_attempts": 3}
+        assert config.max_pool_connections == 8
+        assert sink.s3_client is not None
+    finally:
+        await sink.close()
+    with pytest.raises(ValueError, match="event_bus_name"):
+        EventBridgeSink.from_config("bus", {"event_bus_name": "bad name!"})
+
+
+async def test_batches_of_ten_all_delivered(h: Harness) -> None:
+    events = batch(25)
+    assert await h.sink.deliver(events) == [Delivered()] * 25
+    sent = h.aws.entries_sent()
+    assert sorted(len(c) for c in sent) == [5, 10, 10]
+    assert set(h.aws.accepted) == {e.id for e in events}
+    entry = h.aws.accepted[events[0].id]
+    assert (entry["Source"], entry["DetailType"], entry["EventBusName"]) == (
+        "hookgate.stripe",
+        "invoice.paid",
+        "webhooks",
+    )
+    assert entry["Time"] == int(NOW)
+    assert h.sample("hookgate_eventbridge_entries_sent_total") == 25
+    assert h.sample("hookgate_eventbridge_request_entries_count") == 3
+    assert h.sample("hookgate_eventbridge_request_entries_sum") == 25
+    assert h.sample("hookgate_eventbridge_request_duration_seconds_count") == 3
+
+
+async def test_requests_stay_under_the_byte_limit(h: Harness) -> None:
+    await h.sink.close()
+    small = await harness(max_request_bytes=4096)
+    try:
+        events = [big(e, 1000) for e in batch(12)]
+        assert await small.sink.deliver(events) == [Delivered()] * 12
+        for entries in small.aws.entries_sent():
+            total = sum(
+                len(e["Source"]) + len(e["DetailType"]) + len(e["Detail"].encode()) + 14 for e in entries
+            )
+            assert total < 4096
+        assert len(small.aws.entries_sent()) == 4
+    finally:
+        await small.sink.close()
+
+
+async def test_calls_are_in_flight_concurrently(h: Harness) -> None:
+    barrier = threading.Barrier(4, timeout=10)
+
+    def together(entries: list[dict[str, Any]]) -> Reply:
+        barrier.wait()  # returns only once 4 calls are in flight at the same time
+        return accept(entries)
+
+    h.aws.put_events = together
+    assert await h.sink.deliver(batch(40)) == [Delivered()] * 40
+
+
+async def test_partial_failures(h: Harness) -> None:
+    codes = {
+        1: ("InternalFailure", "Internal failure"),
+        3: ("ThrottlingException", "Rate exceeded"),
+        5: ("MalformedDetail", "Detail is malformed."),
+        7: ("AccessDeniedException", "Not authorized"),
+        8: ("NotAuthorizedForSourceException", "Not authorized for the source."),
+    }
+
+    def partial(entries: list[dict[str, Any]]) -> Reply:
+        return [
+            {"ErrorCode": codes[i][0], "ErrorMessage": codes[i][1]} if i in codes else {"EventId": f"e{i}"}
+            for i in range(len(entries))
+        ]
+
+    h.aws.put_events = partial
+    outcomes = await h.sink.deliver(batch(10))
+    assert outcomes[0] == Delivered()
+    assert outcomes[1] == Retry("InternalFailure: Internal failure")
+    assert outcomes[3] == Retry("ThrottlingException: Rate exceeded")
+    assert outcomes[5] == Permanent("MalformedDetail: Detail is malformed.")
+    assert outcomes[7] == Permanent("AccessDeniedException: Not authorized")
+    assert outcomes[8] == Permanent("NotAuthorizedForSourceException: Not authorized for the source.")
+    assert h.sample("hookgate_eventbridge_entries_sent_total") == 5
+    assert h.sample("hookgate_eventbridge_entries_failed_total", code="MalformedDetail") == 1
+    assert h.sample("hookgate_eventbridge_entries_retried_total", code="InternalFailure") == 1
+    assert h.sample("hookgate_eventbridge_entries_retried_total", code="ThrottlingException") == 1
+    assert h.sample("hookgate_eventbridge_entries_dead_lettered_total", code="MalformedDetail") == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause"),
+    [
+        ((400, "ThrottlingException", "Rate exceeded"), "ThrottlingException: Rate exceeded"),
+        ((500, "InternalException", "Internal error"), "InternalException: Internal error"),
+        ((503, "ServiceUnavailable", "Try later"), "ServiceUnavailable: Try later"),
+        (
+            ConnectionClosedError(endpoint_url="http://127.0.0.1:9"),
+            "connection_error: ConnectionClosedError: Connection was closed before we received a valid "
+            'response from endpoint URL: "http://127.0.0.1:9".',
+        ),
+    ],
+)
+async def test_whole_call_failures_are_retried(h: Harness, reply: Reply, cause: str) -> None:
+    h.aws.put_events = lambda _entries: reply
+    assert await h.sink.deliver(batch(3)) == [Retry(cause)] * 3
+    assert h.sample("hookgate_eventbridge_entries_retried_total", code=cause.split(":", 1)[0]) == 3
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause"),
+    [
+        ((400, "AccessDeniedException", "not allowed"), "AccessDeniedException: not allowed"),
+        ((400, "UnrecognizedClientException", "bad token"), "UnrecognizedClientException: bad token"),
+        ((400, "ResourceNotFoundException", "no bus"), "ResourceNotFoundException: no bus"),
+        (NoCredentialsError(), "credentials: Unable to locate credentials"),
+    ],
+)
+async def test_access_failures_are_loud_and_free(h: Harness, reply: Reply, cause: str) -> None:
+    h.aws.put_events = lambda _entries: reply
+    with capture_logs() as logs:
+        outcomes = await h.sink.deliver(batch(2))
+    assert outcomes == [Retry(cause, charge=False)] * 2
+    [line] = [entry for entry in logs if entry["event"] == "eventbridge_access_failed"]
+    assert line["log_level"] == "error"
+    assert line["cause"] == cause
+
+
+async def test_a_request_the_service_finds_too_big_is_split(h: Harness) -> None:
+    def strict(entries: list[dict[str, Any]]) -> Reply:
+        if sum(len(e["Detail"]) for e in entries) > 3000:
+            return (400, "ValidationException", "Total size of the entries in the request is over the limit")
+        return accept(entries)
+
+    h.aws.put_events = strict
+    events = batch(4)
+    events[2] = big(events[2], 5000)
+    outcomes = await h.sink.deliver(events)
+    assert outcomes[2] == Permanent(
+        "ValidationException: Total size of the entries in the request is over the limit"
+    )
+    assert outcomes[:2] + outcomes[3:] == [Delivered()] * 3
+
+
+async def test_invalid_events_do_not_stop_the_batch(h: Harness) -> None:
+    events = batch(3)
+    envelope = json.loads(events[1].entry)
+    envelope["source"] = "aws.s3"
+    events[1] = dataclasses.replace(events[1], entry=json.dumps(envelope))
+    with capture_logs() as logs:
+        outcomes = await h.sink.deliver(events)
+    assert outcomes[1] == Permanent("invalid_source: must not start with 'aws.' (reserved for AWS services)")
+    assert outcomes[0] == outcomes[2] == Delivered()
+    assert any(entry["event"] == "eventbridge_invalid_event" for entry in logs)
+    assert h.sample("hookgate_eventbridge_entries_dead_lettered_total", code="invalid_source") == 1
+
+
+async def test_too_large_without_a_bucket_is_dead_lettered(h: Harness) -> None:
+    await h.sink.close()
+    small = await harness(max_request_bytes=2048)
+    try:
+        events = batch(2)
+        events[0] = big(events[0], 3000)
+        [too_large, fine] = await small.sink.deliver(events)
+        assert isinstance(too_large, Permanent)
+        assert too_large.cause.startswith("too_large: entry is ")
+        assert fine == Delivered()
+    finally:
+        await small.sink.close()
+
+
+@pytest.fixture
+async def claims() -> AsyncIterator[Harness]:
+    found = await harness(max_request_bytes=2048, claim_check_bucket="claims", claim_check_prefix="c/")
+    yield found
+    await found.sink.close()
+
+
+async def test_claim_check_puts_the_object_then_the_pointer(claims: Harness) -> None:
+    events = batch(3)
+    events[1] = big(events[1], 3000)
+    assert await claims.sink.deliver(events) == [Delivered()] * 3
+    key = f"c/stripe/{events[1].id}.json"
+    operations = [op for op, _ in claims.aws.calls]
+    assert operations.index("PutObject") < operations.index("PutEvents")
+    stored = claims.aws.objects[key]
+    assert json.loads(stored) == json.loads(events[1].entry)["detail"]
+    pointer = json.loads(claims.aws.accepted[events[1].id]["Detail"])
+    assert pointer["claim_check"] == {
+        "bucket": "claims",
+        "key": key,
+        "size": len(stored),
+        "sha256": hashlib.sha256(stored).hexdigest(),
+    }
+    assert claims.sample("hookgate_eventbridge_entries_offloaded_total") == 1
+
+
+async def test_claim_check_failures_send_no_pointer(claims: Harness) -> None:
+    replies = iter([(500, "InternalError", "boom"), (403, "AccessDenied", "Access Denied")])
+    claims.aws.put_object = lambda _key, _body: next(replies)
+    events = [big(e, 3000) for e in batch(2)]
+    outcomes = await claims.sink.deliver(events[:1])
+    assert outcomes == [Retry("InternalError: boom")]
+    outcomes = await claims.sink.deliver(events[1:])
+    assert outcomes == [Retry("AccessDenied: Access Denied", charge=False)]
+    assert claims.aws.entries_sent() == []
+    assert claims.aws.accepted == {}
+
+
+async def test_two_sinks_share_a_registry() -> None:
+    registry = CollectorRegistry()
+    sinks = [EventBridgeSink(name, options()) for name in ("a", "b")]
+    for sink in sinks:
+        sink.instrument(registry)
+    assert sinks[0].metrics is sinks[1].metrics
+
+
+async def test_outcomes_keep_their_positions(h: Harness) -> None:
+    events = batch(30)
+    throttled = {e.id for e in events[::3]}
+
+    def some_throttled(entries: list[dict[str, Any]]) -> Reply:
+        return [
+            {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+            if event_id_of(entry) in throttled
+            else {"EventId": "x"}
+            for entry in entries
+        ]
+
+    h.aws.put_events = some_throttled
+    outcomes: list[Outcome] = await h.sink.deliver(events)
+    for event, outcome in zip(events, outcomes, strict=True):
+        assert outcome == (Retry("ThrottlingException: slow down") if event.id in throttled else Delivered())
+
+
+async def test_a_sink_that_cannot_open_retries_without_charge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    sink = EventBridgeSink("bus", options(region=None))
+    with capture_logs() as logs:
+        [outcome] = await sink.deliver(batch(1))
+    assert isinstance(outcome, Retry)
+    assert not outcome.charge
+    assert outcome.cause.startswith("sink_open_failed: NoRegionError")
+    assert [e["log_level"] for e in logs if e["event"] == "eventbridge_open_failed"] == ["error"]
+    await sink.close()
