@@ -337,3 +337,23 @@ def replay(
 
     count = _with_store(settings, run)
     click.echo(f"replayed: {count} event(s) to {', '.join(targets) or '(no sinks)'}")
+
+
+@main.command("test-event-pattern")
+@click.option("--event-pattern", "event_pattern", required=True, help="The event pattern (JSON).")
+@click.option("--event", "event", required=True, help="The event to test (JSON).")
+def test_event_pattern(event_pattern: str, event: str) -> None:
+    """Say whether an event matches an EventBridge event pattern, like `aws events test-event-pattern`."""
+    from gateway.router import EventPattern, InvalidEventPatternError  # noqa: PLC0415
+
+    try:
+        pattern = EventPattern(event_pattern)
+    except InvalidEventPatternError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        result = pattern.matches(event)
+    except ValueError as exc:
+        click.echo(f"hookgate: invalid event: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(json.dumps({"Result": result}))

@@ -3,7 +3,9 @@
     HookgateError
     ├── ConfigError          an invalid configuration; `.key` points at the offending key
     ├── StoreError           the inbox/outbox could not do its job (sqlite3/psycopg translated here)
-    └── SinkError            a sink failed as a whole (its own errors translated at its boundary)
+    ├── SinkError            a sink failed as a whole (its own errors translated at its boundary)
+    └── InvalidEventPatternError   (gateway.router; also a ValueError) an event pattern EventBridge
+                                   would refuse, with the reason and its location
 
 Connector-level errors live in `connectors` (`VerificationError`, `MalformedPayloadError`),
 since connectors do not depend on the gateway.

@@ -1,0 +1,20 @@
+"""The local router's pattern language: EventBridge event patterns, exactly as event-ruler reads them.
+
+    EventPattern(pattern)          validate and compile one pattern (JSON text or a dict)
+    EventPattern.matches(event)    the answer of EventBridge's TestEventPattern
+    RuleSet({name: pattern, …})    many patterns in one index; `matching(event)` names the matches
+
+See docs/event-patterns.md for the language, the limits and the deviations.
+"""
+
+from gateway.router._compile import MAX_OR_COMBINATIONS, MAX_PATTERN_LENGTH
+from gateway.router._errors import InvalidEventPatternError
+from gateway.router._pattern import EventPattern, RuleSet
+
+__all__ = [
+    "MAX_OR_COMBINATIONS",
+    "MAX_PATTERN_LENGTH",
+    "EventPattern",
+    "InvalidEventPatternError",
+    "RuleSet",
+]
