@@ -26,7 +26,15 @@ from connectors import MalformedPayloadError, ProviderEvent
 if TYPE_CHECKING:
     from gateway.config import Source
 
-__all__ = ["MAX_DETAIL_TYPE", "Event", "build_event", "id_floor", "isoformat", "new_event_id"]
+__all__ = [
+    "MAX_DETAIL_TYPE",
+    "MAX_TRACE_HEADER",
+    "Event",
+    "build_event",
+    "id_floor",
+    "isoformat",
+    "new_event_id",
+]
 
 MAX_DETAIL_TYPE = 128
 
@@ -92,8 +100,18 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def build_event(source: Source, event: ProviderEvent, received_at: float) -> Event:
-    """Wrap one verified provider event into the stored envelope."""
+#: An AWS X-Ray trace header is passed on (as PutEvents' `TraceHeader`) within this length.
+MAX_TRACE_HEADER = 500
+
+
+def build_event(
+    source: Source, event: ProviderEvent, received_at: float, *, trace_header: str | None = None
+) -> Event:
+    """Wrap one verified provider event into the stored envelope.
+
+    `trace_header` is the delivery's `X-Amzn-Trace-Id`, kept as the envelope's optional
+    `trace-header` so an EventBridge sink can continue the X-Ray trace.
+    """
     detail_type = event.type
     if not detail_type or len(detail_type) > MAX_DETAIL_TYPE:
         raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_DETAIL_TYPE} characters")
@@ -120,6 +138,8 @@ def build_event(source: Source, event: ProviderEvent, received_at: float) -> Eve
         "resources": [],
         "detail": detail,
     }
+    if trace_header and len(trace_header) <= MAX_TRACE_HEADER and trace_header.isprintable():
+        entry["trace-header"] = trace_header
     return Event(
         id=event_id,
         source=source.name,

@@ -285,7 +285,8 @@ def _normalize(source: Source, webhook: WebhookRequest, now: float) -> list[Even
         found = source.connector.normalize(webhook)
         if not found:
             raise MalformedPayloadError("no_events")
-        return [build_event(source, pe, now) for pe in found]
+        trace = webhook.headers.get("x-amzn-trace-id")
+        return [build_event(source, pe, now, trace_header=trace) for pe in found]
     except MalformedPayloadError as exc:
         raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
     except Exception as exc:  # noqa: BLE001 - never a 500 from input

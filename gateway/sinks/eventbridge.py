@@ -39,7 +39,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import Field
 
-from gateway.events import MAX_DETAIL_TYPE, Event
+from gateway.events import MAX_DETAIL_TYPE, MAX_TRACE_HEADER, Event
 from gateway.sinks import Delivered, Outcome, Permanent, Retry, Sink, SinkOptions
 
 __all__ = [
@@ -60,7 +60,7 @@ log = structlog.get_logger()
 MAX_ENTRIES_PER_REQUEST = 10
 MAX_DETAIL_DEPTH = 1000
 MAX_SOURCE = 256
-MAX_TRACE_HEADER = 500
+
 INT64 = range(-(2**63), 2**63)
 #: Per-entry error codes worth sending again; every other code is final.
 RETRYABLE_ENTRY_CODES = frozenset({"InternalFailure", "ThrottlingException"})

@@ -113,6 +113,21 @@ async def test_payload_format_and_a_custom_event_source(edge: Edge, invoice_paid
     )
 
 
+async def test_an_x_ray_trace_header_is_kept_for_the_bus(edge: Edge) -> None:
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    traced, plain = stripe_body("evt_traced"), stripe_body("evt_plain")
+    response = await edge.post("stripe", traced, {**edge.sign(traced), "X-Amzn-Trace-Id": trace})
+    [traced_id] = response.json()["event_ids"]
+    [plain_id] = (await edge.post("stripe", plain, edge.sign(plain))).json()["event_ids"]
+    envelopes = {}
+    for event_id in (traced_id, plain_id):
+        found = await edge.gateway.store.get_event(event_id)
+        assert found is not None
+        envelopes[event_id] = found[0].as_dict()
+    assert envelopes[traced_id]["trace-header"] == trace
+    assert "trace-header" not in envelopes[plain_id]
+
+
 async def test_a_redelivery_is_acknowledged_as_a_duplicate(edge: Edge) -> None:
     body = stripe_body()
     first = await edge.post("stripe", body, edge.sign(body))

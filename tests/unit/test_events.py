@@ -183,6 +183,17 @@ def test_envelopes_validate_against_the_published_schema(keys: dict[str, Any]) -
     validator = schema_validator()
     for provider_event in (PROVIDER_EVENT, replace(PROVIDER_EVENT, occurred_at=None, delivery_id=None)):
         validator.validate(envelope(build_event(source(**keys), provider_event, RECEIVED)))
+    traced = build_event(source(**keys), PROVIDER_EVENT, RECEIVED, trace_header="Root=1-5759e988-bd862e3f")
+    validator.validate(envelope(traced))
+
+
+def test_only_a_printable_trace_header_within_the_limit_is_kept() -> None:
+    for header in ("", "x" * 501, "Root=1\n-2"):
+        assert "trace-header" not in envelope(
+            build_event(source(), PROVIDER_EVENT, RECEIVED, trace_header=header)
+        )
+    kept = envelope(build_event(source(), PROVIDER_EVENT, RECEIVED, trace_header="x" * 500))
+    assert kept["trace-header"] == "x" * 500
 
 
 def test_the_schema_rejects_what_the_gateway_never_emits() -> None:
