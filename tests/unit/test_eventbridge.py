@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gateway.events import Event
 from gateway.sinks import Permanent
-from gateway.sinks.eventbridge import (
+from gateway.sinks.eventbridge._entries import (
     MAX_DETAIL_DEPTH,
     MAX_ENTRIES_PER_REQUEST,
     PreparedEntry,
@@ -25,7 +25,7 @@ from gateway.sinks.eventbridge import (
     pointer,
     prepare,
 )
-from gateway.sinks.eventbridge import _dumps_iteratively as dumps_iteratively
+from gateway.sinks.eventbridge._entries import _dumps_iteratively as dumps_iteratively
 
 from ._fakes import NOW, make_event
 from ._support import FUZZ
