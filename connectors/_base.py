@@ -38,6 +38,7 @@ __all__ = [
     "WebhookRequest",
     "body_sha256",
     "constant_time_equals",
+    "one_or_many",
     "parse_json",
     "secret_values",
     "utc_from_timestamp",
@@ -183,7 +184,7 @@ class SecretsOptions(ConnectorOptions):
     @field_validator("secrets", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | SecretStr) else value
+        return one_or_many(value)
 
 
 class Connector(abc.ABC):
@@ -230,6 +231,12 @@ class Connector(abc.ABC):
         """A realistic sample payload for `hookgate send-test`."""
         event = {"id": f"evt_test_{int(now * 1000)}", "type": "hookgate.test", "created": int(now)}
         return json.dumps(event).encode()
+
+
+def one_or_many(value: Any) -> Any:
+    """A pydantic before-validator for list options: a lone string (or `SecretStr`) becomes a
+    one-item list, so `secrets = "s3cret"` and `secrets = ["s3cret"]` mean the same."""
+    return [value] if isinstance(value, str | SecretStr) else value
 
 
 def secret_values(secrets: Sequence[SecretStr]) -> list[bytes]:

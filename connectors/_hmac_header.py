@@ -13,32 +13,19 @@ case-insensitively, base64 digests exactly. Nothing here parses the body.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import uuid
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from connectors._base import (
     Connector,
-    MalformedPayloadError,
     SecretsOptions,
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    parse_json,
     secret_values,
 )
-from connectors._util import any_match, check_event_type, hmac_digest, lookup, to_bytes
+from connectors._util import check_hmac, encode_digest, hmac_digest, prefixed_signatures
 
-__all__ = [
-    "BodyHmacConnector",
-    "delivery_uuid",
-    "guess_kind",
-    "json_object",
-    "optional_id",
-    "optional_type",
-]
+__all__ = ["BodyHmacConnector"]
 
 
 class BodyHmacConnector(Connector):
@@ -56,28 +43,18 @@ class BodyHmacConnector(Connector):
         header = request.headers.get(self.signature_header)
         if not header:
             raise VerificationError("missing_signature")
-        candidates = self._candidates(header)
-        expected = [self.digest(key, request.body) for key in secret_values(self.options.secrets)]
-        if not any_match(expected, candidates):
-            raise VerificationError("bad_signature")
-
-    def _candidates(self, header: str) -> list[bytes]:
-        items = header.split(self.signature_separator) if self.signature_separator else [header]
-        found: list[bytes] = []
-        for raw in items:
-            item = raw.strip()
-            if not item.startswith(self.signature_prefix):
-                continue
-            digest = item[len(self.signature_prefix) :]
-            found.append(to_bytes(digest.lower() if self.encoding == "hex" else digest))
-        if not found:
-            raise VerificationError("malformed_signature")
-        return found
+        candidates = prefixed_signatures(
+            header,
+            self.signature_prefix,
+            separator=self.signature_separator,
+            lowercase=self.encoding == "hex",
+        )
+        keys = secret_values(self.options.secrets)
+        check_hmac(keys, request.body, candidates, algorithm=self.algorithm, encoding=self.encoding)
 
     def digest(self, key: bytes, content: bytes) -> bytes:
         """The encoded HMAC as it appears after the prefix."""
-        mac = hmac_digest(key, content, self.algorithm)
-        return mac.hex().encode() if self.encoding == "hex" else base64.b64encode(mac)
+        return encode_digest(hmac_digest(key, content, self.algorithm), self.encoding)
 
     def signature(self, body: bytes) -> str:
         """The signature header's value: every secret when the header lists several."""
@@ -99,45 +76,3 @@ class BodyHmacConnector(Connector):
             self.signature_header: self.signature(body),
         }
         return SignedDelivery(body=body, headers=headers)
-
-
-def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or `MalformedPayloadError`."""
-    payload = parse_json(body)
-    if not isinstance(payload, dict):
-        raise MalformedPayloadError("not_an_object")
-    return payload
-
-
-def optional_id(value: Any) -> str | None:
-    """An id from a body value: a non-empty string (or an integer), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def optional_type(payload: Any, path: str) -> str | None:
-    """The event type at a dotted path: None when absent, `MalformedPayloadError` when unusable."""
-    value = lookup(payload, path)
-    return None if value is None else check_event_type(value, path)
-
-
-def guess_kind(body: bytes, table: tuple[tuple[str, str], ...], default: str) -> str:
-    """For `sign()`: the first `table` value whose dotted path exists in the JSON body."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return default
-    for path, kind in table:
-        if lookup(payload, path) is not None:
-            return kind
-    return default
-
-
-def delivery_uuid(body: bytes, now: float) -> str:
-    """For `sign()`: a deterministic UUID (same body and clock, same id)."""
-    return str(uuid.UUID(bytes=hashlib.sha256(b"%r:" % now + body).digest()[:16], version=4))

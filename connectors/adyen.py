@@ -24,7 +24,6 @@ the body's `type`, keyed on a hash of the body.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import json
 from datetime import UTC, datetime
@@ -41,11 +40,12 @@ from connectors._base import (
     VerificationError,
     WebhookRequest,
     body_sha256,
+    one_or_many,
     parse_json,
-    secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, hmac_digest, to_bytes
+from connectors._basic_auth import basic_authorization, check_basic_auth, check_optional_pair
+from connectors._util import check_each, check_event_type, check_hmac, json_or_none, to_bytes
 
 __all__ = ["AdyenConnector", "AdyenOptions", "signing_string"]
 
@@ -74,25 +74,17 @@ class AdyenOptions(SecretsOptions):
     @field_validator("username", "password", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | SecretStr) else value
+        return one_or_many(value)
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> Self:
-        if bool(self.username) != bool(self.password):
-            raise ValueError("HTTP Basic needs both username and password")
-        if any(not s.get_secret_value() for s in (*self.username, *self.password)):
-            raise ValueError("HTTP Basic credentials must not be empty")
+        check_optional_pair(self.username, self.password)
         return self
 
     @field_validator("secrets")
     @classmethod
     def _hex(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for i, secret in enumerate(value):
-            try:
-                _decode_key(secret.get_secret_value())
-            except ValueError as exc:
-                raise ValueError(f"secrets[{i}]: {exc}") from None
-        return value
+        return check_each(value, _decode_key)
 
 
 def _text(value: Any) -> str:
@@ -137,16 +129,16 @@ class AdyenConnector(Connector):
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         if self.options.username:
-            self._check_basic(request)
+            check_basic_auth(request, self.options.username, self.options.password, strict=False)
         header = request.headers.get("hmacsignature")
         if header is not None:
-            expected = [base64.b64encode(hmac_digest(k, request.body)) for k in self.keys]
-            if not header.strip() or not any_match(expected, [to_bytes(header.strip())]):
+            if not header.strip():
                 raise VerificationError("bad_signature")
+            check_hmac(self.keys, request.body, [to_bytes(header.strip())], encoding="base64")
             return
         try:
-            payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            payload = parse_json(request.body)
+        except MalformedPayloadError:
             raise VerificationError("malformed_body") from None
         items = _items(payload)
         if items is None:
@@ -159,23 +151,7 @@ class AdyenConnector(Connector):
             if not isinstance(signature, str) or not signature:
                 raise VerificationError("missing_signature")
             content = to_bytes(signing_string(item))
-            expected = [base64.b64encode(hmac_digest(k, content)) for k in self.keys]
-            if not any_match(expected, [to_bytes(signature)]):
-                raise VerificationError("bad_signature")
-
-    def _check_basic(self, request: WebhookRequest) -> None:
-        scheme, _, encoded = request.headers.get("authorization", "").strip().partition(" ")
-        if scheme.lower() != "basic":
-            raise VerificationError("missing_credentials")
-        try:
-            decoded = base64.b64decode(to_bytes(encoded.strip()), validate=True)
-        except (binascii.Error, ValueError):
-            raise VerificationError("malformed_credentials") from None
-        username, sep, password = decoded.partition(b":")
-        user_ok = any_match(secret_values(self.options.username), [username])
-        password_ok = any_match(secret_values(self.options.password), [password])
-        if not (sep and user_ok & password_ok):
-            raise VerificationError("bad_credentials")
+            check_hmac(self.keys, content, [to_bytes(signature)], encoding="base64")
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = parse_json(request.body)
@@ -222,12 +198,8 @@ class AdyenConnector(Connector):
         key = self.keys[0]
         headers = {"Content-Type": "application/json", "User-Agent": "Adyen HttpClient 1.0"}
         if self.options.username:
-            pair = secret_values(self.options.username)[0] + b":" + secret_values(self.options.password)[0]
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            payload = None
+            headers["Authorization"] = basic_authorization(self.options.username, self.options.password)
+        payload = json_or_none(body)
         items = _items(payload)
         if not items:
             headers["HmacSignature"] = base64.b64encode(hmac.new(key, body, "sha256").digest()).decode()

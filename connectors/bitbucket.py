@@ -22,8 +22,8 @@ from connectors._base import (
     WebhookRequest,
     body_sha256,
 )
-from connectors._hmac_header import BodyHmacConnector, delivery_uuid, guess_kind, json_object
-from connectors._util import check_event_type, stable_id
+from connectors._hmac_header import BodyHmacConnector
+from connectors._util import check_event_type, delivery_uuid, guess_kind, json_object, stable_id
 
 __all__ = ["BitbucketConnector", "BitbucketOptions"]
 

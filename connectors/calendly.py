@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from pydantic import Field
@@ -36,8 +35,16 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._hmac_header import json_object, optional_id, optional_type
-from connectors._util import any_match, check_tolerance, hmac_digest, lookup, parse_timestamp, to_bytes
+from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
+from connectors._util import (
+    check_hmac,
+    json_object,
+    lookup,
+    optional_id,
+    optional_type,
+    timestamped_signatures,
+    to_bytes,
+)
 
 __all__ = ["CalendlyConnector", "CalendlyOptions"]
 
@@ -56,25 +63,11 @@ class CalendlyConnector(Connector):
         header = request.headers.get("calendly-webhook-signature")
         if not header:
             raise VerificationError("missing_signature")
-        ts_text: str | None = None
-        candidates: list[bytes] = []
-        for item in header.split(","):
-            key, sep, value = item.strip().partition("=")
-            if not sep:
-                raise VerificationError("malformed_signature")
-            if key == "t" and ts_text is None:
-                ts_text = value.strip()
-            elif key == "v1":
-                candidates.append(to_bytes(value.strip().lower()))
-        if ts_text is None:
-            raise VerificationError("missing_timestamp")
+        ts_text, signatures = timestamped_signatures(header)
         timestamp = parse_timestamp(ts_text)
-        if not candidates:
-            raise VerificationError("missing_signature")
         signed = to_bytes(ts_text) + b"." + request.body
-        expected = [hmac_digest(key, signed).hex().encode() for key in secret_values(self.options.secrets)]
-        if not any_match(expected, candidates):
-            raise VerificationError("bad_signature")
+        candidates = [to_bytes(s.strip().lower()) for s in signatures]
+        check_hmac(secret_values(self.options.secrets), signed, candidates)
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
@@ -114,7 +107,7 @@ class CalendlyConnector(Connector):
         )
 
     def sample_body(self, now: float) -> bytes:
-        when = datetime.fromtimestamp(int(now), UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        when = iso_utc(now, "microseconds")
         invitee = hashlib.sha256(b"%r" % now).hexdigest()[:16].upper()
         event_uri = "https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2"
         event = {

@@ -26,7 +26,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import Field, SecretStr, field_validator
 
@@ -40,10 +39,12 @@ from connectors._base import (
     VerificationError,
     WebhookRequest,
     body_sha256,
-    parse_json,
+    one_or_many,
     utc_from_timestamp,
 )
-from connectors._util import check_event_type, check_tolerance, parse_timestamp, to_bytes
+from connectors._keys import verifies
+from connectors._timestamps import check_tolerance, parse_timestamp
+from connectors._util import check_event_type, json_object, json_or_none, to_bytes
 
 __all__ = ["DiscordConnector", "DiscordOptions"]
 
@@ -78,7 +79,7 @@ class DiscordOptions(ConnectorOptions):
     @field_validator("secrets", "signing_keys", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | SecretStr) else value
+        return one_or_many(value)
 
     @field_validator("secrets")
     @classmethod
@@ -116,7 +117,7 @@ class DiscordConnector(Connector):
         if b'"type"' not in request.body or len(request.body) > 4096:
             return None
         self.verify(request, now)
-        payload = _json_or_none(request.body)
+        payload = json_or_none(request.body)
         if not isinstance(payload, dict) or "event" in payload:
             return None
         kind = payload.get("type")
@@ -143,15 +144,13 @@ class DiscordConnector(Connector):
         signed = to_bytes(ts_header) + request.body
         ok = False
         for key in self.public_keys:
-            ok |= _ed25519_ok(key, raw, signed)
+            ok |= verifies(key.verify, raw, signed)
         if not ok:
             raise VerificationError("bad_signature")
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        payload = parse_json(request.body)
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError("not_an_object")
+        payload = json_object(request.body)
         event = payload.get("event")
         if isinstance(event, dict):
             return [
@@ -218,21 +217,6 @@ class DiscordConnector(Connector):
             },
         }
         return json.dumps(event, indent=2).encode()
-
-
-def _ed25519_ok(key: Ed25519PublicKey, signature: bytes, signed: bytes) -> bool:
-    try:
-        key.verify(signature, signed)
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
 
 
 _DISCORD_EPOCH_MS = 1_420_070_400_000

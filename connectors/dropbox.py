@@ -29,10 +29,9 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    parse_json,
     secret_values,
 )
-from connectors._util import any_match, hmac_digest, to_bytes
+from connectors._util import check_hmac, json_object, to_bytes
 
 __all__ = ["DropboxConnector", "DropboxOptions"]
 
@@ -62,14 +61,10 @@ class DropboxConnector(Connector):
         header = request.headers.get("x-dropbox-signature", "").strip()
         if not header:
             raise VerificationError("missing_signature")
-        expected = [hmac_digest(k, request.body).hex().encode() for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [to_bytes(header.lower())]):
-            raise VerificationError("bad_signature")
+        check_hmac(secret_values(self.options.secrets), request.body, [to_bytes(header.lower())])
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        payload = parse_json(request.body)
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError("not_an_object")
+        payload = json_object(request.body)
         if not isinstance(payload.get("list_folder", payload.get("delta")), dict):
             raise MalformedPayloadError("missing_field", "list_folder")
         return [ProviderEvent(type="list_folder", payload=payload, dedup_key=f"dropbox-{uuid.uuid4()}")]

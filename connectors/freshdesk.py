@@ -23,37 +23,30 @@ and `status:changed`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Any, ClassVar, Self
-from urllib.parse import parse_qsl
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors._base import (
     Connector,
     ConnectorOptions,
-    MalformedPayloadError,
     ProviderEvent,
     SignedDelivery,
-    VerificationError,
     WebhookRequest,
     body_sha256,
-    parse_json,
-    secret_values,
+    one_or_many,
     utc_from_timestamp,
 )
-from connectors._util import MAX_TYPE_LENGTH, any_match, check_event_type, lookup, to_bytes
+from connectors._basic_auth import basic_authorization, check_basic_auth
+from connectors._util import MAX_TYPE_LENGTH, check_event_type, check_token, lookup, parse_body
 
 __all__ = ["FreshdeskConnector", "FreshdeskOptions", "normalize_triggered_event"]
 
-_FORM = "application/x-www-form-urlencoded"
 _WORD = r"\s*([\w .-]+?)\s*"
 _SIMPLE_EVENT = re.compile(r"\{" + _WORD + ":" + _WORD + r"\}")
 _CHANGE_EVENT = re.compile(r"\{" + _WORD + r":\s*\{\s*from\s*:[^{}]*,\s*to\s*:[^{}]*\}\s*\}")
-_FORM_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]+\])*)")
 
 
 class FreshdeskOptions(ConnectorOptions):
@@ -84,7 +77,7 @@ class FreshdeskOptions(ConnectorOptions):
     @field_validator("username", "password", "token", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | SecretStr) else value
+        return one_or_many(value)
 
     @field_validator("username", "password", "token")
     @classmethod
@@ -130,28 +123,14 @@ class FreshdeskConnector(Connector):
         opts = self.options
         if opts.header_name is not None:
             value = request.headers.get(opts.header_name)
-            if value is None:
-                raise VerificationError("missing_token")
-            self._check(opts.token, to_bytes(value.strip()), "bad_token")
+            check_token(None if value is None else value.strip(), opts.token)
         elif opts.query_param is not None:
-            value = request.query_value(opts.query_param)
-            if value is None:
-                raise VerificationError("missing_token")
-            self._check(opts.token, to_bytes(value), "bad_token")
+            check_token(request.query_value(opts.query_param), opts.token)
         else:
-            username, password = _basic_credentials(request)
-            user_ok = any_match(secret_values(opts.username), [username])
-            password_ok = any_match(secret_values(opts.password), [password])
-            if not (user_ok & password_ok):
-                raise VerificationError("bad_credentials")
-
-    @staticmethod
-    def _check(secrets: list[SecretStr], candidate: bytes, cause: str) -> None:
-        if not any_match(secret_values(secrets), [candidate]):
-            raise VerificationError(cause)
+            check_basic_auth(request, opts.username, opts.password)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        payload = _payload(request)
+        payload = parse_body(request)
         raw_type = lookup(payload, self.options.type_field)
         if raw_type is None or raw_type == "":
             event_type = self.options.default_type
@@ -181,8 +160,7 @@ class FreshdeskConnector(Connector):
         elif opts.query_param is not None:
             query = ((opts.query_param, opts.token[0].get_secret_value()),)
         else:
-            pair = secret_values(opts.username)[0] + b":" + secret_values(opts.password)[0]
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            headers["Authorization"] = basic_authorization(opts.username, opts.password)
         return SignedDelivery(body=body, headers=headers, query=query)
 
     def sample_body(self, now: float) -> bytes:
@@ -213,58 +191,3 @@ def normalize_triggered_event(value: str) -> str:
     if match := _CHANGE_EVENT.fullmatch(value):
         return f"{match[1]}:changed"
     return value
-
-
-def _basic_credentials(request: WebhookRequest) -> tuple[bytes, bytes]:
-    header = request.headers.get("authorization")
-    if header is None:
-        raise VerificationError("missing_credentials")
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        raise VerificationError("malformed_credentials", "not HTTP Basic")
-    try:
-        decoded = base64.b64decode(to_bytes(encoded.strip()), validate=True)
-    except (binascii.Error, ValueError):
-        raise VerificationError("malformed_credentials", "bad base64") from None
-    username, sep, password = decoded.partition(b":")
-    if not sep:
-        raise VerificationError("malformed_credentials", "no colon")
-    return username, password
-
-
-def _payload(request: WebhookRequest) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != _FORM:
-        return parse_json(request.body)
-    try:
-        pairs = parse_qsl(request.body.decode(), keep_blank_values=True, strict_parsing=True)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayloadError("invalid_form") from None
-    return _nest(pairs)
-
-
-def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Form pairs to a dict; `a[b][c]=v` becomes `{"a": {"b": {"c": "v"}}}`.
-
-    A repeated key collects its values in a list; a key used both as a value and as an
-    object (`a=1&a[b]=2`) makes the form malformed.
-    """
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        match = _FORM_KEY.fullmatch(key)
-        path = [match[1], *re.findall(r"\[([^\[\]]+)\]", match[2])] if match else [key]
-        node = result
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise MalformedPayloadError("invalid_form", f"conflicting keys at {key!r}")
-        leaf, current = path[-1], node.get(path[-1])
-        if current is None:
-            node[leaf] = value
-        elif isinstance(current, str):
-            node[leaf] = [current, value]
-        elif isinstance(current, list):
-            current.append(value)
-        else:
-            raise MalformedPayloadError("invalid_form", f"conflicting keys at {key!r}")
-    return result

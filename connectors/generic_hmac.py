@@ -24,7 +24,6 @@ dotted path), else `default_type`.
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import ClassVar, Literal, Self
 
@@ -42,25 +41,25 @@ from connectors._base import (
     parse_json,
     secret_values,
 )
+from connectors._timestamps import check_tolerance, parse_timestamp
 from connectors._util import (
+    HEADER_NAME,
     MAX_TYPE_LENGTH,
-    any_match,
     check_event_type,
-    check_tolerance,
+    check_hmac,
+    encode_digest,
     hmac_digest,
     lookup,
-    parse_timestamp,
+    prefixed_signatures,
     stable_id,
     to_bytes,
 )
 
 __all__ = ["GenericHmacConnector", "GenericHmacOptions"]
 
-_HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
-
 
 class GenericHmacOptions(SecretsOptions):
-    signature_header: str = Field(pattern=_HEADER_NAME, description="header with the signature")
+    signature_header: str = Field(pattern=HEADER_NAME, description="header with the signature")
     signature_prefix: str = Field("", description="text before the digest, e.g. `sha256=`")
     signature_separator: str | None = Field(
         None, min_length=1, description="splits a header holding several signatures"
@@ -69,10 +68,10 @@ class GenericHmacOptions(SecretsOptions):
     encoding: Literal["hex", "base64"] = "hex"
     signed_content: Literal["body", "timestamp.body", "id.timestamp.body"] = "body"
     content_separator: str = Field(".", description="joins id, timestamp and body")
-    timestamp_header: str | None = Field(None, pattern=_HEADER_NAME)
-    id_header: str | None = Field(None, pattern=_HEADER_NAME)
+    timestamp_header: str | None = Field(None, pattern=HEADER_NAME)
+    id_header: str | None = Field(None, pattern=HEADER_NAME)
     tolerance_seconds: int = Field(300, ge=0, description="max clock skew, both directions")
-    type_header: str | None = Field(None, pattern=_HEADER_NAME)
+    type_header: str | None = Field(None, pattern=HEADER_NAME)
     type_field: str | None = Field(None, min_length=1, description="dotted path in the body")
     default_type: str = Field("webhook", min_length=1, max_length=MAX_TYPE_LENGTH)
 
@@ -104,7 +103,12 @@ class GenericHmacConnector(Connector):
         header = request.headers.get(opts.signature_header)
         if not header:
             raise VerificationError("missing_signature")
-        candidates = self._candidates(header)
+        candidates = prefixed_signatures(
+            header,
+            opts.signature_prefix,
+            separator=opts.signature_separator,
+            lowercase=opts.encoding == "hex",
+        )
         timestamp: int | None = None
         parts: list[bytes] = []
         if opts.signed_content == "id.timestamp.body":
@@ -119,30 +123,13 @@ class GenericHmacConnector(Connector):
             timestamp = parse_timestamp(ts_header)
             parts.append(to_bytes(ts_header))
         signed = opts.content_separator.encode().join([*parts, request.body])
-        expected = [self._digest(key, signed) for key in secret_values(opts.secrets)]
-        if not any_match(expected, candidates):
-            raise VerificationError("bad_signature")
+        keys = secret_values(opts.secrets)
+        check_hmac(keys, signed, candidates, algorithm=opts.algorithm, encoding=opts.encoding)
         if timestamp is not None:
             check_tolerance(timestamp, now, opts.tolerance_seconds)
 
-    def _candidates(self, header: str) -> list[bytes]:
-        opts = self.options
-        items = header.split(opts.signature_separator) if opts.signature_separator else [header]
-        found: list[bytes] = []
-        for raw in items:
-            item = raw.strip()
-            if item.startswith(opts.signature_prefix):
-                digest = item[len(opts.signature_prefix) :]
-                found.append(to_bytes(digest.lower() if opts.encoding == "hex" else digest))
-        if not found:
-            raise VerificationError("malformed_signature")
-        return found
-
     def _digest(self, key: bytes, content: bytes) -> bytes:
-        mac = hmac_digest(key, content, self.options.algorithm)
-        if self.options.encoding == "hex":
-            return mac.hex().encode()
-        return base64.b64encode(mac)
+        return encode_digest(hmac_digest(key, content, self.options.algorithm), self.options.encoding)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         opts = self.options

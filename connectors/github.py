@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import uuid
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -37,12 +36,19 @@ from connectors._base import (
     parse_json,
     secret_values,
 )
-from connectors._util import any_match, check_event_type, hmac_digest, to_bytes
+from connectors._util import (
+    FORM,
+    check_event_type,
+    check_hmac,
+    delivery_uuid,
+    json_or_none,
+    media_type,
+    prefixed_signatures,
+)
 
 __all__ = ["GitHubConnector", "GitHubOptions"]
 
 _PREFIX = "sha256="
-_FORM = "application/x-www-form-urlencoded"
 # Top-level keys that identify an event's kind, for `sign()` (send-test and the test kit).
 _EVENT_BY_KEY = (
     ("zen", "ping"),
@@ -67,15 +73,8 @@ class GitHubConnector(Connector):
         header = request.headers.get("x-hub-signature-256")
         if not header:
             raise VerificationError("missing_signature")
-        header = header.strip()
-        if not header.startswith(_PREFIX):
-            raise VerificationError("malformed_signature")
-        candidate = to_bytes(header[len(_PREFIX) :].lower())
-        expected = [
-            hmac_digest(key, request.body).hex().encode() for key in secret_values(self.options.secrets)
-        ]
-        if not any_match(expected, [candidate]):
-            raise VerificationError("bad_signature")
+        candidates = prefixed_signatures(header, _PREFIX)
+        check_hmac(secret_values(self.options.secrets), request.body, candidates)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         event_name = request.headers.get("x-github-event")
@@ -102,13 +101,13 @@ class GitHubConnector(Connector):
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         key = secret_values(self.options.secrets)[0]
         digest = hmac.new(key, body, hashlib.sha256).hexdigest()
-        delivery = uuid.UUID(bytes=hashlib.sha256(b"%r:" % now + body).digest()[:16], version=4)
+        delivery = delivery_uuid(body, now)
         return SignedDelivery(
             body=body,
             headers={
                 "X-Hub-Signature-256": _PREFIX + digest,
                 "X-GitHub-Event": _guess_event(body),
-                "X-GitHub-Delivery": str(delivery),
+                "X-GitHub-Delivery": delivery,
                 "User-Agent": "GitHub-Hookshot/hookgate",
                 "Content-Type": "application/json",
             },
@@ -138,8 +137,7 @@ class GitHubConnector(Connector):
 
 
 def _payload(request: WebhookRequest) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != _FORM:
+    if media_type(request) != FORM:
         return parse_json(request.body)
     try:
         fields = parse_qs(request.body.decode(), strict_parsing=True)
@@ -152,10 +150,7 @@ def _payload(request: WebhookRequest) -> Any:
 
 
 def _guess_event(body: bytes) -> str:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return "ping"
+    payload = json_or_none(body)
     if isinstance(payload, dict):
         for key, event in _EVENT_BY_KEY:
             if key in payload:

@@ -30,13 +30,18 @@ from connectors._base import (
     MalformedPayloadError,
     ProviderEvent,
     SignedDelivery,
-    VerificationError,
     WebhookRequest,
     body_sha256,
-    secret_values,
+    one_or_many,
 )
-from connectors._hmac_header import delivery_uuid, json_object, optional_type
-from connectors._util import any_match, check_event_type, to_bytes
+from connectors._util import (
+    check_event_type,
+    check_token,
+    delivery_uuid,
+    json_object,
+    json_or_none,
+    optional_type,
+)
 from connectors.standard_webhooks import StandardWebhooksConnector, StandardWebhooksOptions, parse_keys
 
 __all__ = ["GitLabConnector", "GitLabOptions"]
@@ -69,7 +74,7 @@ class GitLabOptions(ConnectorOptions):
     @field_validator("secrets", "signing_secrets", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | SecretStr) else value
+        return one_or_many(value)
 
     @field_validator("secrets")
     @classmethod
@@ -112,11 +117,7 @@ class GitLabConnector(Connector):
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         if self.options.secrets:
-            token = request.headers.get("x-gitlab-token")
-            if token is None:
-                raise VerificationError("missing_token")
-            if not any_match(secret_values(self.options.secrets), [to_bytes(token)]):
-                raise VerificationError("bad_token")
+            check_token(request.headers.get("x-gitlab-token"), self.options.secrets)
         if self._signed is not None:
             self._signed.verify(request, now)
 
@@ -189,9 +190,6 @@ class GitLabConnector(Connector):
 
 
 def _event_of(body: bytes) -> str:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return "Push Hook"
+    payload = json_or_none(body)
     kind = payload.get("object_kind") if isinstance(payload, dict) else None
     return dict(_EVENT_BY_KIND).get(kind, "Push Hook") if isinstance(kind, str) else "Push Hook"

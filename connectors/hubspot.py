@@ -47,19 +47,18 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
+from connectors._timestamps import check_tolerance, parse_millis
 from connectors._util import (
+    DEFAULT_SIGNING_URL,
     MAX_TYPE_LENGTH,
     any_match,
     check_event_type,
-    check_tolerance,
-    hmac_digest,
+    check_hmac,
     to_bytes,
 )
 
-__all__ = ["HubSpotConnector", "HubSpotOptions", "decode_v3_uri"]
+__all__ = ["DEFAULT_SIGNING_URL", "HubSpotConnector", "HubSpotOptions", "decode_v3_uri"]
 
-#: The URL `connectors.testing.signed_request` posts to by default.
-DEFAULT_SIGNING_URL = "https://hookgate.example/hooks/test"
 _V3_DECODED = {
     "%3A": ":",
     "%2F": "/",
@@ -138,11 +137,9 @@ class HubSpotConnector(Connector):
         ts_header = request.headers.get("x-hubspot-request-timestamp", "").strip()
         if not ts_header:
             raise VerificationError("missing_timestamp")
-        millis = _parse_millis(ts_header)
+        millis = parse_millis(ts_header)
         signed = _v3_content(request.method, request.url, request.body, ts_header)
-        expected = [base64.b64encode(hmac_digest(key, signed)) for key in secrets]
-        if not any_match(expected, [to_bytes(signature)]):
-            raise VerificationError("bad_signature")
+        check_hmac(secrets, signed, [to_bytes(signature)], encoding="base64")
         check_tolerance(millis // 1000, now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
@@ -229,9 +226,3 @@ def decode_v3_uri(uri: str) -> str:
 
 def _v3_content(method: str, url: str, body: bytes, timestamp: str) -> bytes:
     return to_bytes(method + decode_v3_uri(url)) + body + to_bytes(timestamp)
-
-
-def _parse_millis(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or len(value) > 15:
-        raise VerificationError("malformed_timestamp")
-    return int(value)

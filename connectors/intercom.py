@@ -21,7 +21,8 @@ from connectors._base import (
     body_sha256,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector, json_object, optional_id, optional_type
+from connectors._hmac_header import BodyHmacConnector
+from connectors._util import json_object, optional_id, optional_type
 
 __all__ = ["IntercomConnector", "IntercomOptions"]
 

@@ -41,16 +41,22 @@ from connectors._base import (
     VerificationError,
     WebhookRequest,
     body_sha256,
-    parse_json,
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, hmac_digest, stable_id, to_bytes
+from connectors._util import (
+    DEFAULT_SIGNING_URL,
+    check_event_type,
+    check_hmac,
+    json_object,
+    json_or_none,
+    prefixed_signatures,
+    stable_id,
+    to_bytes,
+)
 
-__all__ = ["JiraConnector", "JiraOptions", "canonical_request", "query_string_hash"]
+__all__ = ["DEFAULT_SIGNING_URL", "JiraConnector", "JiraOptions", "canonical_request", "query_string_hash"]
 
-#: The URL `connectors.testing.signed_request` posts to by default.
-DEFAULT_SIGNING_URL = "https://hookgate.example/hooks/test"
 _PREFIX = "sha256="
 _MAX_TOKEN = 8192
 
@@ -88,12 +94,8 @@ class JiraConnector(Connector):
         header = request.headers.get("x-hub-signature", "").strip()
         if not header:
             raise VerificationError("missing_signature")
-        if not header.startswith(_PREFIX):
-            raise VerificationError("malformed_signature")
-        candidate = to_bytes(header[len(_PREFIX) :].lower())
-        expected = [hmac_digest(k, request.body).hex().encode() for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [candidate]):
-            raise VerificationError("bad_signature")
+        candidates = prefixed_signatures(header, _PREFIX)
+        check_hmac(secret_values(self.options.secrets), request.body, candidates)
 
     def _verify_jwt(self, request: WebhookRequest, now: float) -> None:
         token, needs_qsh = _token(request)
@@ -105,9 +107,7 @@ class JiraConnector(Connector):
             raise VerificationError("unsupported_algorithm")
         signature = _b64url(sig_b64)
         signed = to_bytes(f"{head_b64}.{claims_b64}")
-        expected = [hmac_digest(k, signed) for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [signature]):
-            raise VerificationError("bad_signature")
+        check_hmac(secret_values(self.options.secrets), signed, [signature], encoding="raw")
         leeway = self.options.tolerance_seconds
         exp, iat = claims.get("exp"), claims.get("iat")
         if not _is_number(exp):
@@ -141,9 +141,7 @@ class JiraConnector(Connector):
         return relative + ("?" + parsed.query if parsed.query else "")
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        event = parse_json(request.body)
-        if not isinstance(event, dict):
-            raise MalformedPayloadError("not_an_object")
+        event = json_object(request.body)
         raw_type = event.get("webhookEvent", event.get("eventType"))
         if raw_type is None:
             raise MalformedPayloadError("missing_field", "webhookEvent")
@@ -257,10 +255,7 @@ def _b64url(part: str) -> bytes:
 
 
 def _json_part(part: str) -> dict[str, Any]:
-    try:
-        value = json.loads(_b64url(part))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise VerificationError("malformed_token") from None
+    value = json_or_none(_b64url(part))
     if not isinstance(value, dict):
         raise VerificationError("malformed_token")
     return value

@@ -19,7 +19,6 @@ dedup key is the `Linear-Delivery` header (a UUID per delivery), else a hash of 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -31,10 +30,12 @@ from connectors._base import (
     VerificationError,
     WebhookRequest,
     body_sha256,
+    parse_json,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector, delivery_uuid, json_object, optional_type
-from connectors._util import check_event_type, check_tolerance
+from connectors._hmac_header import BodyHmacConnector
+from connectors._timestamps import check_tolerance, iso_utc
+from connectors._util import check_event_type, delivery_uuid, json_object, json_or_none, optional_type
 
 __all__ = ["LinearConnector", "LinearOptions"]
 
@@ -89,8 +90,7 @@ class LinearConnector(BodyHmacConnector):
         return headers
 
     def sample_body(self, now: float) -> bytes:
-        created = datetime.fromtimestamp(int(now), UTC).isoformat(timespec="milliseconds")
-        created = created.replace("+00:00", "Z")
+        created = iso_utc(now, "milliseconds")
         event = {
             "action": "create",
             "actor": {"id": "2e6eea91-1111-0000-9486-acea0603064d", "type": "user", "name": "Jane Doe"},
@@ -117,8 +117,8 @@ class LinearConnector(BodyHmacConnector):
 def _webhook_timestamp(body: bytes) -> int:
     """Unix seconds of an authentic body's `webhookTimestamp` (ms), or `VerificationError`."""
     try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        payload: Any = parse_json(body)
+    except MalformedPayloadError:
         raise VerificationError("missing_timestamp", "body is not JSON") from None
     value = payload.get("webhookTimestamp") if isinstance(payload, dict) else None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -129,9 +129,6 @@ def _webhook_timestamp(body: bytes) -> int:
 
 
 def _entity(body: bytes) -> str | None:
-    try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
+    payload = json_or_none(body)
     value = payload.get("type") if isinstance(payload, dict) else None
     return value if isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64 else None

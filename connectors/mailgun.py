@@ -17,8 +17,6 @@ type is `event-data.event` (`delivered`, `failed`, `opened`, …).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 from typing import Any, ClassVar, Self
@@ -34,23 +32,16 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
+    one_or_many,
     parse_json,
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import (
-    any_match,
-    check_event_type,
-    check_tolerance,
-    hmac_digest,
-    parse_timestamp,
-    stable_id,
-    to_bytes,
-)
+from connectors._basic_auth import basic_authorization, check_basic_auth, check_optional_pair
+from connectors._timestamps import check_tolerance, parse_timestamp
+from connectors._util import FORM, check_event_type, check_hmac, media_type, stable_id, to_bytes
 
 __all__ = ["MailgunConnector", "MailgunOptions"]
-
-_FORM = "application/x-www-form-urlencoded"
 
 
 class MailgunOptions(SecretsOptions):
@@ -65,21 +56,17 @@ class MailgunOptions(SecretsOptions):
     @field_validator("username", "password", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | SecretStr) else value
+        return one_or_many(value)
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> Self:
-        if bool(self.username) != bool(self.password):
-            raise ValueError("HTTP Basic needs both username and password")
-        if any(not s.get_secret_value() for s in (*self.username, *self.password)):
-            raise ValueError("HTTP Basic credentials must not be empty")
+        check_optional_pair(self.username, self.password)
         return self
 
 
 def _fields(request: WebhookRequest) -> tuple[dict[str, Any], bool]:
     """(the parsed body, whether it is a legacy form); raises ValueError if unparseable."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == _FORM:
+    if media_type(request) == FORM:
         pairs = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
         return dict(pairs), True
     payload = json.loads(request.body)
@@ -96,7 +83,7 @@ class MailgunConnector(Connector):
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         if self.options.username:
-            self._check_basic(request)
+            check_basic_auth(request, self.options.username, self.options.password, strict=False)
         try:
             payload, legacy = _fields(request)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -113,24 +100,8 @@ class MailgunConnector(Connector):
             raise VerificationError("missing_signature")
         seconds = parse_timestamp(timestamp)
         signed = to_bytes(timestamp + token)
-        expected = [hmac_digest(k, signed).hex().encode() for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [to_bytes(digest.strip().lower())]):
-            raise VerificationError("bad_signature")
+        check_hmac(secret_values(self.options.secrets), signed, [to_bytes(digest.strip().lower())])
         check_tolerance(seconds, now, self.options.tolerance_seconds)
-
-    def _check_basic(self, request: WebhookRequest) -> None:
-        scheme, _, encoded = request.headers.get("authorization", "").strip().partition(" ")
-        if scheme.lower() != "basic":
-            raise VerificationError("missing_credentials")
-        try:
-            decoded = base64.b64decode(to_bytes(encoded.strip()), validate=True)
-        except (binascii.Error, ValueError):
-            raise VerificationError("malformed_credentials") from None
-        username, sep, password = decoded.partition(b":")
-        user_ok = any_match(secret_values(self.options.username), [username])
-        password_ok = any_match(secret_values(self.options.password), [password])
-        if not (sep and user_ok & password_ok):
-            raise VerificationError("bad_credentials")
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         try:
@@ -175,11 +146,10 @@ class MailgunConnector(Connector):
         }
         headers = {"User-Agent": "mailgun/treq-16.12.0"}
         if self.options.username:
-            pair = secret_values(self.options.username)[0] + b":" + secret_values(self.options.password)[0]
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            headers["Authorization"] = basic_authorization(self.options.username, self.options.password)
         try:
-            payload: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            payload: Any = parse_json(body)
+        except MalformedPayloadError:
             payload = body.decode("utf-8", "replace")
         if not isinstance(payload, dict):
             payload = {"event-data": payload}
@@ -193,7 +163,7 @@ class MailgunConnector(Connector):
         timestamp, token = str(int(now)), hmac.new(key, b"legacy:%r" % now, "sha256").hexdigest()[:50]
         digest = hmac.new(key, (timestamp + token).encode(), "sha256").hexdigest()
         body = urlencode({**fields, "timestamp": timestamp, "token": token, "signature": digest}).encode()
-        return SignedDelivery(body=body, headers={"Content-Type": _FORM})
+        return SignedDelivery(body=body, headers={"Content-Type": FORM})
 
     def sample_body(self, now: float) -> bytes:
         event = {

@@ -37,11 +37,18 @@ from connectors._base import (
     VerificationError,
     WebhookRequest,
     body_sha256,
-    parse_json,
+    one_or_many,
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, hmac_digest, to_bytes
+from connectors._util import (
+    any_match,
+    check_event_type,
+    check_hmac,
+    json_object,
+    prefixed_signatures,
+    to_bytes,
+)
 
 __all__ = ["MetaConnector", "MetaOptions"]
 
@@ -57,7 +64,7 @@ class MetaOptions(SecretsOptions):
     @field_validator("verify_tokens", mode="before")
     @classmethod
     def _tokens(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | SecretStr) else value
+        return one_or_many(value)
 
     @field_validator("verify_tokens")
     @classmethod
@@ -92,17 +99,11 @@ class MetaConnector(Connector):
         header = request.headers.get("x-hub-signature-256", "").strip()
         if not header:
             raise VerificationError("missing_signature")
-        if not header.startswith(_PREFIX):
-            raise VerificationError("malformed_signature")
-        candidate = to_bytes(header[len(_PREFIX) :].lower())
-        expected = [hmac_digest(k, request.body).hex().encode() for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [candidate]):
-            raise VerificationError("bad_signature")
+        candidates = prefixed_signatures(header, _PREFIX)
+        check_hmac(secret_values(self.options.secrets), request.body, candidates)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        payload = parse_json(request.body)
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError("not_an_object")
+        payload = json_object(request.body)
         obj = check_event_type(payload.get("object"), "object")
         entries = payload.get("entry")
         if not isinstance(entries, list):

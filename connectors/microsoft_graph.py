@@ -43,7 +43,7 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, to_bytes
+from connectors._util import any_match, check_event_type, json_or_none, to_bytes
 
 __all__ = ["MicrosoftGraphConnector", "MicrosoftGraphOptions"]
 
@@ -80,8 +80,8 @@ class MicrosoftGraphConnector(Connector):
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         try:
-            payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            payload = parse_json(request.body)
+        except MalformedPayloadError:
             raise VerificationError("malformed_body") from None
         items = payload.get("value") if isinstance(payload, dict) else None
         if not (isinstance(items, list) and items):
@@ -129,10 +129,7 @@ class MicrosoftGraphConnector(Connector):
 
         Raises ValueError when the body is not a notification collection (`{"value": [...]}`).
         """
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            payload = None
+        payload = json_or_none(body)
         items = payload.get("value") if isinstance(payload, dict) else None
         if not (isinstance(items, list) and items and all(isinstance(i, dict) for i in items)):
             raise ValueError('sign() needs a notification collection: {"value": [{...}, ...]}')

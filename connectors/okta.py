@@ -30,14 +30,12 @@ from connectors._base import (
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
-    VerificationError,
     WebhookRequest,
     body_sha256,
     parse_json,
-    secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, to_bytes
+from connectors._util import check_event_type, check_token
 
 __all__ = ["OktaConnector", "OktaOptions"]
 
@@ -73,10 +71,7 @@ class OktaConnector(Connector):
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         value = request.headers.get(self.options.header_name)
-        if value is None:
-            raise VerificationError("missing_token")
-        if not any_match(secret_values(self.options.secrets), [to_bytes(value.strip())]):
-            raise VerificationError("bad_token")
+        check_token(None if value is None else value.strip(), self.options.secrets)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = parse_json(request.body)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -31,17 +30,16 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    parse_json,
     secret_values,
     utc_from_timestamp,
 )
+from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
 from connectors._util import (
-    any_match,
     check_event_type,
-    check_tolerance,
-    hmac_digest,
-    parse_timestamp,
+    check_hmac,
+    json_object,
     stable_id,
+    timestamped_signatures,
     to_bytes,
 )
 
@@ -62,33 +60,17 @@ class PaddleConnector(Connector):
         header = request.headers.get("paddle-signature", "").strip()
         if not header:
             raise VerificationError("missing_signature")
-        ts_value: str | None = None
-        candidates: list[bytes] = []
-        for item in header.split(";"):
-            key, sep, value = item.strip().partition("=")
-            if not sep:
-                raise VerificationError("malformed_signature")
-            if key == "ts":
-                if ts_value is not None:
-                    raise VerificationError("malformed_signature")
-                ts_value = value.strip()
-            elif key == "h1":
-                candidates.append(to_bytes(value.strip().lower()))
-        if ts_value is None:
-            raise VerificationError("missing_timestamp")
-        if not candidates:
-            raise VerificationError("missing_signature")
+        ts_value, signatures = timestamped_signatures(
+            header, separator=";", timestamp_key="ts", signature_key="h1", single_timestamp=True
+        )
         timestamp = parse_timestamp(ts_value)
         signed = to_bytes(ts_value) + b":" + request.body
-        expected = [hmac_digest(k, signed).hex().encode() for k in secret_values(self.options.secrets)]
-        if not any_match(expected, candidates):
-            raise VerificationError("bad_signature")
+        candidates = [to_bytes(s.strip().lower()) for s in signatures]
+        check_hmac(secret_values(self.options.secrets), signed, candidates)
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        event = parse_json(request.body)
-        if not isinstance(event, dict):
-            raise MalformedPayloadError("not_an_object")
+        event = json_object(request.body)
         event_id, raw_type = event.get("event_id"), event.get("event_type")
         if not isinstance(event_id, str) or not event_id:
             raise MalformedPayloadError("missing_field", "event_id")
@@ -120,7 +102,7 @@ class PaddleConnector(Connector):
         )
 
     def sample_body(self, now: float) -> bytes:
-        at = datetime.fromtimestamp(int(now), UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        at = iso_utc(now, "microseconds")
         suffix = stable_id("", b"paddle", now)[:26]
         event: dict[str, Any] = {
             "event_id": f"evt_{suffix}",

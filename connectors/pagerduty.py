@@ -12,7 +12,6 @@ and `occurred_at` is `event.occurred_at`. `X-Webhook-Id` is kept as the delivery
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from connectors._base import (
@@ -22,8 +21,9 @@ from connectors._base import (
     WebhookRequest,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector, json_object, optional_id, optional_type
-from connectors._util import lookup, stable_id
+from connectors._hmac_header import BodyHmacConnector
+from connectors._timestamps import iso_utc
+from connectors._util import json_object, lookup, optional_id, optional_type, stable_id
 
 __all__ = ["PagerDutyConnector", "PagerDutyOptions"]
 
@@ -69,13 +69,13 @@ class PagerDutyConnector(BodyHmacConnector):
         }
 
     def sample_body(self, now: float) -> bytes:
-        occurred = datetime.fromtimestamp(int(now), UTC).isoformat(timespec="milliseconds")
+        occurred = iso_utc(now, "milliseconds")
         event = {
             "event": {
                 "id": stable_id("01", b"pagerduty", now).upper()[:26],
                 "event_type": "incident.triggered",
                 "resource_type": "incident",
-                "occurred_at": occurred.replace("+00:00", "Z"),
+                "occurred_at": occurred,
                 "agent": {"id": "PLH1HKV", "summary": "Tenex Engineer", "type": "user_reference"},
                 "client": {"name": "PagerDuty"},
                 "data": {

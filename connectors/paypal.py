@@ -34,10 +34,9 @@ from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors._base import (
@@ -49,10 +48,11 @@ from connectors._base import (
     VerificationError,
     WebhookRequest,
     body_sha256,
-    parse_json,
     utc_from_timestamp,
 )
-from connectors._util import check_event_type, check_tolerance, stable_id, to_bytes
+from connectors._keys import load_private_key, spki, verifies
+from connectors._timestamps import check_tolerance, iso_utc, parse_iso_timestamp
+from connectors._util import check_each, check_event_type, json_object, stable_id, to_bytes
 
 __all__ = ["CERT_HOSTS", "PayPalConnector", "PayPalOptions", "load_certificates"]
 
@@ -82,16 +82,12 @@ def load_certificates(pem: str) -> list[x509.Certificate]:
 
 def _load_signing_key(pem: str) -> rsa.RSAPrivateKey:
     try:
-        key = load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ValueError("signing_key is not an unencrypted PEM private key") from None
+        key = load_private_key(pem, der=False)
+    except ValueError as exc:
+        raise ValueError(f"signing_key is {exc}") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("signing_key is not an RSA key")  # noqa: TRY004 - pydantic reports ValueError
     return key
-
-
-def _spki(key: Any) -> bytes:
-    return bytes(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
 
 
 class PayPalOptions(ConnectorOptions):
@@ -121,19 +117,14 @@ class PayPalOptions(ConnectorOptions):
     @field_validator("secrets")
     @classmethod
     def _certificates(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for i, secret in enumerate(value):
-            try:
-                load_certificates(secret.get_secret_value())
-            except ValueError as exc:
-                raise ValueError(f"secrets[{i}]: {exc}") from None
-        return value
+        return check_each(value, load_certificates)
 
     @model_validator(mode="after")
     def _signing_key_matches(self) -> Self:
         if self.signing_key is not None:
-            public = _spki(_load_signing_key(self.signing_key.get_secret_value()).public_key())
+            public = spki(_load_signing_key(self.signing_key.get_secret_value()).public_key())
             known = {
-                _spki(c.public_key()) for s in self.secrets for c in load_certificates(s.get_secret_value())
+                spki(c.public_key()) for s in self.secrets for c in load_certificates(s.get_secret_value())
             }
             if public not in known:
                 raise ValueError("signing_key does not belong to any certificate in secrets")
@@ -192,7 +183,7 @@ class PayPalConnector(Connector):
         if algorithm is None:
             raise VerificationError("unsupported_algorithm")
         self.certificate_url(request)
-        sent_at = _parse_time(transmission_time)
+        sent_at = parse_iso_timestamp(transmission_time, naive_is_utc=False)
         try:
             raw = base64.b64decode(to_bytes(signature), validate=True)
         except (binascii.Error, ValueError):
@@ -210,15 +201,14 @@ class PayPalConnector(Connector):
         for webhook_id in self.options.webhook_id:
             signed = to_bytes(f"{transmission_id}|{transmission_time}|{webhook_id}|{crc}")
             for cert in current:
-                ok |= _rsa_ok(cert.public_key(), raw, signed, algorithm())
+                key: Any = cert.public_key()  # RSA, as checked when the options were validated
+                ok |= verifies(key.verify, raw, signed, padding.PKCS1v15(), algorithm())
         if not ok:
             raise VerificationError("bad_signature")
         check_tolerance(int(sent_at), now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        event = parse_json(request.body)
-        if not isinstance(event, dict):
-            raise MalformedPayloadError("not_an_object")
+        event = json_object(request.body)
         if event.get("event_type") is None:
             raise MalformedPayloadError("missing_field", "event_type")
         event_type = check_event_type(event["event_type"], "event_type")
@@ -242,7 +232,7 @@ class PayPalConnector(Connector):
         if self.signing_key is None:
             raise ValueError("sign() needs signing_key (PayPal holds the real private key)")
         transmission_id = stable_id("", body, now)[:8] + "-2a4f-11ee-9d5c-" + stable_id("", b"", now)[:12]
-        transmission_time = datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")
+        transmission_time = iso_utc(now)
         crc = zlib.crc32(body) & 0xFFFFFFFF
         signed = f"{transmission_id}|{transmission_time}|{self.options.webhook_id[0]}|{crc}".encode()
         signature = self.signing_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
@@ -260,7 +250,7 @@ class PayPalConnector(Connector):
         )
 
     def sample_body(self, now: float) -> bytes:
-        created = datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")
+        created = iso_utc(now)
         event = {
             "id": "WH-" + stable_id("", b"paypal", now)[:17].upper(),
             "create_time": created,
@@ -279,24 +269,3 @@ class PayPalConnector(Connector):
             "resource_version": "2.0",
         }
         return json.dumps(event, indent=2).encode()
-
-
-def _parse_time(value: str) -> float:
-    """Unix seconds of an RFC 3339 time with an offset, or VerificationError."""
-    if not value.isascii() or len(value) > 40:
-        raise VerificationError("malformed_timestamp")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        if parsed.tzinfo is None:
-            raise ValueError("no offset")
-        return parsed.timestamp()
-    except (ValueError, OverflowError):
-        raise VerificationError("malformed_timestamp") from None
-
-
-def _rsa_ok(key: Any, signature: bytes, signed: bytes, algorithm: hashes.HashAlgorithm) -> bool:
-    try:
-        key.verify(signature, signed, padding.PKCS1v15(), algorithm)
-    except (InvalidSignature, ValueError):
-        return False
-    return True

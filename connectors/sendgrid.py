@@ -22,18 +22,11 @@ import binascii
 import json
 from typing import Any, ClassVar, Self
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
-    load_der_private_key,
-    load_der_public_key,
-    load_pem_private_key,
-)
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connectors import _keys
 from connectors._base import (
     Connector,
     MalformedPayloadError,
@@ -46,7 +39,8 @@ from connectors._base import (
     parse_json,
     utc_from_timestamp,
 )
-from connectors._util import check_event_type, check_tolerance, parse_timestamp, to_bytes
+from connectors._timestamps import check_tolerance, parse_timestamp
+from connectors._util import check_each, check_event_type, to_bytes
 
 __all__ = ["SendGridConnector", "SendGridOptions", "load_private_key", "load_public_key"]
 
@@ -57,11 +51,7 @@ _ECDSA = ec.ECDSA(hashes.SHA256())
 
 def load_public_key(value: str) -> ec.EllipticCurvePublicKey:
     """A P-256 public key from SendGrid's base64 DER form (PEM armour tolerated)."""
-    text = "".join(line for line in value.strip().splitlines() if not line.startswith("-----"))
-    try:
-        key = load_der_public_key(base64.b64decode("".join(text.split()), validate=True))
-    except (binascii.Error, ValueError, UnsupportedAlgorithm):
-        raise ValueError("not a base64 DER public key") from None
+    key = _keys.load_public_key(value)
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
         raise ValueError("not a P-256 (prime256v1) public key")
     return key
@@ -69,21 +59,10 @@ def load_public_key(value: str) -> ec.EllipticCurvePublicKey:
 
 def load_private_key(value: str) -> ec.EllipticCurvePrivateKey:
     """A P-256 private key, PEM or base64 DER (PKCS#8 or SEC1)."""
-    text = value.strip()
-    try:
-        if text.startswith("-----"):
-            key: Any = load_pem_private_key(text.encode(), password=None)
-        else:
-            key = load_der_private_key(base64.b64decode("".join(text.split()), validate=True), password=None)
-    except (binascii.Error, ValueError, TypeError, UnsupportedAlgorithm):
-        raise ValueError("not an unencrypted PEM or base64 DER private key") from None
+    key = _keys.load_private_key(value)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise ValueError("not a P-256 (prime256v1) private key")
     return key
-
-
-def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
-    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 class SendGridOptions(SecretsOptions):
@@ -98,18 +77,13 @@ class SendGridOptions(SecretsOptions):
     @field_validator("secrets")
     @classmethod
     def _public_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for i, secret in enumerate(value):
-            try:
-                load_public_key(secret.get_secret_value())
-            except ValueError as exc:
-                raise ValueError(f"secrets[{i}]: {exc}") from None
-        return value
+        return check_each(value, load_public_key)
 
     @model_validator(mode="after")
     def _signing_key_matches(self) -> Self:
         if self.signing_key is not None:
-            public = _spki(load_private_key(self.signing_key.get_secret_value()).public_key())
-            if public not in {_spki(load_public_key(s.get_secret_value())) for s in self.secrets}:
+            public = _keys.spki(load_private_key(self.signing_key.get_secret_value()).public_key())
+            if public not in {_keys.spki(load_public_key(s.get_secret_value())) for s in self.secrets}:
                 raise ValueError("signing_key's public key is not among secrets")
         return self
 
@@ -142,11 +116,7 @@ class SendGridConnector(Connector):
         signed = to_bytes(ts_header) + request.body
         ok = False
         for key in self.public_keys:
-            try:
-                key.verify(der, signed, _ECDSA)
-            except (InvalidSignature, ValueError):
-                continue
-            ok = True
+            ok |= _keys.verifies(key.verify, der, signed, _ECDSA)
         if not ok:
             raise VerificationError("bad_signature")
         check_tolerance(timestamp, now, self.options.tolerance_seconds)

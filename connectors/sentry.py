@@ -14,7 +14,6 @@ The event type is `Sentry-Hook-Resource` and, when the body has one, `.` + its `
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from connectors._base import (
@@ -25,8 +24,9 @@ from connectors._base import (
     body_sha256,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector, delivery_uuid, guess_kind, json_object, optional_type
-from connectors._util import check_event_type
+from connectors._hmac_header import BodyHmacConnector
+from connectors._timestamps import iso_utc
+from connectors._util import check_event_type, delivery_uuid, guess_kind, json_object, optional_type
 
 __all__ = ["SentryConnector", "SentryOptions"]
 
@@ -82,7 +82,7 @@ class SentryConnector(BodyHmacConnector):
         }
 
     def sample_body(self, now: float) -> bytes:
-        seen = datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")
+        seen = iso_utc(now)
         event = {
             "action": "created",
             "installation": {"uuid": "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"},

@@ -35,19 +35,24 @@ from connectors._base import (
     WebhookRequest,
     body_sha256,
 )
-from connectors._hmac_header import delivery_uuid, optional_id
-from connectors._util import MAX_TYPE_LENGTH, check_event_type, lookup, stable_id
+from connectors._util import (
+    HEADER_NAME,
+    MAX_TYPE_LENGTH,
+    check_event_type,
+    delivery_uuid,
+    lookup,
+    optional_id,
+    parse_body,
+    stable_id,
+)
 from connectors.freshdesk import FreshdeskConnector, FreshdeskOptions
-from connectors.freshdesk import _payload as parse_body
 
 __all__ = ["SharedSecretConnector", "SharedSecretOptions"]
-
-_HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 
 
 class SharedSecretOptions(FreshdeskOptions):
     token_prefix: str = Field("", description="text before the token in header mode, e.g. `Bearer `")
-    type_header: str | None = Field(None, pattern=_HEADER_NAME, description="header with the event type")
+    type_header: str | None = Field(None, pattern=HEADER_NAME, description="header with the event type")
     type_field: str = Field("type", min_length=1, description="dotted path of the event type in the body")
     default_type: str = Field(
         "webhook",
@@ -55,7 +60,7 @@ class SharedSecretOptions(FreshdeskOptions):
         max_length=MAX_TYPE_LENGTH,
         description="event type when neither type_header nor type_field gives one",
     )
-    id_header: str | None = Field(None, pattern=_HEADER_NAME, description="header with a delivery id")
+    id_header: str | None = Field(None, pattern=HEADER_NAME, description="header with a delivery id")
     id_field: str | None = Field(None, min_length=1, description="dotted path of an event id in the body")
 
     @model_validator(mode="after")

@@ -30,8 +30,9 @@ from connectors._base import (
     body_sha256,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector, guess_kind, json_object
-from connectors._util import check_event_type
+from connectors._hmac_header import BodyHmacConnector
+from connectors._timestamps import iso_utc
+from connectors._util import check_event_type, guess_kind, json_object
 
 __all__ = ["ShopifyConnector", "ShopifyOptions"]
 
@@ -80,14 +81,14 @@ class ShopifyConnector(BodyHmacConnector):
 
     def delivery_headers(self, body: bytes, now: float) -> dict[str, str]:
         seed = hashlib.sha256(b"%r:" % now + body).digest()
-        triggered = datetime.fromtimestamp(int(now), UTC).isoformat(timespec="milliseconds")
+        triggered = iso_utc(now, "milliseconds")
         return {
             "X-Shopify-Topic": guess_kind(body, _TOPIC_BY_KEY, "orders/create"),
             "X-Shopify-Shop-Domain": "hookgate-test.myshopify.com",
             "X-Shopify-API-Version": "2025-07",
             "X-Shopify-Webhook-Id": str(uuid.UUID(bytes=seed[:16], version=4)),
             "X-Shopify-Event-Id": str(uuid.UUID(bytes=seed[16:], version=4)),
-            "X-Shopify-Triggered-At": triggered.replace("+00:00", "Z"),
+            "X-Shopify-Triggered-At": triggered,
         }
 
     def sample_body(self, now: float) -> bytes:

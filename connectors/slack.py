@@ -40,19 +40,26 @@ from connectors._base import (
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
-    VerificationError,
     WebhookRequest,
     body_sha256,
     parse_json,
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, check_tolerance, hmac_digest, parse_timestamp
+from connectors._timestamps import check_tolerance
+from connectors._util import (
+    FORM,
+    check_event_type,
+    check_hmac,
+    json_object,
+    json_or_none,
+    media_type,
+    v0_signature,
+)
 
 __all__ = ["SlackConnector", "SlackOptions"]
 
 _PREFIX = "v0="
-_FORM = "application/x-www-form-urlencoded"
 #: Slack's challenges are short alphanumeric tokens; anything else is not echoed.
 _CHALLENGE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
@@ -71,10 +78,7 @@ class SlackConnector(Connector):
         if b"url_verification" not in request.body:
             return None
         self.verify(request, now)
-        try:
-            payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return None
+        payload = json_or_none(request.body)
         if not (isinstance(payload, dict) and payload.get("type") == "url_verification"):
             return None
         challenge = payload.get("challenge")
@@ -83,29 +87,14 @@ class SlackConnector(Connector):
         return HandshakeResponse(200, challenge.encode())
 
     def verify(self, request: WebhookRequest, now: float) -> None:
-        signature = request.headers.get("x-slack-signature", "").strip()
-        ts_header = request.headers.get("x-slack-request-timestamp", "").strip()
-        if not signature:
-            raise VerificationError("missing_signature")
-        if not ts_header:
-            raise VerificationError("missing_timestamp")
-        timestamp = parse_timestamp(ts_header)
-        if not signature.startswith(_PREFIX):
-            raise VerificationError("malformed_signature")
-        candidate = signature[len(_PREFIX) :].lower().encode("ascii", "replace")
-        signed = b"v0:%d:" % timestamp + request.body
-        expected = [hmac_digest(k, signed).hex().encode() for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [candidate]):
-            raise VerificationError("bad_signature")
+        timestamp, candidate, signed = v0_signature(request, "x-slack-signature", "x-slack-request-timestamp")
+        check_hmac(secret_values(self.options.secrets), signed, [candidate])
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type == _FORM:
+        if media_type(request) == FORM:
             return [self._form_event(request)]
-        payload = parse_json(request.body)
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError("not_an_object")
+        payload = json_object(request.body)
         envelope = payload.get("type")
         if envelope is None:
             raise MalformedPayloadError("missing_field", "type")
@@ -154,7 +143,7 @@ class SlackConnector(Connector):
             headers={
                 "X-Slack-Signature": _PREFIX + digest,
                 "X-Slack-Request-Timestamp": str(timestamp),
-                "Content-Type": "application/json" if is_json else _FORM,
+                "Content-Type": "application/json" if is_json else FORM,
                 "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             },
         )

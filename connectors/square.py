@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from pydantic import Field
@@ -30,16 +29,20 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    parse_json,
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, hmac_digest, stable_id, to_bytes
+from connectors._timestamps import iso_utc
+from connectors._util import (
+    DEFAULT_SIGNING_URL,
+    check_event_type,
+    check_hmac,
+    json_object,
+    stable_id,
+    to_bytes,
+)
 
-__all__ = ["SquareConnector", "SquareOptions"]
-
-#: The URL `connectors.testing.signed_request` posts to by default.
-DEFAULT_SIGNING_URL = "https://hookgate.example/hooks/test"
+__all__ = ["DEFAULT_SIGNING_URL", "SquareConnector", "SquareOptions"]
 
 
 class SquareOptions(SecretsOptions):
@@ -64,14 +67,10 @@ class SquareConnector(Connector):
         if not url:
             raise VerificationError("missing_url")
         signed = to_bytes(url) + request.body
-        expected = [base64.b64encode(hmac_digest(k, signed)) for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [to_bytes(signature)]):
-            raise VerificationError("bad_signature")
+        check_hmac(secret_values(self.options.secrets), signed, [to_bytes(signature)], encoding="base64")
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        event = parse_json(request.body)
-        if not isinstance(event, dict):
-            raise MalformedPayloadError("not_an_object")
+        event = json_object(request.body)
         event_id, event_type = event.get("event_id"), event.get("type")
         if not isinstance(event_id, str) or not event_id:
             raise MalformedPayloadError("missing_field", "event_id")
@@ -97,7 +96,7 @@ class SquareConnector(Connector):
             headers={
                 "x-square-hmacsha256-signature": base64.b64encode(digest).decode(),
                 "square-environment": "Production",
-                "square-initial-delivery-timestamp": _iso(now),
+                "square-initial-delivery-timestamp": iso_utc(now),
                 "square-retry-number": "0",
                 "Content-Type": "application/json",
                 "User-Agent": "Square Connect v2",
@@ -109,7 +108,7 @@ class SquareConnector(Connector):
             "merchant_id": "6SSW7HV8K2ST5",
             "type": "payment.updated",
             "event_id": stable_id("", b"square", now)[:8] + "-54a1-4eb0-a98a-3111513fd4fc",
-            "created_at": _iso(now),
+            "created_at": iso_utc(now),
             "data": {
                 "type": "payment",
                 "id": "hYy9pRFVxpDsO1FB05SunFWUe9JZY",
@@ -127,7 +126,3 @@ class SquareConnector(Connector):
             },
         }
         return json.dumps(event, indent=2).encode()
-
-
-def _iso(now: float) -> str:
-    return datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")

@@ -26,10 +26,8 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import Field, SecretStr, field_validator
@@ -45,16 +43,9 @@ from connectors._base import (
     parse_json,
     utc_from_timestamp,
 )
-from connectors._util import (
-    MAX_TYPE_LENGTH,
-    any_match,
-    check_event_type,
-    check_tolerance,
-    hmac_digest,
-    parse_timestamp,
-    stable_id,
-    to_bytes,
-)
+from connectors._keys import verifies
+from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
+from connectors._util import MAX_TYPE_LENGTH, any_match, check_event_type, hmac_digest, stable_id, to_bytes
 
 __all__ = ["StandardWebhooksConnector", "StandardWebhooksOptions", "WebhookKeys", "parse_keys"]
 
@@ -163,7 +154,7 @@ class StandardWebhooksConnector(Connector):
         expected = [hmac_digest(key, signed) for key in self.keys.hmac_keys]
         ok = any_match(expected, v1)
         for sig in v1a:
-            ok |= len(sig) == 64 and any(_ed25519_ok(k, sig, signed) for k in self.keys.public_keys)
+            ok |= len(sig) == 64 and any(verifies(k.verify, sig, signed) for k in self.keys.public_keys)
         if not ok:
             raise VerificationError("bad_signature")
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
@@ -220,7 +211,7 @@ class StandardWebhooksConnector(Connector):
     def sample_body(self, now: float) -> bytes:
         event: dict[str, Any] = {
             "type": "invoice.paid",
-            "timestamp": _iso(now),
+            "timestamp": iso_utc(now),
             "data": {
                 "id": "inv_2Q5NBdnJrVFsbLmT",
                 "customer_id": "cus_8aGPJxYwM4Tb",
@@ -238,15 +229,3 @@ def _headers(request: WebhookRequest) -> tuple[str, str, str]:
     timestamp = h.get("svix-timestamp", h.get("webhook-timestamp", ""))
     signature = h.get("svix-signature", h.get("webhook-signature", ""))
     return msg_id, timestamp, signature
-
-
-def _ed25519_ok(key: Ed25519PublicKey, signature: bytes, signed: bytes) -> bool:
-    try:
-        key.verify(signature, signed)
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _iso(now: float) -> str:
-    return datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")

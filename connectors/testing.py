@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 
 from connectors._base import Connector, ProviderEvent, VerificationError, WebhookRequest
-from connectors._util import MAX_TYPE_LENGTH
+from connectors._util import DEFAULT_SIGNING_URL, MAX_TYPE_LENGTH
 
 __all__ = ["check_connector", "signed_request", "tamper"]
 
@@ -27,7 +27,7 @@ def signed_request(
     body: bytes | None = None,
     *,
     now: float | None = None,
-    url: str = "https://hookgate.example/hooks/test",
+    url: str = DEFAULT_SIGNING_URL,
 ) -> WebhookRequest:
     """A request as the provider would send it: `body` (default `sample_body`) signed now."""
     now = time.time() if now is None else now

@@ -48,14 +48,19 @@ from connectors._base import (
     parse_json,
     secret_values,
 )
-from connectors._util import MAX_TYPE_LENGTH, any_match, check_event_type, hmac_digest, to_bytes
+from connectors._util import (
+    DEFAULT_SIGNING_URL,
+    FORM,
+    MAX_TYPE_LENGTH,
+    any_match,
+    check_event_type,
+    hmac_digest,
+    to_bytes,
+)
 
-__all__ = ["TwilioConnector", "TwilioOptions"]
+__all__ = ["DEFAULT_SIGNING_URL", "TwilioConnector", "TwilioOptions"]
 
-#: The URL `connectors.testing.signed_request` posts to by default.
-DEFAULT_SIGNING_URL = "https://hookgate.example/hooks/test"
 _ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
-_FORM = "application/x-www-form-urlencoded"
 
 
 class TwilioOptions(SecretsOptions):
@@ -142,7 +147,7 @@ class TwilioConnector(Connector):
         headers = {"I-Twilio-Idempotency-Token": f"{int(now)}-{body_sha256(body)[:32]}"}
         query: tuple[tuple[str, str], ...] = ()
         if _is_form(body):
-            headers["Content-Type"] = _FORM
+            headers["Content-Type"] = FORM
             signed = _signed(url, _form_params(body))
         else:
             headers["Content-Type"] = "application/json"

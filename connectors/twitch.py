@@ -37,10 +37,16 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    parse_json,
     secret_values,
 )
-from connectors._util import any_match, check_event_type, check_tolerance, hmac_digest, to_bytes
+from connectors._timestamps import check_tolerance, iso_utc, parse_rfc3339
+from connectors._util import (
+    check_event_type,
+    check_hmac,
+    json_object,
+    json_or_none,
+    to_bytes,
+)
 
 __all__ = ["TwitchConnector", "TwitchOptions", "parse_rfc3339"]
 
@@ -50,26 +56,9 @@ _TS = "twitch-eventsub-message-timestamp"
 _SIG = "twitch-eventsub-message-signature"
 _TYPE = "twitch-eventsub-message-type"
 _VERIFICATION = "webhook_callback_verification"
-_RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
 #: Twitch's challenges are short printable tokens; nothing else is echoed.
 _CHALLENGE = re.compile(r"[\x21-\x7e]{1,256}")
 _MAX_ID = 256
-
-
-def parse_rfc3339(value: str) -> datetime:
-    """An RFC 3339 timestamp (fractions up to nanoseconds) or `VerificationError`."""
-    match = _RFC3339.fullmatch(value.strip())
-    if match is None:
-        raise VerificationError("malformed_timestamp")
-    date, clock, fraction, zone = match.groups()
-    micros = (fraction or "").ljust(6, "0")[:6]
-    zone = "+00:00" if zone in ("Z", "z") else zone
-    try:
-        return datetime.fromisoformat(f"{date}T{clock}.{micros}{zone}")
-    except ValueError:
-        raise VerificationError("malformed_timestamp") from None
 
 
 class TwitchOptions(SecretsOptions):
@@ -86,7 +75,7 @@ class TwitchConnector(Connector):
         if request.headers.get(_TYPE, "").strip() != _VERIFICATION:
             return None
         self.verify(request, now)
-        payload = _json_or_none(request.body)
+        payload = json_or_none(request.body)
         challenge = payload.get("challenge") if isinstance(payload, dict) else None
         if not (isinstance(challenge, str) and _CHALLENGE.fullmatch(challenge)):
             return HandshakeResponse(400, b"bad challenge")
@@ -106,18 +95,14 @@ class TwitchConnector(Connector):
             raise VerificationError("malformed_signature")
         candidate = signature[len(_PREFIX) :].lower().encode("ascii", "replace")
         signed = to_bytes(msg_id) + to_bytes(ts_header) + request.body
-        expected = [hmac_digest(k, signed).hex().encode() for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [candidate]):
-            raise VerificationError("bad_signature")
+        check_hmac(secret_values(self.options.secrets), signed, [candidate])
         check_tolerance(int(timestamp.timestamp()), now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         msg_id = request.headers.get(_ID, "").strip()
         if not msg_id:
             raise MalformedPayloadError("missing_header", "Twitch-Eventsub-Message-Id")
-        payload = parse_json(request.body)
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError("not_an_object")
+        payload = json_object(request.body)
         message_type = request.headers.get(_TYPE, "notification").strip()
         if message_type == "revocation":
             event_type = "revocation"
@@ -149,7 +134,7 @@ class TwitchConnector(Connector):
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
         key = secret_values(self.options.secrets)[0]
         digest = hmac.new(key, msg_id.encode() + stamp.encode() + body, hashlib.sha256).hexdigest()
-        payload = _json_or_none(body)
+        payload = json_or_none(body)
         subscription = payload.get("subscription") if isinstance(payload, dict) else None
         sub = subscription if isinstance(subscription, dict) else {}
         message_type = "notification"
@@ -172,7 +157,7 @@ class TwitchConnector(Connector):
         )
 
     def sample_body(self, now: float) -> bytes:
-        stamp = datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")
+        stamp = iso_utc(now)
         event: dict[str, Any] = {
             "subscription": {
                 "id": "f1c2a387-161a-49f9-a165-0f21d7a4e1c4",
@@ -195,13 +180,6 @@ class TwitchConnector(Connector):
             },
         }
         return json.dumps(event, indent=2).encode()
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
 
 
 def _uuid_like(body: bytes, now: float) -> str:

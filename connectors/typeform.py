@@ -13,7 +13,6 @@ Typeform signs no timestamp, so replay protection is dedup on the body's `event_
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from connectors._base import (
@@ -24,8 +23,9 @@ from connectors._base import (
     body_sha256,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector, json_object, optional_id, optional_type
-from connectors._util import lookup, stable_id
+from connectors._hmac_header import BodyHmacConnector
+from connectors._timestamps import iso_utc
+from connectors._util import json_object, lookup, optional_id, optional_type, stable_id
 
 __all__ = ["TypeformConnector", "TypeformOptions"]
 
@@ -64,7 +64,7 @@ class TypeformConnector(BodyHmacConnector):
         return {"User-Agent": "Typeform Webhooks"}
 
     def sample_body(self, now: float) -> bytes:
-        submitted = datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")
+        submitted = iso_utc(now)
         event = {
             "event_id": stable_id("01", b"typeform", now).upper()[:26],
             "event_type": "form_response",

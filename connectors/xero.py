@@ -39,7 +39,7 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, hmac_digest, to_bytes
+from connectors._util import check_event_type, check_hmac, json_or_none, to_bytes
 
 __all__ = ["XeroConnector", "XeroOptions"]
 
@@ -61,10 +61,7 @@ class XeroConnector(Connector):
     def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
         if len(request.body) > _MAX_ITR or b'"events"' not in request.body:
             return None
-        try:
-            payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return None
+        payload = json_or_none(request.body)
         if not (isinstance(payload, dict) and payload.get("events") == []):
             return None
         try:
@@ -81,9 +78,7 @@ class XeroConnector(Connector):
             candidate = base64.b64decode(to_bytes(header), validate=True)
         except (binascii.Error, ValueError):
             raise VerificationError("malformed_signature") from None
-        expected = [hmac_digest(k, request.body) for k in secret_values(self.options.secrets)]
-        if not any_match(expected, [candidate]):
-            raise VerificationError("bad_signature")
+        check_hmac(secret_values(self.options.secrets), request.body, [candidate], encoding="raw")
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = parse_json(request.body)

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -41,14 +40,13 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._hmac_header import optional_id
+from connectors._timestamps import check_tolerance, iso_utc, parse_iso_timestamp
 from connectors._util import (
     MAX_TYPE_LENGTH,
-    any_match,
     check_event_type,
-    check_tolerance,
-    hmac_digest,
+    check_hmac,
     lookup,
+    optional_id,
     stable_id,
     to_bytes,
 )
@@ -86,11 +84,9 @@ class ZendeskConnector(Connector):
             raise VerificationError("missing_signature")
         if not ts_header:
             raise VerificationError("missing_timestamp")
-        timestamp = parse_iso_timestamp(ts_header)
+        timestamp = int(parse_iso_timestamp(ts_header))
         signed = to_bytes(ts_header) + request.body
-        expected = [base64.b64encode(hmac_digest(key, signed)) for key in secret_values(self.options.secrets)]
-        if not any_match(expected, [to_bytes(signature)]):
-            raise VerificationError("bad_signature")
+        check_hmac(secret_values(self.options.secrets), signed, [to_bytes(signature)], encoding="base64")
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
@@ -117,7 +113,7 @@ class ZendeskConnector(Connector):
         ]
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
-        timestamp = _iso(now)
+        timestamp = iso_utc(now)
         key = secret_values(self.options.secrets)[0]
         signature = base64.b64encode(hmac.new(key, timestamp.encode() + body, hashlib.sha256).digest())
         return SignedDelivery(
@@ -134,7 +130,7 @@ class ZendeskConnector(Connector):
         )
 
     def sample_body(self, now: float) -> bytes:
-        when = _iso(now)
+        when = iso_utc(now)
         event = {
             "account_id": 22129848,
             "detail": {
@@ -157,24 +153,3 @@ class ZendeskConnector(Connector):
             "zendesk_event_version": "2022-11-06",
         }
         return json.dumps(event, indent=2).encode()
-
-
-def parse_iso_timestamp(value: str) -> int:
-    """Unix seconds from an ISO 8601 header value, or `VerificationError("malformed_timestamp")`.
-
-    A value without a UTC offset is read as UTC.
-    """
-    text = value.strip()
-    if not text.isascii() or len(text) > 40 or not text[:4].isdigit():
-        raise VerificationError("malformed_timestamp")
-    try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp())
-    except (ValueError, OverflowError, OSError):
-        raise VerificationError("malformed_timestamp") from None
-
-
-def _iso(now: float) -> str:
-    return datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z")

@@ -35,11 +35,11 @@ from connectors._base import (
     VerificationError,
     WebhookRequest,
     body_sha256,
-    parse_json,
     secret_values,
     utc_from_timestamp,
 )
-from connectors._util import check_event_type, check_tolerance, hmac_digest, parse_timestamp
+from connectors._timestamps import check_tolerance
+from connectors._util import check_event_type, hmac_digest, json_object, json_or_none, v0_signature
 
 __all__ = ["ZoomConnector", "ZoomOptions"]
 
@@ -63,10 +63,7 @@ class ZoomConnector(Connector):
         if _VALIDATION.encode() not in request.body:
             return None
         key = self._verified_key(request, now)
-        try:
-            payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return None
+        payload = json_or_none(request.body)
         if not (isinstance(payload, dict) and payload.get("event") == _VALIDATION):
             return None
         inner = payload.get("payload")
@@ -81,17 +78,7 @@ class ZoomConnector(Connector):
 
     def _verified_key(self, request: WebhookRequest, now: float) -> bytes:
         """The secret that signed the request; VerificationError if none did."""
-        signature = request.headers.get("x-zm-signature", "").strip()
-        ts_header = request.headers.get("x-zm-request-timestamp", "").strip()
-        if not signature:
-            raise VerificationError("missing_signature")
-        if not ts_header:
-            raise VerificationError("missing_timestamp")
-        timestamp = parse_timestamp(ts_header)
-        if not signature.startswith(_PREFIX):
-            raise VerificationError("malformed_signature")
-        candidate = signature[len(_PREFIX) :].lower().encode("ascii", "replace")
-        signed = b"v0:%d:" % timestamp + request.body
+        timestamp, candidate, signed = v0_signature(request, "x-zm-signature", "x-zm-request-timestamp")
         found: bytes | None = None
         for key in secret_values(self.options.secrets):
             if hmac.compare_digest(hmac_digest(key, signed).hex().encode(), candidate) and found is None:
@@ -102,9 +89,7 @@ class ZoomConnector(Connector):
         return found
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
-        payload = parse_json(request.body)
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError("not_an_object")
+        payload = json_object(request.body)
         if payload.get("event") is None:
             raise MalformedPayloadError("missing_field", "event")
         event_type = check_event_type(payload["event"], "event")

@@ -14,7 +14,7 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.bitbucket import BitbucketConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import FUZZ, NOW, fixture
+from ._support import CLOCK, FUZZ, NOW, fixture, outcome, query_pairs
 
 SECRET = "bb-webhook-secret-42"
 HUSH = "sha256=796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44"
@@ -109,14 +109,6 @@ CAUSES = {"ok", "missing_signature", "malformed_signature", "bad_signature"}
 text = st.text(max_size=70) | st.sampled_from(["sha256=", HUSH])
 
 
-def outcome(c: BitbucketConnector, request: WebhookRequest, now: float) -> str:
-    try:
-        c.verify(request, now)
-    except VerificationError as exc:
-        return exc.cause
-    return "ok"
-
-
 @FUZZ
 @given(
     body=st.binary(max_size=200),
@@ -124,8 +116,8 @@ def outcome(c: BitbucketConnector, request: WebhookRequest, now: float) -> str:
         st.tuples(st.sampled_from(["x-hub-signature", "x-event-key"]) | st.text(max_size=10), text),
         max_size=4,
     ),
-    query=st.lists(st.tuples(text, text), max_size=2),
-    now=st.floats(min_value=0, max_value=4e9),
+    query=query_pairs(text),
+    now=CLOCK,
 )
 def test_fuzz_verify(
     body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float

@@ -15,7 +15,7 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.calendly import CalendlyConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import FUZZ, NOW, fixture
+from ._support import CLOCK, FUZZ, NOW, fixture, outcome, query_pairs
 
 SECRET = "xk5Tq8ZbN2rW7vLm3sJd9FhY4cGp6AeU"
 KAT = "v1=6cb23a7de6e3f92500947ba943ba0199302d2b466d65064f6ccd7710af3f7ed1"
@@ -132,22 +132,14 @@ text = st.lists(
 ).map("".join)
 
 
-def outcome(c: CalendlyConnector, request: WebhookRequest, now: float) -> str:
-    try:
-        c.verify(request, now)
-    except VerificationError as exc:
-        return exc.cause
-    return "ok"
-
-
 @FUZZ
 @given(
     body=st.binary(max_size=200),
     headers=st.lists(
         st.tuples(st.sampled_from(["calendly-webhook-signature"]) | st.text(max_size=10), text), max_size=4
     ),
-    query=st.lists(st.tuples(text, text), max_size=2),
-    now=st.floats(min_value=0, max_value=4e9),
+    query=query_pairs(text),
+    now=CLOCK,
 )
 def test_fuzz_verify(
     body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float

@@ -17,7 +17,7 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.gitlab import GitLabConnector
 from connectors.testing import check_connector, signed_request, tamper
 
-from ._support import FUZZ, NOW, fixture
+from ._support import CLOCK, FUZZ, NOW, fixture, outcome, query_pairs
 
 TOKEN = "glwt-7f3e9b2c4a1d"
 SIGNING = "whsec_" + base64.b64encode(bytes(range(32))).decode()
@@ -171,21 +171,13 @@ NAMES = ["x-gitlab-token", "webhook-id", "webhook-timestamp", "webhook-signature
 text = st.text(max_size=40) | st.sampled_from([TOKEN, str(NOW), "v1,", "v1,AAAA", "v1a,====", " "])
 
 
-def outcome(c: GitLabConnector, request: WebhookRequest, now: float) -> str:
-    try:
-        c.verify(request, now)
-    except VerificationError as exc:
-        return exc.cause
-    return "ok"
-
-
 @FUZZ
 @given(
     both=st.booleans(),
     body=st.binary(max_size=200),
     headers=st.lists(st.tuples(st.sampled_from(NAMES) | st.text(max_size=10), text), max_size=5),
-    query=st.lists(st.tuples(text, text), max_size=2),
-    now=st.floats(min_value=0, max_value=4e9),
+    query=query_pairs(text),
+    now=CLOCK,
 )
 def test_fuzz_verify(
     both: bool, body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float

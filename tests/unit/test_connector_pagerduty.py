@@ -14,7 +14,7 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest
 from connectors.pagerduty import PagerDutyConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import FUZZ, NOW, fixture
+from ._support import CLOCK, FUZZ, NOW, fixture, outcome, query_pairs
 
 SECRET = "5cm9FCrxS2kRwH5zQuqmt4nRmcRYGL7xOVBUjrR1Ag8OKJzqK5Lf3ikjj0B1ZB2N"
 HUSH = "v1=796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44"
@@ -114,22 +114,14 @@ text = st.lists(st.sampled_from(["v1=", ",", " ", HUSH, OLD, "v0=1"]) | st.text(
 )
 
 
-def outcome(c: PagerDutyConnector, request: WebhookRequest, now: float) -> str:
-    try:
-        c.verify(request, now)
-    except VerificationError as exc:
-        return exc.cause
-    return "ok"
-
-
 @FUZZ
 @given(
     body=st.binary(max_size=200),
     headers=st.lists(
         st.tuples(st.sampled_from(["x-pagerduty-signature"]) | st.text(max_size=10), text), max_size=4
     ),
-    query=st.lists(st.tuples(text, text), max_size=2),
-    now=st.floats(min_value=0, max_value=4e9),
+    query=query_pairs(text),
+    now=CLOCK,
 )
 def test_fuzz_verify(
     body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float

@@ -15,7 +15,7 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.shopify import ShopifyConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import FUZZ, NOW, fixture
+from ._support import CLOCK, FUZZ, NOW, fixture, outcome, query_pairs
 
 SECRET = "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"
 EVENT_ID = "98880550-7158-44d4-b7cd-2c97c8a091b5"
@@ -142,20 +142,12 @@ CAUSES = {"ok", "missing_signature", "malformed_signature", "bad_signature"}
 text = st.text(max_size=60)
 
 
-def outcome(c: ShopifyConnector, request: WebhookRequest, now: float) -> str:
-    try:
-        c.verify(request, now)
-    except VerificationError as exc:
-        return exc.cause
-    return "ok"
-
-
 @FUZZ
 @given(
     body=st.binary(max_size=200),
     headers=st.lists(st.tuples(st.sampled_from(HEADER_NAMES) | st.text(max_size=10), text), max_size=5),
-    query=st.lists(st.tuples(text, text), max_size=2),
-    now=st.floats(min_value=0, max_value=4e9),
+    query=query_pairs(text),
+    now=CLOCK,
 )
 def test_fuzz_verify(
     body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float

@@ -16,7 +16,7 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.testing import check_connector, signed_request
 from connectors.zendesk import TEST_SIGNING_SECRET, ZendeskConnector
 
-from ._support import FUZZ, NOW, fixture
+from ._support import CLOCK, FUZZ, NOW, fixture, outcome, query_pairs
 
 SECRET = "dTKvB9cuTfY8mzrFnpKjQfK8v0GvJrL6sXWzE2YhN3c"
 TS = "2023-11-14T22:13:20Z"  # == NOW
@@ -183,20 +183,12 @@ CAUSES = {
 text = st.text(max_size=40) | st.sampled_from([TS, "2023-11-14T22:13:20+99:00", "9999-12-31T23:59:59-23:59"])
 
 
-def outcome(c: ZendeskConnector, request: WebhookRequest, now: float) -> str:
-    try:
-        c.verify(request, now)
-    except VerificationError as exc:
-        return exc.cause
-    return "ok"
-
-
 @FUZZ
 @given(
     body=st.binary(max_size=200),
     headers=st.lists(st.tuples(st.sampled_from(HEADER_NAMES) | st.text(max_size=10), text), max_size=5),
-    query=st.lists(st.tuples(text, text), max_size=2),
-    now=st.floats(min_value=0, max_value=4e9),
+    query=query_pairs(text),
+    now=CLOCK,
 )
 def test_fuzz_verify(
     body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
