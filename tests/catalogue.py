@@ -1,0 +1,725 @@
+"""The connector catalogue: a working test configuration for every built-in connector.
+
+`CATALOGUE` maps a case key to a `Case`. Every registry name has a main case under its own
+name; a few connectors have extra cases (`<name>_<variant>`) for a second mode worth
+proving (Jira JWTs, GitLab signing tokens, Twilio JSON bodies, ...). The key doubles as
+the source name in the end-to-end configuration.
+
+A case holds:
+
+* `options`: the source's config keys as `hookgate.toml` would hold them, secrets in the
+  form the provider's dashboard shows (asymmetric providers: only public material);
+* `signer_options`: what only the sending side has (private keys for SendGrid, Discord,
+  PayPal and Standard Webhooks v1a); `forged`: the same kind of credential, but wrong;
+* `body(now)`: the delivery body, normally a fixture from `tests/fixtures/<provider>/`;
+* `detail_types`: the detail-type of each event the body normalizes to, in order;
+* `signs_body`: False where the provider's scheme leaves the body unprotected (a token,
+  HTTP Basic, a clientState, a JWT without a body hash, Mailgun's timestamp + token);
+  `tamper_at`: where a one-byte change must be refused when only some fields are signed;
+* `stale_by`: how far in the past to sign so the signed timestamp is out of tolerance
+  (None: the provider signs no timestamp);
+* `signs_url`: the provider signs the URL it calls, so deliveries are signed for the
+  exact URL the gateway reconstructs from `[server] public_url`;
+* `handshake`: a valid handshake request and `handshake_reply`, the exact answer body;
+  `open_handshake`: the handshake needs no credential (a plain, bounded echo).
+
+Keys are fixed (derived from constants) except PayPal's RSA key, generated once per
+test run.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, cast
+from urllib.parse import urlencode
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+from cryptography.x509.oid import NameOID
+
+import connectors
+from connectors import Connector, SignedDelivery, WebhookRequest
+
+__all__ = ["CATALOGUE", "Case", "Delivery", "builtin_connectors", "cases_of", "fixture"]
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def fixture(provider: str, name: str) -> bytes:
+    """The raw bytes of `tests/fixtures/<provider>/<name>`."""
+    return (FIXTURES / provider / name).read_bytes()
+
+
+def builtin_connectors() -> list[str]:
+    """Registry names of the connectors shipped in the `connectors` package."""
+    return [n for n in connectors.available() if connectors.load(n).__module__.startswith("connectors.")]
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
+def _seed(label: str) -> bytes:
+    return hashlib.sha256(b"hookgate catalogue " + label.encode()).digest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _ed25519(label: str) -> tuple[str, str]:
+    """(public key hex, private seed hex), as Discord's Developer Portal shows a key."""
+    seed = _seed(label)
+    public = (
+        Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
+    return public.hex(), seed.hex()
+
+
+def _whsk(label: str) -> tuple[str, str]:
+    """(whpk_ public key, whsk_ secret key) of Standard Webhooks v1a."""
+    seed = _seed(label)
+    public = (
+        Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
+    return "whpk_" + _b64(public), "whsk_" + _b64(seed)
+
+
+def _p256(label: str) -> tuple[str, str]:
+    """(base64 DER public key as SendGrid shows it, base64 DER PKCS#8 private key)."""
+    key = ec.derive_private_key(int.from_bytes(_seed(label), "big") >> 2, ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    return _b64(public), _b64(private)
+
+
+@functools.cache
+def _paypal(label: str) -> tuple[str, str]:
+    """(self-signed certificate PEM, RSA private key PEM), made once per test run."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"messageverificationcerts.{label}")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(int.from_bytes(_seed(label)[:8], "big"))
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2045, 1, 1, tzinfo=UTC))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    return cert.public_bytes(Encoding.PEM).decode(), pem
+
+
+def _whsec(label: str) -> str:
+    return "whsec_" + _b64(_seed(label)[:24])
+
+
+# --- deliveries -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a provider sends: method, body, headers and query (the URL is the caller's)."""
+
+    method: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    query: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, signed: SignedDelivery) -> Delivery:
+        return cls(signed.method, signed.body, tuple(signed.headers.items()), signed.query)
+
+    def target(self, url: str) -> str:
+        """`url` with this delivery's query, as the provider calls it."""
+        return url + ("?" + urlencode(self.query) if self.query else "")
+
+    def request(self, url: str) -> WebhookRequest:
+        """The request the gateway hands the connector for a call to `url`."""
+        return WebhookRequest.build(
+            self.body, self.headers, method=self.method, query=self.query, url=self.target(url)
+        )
+
+
+_BUILT: dict[tuple[str, str], Connector] = {}
+
+
+class _UrlSigner(Protocol):
+    def sign(self, body: bytes, now: float, *, url: str | None = None) -> SignedDelivery: ...
+
+
+Handshake = Callable[[Connector, float, str], Delivery]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A working configuration of one connector and how to send it deliveries."""
+
+    connector: str
+    options: Mapping[str, Any]
+    body: Callable[[float], bytes]
+    detail_types: tuple[str, ...]
+    forged: Mapping[str, Any]
+    variant: str = ""
+    signer_options: Mapping[str, Any] = field(default_factory=dict)
+    signs_body: bool = True
+    tamper_at: bytes | None = None
+    stale_by: int | None = None
+    signs_url: bool = False
+    handshake: Handshake | None = None
+    handshake_reply: bytes = b""
+    open_handshake: bool = False
+    #: False where `sign()` alone cannot make an arbitrary body verify (Linear signs a
+    #: timestamp inside the body); `fuzz_wrap` shapes fuzzed JSON values for such cases.
+    verifies_any_body: bool = True
+    fuzz_wrap: Callable[[Any], Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """The case's name in `CATALOGUE`, and its source name in the gateway."""
+        return f"{self.connector}_{self.variant}" if self.variant else self.connector
+
+    def build(self, role: str, options: Mapping[str, Any]) -> Connector:
+        """A connector with `options`, made once per case and role (parsing keys is slow)."""
+        made = _BUILT.get((self.key, role))
+        if made is None:
+            made = _BUILT[self.key, role] = connectors.load(self.connector).from_config(options)
+        return made
+
+    def server(self) -> Connector:
+        """The connector as the gateway configures it (no private keys)."""
+        return self.build("server", self.options)
+
+    def signer(self, *, forged: bool = False) -> Connector:
+        """The provider's side: private keys, or the wrong credential when `forged`."""
+        if forged:
+            return self.build("forged", {**self.options, **self.signer_options, **self.forged})
+        return self.build("signer", {**self.options, **self.signer_options})
+
+    def sign(self, body: bytes, now: float, url: str, *, forged: bool = False) -> Delivery:
+        """`body` signed at `now` for a delivery to `url` (the URL matters to URL signers)."""
+        signer = self.signer(forged=forged)
+        if self.signs_url:
+            return Delivery.of(cast(_UrlSigner, signer).sign(body, now, url=url))
+        return Delivery.of(signer.sign(body, now))
+
+    def deliver(self, now: float, url: str, *, forged: bool = False) -> Delivery:
+        """The case's body signed at `now`: what the provider would send at that time."""
+        return self.sign(self.body(now), now, url, forged=forged)
+
+    def tamper(self, delivery: Delivery) -> Delivery:
+        """The delivery with one byte of the body changed (inside `tamper_at` if set)."""
+        body = delivery.body
+        i = len(body) // 2 if self.tamper_at is None else body.index(self.tamper_at)
+        changed = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1 :]
+        return Delivery(delivery.method, changed, delivery.headers, delivery.query)
+
+
+def cases_of(name: str) -> list[Case]:
+    """The cases of one connector, main case first."""
+    return sorted((c for c in CATALOGUE.values() if c.connector == name), key=lambda c: c.variant)
+
+
+# --- bodies and handshakes --------------------------------------------------------------
+
+
+def _file(provider: str, name: str) -> Callable[[float], bytes]:
+    return lambda _now: fixture(provider, name)
+
+
+def _linear_body(now: float) -> bytes:
+    """Linear signs `webhookTimestamp` (ms) inside the body: the fixture, sent at `now`."""
+    text = fixture("linear", "issue.create.json")
+    return re.sub(rb'"webhookTimestamp": \d+', b'"webhookTimestamp": %d' % int(now * 1000), text)
+
+
+def _linear_wrap(value: Any) -> Any:
+    stamp = {"webhookTimestamp": 1_700_000_000_000}
+    return {**value, **stamp} if isinstance(value, dict) else {"data": value, **stamp}
+
+
+def _graph_wrap(value: Any) -> Any:
+    return {"value": [value if isinstance(value, dict) else {"changeType": value}]}
+
+
+def _signed_handshake(provider: str, name: str) -> Handshake:
+    def build(signer: Connector, now: float, url: str) -> Delivery:
+        return Delivery.of(signer.sign(fixture(provider, name), now))
+
+    return build
+
+
+def _get(query: dict[str, str], headers: dict[str, str] | None = None) -> Handshake:
+    def build(signer: Connector, now: float, url: str) -> Delivery:
+        return Delivery("GET", b"", tuple((headers or {}).items()), tuple(query.items()))
+
+    return build
+
+
+def _graph_validation(signer: Connector, now: float, url: str) -> Delivery:
+    query = (("validationToken", "Validation: Testing client application reachability for subscription"),)
+    return Delivery("POST", b"", (("Content-Type", "text/plain; charset=utf-8"),), query)
+
+
+_ZOOM_PLAIN = b"qgg8vlvZRS6UYooatFL8Aw"
+
+
+def _zoom_reply() -> bytes:
+    encrypted = hmac.new(ZOOM_SECRET.encode(), _ZOOM_PLAIN, "sha256").hexdigest()
+    return json.dumps(
+        {"plainToken": _ZOOM_PLAIN.decode(), "encryptedToken": encrypted}, separators=(",", ":")
+    ).encode()
+
+
+# --- the catalogue ----------------------------------------------------------------------
+
+ZOOM_SECRET = "zHmV3QmSQmK2wXl6dPq8Yg"
+META_VERIFY_TOKEN = "meta-verify-token-1a2b3c"
+OKTA_SECRET = "okta-hook-secret-5f1e0c2d9b"
+DISCORD_PUBLIC, DISCORD_SEED = _ed25519("discord")
+DISCORD_OTHER_PUBLIC, DISCORD_OTHER_SEED = _ed25519("discord-forged")
+SENDGRID_PUBLIC, SENDGRID_PRIVATE = _p256("sendgrid")
+SENDGRID_OTHER_PUBLIC, SENDGRID_OTHER_PRIVATE = _p256("sendgrid-forged")
+WHPK, WHSK = _whsk("standard-webhooks")
+WHPK_OTHER, WHSK_OTHER = _whsk("standard-webhooks-forged")
+
+
+def _catalogue() -> dict[str, Case]:
+    paypal_cert, paypal_key = _paypal("paypal.com")
+    other_cert, other_key = _paypal("forged.example")
+    cases = [
+        Case(
+            "adyen",
+            {"secrets": [_seed("adyen").hex().upper()]},
+            _file("adyen", "notification.json"),
+            ("AUTHORISATION",),
+            forged={"secrets": [_seed("adyen-forged").hex().upper()]},
+            # Adyen signs pspReference, references, amount, eventCode and success per item.
+            tamper_at=b"7914073381342284",
+        ),
+        Case(
+            "bitbucket",
+            {"secrets": ["bitbucket-webhook-secret"]},
+            _file("bitbucket", "repo_push.json"),
+            ("repo:push",),
+            forged={"secrets": ["not-the-secret"]},
+        ),
+        Case(
+            "calendly",
+            {"secrets": ["WXk1c1Nxd0J0U2h6b0p5c0xWQ3p6cVRm"]},
+            _file("calendly", "invitee.created.json"),
+            ("invitee.created",),
+            forged={"secrets": ["b3RoZXItc2lnbmluZy1rZXk"]},
+            stale_by=360,
+        ),
+        Case(
+            "clerk",
+            {"secrets": [_whsec("clerk")]},
+            _file("clerk", "user.created.json"),
+            ("user.created",),
+            forged={"secrets": [_whsec("clerk-forged")]},
+            stale_by=600,
+        ),
+        Case(
+            "discord",
+            {"secrets": [DISCORD_PUBLIC]},
+            _file("discord", "application_command.json"),
+            ("interaction.application_command",),
+            signer_options={"signing_keys": [DISCORD_SEED]},
+            forged={"signing_keys": [DISCORD_OTHER_SEED], "secrets": [DISCORD_PUBLIC, DISCORD_OTHER_PUBLIC]},
+            stale_by=600,
+            handshake=_signed_handshake("discord", "interaction_ping.json"),
+            handshake_reply=b'{"type":1}',
+        ),
+        Case(
+            "dropbox",
+            {"secrets": ["q8x2fk3n7t1m5wz"]},
+            _file("dropbox", "list_folder.json"),
+            ("list_folder",),
+            forged={"secrets": ["not2the7secret9"]},
+            handshake=_get({"challenge": "w7Yq2ZxOe3Rk"}),
+            handshake_reply=b"w7Yq2ZxOe3Rk",
+            open_handshake=True,
+        ),
+        Case(
+            "freshdesk",
+            {"username": "hookgate", "password": "fd-basic-password"},
+            _file("freshdesk", "ticket_created.json"),
+            ("ticket_action:created",),
+            forged={"password": "wrong-password"},
+            signs_body=False,
+        ),
+        Case(
+            "freshdesk",
+            {"header_name": "X-Webhook-Token", "token": ["fd-token-new", "fd-token-old"]},
+            _file("freshdesk", "status_changed.json"),
+            ("status:changed",),
+            forged={"token": "fd-token-wrong"},
+            variant="header",
+            signs_body=False,
+        ),
+        Case(
+            "freshdesk",
+            {"query_param": "token", "token": "fd-query-token"},
+            _file("freshdesk", "ticket_created.json"),
+            ("ticket_action:created",),
+            forged={"token": "fd-query-wrong"},
+            variant="query",
+            signs_body=False,
+        ),
+        Case(
+            "freshservice",
+            {"username": "hookgate", "password": "fs-basic-password"},
+            _file("freshservice", "ticket_created.json"),
+            ("ticket.created",),
+            forged={"username": "someone-else"},
+            signs_body=False,
+        ),
+        Case(
+            "generic-hmac",
+            {
+                "secrets": ["generic-secret-1", "generic-secret-0"],
+                "signature_header": "X-Signature",
+                "encoding": "base64",
+                "algorithm": "sha512",
+                "signed_content": "id.timestamp.body",
+                "id_header": "X-Webhook-Id",
+                "timestamp_header": "X-Webhook-Timestamp",
+                "type_field": "type",
+            },
+            _file("shared-secret", "order.shipped.json"),
+            ("order.shipped",),
+            forged={"secrets": ["generic-secret-2"]},
+            stale_by=600,
+        ),
+        Case(
+            "generic-hmac",
+            {
+                "secrets": ["s1", "s0"],
+                "signature_header": "X-Sig",
+                "signature_prefix": "v1=",
+                "signature_separator": ",",
+                "type_header": "X-Event",
+                "default_type": "order.shipped",
+            },
+            _file("shared-secret", "order.shipped.json"),
+            ("order.shipped",),
+            forged={"secrets": ["s2"]},
+            variant="body",
+        ),
+        Case(
+            "github",
+            {"secrets": ["It's a Secret to Everybody", "the previous secret"]},
+            _file("github", "pull_request.opened.json"),
+            ("pull_request.opened",),
+            forged={"secrets": ["It's a Secret to Nobody"]},
+        ),
+        Case(
+            "gitlab",
+            {"secrets": ["gitlab-secret-token"]},
+            _file("gitlab", "merge_request.json"),
+            ("Merge Request Hook",),
+            forged={"secrets": ["gitlab-wrong-token"]},
+            signs_body=False,
+        ),
+        Case(
+            "gitlab",
+            {"signing_secrets": [_whsec("gitlab")]},
+            _file("gitlab", "push.json"),
+            ("Push Hook",),
+            forged={"signing_secrets": [_whsec("gitlab-forged")]},
+            variant="signed",
+            stale_by=600,
+        ),
+        Case(
+            "hubspot",
+            {"secrets": ["3d6b7a0e-9c1f-4b2a-8e5d-hubspot-app-secret"]},
+            _file("hubspot", "contact.batch.json"),
+            ("contact.propertyChange", "contact.creation"),
+            forged={"secrets": ["another-client-secret"]},
+            stale_by=600,
+            signs_url=True,
+        ),
+        Case(
+            "intercom",
+            {"secrets": ["intercom-client-secret"]},
+            _file("intercom", "conversation.user.created.json"),
+            ("conversation.user.created",),
+            forged={"secrets": ["intercom-other-secret"]},
+        ),
+        Case(
+            "jira",
+            {"secrets": ["jira-admin-webhook-secret"]},
+            _file("jira", "issue_created.json"),
+            ("jira:issue_created",),
+            forged={"secrets": ["jira-wrong-secret"]},
+        ),
+        Case(
+            "jira",
+            {"secrets": ["jira-connect-shared-secret"], "mode": "jwt"},
+            _file("jira", "issue_created.json"),
+            ("jira:issue_created",),
+            forged={"secrets": ["jira-connect-other-secret"]},
+            variant="jwt",
+            signs_body=False,  # the JWT covers method, path and query, not the body
+            stale_by=600,  # exp = iat + 180, plus 90 s of leeway
+            signs_url=True,
+        ),
+        Case(
+            "linear",
+            {"secrets": ["lin_wh_Hc9yQm7Vd2Ks0Rt5Lp8Xb3Nz"]},
+            _linear_body,
+            ("Issue.create",),
+            forged={"secrets": ["lin_wh_other"]},
+            stale_by=120,
+            verifies_any_body=False,
+            fuzz_wrap=_linear_wrap,
+        ),
+        Case(
+            "mailgun",
+            {"secrets": ["key-3ax6xnjp29jd6fds4gc373sgvjxteol0"]},
+            _file("mailgun", "delivered.json"),
+            ("delivered",),
+            forged={"secrets": ["key-00000000000000000000000000000000"]},
+            signs_body=False,  # Mailgun signs timestamp + token, not the event data
+            stale_by=1800,
+        ),
+        Case(
+            "meta",
+            {"secrets": ["9f86d081884c7d659a2feaa0c55ad015"], "verify_tokens": META_VERIFY_TOKEN},
+            _file("meta", "page_batch.json"),
+            ("page.feed", "page.feed", "page.messaging"),
+            forged={"secrets": ["0f86d081884c7d659a2feaa0c55ad015"]},
+            handshake=_get(
+                {
+                    "hub.mode": "subscribe",
+                    "hub.challenge": "1158201444",
+                    "hub.verify_token": META_VERIFY_TOKEN,
+                }
+            ),
+            handshake_reply=b"1158201444",
+        ),
+        Case(
+            "microsoft-graph",
+            {"secrets": ["secretClientValue"]},
+            _file("microsoft-graph", "created.json"),
+            ("created", "updated"),
+            forged={"secrets": ["anotherClientValue"]},
+            signs_body=False,  # clientState authenticates; nothing protects the body
+            handshake=_graph_validation,
+            handshake_reply=b"Validation: Testing client application reachability for subscription",
+            open_handshake=True,
+            fuzz_wrap=_graph_wrap,
+        ),
+        Case(
+            "okta",
+            {"secrets": [OKTA_SECRET]},
+            _file("okta", "user.lifecycle.json"),
+            ("user.lifecycle.create", "user.lifecycle.activate"),
+            forged={"secrets": ["okta-wrong-secret"]},
+            signs_body=False,
+            handshake=_get({}, {"Authorization": OKTA_SECRET, "X-Okta-Verification-Challenge": "v8Zk2qL0pR"}),
+            handshake_reply=b'{"verification":"v8Zk2qL0pR"}',
+        ),
+        Case(
+            "paddle",
+            {"secrets": ["pdl_ntfset_01hv8x2a_Zq3Lm9Yx7Vb2Kd5Nw8Rt"]},
+            _file("paddle", "transaction.completed.json"),
+            ("transaction.completed",),
+            forged={"secrets": ["pdl_ntfset_01hv8x2a_other"]},
+            stale_by=60,
+        ),
+        Case(
+            "pagerduty",
+            {"secrets": ["pd-webhook-secret-new", "pd-webhook-secret-old"]},
+            _file("pagerduty", "incident.triggered.json"),
+            ("incident.triggered",),
+            forged={"secrets": ["pd-webhook-secret-wrong"]},
+        ),
+        Case(
+            "paypal",
+            {"webhook_id": "1JE4291016473214C", "secrets": paypal_cert},
+            _file("paypal", "payment.capture.completed.json"),
+            ("PAYMENT.CAPTURE.COMPLETED",),
+            signer_options={"signing_key": paypal_key},
+            forged={"secrets": [paypal_cert, other_cert], "signing_key": other_key},
+            stale_by=1200,
+        ),
+        Case(
+            "resend",
+            {"secrets": [_whsec("resend")]},
+            _file("resend", "email.delivered.json"),
+            ("email.delivered",),
+            forged={"secrets": [_whsec("resend-forged")]},
+            stale_by=600,
+        ),
+        Case(
+            "sendgrid",
+            {"secrets": [SENDGRID_PUBLIC]},
+            _file("sendgrid", "events.json"),
+            ("processed", "deferred", "delivered", "open", "click", "bounce"),
+            signer_options={"signing_key": SENDGRID_PRIVATE},
+            forged={"secrets": [SENDGRID_OTHER_PUBLIC], "signing_key": SENDGRID_OTHER_PRIVATE},
+            stale_by=1200,
+        ),
+        Case(
+            "sentry",
+            {"secrets": ["5d1b6f8a2c7e4f0b9a3d6c1e8f2b4a7d5d1b6f8a2c7e4f0b9a3d6c1e8f2b4a7d"]},
+            _file("sentry", "issue.created.json"),
+            ("issue.created",),
+            forged={"secrets": ["0000000000000000000000000000000000000000000000000000000000000000"]},
+        ),
+        Case(
+            "shared-secret",
+            {"header_name": "Authorization", "token_prefix": "Bearer ", "token": "ss-bearer-token"},
+            _file("shared-secret", "order.shipped.json"),
+            ("order.shipped",),
+            forged={"token": "ss-wrong-token"},
+            signs_body=False,
+        ),
+        Case(
+            "shopify",
+            {"secrets": ["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"]},
+            _file("shopify", "orders_create.json"),
+            ("orders/create",),
+            forged={"secrets": ["shpss_00000000000000000000000000000000"]},
+        ),
+        Case(
+            "slack",
+            {"secrets": ["8f742231b10e8888abcd99yyyzzz85a5"]},
+            _file("slack", "app_mention.json"),
+            ("app_mention",),
+            forged={"secrets": ["0f742231b10e8888abcd99yyyzzz85a5"]},
+            stale_by=600,
+            handshake=_signed_handshake("slack", "url_verification.json"),
+            handshake_reply=b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+        ),
+        Case(
+            "square",
+            {"secrets": ["Zq3Lm9Yx7Vb2Kd5Nw8RtAg"]},
+            _file("square", "payment.updated.json"),
+            ("payment.updated",),
+            forged={"secrets": ["Aq3Lm9Yx7Vb2Kd5Nw8RtAg"]},
+            signs_url=True,
+        ),
+        Case(
+            "standard-webhooks",
+            {"secrets": [_whsec("standard-webhooks")]},
+            _file("standard-webhooks", "contact.created.json"),
+            ("contact.created",),
+            forged={"secrets": [_whsec("standard-webhooks-forged")]},
+            stale_by=600,
+        ),
+        Case(
+            "standard-webhooks",
+            {"secrets": [WHPK]},
+            _file("standard-webhooks", "contact.created.json"),
+            ("contact.created",),
+            signer_options={"secrets": [WHSK]},
+            forged={"secrets": [WHSK_OTHER]},
+            variant="v1a",
+            stale_by=600,
+        ),
+        Case(
+            "stripe",
+            {"secrets": ["whsec_e2e0b3c8a1d94f7e6b5a2c1d0e9f8a7b"]},
+            _file("stripe", "invoice.paid.json"),
+            ("invoice.paid",),
+            forged={"secrets": ["whsec_forged"]},
+            stale_by=600,
+        ),
+        Case(
+            "svix",
+            {"secrets": [_whsec("svix")]},
+            _file("svix", "invoice.paid.json"),
+            ("invoice.paid",),
+            forged={"secrets": [_whsec("svix-forged")]},
+            stale_by=600,
+        ),
+        Case(
+            "twilio",
+            {"secrets": ["12345678901234567890123456789012"]},
+            _file("twilio", "message.delivered.form"),
+            ("message.delivered",),
+            forged={"secrets": ["22345678901234567890123456789012"]},
+            signs_url=True,
+        ),
+        Case(
+            "twilio",
+            {"secrets": ["12345678901234567890123456789012"]},
+            _file("twilio", "conversation.message_added.json"),
+            ("onMessageAdded",),
+            forged={"secrets": ["22345678901234567890123456789012"]},
+            variant="json",
+            signs_url=True,
+        ),
+        Case(
+            "twitch",
+            {"secrets": ["twitch-eventsub-secret-0123456789"]},
+            _file("twitch", "channel.follow.json"),
+            ("channel.follow",),
+            forged={"secrets": ["twitch-eventsub-secret-9876543210"]},
+            stale_by=1200,
+            handshake=_signed_handshake("twitch", "webhook_callback_verification.json"),
+            handshake_reply=b"pogchamp-kappa-360noscope-vohiyo",
+        ),
+        Case(
+            "typeform",
+            {"secrets": ["typeform-webhook-secret"]},
+            _file("typeform", "form_response.json"),
+            ("form_response",),
+            forged={"secrets": ["typeform-other-secret"]},
+        ),
+        Case(
+            "xero",
+            {"secrets": ["aVNUc3R3L2dPVmNFMXU0N2JpQmNTN3RZQWVaVTdtUnFQdFdQb0lGWnBqM3hNYXkxRU9XS0d0Zz09"]},
+            _file("xero", "invoice.update.json"),
+            ("INVOICE.UPDATE", "CONTACT.CREATE"),
+            forged={"secrets": ["b3RoZXIgd2ViaG9va3Mga2V5"]},
+            handshake=_signed_handshake("xero", "intent_to_receive.json"),
+            handshake_reply=b"",
+        ),
+        Case(
+            "zendesk",
+            {"secrets": ["dGhpc19pc19hX3plbmRlc2tfc2lnbmluZ19zZWNyZXQ="]},
+            _file("zendesk", "ticket_created.json"),
+            ("zen:event-type:ticket.created",),
+            forged={"secrets": ["dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="]},
+            stale_by=600,
+        ),
+        Case(
+            "zoom",
+            {"secrets": [ZOOM_SECRET]},
+            _file("zoom", "meeting.started.json"),
+            ("meeting.started",),
+            forged={"secrets": ["aHmV3QmSQmK2wXl6dPq8Yg"]},
+            stale_by=600,
+            handshake=_signed_handshake("zoom", "endpoint.url_validation.json"),
+            handshake_reply=_zoom_reply(),
+        ),
+    ]
+    table = {case.key: case for case in cases}
+    assert len(table) == len(cases), "two cases share a key"
+    return table
+
+
+#: Every case, by key: the main case of each connector under its registry name.
+CATALOGUE: dict[str, Case] = _catalogue()
