@@ -50,9 +50,10 @@ class Gateway:
 
     async def start(self, *, dispatch: bool = True) -> None:
         await self.store.open()
-        released = await self.store.release_claims()
-        if released:
-            log.info("claims_released", count=released)
+        if self.store.single_node:  # leases left by this node's previous run: due now
+            released = await self.store.release_claims()
+            if released:
+                log.info("claims_released", count=released)
         if dispatch:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(), name="purge"))
@@ -64,6 +65,14 @@ class Gateway:
                 await task
         self._tasks.clear()
         await self.dispatcher.stop()
+        if not self.store.single_node:  # the other replicas take over this one's leases now
+            try:
+                released = await self.store.release_claims()
+            except StoreError as exc:
+                log.warning("claims_not_released", error=str(exc))
+            else:
+                if released:
+                    log.info("claims_released", count=released)
         await self.store.close()
 
     async def _purge_loop(self) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 import connectors
 from gateway.config import CONFIG_ENV, Settings, load_settings
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, StoreError
 from gateway.events import isoformat
 from gateway.store import Store, open_store
 
@@ -128,7 +128,7 @@ def check_config(config_path: str | None) -> None:
     """Validate the configuration and say what it defines."""
     settings = _settings(config_path)
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
-    click.echo(f"  store: {settings.store.url}")
+    click.echo(f"  store: {settings.store.display_url}")
     for name, source in settings.sources.items():
         routes = ", ".join(source.sinks) or "(none)"
         click.echo(f"  source {name}: connector {source.connector_name} → sinks {routes}")
@@ -357,3 +357,21 @@ def test_event_pattern(event_pattern: str, event: str) -> None:
         click.echo(f"hookgate: invalid event: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     click.echo(json.dumps({"Result": result}))
+
+
+@main.group()
+def db() -> None:
+    """The store's database schema."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_path: str | None) -> None:
+    """Create the store's schema or apply its pending migrations (`serve` does it too)."""
+    settings = _settings(config_path)
+    try:
+        version = _with_store(settings, lambda s: s.schema_version())
+    except StoreError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{settings.store.display_url}: schema version {version}")

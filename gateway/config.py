@@ -1,7 +1,8 @@
 """Configuration: a TOML file, overridden by `HOOKGATE_…` environment variables.
 
     [server]     host, port, public_url, max_body_bytes
-    [store]      url (default sqlite:///./hookgate.db), dedup_retention_seconds
+    [store]      url (default sqlite:///./hookgate.db, or postgresql://…), dedup_retention_seconds,
+                 and PostgreSQL's schema_name and pool sizes
     [dispatcher] retry policy and batching
     [sources.NAME]  connector = "stripe" + the connector's own keys + common keys
     [sinks.NAME]    type = "jsonl" + the sink's own keys
@@ -25,7 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 import connectors
 from connectors import Connector
@@ -73,16 +82,40 @@ class ServerSettings(_Model):
 
 
 class StoreSettings(_Model):
+    #: `sqlite:///PATH`, or `postgresql://…` (also `postgres://…`) for replicas sharing a database.
     url: str = "sqlite:///./hookgate.db"
     #: A (source, dedup key) seen within this window is acknowledged and not stored again.
     dedup_retention_seconds: int = Field(7 * 24 * 3600, ge=1)
+    #: PostgreSQL: the schema holding hookgate's tables (created and migrated by hookgate).
+    schema_name: str = Field("hookgate", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: PostgreSQL: connections each process keeps open, and at most opens, in its pool.
+    pool_min_size: int = Field(2, ge=1)
+    pool_max_size: int = Field(10, ge=1)
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError("only sqlite:///PATH is supported (e.g. sqlite:///./hookgate.db)")
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(
+                "must be sqlite:///PATH (e.g. sqlite:///./hookgate.db) "
+                "or postgresql://USER@HOST:PORT/DATABASE"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _pool(self) -> StoreSettings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("pool_min_size must not exceed pool_max_size")
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def display_url(self) -> str:
+        """`url` without its password, fit for logs and output."""
+        return re.sub(r"^(\w+://[^:/@]*):[^@/]*@", r"\1:***@", self.url)
 
 
 class DispatcherSettings(_Model):

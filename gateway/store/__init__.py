@@ -1,7 +1,8 @@
 """The durable inbox/outbox.
 
 `Store` owns the policy: dedup, the delivery state machine and the retry schedule. A
-backend (`SQLiteStore`) implements a few primitives under it.
+backend implements a few primitives under it: `SQLiteStore` (one process, one file) or
+`PostgresStore` (any number of replicas sharing one database).
 
 Each (event, sink) pair has one delivery record moving through:
 
@@ -13,6 +14,10 @@ Each (event, sink) pair has one delivery record moving through:
 A claim is a lease: a `forwarding` record whose lease has expired is claimed again, so a
 worker that died mid-delivery loses nothing. Dedup is one conditional write per event
 whose conflict path returns the id already stored.
+
+A single-node store (`single_node`) owns every lease in its database, so it releases them
+all when it starts: nobody else can be holding them. A shared store must not: the leases
+of other replicas are live, and only expire.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import abc
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.events import Event
@@ -123,6 +128,9 @@ class Store(abc.ABC):
     dispatch: DispatcherSettings
     clock: Callable[[], float]
     rng: random.Random = field(default_factory=random.Random)
+    #: True: this process is the only user of the database, so every lease found on start
+    #: is left over from its own previous run. False: replicas share it.
+    single_node: ClassVar[bool] = True
 
     # -- ingest -------------------------------------------------------------------------
     async def persist(
@@ -190,7 +198,8 @@ class Store(abc.ABC):
         return delay
 
     async def release_claims(self) -> int:
-        """Make every lease due now (a single-node store does this on start)."""
+        """Make this node's leases due now: on start for a single-node store (every lease is
+        its own), on stop for a shared one (hands them to the other replicas at once)."""
         return await self._release_claims(self.clock())
 
     # -- operations ---------------------------------------------------------------------
@@ -228,6 +237,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The version of the database schema (`open` creates and migrates it)."""
 
     @abc.abstractmethod
     async def _persist(
@@ -277,6 +290,10 @@ def open_store(
     clock: Callable[[], float],
 ) -> Store:
     """Pick the backend from `settings.url`."""
-    from gateway.store.sqlite import SQLiteStore  # noqa: PLC0415 - backends load on demand
+    if settings.is_postgres:
+        from gateway.store.postgres import PostgresStore  # noqa: PLC0415 - backends load on demand
+
+        return PostgresStore(settings, dispatch, clock)
+    from gateway.store.sqlite import SQLiteStore  # noqa: PLC0415
 
     return SQLiteStore(settings, dispatch, clock)

@@ -188,6 +188,13 @@ class SQLiteStore(Store):
             self._reader = _connect(self.path)
             self._reader_lock = threading.Lock()
 
+    async def schema_version(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            (value,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            return int(value)
+
+        return await self._read(run)
+
     async def close(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None

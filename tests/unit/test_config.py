@@ -357,3 +357,31 @@ def test_routing_defaults_and_explicit_choices() -> None:
     assert raw_source.sinks == ("bus",)
     assert (raw_source.event_source, raw_source.detail_format) == ("com.example.payments", "payload")
     assert (raw_source.max_body_bytes, raw_source.public_url) == (512, "https://other.example.com")
+
+
+# -- store --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_postgresql_store_takes_a_schema_and_pool_sizes(scheme: str) -> None:
+    url = f"{scheme}://hookgate:s3cret@db.internal:5432/hookgate?sslmode=require"
+    raw = {"store": {"url": url, "schema_name": "hooks", "pool_min_size": 1, "pool_max_size": 32}}
+    store = parse_settings(raw, env={}).store
+    assert store.is_postgres
+    assert (store.url, store.schema_name, store.pool_min_size, store.pool_max_size) == (url, "hooks", 1, 32)
+    assert store.display_url == f"{scheme}://hookgate:***@db.internal:5432/hookgate?sslmode=require"
+    assert not parse_settings({}, env={}).store.is_postgres
+
+
+@pytest.mark.parametrize(
+    ("store", "key", "message"),
+    [
+        ({"url": "mysql://db/hookgate"}, "store.url", "postgresql://"),
+        ({"url": "postgresql://db/x", "schema_name": "Bad-Name"}, "store.schema_name", "pattern"),
+        ({"url": "postgresql://db/x", "pool_min_size": 5, "pool_max_size": 2}, "store", "pool_min_size"),
+    ],
+)
+def test_invalid_store_settings_name_the_key(store: dict[str, Any], key: str, message: str) -> None:
+    error = config_error({"store": store})
+    assert error.key == key
+    assert message in error.message

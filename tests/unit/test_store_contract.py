@@ -1,7 +1,8 @@
 """The store contract: one suite every backend passes.
 
-A backend is one entry of `BACKENDS` (a database URL for a fresh, empty store); the
-PostgreSQL backend joins by adding its entry. Time moves only through the fake clock.
+A backend is one entry of `BACKENDS` (the `[store]` settings of a fresh, empty store):
+SQLite, and PostgreSQL in a schema of its own per test (skipped without a server, except
+in CI). Time moves only through the fake clock.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import random
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +25,7 @@ from gateway.events import Event
 from gateway.store import Claimed, DeadLetter, DeliveryRecord, PersistResult, Settlement, Store, open_store
 
 from ._fakes import FakeClock, make_event
+from ._postgres import postgres_schema
 
 pytestmark = pytest.mark.anyio
 
@@ -38,23 +41,25 @@ POLICY: dict[str, Any] = {
     "lease_seconds": 60.0,
 }
 
-#: Backend name → the URL of a fresh store living under the test's temporary directory.
-BACKENDS: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp: f"sqlite:///{tmp / 'hookgate.db'}",
+#: Backend name → the `[store]` settings of a fresh store (given the test's temporary
+#: directory), for as long as the context lasts.
+BACKENDS: dict[str, Callable[[Path], AbstractContextManager[dict[str, Any]]]] = {
+    "sqlite": lambda tmp: nullcontext({"url": f"sqlite:///{tmp / 'hookgate.db'}"}),
+    "postgres": lambda _tmp: postgres_schema(),
 }
 
 
 @dataclass
 class StoreFactory:
-    """Opens stores on one database; several opens of the same URL see the same data."""
+    """Opens stores on one database; several opens of the same settings see the same data."""
 
-    url: str
+    table: dict[str, Any]
     clock: FakeClock
     opened: list[Store] = field(default_factory=list)
 
     async def __call__(self, *, retention: int = RETENTION, **policy: Any) -> Store:
         store = open_store(
-            StoreSettings(url=self.url, dedup_retention_seconds=retention),
+            StoreSettings.model_validate({**self.table, "dedup_retention_seconds": retention}),
             DispatcherSettings.model_validate({**POLICY, **policy}),
             self.clock,
         )
@@ -68,10 +73,11 @@ class StoreFactory:
 async def stores(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[StoreFactory]:
-    factory = StoreFactory(BACKENDS[request.param](tmp_path), clock)
-    yield factory
-    for store in factory.opened:
-        await store.close()
+    with BACKENDS[request.param](tmp_path) as table:
+        factory = StoreFactory(table, clock)
+        yield factory
+        for store in factory.opened:
+            await store.close()
 
 
 @pytest.fixture
@@ -516,7 +522,7 @@ async def test_purge_forgets_old_delivered_events_and_keeps_the_rest(
 async def test_sqlite_purge_deletes_the_dedup_keys_of_purged_events(
     sqlite_url: str, clock: FakeClock
 ) -> None:
-    factory = StoreFactory(sqlite_url, clock)
+    factory = StoreFactory({"url": sqlite_url}, clock)
     store = await factory(retention=1000)
     try:
         old, dead = make_event(at=clock.now, key="old"), make_event(at=clock.now, key="dead")

@@ -1,0 +1,119 @@
+"""The PostgreSQL schema, created and migrated by hookgate itself.
+
+Everything lives in one PostgreSQL schema (`[store] schema_name`, default `hookgate`).
+Its table `hookgate_schema` records each applied migration (version, description, time);
+`MIGRATIONS` is the ordered list of them. `upgrade` applies the pending ones in a single
+transaction under an advisory lock, so replicas starting together migrate once, and a
+failed migration leaves the schema as it was. A database migrated by a newer hookgate
+(a version this one does not know) is refused rather than used.
+
+A migration is only ever appended: a released one never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from gateway.errors import StoreError
+
+__all__ = ["LATEST", "MIGRATIONS", "Migration", "upgrade"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "events, dedup keys and deliveries",
+        (
+            # Event ids are UUIDv7 text: with the "C" collation they sort bytewise, so time
+            # ranges are id ranges and new keys are appended at the end of the index.
+            """
+            CREATE TABLE events (
+                id text COLLATE "C" PRIMARY KEY,
+                source text NOT NULL,
+                dedup_key text NOT NULL,
+                detail_type text NOT NULL,
+                received_at double precision NOT NULL,
+                entry text NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE dedup (
+                source text COLLATE "C" NOT NULL,
+                dedup_key text COLLATE "C" NOT NULL,
+                event_id text COLLATE "C" NOT NULL,
+                seen_at double precision NOT NULL,
+                PRIMARY KEY (source, dedup_key)
+            )
+            """,
+            # `claimed_by` names the replica holding a `forwarding` lease, so a replica
+            # releases its own leases and never another's.
+            """
+            CREATE TABLE deliveries (
+                event_id text COLLATE "C" NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+                sink text COLLATE "C" NOT NULL,
+                state text NOT NULL
+                    CHECK (state IN ('pending', 'forwarding', 'retry', 'delivered', 'dead')),
+                attempts integer NOT NULL DEFAULT 0,
+                due_at double precision NOT NULL,
+                last_cause text,
+                updated_at double precision NOT NULL,
+                claimed_by text,
+                PRIMARY KEY (event_id, sink)
+            )
+            """,
+            # Only open deliveries are indexed for claiming; delivered ones leave the index.
+            """
+            CREATE INDEX deliveries_due ON deliveries (sink, due_at, event_id)
+                WHERE state IN ('pending', 'retry', 'forwarding')
+            """,
+            "CREATE INDEX deliveries_dead ON deliveries (updated_at) WHERE state = 'dead'",
+            "CREATE INDEX deliveries_claimed ON deliveries (claimed_by) WHERE state = 'forwarding'",
+        ),
+    ),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+async def upgrade(conn: psycopg.AsyncConnection[TupleRow], schema: str) -> tuple[int, int]:
+    """Apply the pending migrations to `schema` (creating it); (version before, after)."""
+    name = sql.Identifier(schema)
+    async with conn.transaction():
+        # One migrator per schema at a time; the lock ends with the transaction.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"hookgate:{schema}"])
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(name))
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS hookgate_schema ("
+            " version integer PRIMARY KEY,"
+            " description text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        cur = await conn.execute("SELECT COALESCE(max(version), 0) FROM hookgate_schema")
+        row = await cur.fetchone()
+        before = int(row[0]) if row is not None else 0
+        if before > LATEST:
+            raise StoreError(
+                f"the database schema {schema!r} is at version {before}, newer than this "
+                f"hookgate knows ({LATEST}): upgrade hookgate"
+            )
+        for migration in MIGRATIONS:
+            if migration.version <= before:
+                continue
+            for statement in migration.statements:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO hookgate_schema (version, description) VALUES (%s, %s)",
+                [migration.version, migration.description],
+            )
+    return before, LATEST

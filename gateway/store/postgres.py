@@ -1,0 +1,467 @@
+"""The shared backend: any number of `hookgate serve` replicas over one PostgreSQL database.
+
+Every write is one statement on an autocommit connection from a pool, so each is its own
+transaction and a call returns only once PostgreSQL has committed it (durably, under the
+server's `synchronous_commit`, `on` by default). Many concurrent requests share the
+pool's connections; a `persist` of any number of events is one statement.
+
+- Dedup is atomic across replicas: one `INSERT … ON CONFLICT DO UPDATE … WHERE expired`
+  per call. A replica inserting a key another one is inserting waits for it and then sees
+  a duplicate; the stored id is read afterwards (a statement of its own, so it sees the
+  other replica's commit).
+- A claim locks due deliveries with `FOR UPDATE SKIP LOCKED`: concurrent dispatchers take
+  disjoint sets without waiting for each other. A claim is a lease (`due_at`): a replica
+  that dies mid-delivery loses its claims when the lease ends and another takes them.
+- Settlements apply only to the claim they answer (`state = 'forwarding' AND attempts = …`),
+  like SQLite's.
+- The replica holding a lease is recorded (`claimed_by`): `release_claims` releases only
+  this replica's own leases, never another's live ones.
+
+The schema is created and migrated on `open` (`_pgschema`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import psycopg
+import structlog
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from gateway.errors import StoreError
+from gateway.events import Event, id_floor
+from gateway.store import (
+    Claimed,
+    DeadLetter,
+    DeliveryRecord,
+    EventSummary,
+    PersistResult,
+    State,
+    Store,
+    _Transition,
+)
+from gateway.store._pgschema import upgrade
+
+__all__ = ["PostgresStore"]
+
+log = structlog.get_logger()
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[TupleRow]
+
+#: How long `open` waits for the pool's first connections.
+CONNECT_TIMEOUT_SECONDS = 10.0
+#: A statement that deadlocked or hit a serialization failure rolled back whole: run again.
+_ATTEMPTS = 3
+_PURGE_CHUNK = 1000
+
+# One statement stores a whole `persist` call. The dedup upsert returns the ids it wrote
+# (new keys, and expired keys taken over); only those events and their deliveries are
+# inserted. Data-modifying CTEs all run to completion, referenced or not.
+_PERSIST = """
+WITH input AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(sources)s::text[], %(keys)s::text[],
+                         %(types)s::text[], %(received)s::float8[], %(entries)s::text[])
+        WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, n)
+), won AS (
+    INSERT INTO dedup AS d (source, dedup_key, event_id, seen_at)
+    SELECT source, dedup_key, id, %(now)s::float8 FROM input ORDER BY n
+    ON CONFLICT (source, dedup_key) DO UPDATE
+        SET event_id = excluded.event_id, seen_at = excluded.seen_at
+        WHERE d.seen_at < excluded.seen_at - %(window)s::float8
+    RETURNING d.event_id
+), stored AS (
+    INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry)
+    SELECT i.id, i.source, i.dedup_key, i.detail_type, i.received_at, i.entry
+    FROM input i JOIN won ON won.event_id = i.id ORDER BY i.n
+    RETURNING id
+), queued AS (
+    INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at, claimed_by)
+    SELECT stored.id, s.sink, %(state)s::text, %(attempts)s::int, %(due)s::float8, %(now)s::float8,
+           %(owner)s::text
+    FROM stored CROSS JOIN unnest(%(sinks)s::text[]) AS s (sink)
+)
+SELECT id FROM stored
+"""
+
+_CLAIM = """
+WITH due AS (
+    SELECT event_id, due_at FROM deliveries
+    WHERE sink = %(sink)s AND state IN ('pending', 'retry', 'forwarding') AND due_at <= %(now)s::float8
+    ORDER BY due_at, event_id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE deliveries d
+    SET state = 'forwarding', attempts = d.attempts + 1, due_at = %(until)s::float8,
+        updated_at = %(now)s::float8, claimed_by = %(owner)s::text
+    FROM due WHERE d.event_id = due.event_id AND d.sink = %(sink)s
+    RETURNING d.event_id, d.attempts, due.due_at AS was_due
+)
+SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, c.attempts
+FROM claimed c JOIN events e ON e.id = c.event_id
+ORDER BY c.was_due, c.event_id
+"""
+
+_SETTLE = """
+UPDATE deliveries d
+SET state = t.state, due_at = t.due_at, last_cause = COALESCE(t.cause, d.last_cause),
+    updated_at = %(now)s::float8, attempts = d.attempts - t.refund, claimed_by = NULL
+FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(states)s::text[], %(due)s::float8[],
+            %(causes)s::text[], %(refunds)s::int[])
+    AS t (event_id, attempts, state, due_at, cause, refund)
+WHERE d.event_id = t.event_id AND d.sink = %(sink)s
+  AND d.state = 'forwarding' AND d.attempts = t.attempts
+"""
+
+_REQUEUE = """
+INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at)
+SELECT e.id, s.sink, 'pending', 0, %(now)s::float8, %(now)s::float8
+FROM unnest(%(ids)s::text[]) AS e (id) CROSS JOIN unnest(%(sinks)s::text[]) AS s (sink)
+ON CONFLICT (event_id, sink) DO UPDATE
+    SET state = 'pending', attempts = 0, due_at = excluded.due_at,
+        updated_at = excluded.updated_at, claimed_by = NULL
+"""
+
+# Deliveries go with their event (ON DELETE CASCADE); a dedup key goes only while it still
+# names the purged event. SKIP LOCKED: replicas purging at once split the work.
+_PURGE = """
+WITH old AS (
+    SELECT id, source, dedup_key FROM events e
+    WHERE id < %(floor)s AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state <> 'delivered')
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), keys AS (
+    DELETE FROM dedup k USING old
+    WHERE k.source = old.source AND k.dedup_key = old.dedup_key AND k.event_id = old.id
+)
+DELETE FROM events WHERE id IN (SELECT id FROM old)
+"""
+
+_EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry"
+
+
+def default_owner() -> str:
+    """Names this replica's leases: one process on one host."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class PostgresStore(Store):
+    """`postgresql://USER@HOST:PORT/DATABASE` (or `postgres://…`); tables in `schema_name`."""
+
+    single_node: ClassVar[bool] = False
+    _pool: AsyncConnectionPool[Conn] | None = None
+    _owner: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Recorded on this replica's leases (`release_claims` releases only these)."""
+        if self._owner is None:
+            self._owner = default_owner()
+        return self._owner
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        self._owner = value
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            self.settings.url,
+            min_size=self.settings.pool_min_size,
+            max_size=self.settings.pool_max_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=False,
+            name="hookgate",
+        )
+        try:
+            # Migrate on a connection of its own first: an unreachable server or a refused
+            # login fails here at once, with libpq's own words.
+            async with await psycopg.AsyncConnection.connect(
+                self.settings.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)
+            ) as conn:
+                before, after = await upgrade(conn, self.settings.schema_name)
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise StoreError(f"cannot open postgresql database {self.settings.display_url}: {exc}") from None
+        except BaseException:
+            await pool.close()
+            raise
+        if before != after:
+            log.info("schema_migrated", schema=self.settings.schema_name, version=after, previous=before)
+        self._pool = pool
+
+    async def _configure(self, conn: Conn) -> None:
+        await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.settings.schema_name)))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def schema_version(self) -> int:
+        async def run(conn: Conn) -> int:
+            cur = await conn.execute("SELECT COALESCE(max(version), 0) FROM hookgate_schema")
+            row = await cur.fetchone()
+            return int(row[0]) if row is not None else 0
+
+        return await self._run(run)
+
+    async def _run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run `fn` on a pooled connection; psycopg's errors become `StoreError`."""
+        pool = self._pool
+        if pool is None:
+            raise StoreError("store is not open")
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                async with pool.connection() as conn:
+                    return await fn(conn)
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+                if attempt == _ATTEMPTS:
+                    raise StoreError(f"postgresql: {exc}") from None
+                log.info("store_statement_retried", cause=type(exc).__name__, attempt=attempt)
+            except psycopg.Error as exc:
+                raise StoreError(f"postgresql: {exc}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- primitives ---------------------------------------------------------------------
+    async def _persist(
+        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float, lease: float | None
+    ) -> list[PersistResult]:
+        # One row per key (an upsert may touch a row once), keys in one global order so
+        # concurrent multi-event calls lock them in the same order (no deadlocks).
+        firsts: dict[tuple[str, str], Event] = {}
+        for event in events:
+            firsts.setdefault((event.source, event.dedup_key), event)
+        rows = [firsts[key] for key in sorted(firsts)]
+        params: dict[str, Any] = {
+            "ids": [e.id for e in rows],
+            "sources": [e.source for e in rows],
+            "keys": [e.dedup_key for e in rows],
+            "types": [e.detail_type for e in rows],
+            "received": [e.received_at for e in rows],
+            "entries": [e.entry for e in rows],
+            "sinks": list(dict.fromkeys(sinks)),
+            "now": now,
+            "window": window,
+            # A delivery is pending, or already leased to the caller (first attempt under way).
+            "state": "pending" if lease is None else "forwarding",
+            "attempts": 0 if lease is None else 1,
+            "due": now if lease is None else now + lease,
+            "owner": None if lease is None else self.owner,
+        }
+
+        async def run(conn: Conn) -> list[PersistResult]:
+            cur = await conn.execute(_PERSIST, params)
+            stored = {row[0] for row in await cur.fetchall()}
+            known = {(e.source, e.dedup_key): e.id for e in rows if e.id in stored}
+            missing = [key for key in firsts if key not in known]
+            if missing:  # committed by someone else: read it now that it is visible
+                cur = await conn.execute(
+                    "SELECT source, dedup_key, event_id FROM dedup WHERE (source, dedup_key) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                    [[k[0] for k in missing], [k[1] for k in missing]],
+                )
+                known.update({(source, key): id_ for source, key, id_ in await cur.fetchall()})
+            results = []
+            for event in events:
+                first = known.get((event.source, event.dedup_key))
+                if first is None:
+                    raise StoreError(f"dedup key of event {event.id} vanished while it was stored")
+                results.append(PersistResult(first, duplicate=first != event.id))
+            return results
+
+        return await self._run(run)
+
+    async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
+        params = {"sink": sink, "now": now, "limit": limit, "until": now + lease, "owner": self.owner}
+
+        async def run(conn: Conn) -> list[Claimed]:
+            cur = await conn.execute(_CLAIM, params)
+            return [Claimed(Event(*row[:6]), row[6]) for row in await cur.fetchall()]
+
+        return await self._run(run)
+
+    async def _apply(self, sink: str, transitions: Sequence[_Transition], now: float) -> None:
+        if not transitions:
+            return
+        params = {
+            "sink": sink,
+            "now": now,
+            "ids": [t.event_id for t in transitions],
+            "attempts": [t.attempts for t in transitions],
+            "states": [t.state for t in transitions],
+            "due": [t.due_at for t in transitions],
+            "causes": [t.cause for t in transitions],
+            "refunds": [int(t.refund) for t in transitions],
+        }
+
+        async def run(conn: Conn) -> None:
+            await conn.execute(_SETTLE, params)
+
+        await self._run(run)
+
+    async def _release_claims(self, now: float) -> int:
+        async def run(conn: Conn) -> int:
+            cur = await conn.execute(
+                "UPDATE deliveries SET state = 'retry', due_at = %s, updated_at = %s, claimed_by = NULL "
+                "WHERE state = 'forwarding' AND claimed_by = %s",
+                [now, now, self.owner],
+            )
+            return cur.rowcount
+
+        return await self._run(run)
+
+    async def _redrive(self, event_ids: list[str] | None, sink: str | None, now: float) -> int:
+        query = (
+            "UPDATE deliveries SET state = 'retry', attempts = 0, due_at = %s, updated_at = %s "
+            "WHERE state = 'dead'"
+        )
+        params: list[Any] = [now, now]
+        if sink is not None:
+            query += " AND sink = %s"
+            params.append(sink)
+        if event_ids is not None:
+            query += " AND event_id = ANY(%s::text[])"
+            params.append(event_ids)
+
+        async def run(conn: Conn) -> int:
+            return (await conn.execute(query, params)).rowcount
+
+        return await self._run(run)
+
+    async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
+        query, params = _filters("SELECT id FROM events WHERE true", source, since, until)
+
+        async def run(conn: Conn) -> list[str]:
+            cur = await conn.execute(query + " ORDER BY id", params)
+            return [row[0] for row in await cur.fetchall()]
+
+        return await self._run(run)
+
+    async def _requeue(self, event_ids: Sequence[str], sinks: tuple[str, ...], now: float) -> None:
+        params = {"ids": list(dict.fromkeys(event_ids)), "sinks": list(dict.fromkeys(sinks)), "now": now}
+
+        async def run(conn: Conn) -> None:
+            await conn.execute(_REQUEUE, params)
+
+        await self._run(run)
+
+    async def _purge(self, before: float) -> int:
+        """Delete fully delivered events older than `before` in chunks (short transactions)."""
+        params = {"floor": id_floor(before), "limit": _PURGE_CHUNK}
+
+        async def run(conn: Conn) -> int:
+            return (await conn.execute(_PURGE, params)).rowcount
+
+        total = 0
+        while (purged := await self._run(run)) > 0:
+            total += purged
+            if purged < _PURGE_CHUNK:
+                break
+        return total
+
+    # -- queries ------------------------------------------------------------------------
+    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+        async def run(conn: Conn) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+            cur = await conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", [event_id])  # noqa: S608
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            return Event(*row), (await _deliveries(conn, [event_id])).get(event_id, ())
+
+        return await self._run(run)
+
+    async def list_events(
+        self, *, source: str | None = None, since: float | None = None, limit: int = 50
+    ) -> list[EventSummary]:
+        query, params = _filters(
+            "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE true",
+            source,
+            since,
+            None,
+        )
+
+        async def run(conn: Conn) -> list[EventSummary]:
+            cur = await conn.execute(query + " ORDER BY id DESC LIMIT %s", [*params, limit])
+            rows = await cur.fetchall()
+            records = await _deliveries(conn, [row[0] for row in rows])
+            return [
+                EventSummary(id_, source_, type_, key, at, records.get(id_, ()))
+                for id_, source_, type_, key, at in rows
+            ]
+
+        return await self._run(run)
+
+    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        query = (
+            "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
+            "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
+        )
+        params: list[Any] = []
+        if sink is not None:
+            query += " AND d.sink = %s"
+            params.append(sink)
+
+        async def run(conn: Conn) -> list[DeadLetter]:
+            cur = await conn.execute(query + " ORDER BY d.updated_at DESC LIMIT %s", [*params, limit])
+            return [DeadLetter(*row) for row in await cur.fetchall()]
+
+        return await self._run(run)
+
+    async def depth(self) -> dict[tuple[str, State], int]:
+        async def run(conn: Conn) -> dict[tuple[str, State], int]:
+            # Two queries, each matching a partial index: delivered rows are never read.
+            cur = await conn.execute(
+                "SELECT sink, state, count(*) FROM deliveries "
+                "WHERE state IN ('pending', 'retry', 'forwarding') GROUP BY sink, state"
+            )
+            rows = await cur.fetchall()
+            cur = await conn.execute(
+                "SELECT sink, state, count(*) FROM deliveries WHERE state = 'dead' GROUP BY sink, state"
+            )
+            rows += await cur.fetchall()
+            return {(sink, state): count for sink, state, count in rows}
+
+        return await self._run(run)
+
+
+def _filters(
+    query: str, source: str | None, since: float | None, until: float | None
+) -> tuple[str, list[Any]]:
+    params: list[Any] = []
+    if source is not None:
+        query += " AND source = %s"
+        params.append(source)
+    if since is not None:
+        query += " AND id >= %s"
+        params.append(id_floor(since))
+    if until is not None:
+        query += " AND id < %s"
+        params.append(id_floor(until))
+    return query, params
+
+
+async def _deliveries(conn: Conn, event_ids: list[str]) -> dict[str, tuple[DeliveryRecord, ...]]:
+    if not event_ids:
+        return {}
+    cur = await conn.execute(
+        "SELECT event_id, sink, state, attempts, due_at, last_cause, updated_at FROM deliveries "
+        "WHERE event_id = ANY(%s::text[]) ORDER BY event_id, sink",
+        [event_ids],
+    )
+    found: dict[str, list[DeliveryRecord]] = {}
+    for event_id, *record in await cur.fetchall():
+        found.setdefault(event_id, []).append(DeliveryRecord(*record))
+    return {event_id: tuple(records) for event_id, records in found.items()}
