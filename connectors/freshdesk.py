@@ -40,7 +40,7 @@ from connectors._base import (
     utc_from_timestamp,
 )
 from connectors._basic_auth import basic_authorization, check_basic_auth
-from connectors._util import MAX_TYPE_LENGTH, check_event_type, check_token, lookup, parse_body
+from connectors._util import FORM, MAX_TYPE_LENGTH, check_event_type, check_token, lookup, parse_body
 
 __all__ = ["FreshdeskConnector", "FreshdeskOptions", "normalize_triggered_event"]
 
@@ -153,7 +153,7 @@ class FreshdeskConnector(Connector):
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         opts = self.options
-        headers = {"Content-Type": "application/json", "User-Agent": "Freshdesk"}
+        headers = {"Content-Type": _content_type(body), "User-Agent": "Freshdesk"}
         query: tuple[tuple[str, str], ...] = ()
         if opts.header_name is not None:
             headers[opts.header_name] = opts.token[0].get_secret_value()
@@ -191,3 +191,12 @@ def normalize_triggered_event(value: str) -> str:
     if match := _CHANGE_EVENT.fullmatch(value):
         return f"{match[1]}:changed"
     return value
+
+
+def _content_type(body: bytes) -> str:
+    """What Freshdesk sends with `body`: the rule's encoding is JSON or a URL-encoded form."""
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return FORM
+    return "application/json"

@@ -171,6 +171,22 @@ def test_form_fixture() -> None:
     assert ticket["requester_email"] == "ap@customer.example"
 
 
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("ticket_created.form", "application/x-www-form-urlencoded"),
+        ("ticket_created.json", "application/json"),
+    ],
+)
+def test_signed_deliveries_declare_the_encoding_of_their_body(name: str, content_type: str) -> None:
+    c = connector()
+    request = signed_request(c, fixture("freshdesk", name), now=NOW)
+    assert request.headers["content-type"] == content_type
+    c.verify(request, NOW)
+    [event] = c.normalize(request)  # a form sent as send-test would send it is read as a form
+    assert event.type == "ticket_action:created"
+
+
 def test_form_repeated_and_flat_keys() -> None:
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     body = b"tag=a&tag=b&tag=c&kind=ticket&a[b][c]=1"
