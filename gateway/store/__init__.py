@@ -26,10 +26,10 @@ import abc
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from gateway.config import DispatcherSettings, StoreSettings
-from gateway.events import Event
+from gateway.events import Event, id_floor
 
 __all__ = [
     "DeadLetter",
@@ -38,6 +38,7 @@ __all__ = [
     "PersistResult",
     "Settlement",
     "Store",
+    "event_filters",
     "open_store",
 ]
 
@@ -282,6 +283,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def depth(self) -> dict[tuple[str, State], int]:
         """Delivery records per (sink, state) for the `QUEUE_STATES` (metrics, readiness)."""
+
+
+def event_filters(
+    query: str, source: str | None, since: float | None, until: float | None, *, mark: str
+) -> tuple[str, list[Any]]:
+    """`query` narrowed to a source and a time range, with its parameters.
+
+    Event ids are UUIDv7, so a time range is an id range (`id_floor`). `mark` is the
+    driver's parameter placeholder (`?` for sqlite3, `%s` for psycopg).
+    """
+    params: list[Any] = []
+    if source is not None:
+        query += f" AND source = {mark}"
+        params.append(source)
+    if since is not None:
+        query += f" AND id >= {mark}"
+        params.append(id_floor(since))
+    if until is not None:
+        query += f" AND id < {mark}"
+        params.append(id_floor(until))
+    return query, params
 
 
 def open_store(

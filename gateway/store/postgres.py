@@ -45,6 +45,7 @@ from gateway.store import (
     State,
     Store,
     _Transition,
+    event_filters,
 )
 from gateway.store._pgschema import upgrade
 
@@ -342,7 +343,7 @@ class PostgresStore(Store):
         return await self._run(run)
 
     async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
-        query, params = _filters("SELECT id FROM events WHERE true", source, since, until)
+        query, params = event_filters("SELECT id FROM events WHERE true", source, since, until, mark="%s")
 
         async def run(conn: Conn) -> list[str]:
             cur = await conn.execute(query + " ORDER BY id", params)
@@ -386,11 +387,12 @@ class PostgresStore(Store):
     async def list_events(
         self, *, source: str | None = None, since: float | None = None, limit: int = 50
     ) -> list[EventSummary]:
-        query, params = _filters(
+        query, params = event_filters(
             "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE true",
             source,
             since,
             None,
+            mark="%s",
         )
 
         async def run(conn: Conn) -> list[EventSummary]:
@@ -435,22 +437,6 @@ class PostgresStore(Store):
             return {(sink, state): count for sink, state, count in rows}
 
         return await self._run(run)
-
-
-def _filters(
-    query: str, source: str | None, since: float | None, until: float | None
-) -> tuple[str, list[Any]]:
-    params: list[Any] = []
-    if source is not None:
-        query += " AND source = %s"
-        params.append(source)
-    if since is not None:
-        query += " AND id >= %s"
-        params.append(id_floor(since))
-    if until is not None:
-        query += " AND id < %s"
-        params.append(id_floor(until))
-    return query, params
 
 
 async def _deliveries(conn: Conn, event_ids: list[str]) -> dict[str, tuple[DeliveryRecord, ...]]:

@@ -28,6 +28,7 @@ from gateway.store import (
     State,
     Store,
     _Transition,
+    event_filters,
 )
 from gateway.store._groupcommit import Writer
 
@@ -295,9 +296,7 @@ class SQLiteStore(Store):
 
     async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
         def run(conn: sqlite3.Connection) -> list[str]:
-            params: list[Any] = []
-            sql = "SELECT id FROM events WHERE 1 = 1"
-            sql, params = _filters(sql, params, source, since, until)
+            sql, params = event_filters("SELECT id FROM events WHERE 1 = 1", source, since, until, mark="?")
             return [row[0] for row in conn.execute(sql + " ORDER BY id", params)]
 
         return await self._read(run)
@@ -357,9 +356,13 @@ class SQLiteStore(Store):
         self, *, source: str | None = None, since: float | None = None, limit: int = 50
     ) -> list[EventSummary]:
         def run(conn: sqlite3.Connection) -> list[EventSummary]:
-            params: list[Any] = []
-            sql = "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE 1 = 1"
-            sql, params = _filters(sql, params, source, since, None)
+            sql, params = event_filters(
+                "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE 1 = 1",
+                source,
+                since,
+                None,
+                mark="?",
+            )
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
             return [
                 EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_))
@@ -395,21 +398,6 @@ class SQLiteStore(Store):
             return {(sink, state): count for sink, state, count in rows}
 
         return await self._read(run)
-
-
-def _filters(
-    sql: str, params: list[Any], source: str | None, since: float | None, until: float | None
-) -> tuple[str, list[Any]]:
-    if source is not None:
-        sql += " AND source = ?"
-        params.append(source)
-    if since is not None:
-        sql += " AND id >= ?"
-        params.append(id_floor(since))
-    if until is not None:
-        sql += " AND id < ?"
-        params.append(id_floor(until))
-    return sql, params
 
 
 def _deliveries(conn: sqlite3.Connection, event_id: str) -> tuple[DeliveryRecord, ...]:
