@@ -41,7 +41,11 @@ MAX_DETAIL_TYPE = 128
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A stored event. `entry` is the JSON text of the EventBridge-shaped envelope."""
+    """A stored event. `entry` is the JSON text of the EventBridge-shaped envelope.
+
+    `keep_until`: kept (archived) until then, even once delivered and past the dedup
+    window. `replay_name`: set on an event claimed for a delivery that a replay queued.
+    """
 
     id: str
     source: str
@@ -49,6 +53,8 @@ class Event:
     detail_type: str
     received_at: float
     entry: str
+    keep_until: float | None = None
+    replay_name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.entry)

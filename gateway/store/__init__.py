@@ -15,6 +15,13 @@ A claim is a lease: a `forwarding` record whose lease has expired is claimed aga
 worker that died mid-delivery loses nothing. Dedup is one conditional write per event
 whose conflict path returns the id already stored.
 
+Events are kept after delivery until the dedup window ends, or until their own
+`keep_until` (an archive's retention), whichever is later. A replay queues stored events
+again, optionally with a `replay_name` that the claimed events carry.
+
+Each sink may have its own `RetryPolicy` (a router's targets do); the others follow the
+dispatcher's.
+
 A single-node store (`single_node`) owns every lease in its database, so it releases them
 all when it starts: nobody else can be holding them. A shared store must not: the leases
 of other replicas are live, and only expire.
@@ -36,6 +43,7 @@ __all__ = [
     "DeliveryRecord",
     "EventSummary",
     "PersistResult",
+    "RetryPolicy",
     "Settlement",
     "Store",
     "event_filters",
@@ -54,6 +62,14 @@ QUEUE_STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "dead")
 class PersistResult:
     event_id: str
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long a sink's deliveries are retried before they are dead-lettered."""
+
+    max_attempts: int
+    max_age_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +145,23 @@ class Store(abc.ABC):
     dispatch: DispatcherSettings
     clock: Callable[[], float]
     rng: random.Random = field(default_factory=random.Random)
+    #: Per-sink retry policies; a sink without one follows `dispatch`.
+    policies: dict[str, RetryPolicy] = field(default_factory=dict)
     #: True: this process is the only user of the database, so every lease found on start
     #: is left over from its own previous run. False: replicas share it.
     single_node: ClassVar[bool] = True
 
     # -- ingest -------------------------------------------------------------------------
     async def persist(
-        self, events: Sequence[Event], sinks: Sequence[str], *, leased: bool = False
+        self,
+        events: Sequence[Event],
+        sinks: Sequence[str] = (),
+        *,
+        routes: Sequence[Sequence[str]] | None = None,
+        leased: bool = False,
     ) -> list[PersistResult]:
-        """Dedup and durably commit `events`, each with a delivery record per sink.
+        """Dedup and durably commit `events`, each with a delivery record per sink: the
+        same `sinks` for every event, or per event its own `routes[i]`.
 
         Returns only after the commit is durable. A (source, dedup key) seen within the
         retention window yields `duplicate=True` and the id stored the first time.
@@ -147,9 +171,16 @@ class Store(abc.ABC):
         """
         if not events:
             return []
+        if routes is None:
+            every = tuple(dict.fromkeys(sinks))
+            per_event = [every] * len(events)
+        else:
+            if len(routes) != len(events):
+                raise ValueError(f"{len(routes)} routes for {len(events)} events")
+            per_event = [tuple(dict.fromkeys(route)) for route in routes]
         lease = self.dispatch.lease_seconds if leased else None
         return await self._persist(
-            events, tuple(sinks), self.clock(), self.settings.dedup_retention_seconds, lease
+            events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease
         )
 
     # -- dispatch -----------------------------------------------------------------------
@@ -166,16 +197,23 @@ class Store(abc.ABC):
         transitions = []
         for result in results:
             item = by_id[result.event_id]
-            transitions.append(self._transition(item, result, now))
+            transitions.append(self._transition(sink, item, result, now))
         await self._apply(sink, transitions, now)
         return transitions
 
-    def _transition(self, item: Claimed, result: Settlement, now: float) -> _Transition:
+    def policy(self, sink: str) -> RetryPolicy:
+        """The retry policy of `sink`'s deliveries."""
+        found = self.policies.get(sink)
+        if found is not None:
+            return found
+        return RetryPolicy(self.dispatch.max_attempts, self.dispatch.max_age_seconds)
+
+    def _transition(self, sink: str, item: Claimed, result: Settlement, now: float) -> _Transition:
         if result.outcome == "delivered":
             return _Transition(item.event.id, item.attempts, "delivered", now, None)
         if result.outcome == "permanent":
             return _Transition(item.event.id, item.attempts, "dead", now, result.cause)
-        policy = self.dispatch
+        policy = self.policy(sink)
         if result.charge and item.attempts >= policy.max_attempts:
             return _Transition(item.event.id, item.attempts, "dead", now, f"max_attempts: {result.cause}")
         # An uncharged retry keeps its attempt count, so it backs off from a floor instead of
@@ -210,27 +248,37 @@ class Store(abc.ABC):
 
     async def replay(
         self,
-        sinks: Sequence[str],
+        sinks: Sequence[str] = (),
         *,
+        route: Callable[[Event], Sequence[str]] | None = None,
+        name: str | None = None,
         source: str | None = None,
         since: float | None = None,
         until: float | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Queue stored events again (whatever their state) for `sinks`."""
+        """Queue stored events again (whatever their state) for `sinks`, and for the sinks
+        `route(event)` picks; the claimed events carry `name` as their `replay_name`."""
         ids = await self._event_ids(source, since, until)
+        every = tuple(dict.fromkeys(sinks))
         done = 0
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            await self._requeue(chunk, tuple(sinks), self.clock())
+            pairs = [(event_id, sink) for event_id in chunk for sink in every]
+            if route is not None:
+                for event in await self._load_events(chunk):
+                    pairs.extend((event.id, sink) for sink in route(event) if sink not in every)
+            await self._requeue(pairs, self.clock(), name)
             done += len(chunk)
             if progress is not None:
                 progress(done, len(ids))
         return done
 
     async def purge(self) -> int:
-        """Forget expired dedup keys and fully delivered events older than the window."""
-        return await self._purge(self.clock() - self.settings.dedup_retention_seconds)
+        """Forget expired dedup keys and fully delivered events older than the window
+        (archived events: once their `keep_until` has passed too)."""
+        now = self.clock()
+        return await self._purge(now - self.settings.dedup_retention_seconds, now)
 
     # -- primitives ---------------------------------------------------------------------
     @abc.abstractmethod
@@ -245,7 +293,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _persist(
-        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float, lease: float | None
+        self,
+        events: Sequence[Event],
+        routes: Sequence[tuple[str, ...]],
+        now: float,
+        window: float,
+        lease: float | None,
     ) -> list[PersistResult]: ...
 
     @abc.abstractmethod
@@ -264,10 +317,14 @@ class Store(abc.ABC):
     async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]: ...
 
     @abc.abstractmethod
-    async def _requeue(self, event_ids: Sequence[str], sinks: tuple[str, ...], now: float) -> None: ...
+    async def _load_events(self, event_ids: Sequence[str]) -> list[Event]: ...
 
     @abc.abstractmethod
-    async def _purge(self, before: float) -> int: ...
+    async def _requeue(self, pairs: Sequence[tuple[str, str]], now: float, replay_name: str | None) -> None:
+        """Make each (event id, sink) delivery pending with a fresh budget (creating it)."""
+
+    @abc.abstractmethod
+    async def _purge(self, before: float, now: float) -> int: ...
 
     @abc.abstractmethod
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None: ...

@@ -81,6 +81,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX deliveries_claimed ON deliveries (claimed_by) WHERE state = 'forwarding'",
         ),
     ),
+    Migration(
+        2,
+        "archive retention of events and replay names of deliveries",
+        (
+            "ALTER TABLE events ADD COLUMN keep_until double precision",
+            "ALTER TABLE deliveries ADD COLUMN replay_name text",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -68,8 +68,9 @@ _PURGE_CHUNK = 1000
 _PERSIST = """
 WITH input AS (
     SELECT * FROM unnest(%(ids)s::text[], %(sources)s::text[], %(keys)s::text[],
-                         %(types)s::text[], %(received)s::float8[], %(entries)s::text[])
-        WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, n)
+                         %(types)s::text[], %(received)s::float8[], %(entries)s::text[],
+                         %(keep)s::float8[])
+        WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, keep_until, n)
 ), won AS (
     INSERT INTO dedup AS d (source, dedup_key, event_id, seen_at)
     SELECT source, dedup_key, id, %(now)s::float8 FROM input ORDER BY n
@@ -78,15 +79,16 @@ WITH input AS (
         WHERE d.seen_at < excluded.seen_at - %(window)s::float8
     RETURNING d.event_id
 ), stored AS (
-    INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry)
-    SELECT i.id, i.source, i.dedup_key, i.detail_type, i.received_at, i.entry
+    INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry, keep_until)
+    SELECT i.id, i.source, i.dedup_key, i.detail_type, i.received_at, i.entry, i.keep_until
     FROM input i JOIN won ON won.event_id = i.id ORDER BY i.n
     RETURNING id
 ), queued AS (
     INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at, claimed_by)
-    SELECT stored.id, s.sink, %(state)s::text, %(attempts)s::int, %(due)s::float8, %(now)s::float8,
+    SELECT stored.id, r.sink, %(state)s::text, %(attempts)s::int, %(due)s::float8, %(now)s::float8,
            %(owner)s::text
-    FROM stored CROSS JOIN unnest(%(sinks)s::text[]) AS s (sink)
+    FROM stored JOIN unnest(%(route_ids)s::text[], %(route_sinks)s::text[]) AS r (event_id, sink)
+        ON r.event_id = stored.id
 )
 SELECT id FROM stored
 """
@@ -103,9 +105,10 @@ WITH due AS (
     SET state = 'forwarding', attempts = d.attempts + 1, due_at = %(until)s::float8,
         updated_at = %(now)s::float8, claimed_by = %(owner)s::text
     FROM due WHERE d.event_id = due.event_id AND d.sink = %(sink)s
-    RETURNING d.event_id, d.attempts, due.due_at AS was_due
+    RETURNING d.event_id, d.attempts, d.replay_name, due.due_at AS was_due
 )
-SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, c.attempts
+SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, e.keep_until,
+       c.replay_name, c.attempts
 FROM claimed c JOIN events e ON e.id = c.event_id
 ORDER BY c.was_due, c.event_id
 """
@@ -122,12 +125,13 @@ WHERE d.event_id = t.event_id AND d.sink = %(sink)s
 """
 
 _REQUEUE = """
-INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at)
-SELECT e.id, s.sink, 'pending', 0, %(now)s::float8, %(now)s::float8
-FROM unnest(%(ids)s::text[]) AS e (id) CROSS JOIN unnest(%(sinks)s::text[]) AS s (sink)
+INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at, replay_name)
+SELECT p.event_id, p.sink, 'pending', 0, %(now)s::float8, %(now)s::float8, %(replay)s::text
+FROM unnest(%(ids)s::text[], %(sinks)s::text[]) AS p (event_id, sink)
+WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = p.event_id)
 ON CONFLICT (event_id, sink) DO UPDATE
     SET state = 'pending', attempts = 0, due_at = excluded.due_at,
-        updated_at = excluded.updated_at, claimed_by = NULL
+        updated_at = excluded.updated_at, claimed_by = NULL, replay_name = excluded.replay_name
 """
 
 # Deliveries go with their event (ON DELETE CASCADE); a dedup key goes only while it still
@@ -135,7 +139,7 @@ ON CONFLICT (event_id, sink) DO UPDATE
 _PURGE = """
 WITH old AS (
     SELECT id, source, dedup_key FROM events e
-    WHERE id < %(floor)s AND NOT EXISTS (
+    WHERE id < %(floor)s AND (keep_until IS NULL OR keep_until < %(now)s::float8) AND NOT EXISTS (
         SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state <> 'delivered')
     ORDER BY id
     LIMIT %(limit)s
@@ -147,7 +151,7 @@ WITH old AS (
 DELETE FROM events WHERE id IN (SELECT id FROM old)
 """
 
-_EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry"
+_EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
 
 
 def default_owner() -> str:
@@ -238,14 +242,20 @@ class PostgresStore(Store):
 
     # -- primitives ---------------------------------------------------------------------
     async def _persist(
-        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float, lease: float | None
+        self,
+        events: Sequence[Event],
+        routes: Sequence[tuple[str, ...]],
+        now: float,
+        window: float,
+        lease: float | None,
     ) -> list[PersistResult]:
         # One row per key (an upsert may touch a row once), keys in one global order so
         # concurrent multi-event calls lock them in the same order (no deadlocks).
-        firsts: dict[tuple[str, str], Event] = {}
-        for event in events:
-            firsts.setdefault((event.source, event.dedup_key), event)
-        rows = [firsts[key] for key in sorted(firsts)]
+        firsts: dict[tuple[str, str], tuple[Event, tuple[str, ...]]] = {}
+        for event, route in zip(events, routes, strict=True):
+            firsts.setdefault((event.source, event.dedup_key), (event, route))
+        chosen = [firsts[key] for key in sorted(firsts)]
+        rows = [event for event, _ in chosen]
         params: dict[str, Any] = {
             "ids": [e.id for e in rows],
             "sources": [e.source for e in rows],
@@ -253,7 +263,9 @@ class PostgresStore(Store):
             "types": [e.detail_type for e in rows],
             "received": [e.received_at for e in rows],
             "entries": [e.entry for e in rows],
-            "sinks": list(dict.fromkeys(sinks)),
+            "keep": [e.keep_until for e in rows],
+            "route_ids": [e.id for e, route in chosen for _ in route],
+            "route_sinks": [sink for _, route in chosen for sink in route],
             "now": now,
             "window": window,
             # A delivery is pending, or already leased to the caller (first attempt under way).
@@ -290,7 +302,7 @@ class PostgresStore(Store):
 
         async def run(conn: Conn) -> list[Claimed]:
             cur = await conn.execute(_CLAIM, params)
-            return [Claimed(Event(*row[:6]), row[6]) for row in await cur.fetchall()]
+            return [Claimed(Event(*row[:8]), row[8]) for row in await cur.fetchall()]
 
         return await self._run(run)
 
@@ -351,17 +363,34 @@ class PostgresStore(Store):
 
         return await self._run(run)
 
-    async def _requeue(self, event_ids: Sequence[str], sinks: tuple[str, ...], now: float) -> None:
-        params = {"ids": list(dict.fromkeys(event_ids)), "sinks": list(dict.fromkeys(sinks)), "now": now}
+    async def _load_events(self, event_ids: Sequence[str]) -> list[Event]:
+        async def run(conn: Conn) -> list[Event]:
+            cur = await conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ANY(%s::text[]) ORDER BY id",  # noqa: S608
+                [list(event_ids)],
+            )
+            return [Event(*row) for row in await cur.fetchall()]
+
+        return await self._run(run)
+
+    async def _requeue(self, pairs: Sequence[tuple[str, str]], now: float, replay_name: str | None) -> None:
+        unique = list(dict.fromkeys(pairs))
+        params = {
+            "ids": [event_id for event_id, _ in unique],
+            "sinks": [sink for _, sink in unique],
+            "now": now,
+            "replay": replay_name,
+        }
 
         async def run(conn: Conn) -> None:
             await conn.execute(_REQUEUE, params)
 
         await self._run(run)
 
-    async def _purge(self, before: float) -> int:
-        """Delete fully delivered events older than `before` in chunks (short transactions)."""
-        params = {"floor": id_floor(before), "limit": _PURGE_CHUNK}
+    async def _purge(self, before: float, now: float) -> int:
+        """Delete fully delivered events older than `before` (and past their `keep_until`)
+        in chunks (short transactions)."""
+        params = {"floor": id_floor(before), "now": now, "limit": _PURGE_CHUNK}
 
         async def run(conn: Conn) -> int:
             return (await conn.execute(_PURGE, params)).rowcount

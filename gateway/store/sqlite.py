@@ -36,7 +36,8 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Statements are separated by ";" (and no comment holds one).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- Event ids are UUIDv7, so the primary key orders events by arrival: time ranges are id
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS events (
     dedup_key TEXT NOT NULL,
     detail_type TEXT NOT NULL,
     received_at REAL NOT NULL,
-    entry TEXT NOT NULL
+    entry TEXT NOT NULL,
+    keep_until REAL
 );
 CREATE TABLE IF NOT EXISTS dedup (
     source TEXT NOT NULL,
@@ -65,13 +67,21 @@ CREATE TABLE IF NOT EXISTS deliveries (
     due_at REAL NOT NULL,
     last_cause TEXT,
     updated_at REAL NOT NULL,
+    replay_name TEXT,
     PRIMARY KEY (event_id, sink)
 ) WITHOUT ROWID;
--- Only open deliveries are indexed for claiming; delivered ones leave the index.
+-- Only open deliveries are indexed for claiming: delivered ones leave the index.
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, due_at)
     WHERE state IN ('pending', 'retry', 'forwarding');
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (updated_at) WHERE state = 'dead';
 """
+#: What takes a database of version N-1 to version N (a new database gets `SCHEMA`).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE events ADD COLUMN keep_until REAL",
+        "ALTER TABLE deliveries ADD COLUMN replay_name TEXT",
+    ),
+}
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -82,17 +92,46 @@ def _connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.executescript(SCHEMA)
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-            (str(SCHEMA_VERSION),),
-        )
+        _migrate(conn)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open sqlite database {path!r}: {exc}") from None
     return conn
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Create the schema, or bring an older one up to `SCHEMA_VERSION`, in one transaction
+    (the writer and the reader connection may open the file at the same moment)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row is not None else None
+        if version is None:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        elif version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database is at schema version {version}, newer than this hookgate "
+                f"knows ({SCHEMA_VERSION}): upgrade hookgate"
+            )
+        else:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step]:
+                    conn.execute(statement)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(SCHEMA_VERSION),),
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 _PURGE_CHUNK = 1000
+_EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
 _ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-parameter limit
 # The multi-row statements below are built from placeholders only; values are always bound.
 
@@ -100,7 +139,7 @@ _ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-para
 @dataclass(frozen=True, slots=True)
 class _Persist:
     events: Sequence[Event]
-    sinks: tuple[str, ...]
+    routes: Sequence[tuple[str, ...]]
     now: float
     window: float
     lease: float | None
@@ -114,6 +153,7 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
     returns are the events to store.
     """
     rows = [(ev, call) for call in calls for ev in call.events]
+    routes = {ev.id: route for call in calls for ev, route in zip(call.events, call.routes, strict=True)}
     stored: set[str] = set()
     for chunk in _chunks(rows, _ROWS_PER_STATEMENT):
         sql = (
@@ -129,13 +169,9 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
     fresh = [r for r in rows if r[0].id in stored]
     for chunk in _chunks(fresh, _ROWS_PER_STATEMENT):
         conn.execute(
-            "INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry) VALUES "  # noqa: S608
-            + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
-            [
-                v
-                for ev, _ in chunk
-                for v in (ev.id, ev.source, ev.dedup_key, ev.detail_type, ev.received_at, ev.entry)
-            ],
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES "  # noqa: S608
+            + ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+            [v for ev, _ in chunk for v in _event_row(ev)],
         )
     # A delivery is pending, or already leased to the caller (first attempt under way).
     deliveries = [
@@ -143,7 +179,7 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
         if c.lease is None
         else (ev.id, sink, "forwarding", 1, c.now + c.lease, c.now)
         for ev, c in fresh
-        for sink in c.sinks
+        for sink in routes[ev.id]
     ]
     for part in _chunks(deliveries, _ROWS_PER_STATEMENT):
         conn.execute(
@@ -164,6 +200,10 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
             call_results.append(PersistResult(first, duplicate=True))
         results.append(call_results)
     return results
+
+
+def _event_row(ev: Event) -> tuple[Any, ...]:
+    return (ev.id, ev.source, ev.dedup_key, ev.detail_type, ev.received_at, ev.entry, ev.keep_until)
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:
@@ -226,17 +266,22 @@ class SQLiteStore(Store):
 
     # -- primitives ---------------------------------------------------------------------
     async def _persist(
-        self, events: Sequence[Event], sinks: tuple[str, ...], now: float, window: float, lease: float | None
+        self,
+        events: Sequence[Event],
+        routes: Sequence[tuple[str, ...]],
+        now: float,
+        window: float,
+        lease: float | None,
     ) -> list[PersistResult]:
         if self._writer is None:
             raise StoreError("store is not open")
-        return await self._writer.submit_batched(_persist_many, _Persist(events, sinks, now, window, lease))
+        return await self._writer.submit_batched(_persist_many, _Persist(events, routes, now, window, lease))
 
     async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
         def run(conn: sqlite3.Connection) -> list[Claimed]:
             rows = conn.execute(
-                "SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, d.attempts "
-                "FROM deliveries d JOIN events e ON e.id = d.event_id "
+                "SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, e.keep_until, "
+                "d.replay_name, d.attempts FROM deliveries d JOIN events e ON e.id = d.event_id "
                 "WHERE d.sink = ? AND d.state IN ('pending', 'retry', 'forwarding') AND d.due_at <= ? "
                 "ORDER BY d.due_at LIMIT ?",
                 (sink, now, limit),
@@ -246,7 +291,7 @@ class SQLiteStore(Store):
                 "updated_at = ? WHERE event_id = ? AND sink = ?",
                 [(now + lease, now, row[0], sink) for row in rows],
             )
-            return [Claimed(Event(*row[:6]), row[6] + 1) for row in rows]
+            return [Claimed(Event(*row[:8]), row[8] + 1) for row in rows]
 
         return await self._run(run)
 
@@ -301,28 +346,44 @@ class SQLiteStore(Store):
 
         return await self._read(run)
 
-    async def _requeue(self, event_ids: Sequence[str], sinks: tuple[str, ...], now: float) -> None:
+    async def _load_events(self, event_ids: Sequence[str]) -> list[Event]:
+        def run(conn: sqlite3.Connection) -> list[Event]:
+            found: list[Event] = []
+            for chunk in _chunks(list(event_ids), _ROWS_PER_STATEMENT):
+                rows = conn.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM events WHERE id IN ({','.join('?' * len(chunk))}) "  # noqa: S608
+                    "ORDER BY id",
+                    chunk,
+                )
+                found.extend(Event(*row) for row in rows)
+            return found
+
+        return await self._read(run)
+
+    async def _requeue(self, pairs: Sequence[tuple[str, str]], now: float, replay_name: str | None) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at) "
-                "VALUES (?, ?, 'pending', 0, ?, ?) ON CONFLICT (event_id, sink) DO UPDATE "
+                "INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at, replay_name) "
+                "SELECT ?, ?, 'pending', 0, ?, ?, ? WHERE EXISTS (SELECT 1 FROM events WHERE id = ?) "
+                "ON CONFLICT (event_id, sink) DO UPDATE "
                 "SET state = 'pending', attempts = 0, due_at = excluded.due_at, "
-                "updated_at = excluded.updated_at",
-                [(event_id, sink, now, now) for event_id in event_ids for sink in sinks],
+                "updated_at = excluded.updated_at, replay_name = excluded.replay_name",
+                [(event_id, sink, now, now, replay_name, event_id) for event_id, sink in pairs],
             )
 
         await self._run(run)
 
-    async def _purge(self, before: float) -> int:
+    async def _purge(self, before: float, now: float) -> int:
         """Delete fully delivered events older than `before`, with their dedup keys, in chunks
         so the writer is never held for long."""
 
         def run(conn: sqlite3.Connection) -> int:
             rows = conn.execute(
-                "SELECT id, source, dedup_key FROM events WHERE id < ? AND NOT EXISTS "
+                "SELECT id, source, dedup_key FROM events WHERE id < ? "
+                "AND (keep_until IS NULL OR keep_until < ?) AND NOT EXISTS "
                 "(SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered') "
                 "LIMIT ?",
-                (id_floor(before), _PURGE_CHUNK),
+                (id_floor(before), now, _PURGE_CHUNK),
             ).fetchall()
             conn.executemany("DELETE FROM deliveries WHERE event_id = ?", [(r[0],) for r in rows])
             conn.executemany("DELETE FROM events WHERE id = ?", [(r[0],) for r in rows])
@@ -343,7 +404,7 @@ class SQLiteStore(Store):
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
         def run(conn: sqlite3.Connection) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
             row = conn.execute(
-                "SELECT id, source, dedup_key, detail_type, received_at, entry FROM events WHERE id = ?",
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608
                 (event_id,),
             ).fetchone()
             if row is None:

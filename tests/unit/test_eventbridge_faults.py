@@ -175,7 +175,7 @@ async def test_uncharged_retries_still_end_at_max_age(store: Store, clock: FakeC
     [dead] = await store.settle("bus", [again], [Settlement(event.id, "retry", free.cause, charge=False)])
     assert (dead.state, dead.cause) == ("dead", f"max_age: {free.cause}")
     charged = Claimed(event, again.attempts)
-    assert store._transition(charged, Settlement(event.id, "retry", "x"), clock.now).state == "dead"
+    assert store._transition("bus", charged, Settlement(event.id, "retry", "x"), clock.now).state == "dead"
 
 
 async def test_the_dispatcher_passes_charge_through(store: Store, clock: FakeClock, h: Harness) -> None:

@@ -22,7 +22,16 @@ import pytest
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.errors import StoreError
 from gateway.events import Event
-from gateway.store import Claimed, DeadLetter, DeliveryRecord, PersistResult, Settlement, Store, open_store
+from gateway.store import (
+    Claimed,
+    DeadLetter,
+    DeliveryRecord,
+    PersistResult,
+    RetryPolicy,
+    Settlement,
+    Store,
+    open_store,
+)
 
 from ._fakes import FakeClock, make_event
 from ._postgres import postgres_schema
@@ -541,6 +550,89 @@ async def test_sqlite_purge_deletes_the_dedup_keys_of_purged_events(
     assert keys == [("dead",)]
 
 
+async def test_routes_give_each_event_its_own_sinks(store: Store, clock: FakeClock) -> None:
+    first, second, third = (make_event(at=clock.now) for _ in range(3))
+    results = await store.persist([first, second, third], routes=[("a", "b"), ("b",), ()])
+    assert [r.duplicate for r in results] == [False, False, False]
+    assert sorted(await deliveries(store, first.id)) == ["a", "b"]
+    assert sorted(await deliveries(store, second.id)) == ["b"]
+    assert await deliveries(store, third.id) == {}  # stored (archived), sent nowhere
+    assert sorted(await claim_ids(store, "b")) == sorted([first.id, second.id])
+    with pytest.raises(ValueError, match="2 routes for 3 events"):
+        await store.persist([make_event(at=clock.now) for _ in range(3)], routes=[("a",), ("a",)])
+
+
+async def test_a_duplicate_in_a_routed_batch_keeps_the_first_route(store: Store, clock: FakeClock) -> None:
+    first, again = make_event(at=clock.now, key="k"), make_event(at=clock.now, key="k")
+    results = await store.persist([first, again], routes=[("a",), ("b",)])
+    assert results == [PersistResult(first.id, duplicate=False), PersistResult(first.id, duplicate=True)]
+    assert sorted(await deliveries(store, first.id)) == ["a"]
+
+
+async def test_replay_routes_each_event_and_names_the_replay(store: Store, clock: FakeClock) -> None:
+    events = [make_event(at=clock.now, detail_type=t) for t in ("invoice.paid", "charge.failed", "x")]
+    await store.persist(events, ["a"])
+    await settle_all(store, await store.claim("a", 10), "delivered")
+
+    def route(event: Event) -> list[str]:
+        return {"invoice.paid": ["t1", "t2"], "charge.failed": ["t2"]}.get(event.detail_type, [])
+
+    assert await store.replay(route=route, name="fix-42", since=clock.now - 1) == 3
+    assert await store.depth() == {("t1", "pending"): 1, ("t2", "pending"): 2}
+    claimed = await store.claim("t2", 10)
+    assert sorted(c.event.id for c in claimed) == sorted([events[0].id, events[1].id])
+    assert {c.event.replay_name for c in claimed} == {"fix-42"}
+    assert (await deliveries(store, events[0].id))["a"].state == "delivered"  # not replayed there
+    # A plain replay carries no name; the record forgets the old one.
+    await settle_all(store, claimed, "delivered", sink="t2")
+    assert await store.replay(["t2"], since=clock.now - 1) == 3
+    assert {c.event.replay_name for c in await store.claim("t2", 10)} == {None}
+
+
+async def test_a_replay_of_a_purged_event_creates_nothing(stores: StoreFactory, clock: FakeClock) -> None:
+    store = await stores(retention=10)
+    event = make_event(at=clock.now)
+    await persist_one(store, event)
+    await settle_all(store, await store.claim("a", 10), "delivered")
+    clock.advance(20)
+    assert await store.purge() == 1
+    await store._requeue([(event.id, "a")], clock.now, None)  # raced with the purge
+    assert await store.depth() == {}
+
+
+async def test_archived_events_outlive_the_dedup_window_until_keep_until(
+    stores: StoreFactory, clock: FakeClock
+) -> None:
+    store = await stores(retention=100)
+    kept = dataclasses.replace(make_event(at=clock.now), keep_until=clock.now + 1000)
+    plain = make_event(at=clock.now)
+    await store.persist([kept, plain], ["a"])
+    await settle_all(store, await store.claim("a", 10), "delivered")
+    clock.advance(500)
+    assert await store.purge() == 1
+    assert await store.get_event(plain.id) is None
+    found = await store.get_event(kept.id)
+    assert found is not None
+    assert found[0] == kept
+    assert (await persist_one(store, make_event(at=clock.now, key=kept.dedup_key))).duplicate is False
+    clock.advance(501)
+    assert await store.purge() == 1  # now the archived one goes too (the new one is queued)
+    assert await store.get_event(kept.id) is None
+
+
+async def test_a_sink_with_its_own_retry_policy(stores: StoreFactory, clock: FakeClock) -> None:
+    store = await stores(max_attempts=5)
+    store.policies["strict"] = RetryPolicy(max_attempts=1, max_age_seconds=86_400)
+    event = make_event(at=clock.now)
+    await persist_one(store, event, ("a", "strict"))
+    for sink in ("a", "strict"):
+        await settle_all(store, await store.claim(sink, 10), "retry", "http_503", sink=sink)
+    records = await deliveries(store, event.id)
+    assert (records["a"].state, records["strict"].state) == ("retry", "dead")
+    assert records["strict"].last_cause == "max_attempts: http_503"
+    assert store.policy("a") == RetryPolicy(5, 86_400)
+
+
 # -- queries ------------------------------------------------------------------------------
 
 
@@ -638,3 +730,35 @@ async def test_events_and_states_survive_close_and_reopen(stores: StoreFactory, 
     )
     assert await reopened.release_claims() == 1
     assert await claim_ids(reopened, "b") == [in_flight.id]
+
+
+async def test_a_version_1_sqlite_database_is_migrated_in_place(sqlite_url: str, clock: FakeClock) -> None:
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:  # the schema hookgate 0.1 created
+        conn.executescript(
+            """
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO meta VALUES ('schema_version', '1');
+            CREATE TABLE events (id TEXT PRIMARY KEY, source TEXT NOT NULL, dedup_key TEXT NOT NULL,
+                detail_type TEXT NOT NULL, received_at REAL NOT NULL, entry TEXT NOT NULL);
+            CREATE TABLE dedup (source TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT NULL,
+                seen_at REAL NOT NULL, PRIMARY KEY (source, dedup_key)) WITHOUT ROWID;
+            CREATE TABLE deliveries (event_id TEXT NOT NULL, sink TEXT NOT NULL, state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0, due_at REAL NOT NULL, last_cause TEXT,
+                updated_at REAL NOT NULL, PRIMARY KEY (event_id, sink)) WITHOUT ROWID;
+            """
+        )
+        old = make_event(at=clock.now)
+        conn.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+            (old.id, old.source, old.dedup_key, old.detail_type, old.received_at, old.entry),
+        )
+        conn.execute("INSERT INTO deliveries VALUES (?, 'a', 'pending', 0, ?, NULL, ?)", (old.id, 0, 0))
+    conn.close()
+    store = await StoreFactory({"url": sqlite_url}, clock)()
+    try:
+        assert await store.schema_version() == 2
+        [claimed] = await store.claim("a", 10)
+        assert claimed.event == old
+    finally:
+        await store.close()

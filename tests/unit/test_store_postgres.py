@@ -24,6 +24,7 @@ from gateway.config import DispatcherSettings, Settings, StoreSettings
 from gateway.errors import StoreError
 from gateway.store import PersistResult, Settlement, Store, open_store
 from gateway.store._pgschema import LATEST, MIGRATIONS
+from gateway.store.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SQLiteStore
 
@@ -271,4 +272,4 @@ def test_db_upgrade_on_sqlite_prints_its_version(tmp_path: Path) -> None:
     config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "hookgate.db"}"\n')
     result = CliRunner().invoke(main, ["db", "upgrade", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("schema version 1")
+    assert result.output.strip().endswith(f"schema version {SQLITE_SCHEMA_VERSION}")
