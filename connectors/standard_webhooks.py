@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -47,7 +45,13 @@ from connectors._keys import verifies
 from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
 from connectors._util import MAX_TYPE_LENGTH, any_match, check_event_type, hmac_digest, stable_id, to_bytes
 
-__all__ = ["StandardWebhooksConnector", "StandardWebhooksOptions", "WebhookKeys", "parse_keys"]
+__all__ = [
+    "StandardWebhooksConnector",
+    "StandardWebhooksOptions",
+    "WebhookKeys",
+    "parse_keys",
+    "sign_headers",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,15 @@ def _b64(text: str, what: str) -> bytes:
     if not raw:
         raise ValueError(f"{what} is empty")
     return raw
+
+
+def sign_headers(keys: WebhookKeys, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The `webhook-id`, `webhook-timestamp` and `webhook-signature` headers of `body`, signed
+    with every HMAC key (`v1`) and every `whsk_` key (`v1a`)."""
+    signed = b".".join((msg_id.encode(), str(timestamp).encode(), body))
+    tokens = ["v1," + base64.b64encode(hmac_digest(key, signed)).decode() for key in keys.hmac_keys]
+    tokens += ["v1a," + base64.b64encode(k.sign(signed)).decode() for k in keys.signing_keys]
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": " ".join(tokens)}
 
 
 def parse_keys(secrets: list[SecretStr]) -> WebhookKeys:
@@ -191,22 +204,8 @@ class StandardWebhooksConnector(Connector):
         if not (self.keys.hmac_keys or self.keys.signing_keys):
             raise ValueError("no whsec_ or whsk_ key to sign with (whpk_ keys only verify)")
         msg_id = stable_id("msg_", body, now)
-        timestamp = str(int(now))
-        signed = b".".join((msg_id.encode(), timestamp.encode(), body))
-        tokens = [
-            "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-            for key in self.keys.hmac_keys
-        ]
-        tokens += ["v1a," + base64.b64encode(k.sign(signed)).decode() for k in self.keys.signing_keys]
-        return SignedDelivery(
-            body=body,
-            headers={
-                "webhook-id": msg_id,
-                "webhook-timestamp": timestamp,
-                "webhook-signature": " ".join(tokens),
-                "Content-Type": "application/json",
-            },
-        )
+        headers = sign_headers(self.keys, msg_id, int(now), body)
+        return SignedDelivery(body=body, headers={**headers, "Content-Type": "application/json"})
 
     def sample_body(self, now: float) -> bytes:
         event: dict[str, Any] = {

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,8 +24,10 @@ from starlette.types import Receive, Scope, Send
 from gateway.config import Settings
 from gateway.dispatcher import Dispatcher
 from gateway.errors import StoreError
+from gateway.events import Event
 from gateway.http import RequestLogMiddleware, WebhookHandler
 from gateway.observability import Metrics
+from gateway.router.rules import RouterSink, route_events
 from gateway.sinks import Sink
 from gateway.store import QUEUE_STATES, Store, open_store
 
@@ -46,7 +48,17 @@ class Gateway:
     dispatcher: Dispatcher
     metrics: Metrics
     clock: Callable[[], float]
+    #: The local event buses among the configured sinks (their targets are in `sinks`).
+    routers: dict[str, RouterSink] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def route(
+        self, events: Sequence[Event], sinks: Sequence[str]
+    ) -> tuple[list[Event], list[tuple[str, ...]]] | None:
+        """Per event, where it goes when `sinks` name a router (None: every event to `sinks`)."""
+        if not self.routers:
+            return None
+        return route_events(events, sinks, self.routers)
 
     async def start(self, *, dispatch: bool = True) -> None:
         await self.store.open()
@@ -100,8 +112,14 @@ def create_app(
     store = store or open_store(settings.store, settings.dispatcher, clock)
     if sinks is None:
         sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
+    # A router is not dispatched to: each target of its rules is a sink of its own.
+    routers = {name: sink for name, sink in sinks.items() if isinstance(sink, RouterSink)}
+    sinks = {name: sink for name, sink in sinks.items() if name not in routers}
+    for router in routers.values():
+        sinks.update(router.destinations())
+        store.policies.update(router.policies())
     dispatcher = Dispatcher(store, sinks, settings.dispatcher, metrics)
-    gateway = Gateway(settings, store, dict(sinks), dispatcher, metrics, clock)
+    gateway = Gateway(settings, store, dict(sinks), dispatcher, metrics, clock, routers)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})

@@ -10,6 +10,7 @@ import time
 import typing
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -305,17 +306,29 @@ def dlq_redrive(
 @main.command()
 @config_option
 @click.option("--source", help="Only events of this source.")
-@click.option("--since", type=TIME, required=True, help="From (ISO-8601 or an age like 2h).")
-@click.option("--until", type=TIME, help="Up to (exclusive).")
+@click.option(
+    "--from", "--since", "since", type=TIME, required=True, help="From (ISO-8601 or an age like 2h)."
+)
+@click.option("--to", "--until", "until", type=TIME, help="Up to (exclusive).")
 @click.option("--sink", "sinks", multiple=True, help="Only to these sinks (default: the source's sinks).")
-def replay(
+@click.option("--rule", help="Only to the targets of this router rule (`RULE` or `BUS/RULE`).")
+@click.option("--name", help="The replay's name, set as `replay-name` on what router targets receive.")
+def replay(  # noqa: PLR0917 - one parameter per option
     config_path: str | None,
     source: str | None,
     since: float,
     until: float | None,
     sinks: tuple[str, ...],
+    rule: str | None,
+    name: str | None,
 ) -> None:
-    """Deliver stored events again (a running gateway picks them up)."""
+    """Deliver stored events again (a running gateway picks them up).
+
+    A router among the sinks matches each event against its rules again: the targets of
+    the rules it matches receive it, with `replay-name` set.
+    """
+    from gateway.router.rules import RouterSink, replay_route  # noqa: PLC0415 - only this command needs it
+
     settings = _settings(config_path)
     if source is not None and source not in settings.sources:
         raise click.UsageError(f"no source {source!r} in the configuration")
@@ -325,6 +338,19 @@ def replay(
     unknown = [s for s in targets if s not in settings.sinks]
     if unknown:
         raise click.UsageError(f"unknown sink(s): {', '.join(unknown)}")
+    buses = [RouterSink(t, settings.sinks[t].options) for t in targets if settings.sinks[t].cls is RouterSink]
+    plain = tuple(t for t in targets if settings.sinks[t].cls is not RouterSink)
+    if rule is not None:
+        bus_name, _, rule_name = rule.rpartition("/")
+        buses = [b for b in buses if rule_name in b.options.rules and bus_name in ("", b.name)]
+        if not buses:
+            raise click.UsageError(
+                f"no router rule {rule!r} among the sinks {', '.join(targets) or '(none)'}"
+            )
+        plain, rule = (), rule_name
+    route = replay_route(buses, rule=rule) if buses else None
+    if buses and name is None:
+        name = f"replay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
     async def run(store: Store) -> int:
         with click.progressbar(length=0, label="replaying", file=sys.stderr) as bar:
@@ -333,10 +359,71 @@ def replay(
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            return await store.replay(targets, source=source, since=since, until=until, progress=progress)
+            return await store.replay(
+                plain, route=route, name=name, source=source, since=since, until=until, progress=progress
+            )
 
     count = _with_store(settings, run)
-    click.echo(f"replayed: {count} event(s) to {', '.join(targets) or '(no sinks)'}")
+    where = [*plain, *(f"{b.name} (rules{f' {rule}' if rule else ''})" for b in buses)]
+    named = f" as {name}" if name else ""
+    click.echo(f"replayed{named}: {count} event(s) to {', '.join(where) or '(no sinks)'}")
+
+
+@main.group()
+def rules() -> None:
+    """The rules of the local routers (`type = "router"` sinks)."""
+
+
+@rules.command("list")
+@config_option
+def rules_list(config_path: str | None) -> None:
+    """Every rule of every router: state, pattern and targets."""
+    from gateway.router.rules import RouterOptions  # noqa: PLC0415
+
+    settings = _settings(config_path)
+    found = False
+    for bus, spec in settings.sinks.items():
+        if not isinstance(spec.options, RouterOptions):
+            continue
+        for rule_name, rule in spec.options.rules.items():
+            found = True
+            state = "enabled" if rule.enabled else "disabled"
+            pattern = (
+                rule.event_pattern if isinstance(rule.event_pattern, str) else json.dumps(rule.event_pattern)
+            )
+            click.echo(f"{bus}/{rule_name}  {state}  {pattern}")
+            for target in rule.targets:
+                click.echo(
+                    f"    → {target.id}  ({target.type})  "
+                    f"retries ≤ {target.retry_policy.maximum_retry_attempts}"
+                )
+    if not found:
+        click.echo("no router rules configured")
+
+
+@rules.command("test")
+@config_option
+@click.option("--event", "event_text", required=True, help="The event (JSON text, or @FILE).")
+@click.option("--rule", help="Only this rule (`RULE` or `BUS/RULE`).")
+def rules_test(config_path: str | None, event_text: str, rule: str | None) -> None:
+    """Match an event against the rules; print what each matching rule's targets would receive."""
+    from gateway.router.rules import RouterSink  # noqa: PLC0415
+
+    settings = _settings(config_path)
+    if event_text.startswith("@"):
+        event_text = Path(event_text[1:]).read_text(encoding="utf-8")
+    buses = [RouterSink(n, spec.options) for n, spec in settings.sinks.items() if spec.cls is RouterSink]
+    try:
+        results = [r for bus in buses for r in bus.explain(event_text)]
+    except ValueError as exc:
+        click.echo(f"hookgate: invalid event: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    if rule is not None:
+        results = [r for r in results if rule in (r["rule"], f"{r['bus']}/{r['rule']}")]
+        if not results:
+            raise click.UsageError(f"no rule {rule!r} in the configuration")
+    for result in results:
+        click.echo(json.dumps(result, ensure_ascii=False))
 
 
 @main.command("test-event-pattern")

@@ -10,12 +10,15 @@
 Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
 case-insensitive, `_` also matches `-`; a value starting with `[` or `{` is JSON).
-Secret values (fields a connector types as `SecretStr`) may be literal, `env:NAME` or
-`file:PATH`. Every problem is a `ConfigError` whose `key` is the dotted path.
+Secret values (fields a connector types as `SecretStr`) may be literal, `env:NAME`,
+`file:PATH`, or a reference fetched from AWS once per process: `secretsmanager:NAME[#KEY]`
+or `ssm:NAME` (a Parameter Store parameter, decrypted). Every problem is a `ConfigError`
+whose `key` is the dotted path.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -285,9 +288,11 @@ def parse_settings(
                 f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(types))})",
             )
         sink_cls = types[sink_common.type]
-        sink_options: SinkOptions = _validate(
-            sink_cls.Options, {k: v for k, v in table.items() if k != "type"}, key
-        )
+
+        def validate(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
+            return _validate(model, _resolve_secrets(model, dict(data), key, env, base_dir), key)
+
+        sink_options = sink_cls.configure(key, {k: v for k, v in table.items() if k != "type"}, validate)
         sinks[name] = SinkSpec(sink_cls, sink_options)
 
     sources: dict[str, Source] = {}
@@ -363,9 +368,15 @@ def _resolve_secrets(
 ) -> dict[str, Any]:
     resolved = dict(options)
     for name, info in model.model_fields.items():
-        if name not in resolved or not _is_secret(info.annotation):
+        if name not in resolved:
             continue
         value = resolved[name]
+        if not _is_secret(info.annotation):
+            if isinstance(value, dict):  # a nested table (`auth = {password = "env:…"}`)
+                for nested in _models_in(info.annotation):
+                    value = _resolve_secrets(nested, value, f"{key}.{name}", env, base_dir)
+                resolved[name] = value
+            continue
         if isinstance(value, list):
             resolved[name] = [
                 _resolve_secret(v, f"{key}.{name}[{i}]", env, base_dir) for i, v in enumerate(value)
@@ -375,10 +386,23 @@ def _resolve_secrets(
     return resolved
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field may hold: `M`, `M | None`, `Annotated[M1 | M2, …]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in typing.get_args(annotation) for m in _models_in(a)]
+
+
 def _resolve_secret(value: Any, key: str, env: Mapping[str, str], base_dir: Path | None) -> Any:
-    """`env:NAME` → that variable; `file:PATH` → the file's text; anything else → as is."""
+    """`env:NAME` → that variable; `file:PATH` → the file's text; `secretsmanager:…` and
+    `ssm:…` → the secret fetched from AWS; anything else → as is."""
     if not isinstance(value, str):
         return value
+    if value.startswith(("secretsmanager:", "ssm:")):
+        try:
+            return _aws_secret(value)
+        except LookupError as exc:
+            raise ConfigError(key, str(exc)) from None
     if value.startswith("env:"):
         var = value[4:]
         if var not in env or not env[var]:
@@ -393,3 +417,44 @@ def _resolve_secret(value: Any, key: str, env: Mapping[str, str], base_dir: Path
         except OSError as exc:
             raise ConfigError(key, f"cannot read secret file {path}: {exc.strerror}") from None
     return value
+
+
+@functools.cache
+def _aws_secret(reference: str) -> str:
+    """The text behind `secretsmanager:NAME_OR_ARN[#JSON_KEY]` or `ssm:NAME_OR_ARN`, fetched
+    once per process (failures are not cached). A `LookupError` says what failed, never
+    what the secret holds."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    service, _, name = reference.partition(":")
+    name, _, json_key = name.partition("#") if service == "secretsmanager" else (name, "", "")
+    if not name:
+        raise LookupError(f"{reference}: the reference names no secret")
+    try:
+        client = _aws_session().client(service)
+        if service == "ssm":
+            value: Any = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        else:
+            found = client.get_secret_value(SecretId=name)
+            value = found["SecretString"] if "SecretString" in found else found["SecretBinary"].decode()
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise LookupError(f"cannot read {reference}: {error.get('Code')}: {error.get('Message')}") from None
+    except (BotoCoreError, UnicodeDecodeError) as exc:
+        raise LookupError(f"cannot read {reference}: {type(exc).__name__}: {exc}") from None
+    if json_key:
+        try:
+            value = json.loads(value)[json_key]
+        except (ValueError, TypeError, KeyError):
+            raise LookupError(f"{reference}: not a JSON object with the key {json_key!r}") from None
+        if not isinstance(value, str):
+            raise LookupError(f"{reference}: the value of {json_key!r} is not a string")
+    return str(value)
+
+
+@functools.cache
+def _aws_session() -> Any:
+    """One boto3 session for every reference (making one costs tens of milliseconds)."""
+    import boto3  # noqa: PLC0415 - only configurations referencing AWS secrets load boto3
+
+    return boto3.session.Session()

@@ -4,8 +4,13 @@
     ├── ConfigError          an invalid configuration; `.key` points at the offending key
     ├── StoreError           the inbox/outbox could not do its job (sqlite3/psycopg translated here)
     ├── SinkError            a sink failed as a whole (its own errors translated at its boundary)
-    └── InvalidEventPatternError   (gateway.router; also a ValueError) an event pattern EventBridge
-                                   would refuse, with the reason and its location
+    ├── InvalidEventPatternError   (gateway.router; also a ValueError) an event pattern EventBridge
+    │                              would refuse, with the reason and its location
+    ├── InvalidTargetInputError    (gateway.router; also a ValueError) an input transformation
+    │                              EventBridge would refuse, with its key
+    │   └── InputRenderError       one event for which a transformation yields no valid input
+    └── PermanentError             (gateway.router.targets) raised by a `callable` target to
+                                   refuse an event for good (dead-lettered, not retried)
 
 Connector-level errors live in `connectors` (`VerificationError`, `MalformedPayloadError`),
 since connectors do not depend on the gateway.

@@ -153,9 +153,10 @@ class WebhookHandler:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, request_id = _begin_request()
-        fields: dict[str, Any] = {}
+        name = scope["path"][len(self.prefix) :]
+        fields: dict[str, Any] = {"source": name}
         try:
-            answer = await self._handle(scope, receive, scope["path"][len(self.prefix) :], fields)
+            answer = await self._handle(scope, receive, name, fields)
         except _DisconnectedError:
             fields["cause"] = "client_disconnected"
             _end_request(scope, 499, started, fields)
@@ -163,6 +164,7 @@ class WebhookHandler:
         except Exception as exc:  # a bug must not leak a traceback to the caller
             log.exception("internal_error", error=type(exc).__name__)
             answer = _error(500, "internal error")
+        body = answer.body
         try:
             await send(
                 {
@@ -170,26 +172,32 @@ class WebhookHandler:
                     "status": answer.status,
                     "headers": [
                         (b"content-type", answer.content_type),
-                        (b"content-length", str(len(answer.body)).encode()),
+                        (b"content-length", b"%d" % len(body)),
                         (b"x-request-id", request_id.encode()),
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": answer.body})
+            await send({"type": "http.response.body", "body": body})
         finally:
             _end_request(scope, answer.status, started, fields)
 
     async def _handle(self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any]) -> _Answer:
-        source = self.gateway.settings.sources.get(name)
-        fields["source"] = name
+        gateway = self.gateway
+        source = gateway.settings.sources.get(name)
         if source is None:
             fields["cause"] = "unknown_source"
             return _error(404, "unknown source")
-        counters = self.gateway.metrics.source(name)
+        counters = gateway.metrics.source(name)
         counters.received.inc()
         started = time.perf_counter()
         try:
-            return await _ingest(self.gateway, source, scope, receive, fields)
+            return await _accept(gateway, source, scope, receive, fields)
+        except _Rejected as rejected:
+            fields["cause"] = rejected.cause
+            if rejected.detail:
+                fields["cause_detail"] = rejected.detail
+            gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
+            return _error(rejected.status, rejected.message)
         finally:
             counters.latency.observe(time.perf_counter() - started)
 
@@ -197,19 +205,6 @@ class WebhookHandler:
 class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not an error
     def __init__(self, status: int, cause: str, message: str, detail: str | None = None) -> None:
         self.status, self.cause, self.message, self.detail = status, cause, message, detail
-
-
-async def _ingest(
-    gateway: Gateway, source: Source, scope: Scope, receive: Receive, fields: dict[str, Any]
-) -> _Answer:
-    try:
-        return await _accept(gateway, source, scope, receive, fields)
-    except _Rejected as rejected:
-        fields["cause"] = rejected.cause
-        if rejected.detail:
-            fields["cause_detail"] = rejected.detail
-        gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
-        return _error(rejected.status, rejected.message)
 
 
 async def _accept(
@@ -237,9 +232,15 @@ async def _accept(
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
     dispatcher = gateway.dispatcher
-    leased = dispatcher.has_room(source.sinks, len(events))
+    # Through a router, each event goes to the targets of the rules it matches.
+    routes: list[tuple[str, ...]] | None = None
+    routed = gateway.route(events, source.sinks)
+    if routed is not None:
+        events, routes = routed
+    targets = source.sinks if routes is None else tuple({s for route in routes for s in route})
+    leased = dispatcher.has_room(targets, len(events))
     try:
-        results = await gateway.store.persist(events, source.sinks, leased=leased)
+        results = await gateway.store.persist(events, source.sinks, routes=routes, leased=leased)
     except StoreError as exc:
         log.error("store_unavailable", error=str(exc))
         raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
@@ -250,7 +251,15 @@ async def _accept(
         counters.duplicates.inc(duplicates)
     if fresh:
         counters.persisted.inc(len(fresh))
-        if leased:
+        if routes is not None:
+            for event, result, route in zip(events, results, routes, strict=True):
+                if result.duplicate or not route:
+                    continue
+                if leased:
+                    dispatcher.hand_off([event], route)
+                else:
+                    dispatcher.notify(route)
+        elif leased:
             dispatcher.hand_off(fresh, source.sinks)
         else:
             dispatcher.notify(source.sinks)

@@ -3,6 +3,9 @@
     EventPattern(pattern)          validate and compile one pattern (JSON text or a dict)
     EventPattern.matches(event)    the answer of EventBridge's TestEventPattern
     RuleSet({name: pattern, …})    many patterns in one index; `matching(event)` names the matches
+    TargetInput(input_path=…)      what a rule's target receives: EventBridge's input transformation
+
+Rules, targets and the `type = "router"` sink: `gateway.router.rules`, `gateway.router.targets`.
 
 See docs/event-patterns.md for the language, the limits and the deviations.
 """
@@ -10,11 +13,16 @@ See docs/event-patterns.md for the language, the limits and the deviations.
 from gateway.router._compile import MAX_OR_COMBINATIONS, MAX_PATTERN_LENGTH
 from gateway.router._errors import InvalidEventPatternError
 from gateway.router._pattern import EventPattern, RuleSet
+from gateway.router._transform import InputRenderError, InvalidTargetInputError, RuleContext, TargetInput
 
 __all__ = [
     "MAX_OR_COMBINATIONS",
     "MAX_PATTERN_LENGTH",
     "EventPattern",
+    "InputRenderError",
     "InvalidEventPatternError",
+    "InvalidTargetInputError",
+    "RuleContext",
     "RuleSet",
+    "TargetInput",
 ]

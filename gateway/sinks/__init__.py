@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +33,7 @@ __all__ = [
     "Retry",
     "Sink",
     "SinkOptions",
+    "Validate",
     "sink_types",
 ]
 
@@ -61,6 +62,16 @@ class SinkOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class Validate(Protocol):
+    """Validates `data` as `model`, resolving its secret references; a `ConfigError`
+    names the offending key under `key`."""
+
+    def __call__(self, model: type[_M], data: Mapping[str, Any], key: str) -> _M: ...
+
+
 class Sink(abc.ABC):
     """Base class of sinks. `max_batch` bounds the batches the dispatcher hands over."""
 
@@ -75,6 +86,11 @@ class Sink(abc.ABC):
     @classmethod
     def from_config(cls, name: str, config: Mapping[str, Any]) -> Self:
         return cls(name, cls.Options.model_validate(dict(config)))
+
+    @classmethod
+    def configure(cls, key: str, table: Mapping[str, Any], validate: Validate) -> SinkOptions:
+        """The options of a `[sinks.NAME]` table (without `type`), checked at load time."""
+        return validate(cls.Options, table, key)
 
     def instrument(self, registry: CollectorRegistry) -> None:
         """Register the sink's own metrics in the gateway's registry (called once, early)."""
@@ -120,7 +136,8 @@ class MemorySink(Sink):
 
 def sink_types() -> dict[str, type[Sink]]:
     """Sink types by their `type = "…"` name in configuration."""
+    from gateway.router.rules import RouterSink  # noqa: PLC0415 - avoid an import cycle
     from gateway.sinks.eventbridge import EventBridgeSink  # noqa: PLC0415 - avoid an import cycle
     from gateway.sinks.files import JsonlSink, StdoutSink  # noqa: PLC0415 - avoid an import cycle
 
-    return {cls.kind: cls for cls in (EventBridgeSink, JsonlSink, StdoutSink, MemorySink)}
+    return {cls.kind: cls for cls in (EventBridgeSink, JsonlSink, StdoutSink, MemorySink, RouterSink)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar, TextIO
 
@@ -14,7 +14,22 @@ from pydantic import Field
 from gateway.events import Event
 from gateway.sinks import Delivered, Outcome, Retry, Sink, SinkOptions
 
-__all__ = ["JsonlSink", "StdoutSink"]
+__all__ = ["JsonlSink", "StdoutSink", "append_lines", "open_for_append"]
+
+
+def open_for_append(path: str) -> TextIO:
+    """Open `path` (UTF-8) for appending, creating its folder."""
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return file.open("a", encoding="utf-8")
+
+
+def append_lines(file: TextIO, lines: Iterable[str], *, fsync: bool) -> None:
+    """Write `lines` (without their line breaks), flush, and fsync when asked."""
+    file.write("".join(line + "\n" for line in lines))
+    file.flush()
+    if fsync:
+        os.fsync(file.fileno())
 
 
 class JsonlOptions(SinkOptions):
@@ -33,9 +48,7 @@ class JsonlSink(Sink):
     _file: TextIO | None = None
 
     async def open(self) -> None:
-        path = Path(self.options.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = await asyncio.to_thread(path.open, "a", encoding="utf-8")
+        self._file = await asyncio.to_thread(open_for_append, self.options.path)
 
     async def close(self) -> None:
         if self._file is not None:
@@ -44,10 +57,7 @@ class JsonlSink(Sink):
 
     def _write(self, events: Sequence[Event]) -> None:
         assert self._file is not None
-        self._file.write("".join(event.entry + "\n" for event in events))
-        self._file.flush()
-        if self.options.fsync:
-            os.fsync(self._file.fileno())
+        append_lines(self._file, (event.entry for event in events), fsync=self.options.fsync)
 
     async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
         try:

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 import connectors
 from gateway.cli import main
 from gateway.config import DispatcherSettings, ServerSettings, SourceSettings, StoreSettings
+from gateway.router.rules import TargetSettings
+from gateway.router.targets import target_types
 from gateway.sinks import sink_types
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +72,17 @@ def test_every_sink_type_and_key_is_documented() -> None:
         part = CONFIGURATION.split(f'### `type = "{kind}"`', 1)[1].split("\n### ", 1)[0]
         for key in cls.Options.model_fields:
             assert f"| `{key}` |" in part, f"sink {kind} key {key} is not documented"
+
+
+def test_every_router_target_type_and_key_is_documented() -> None:
+    router = (ROOT / "docs" / "router.md").read_text()
+    for key in TargetSettings.model_fields:
+        if key != "options":
+            assert f"| `{key}` |" in router, f"target key {key} is not in docs/router.md"
+    for kind, cls in target_types().items():
+        part = router.split(f'### `type = "{kind}"`', 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+        for key in cls.Options.model_fields:
+            assert f"`{key}`" in part, f"target {kind} key {key} is not in docs/router.md"
 
 
 def _commands(group: click.Group, prefix: str = "hookgate") -> list[str]:

@@ -1,0 +1,84 @@
+"""Targets of the local router: where an event a rule matched is delivered.
+
+    http          an API destination: a URL, auth, Standard Webhooks signature, rate limit
+    callable      a Python function in this process ("package.module:function")
+    jsonl         a file of JSON lines, fsynced before reporting
+    eventbridge   another EventBridge bus (gets the event itself, never a transformed input)
+    sqs           an SQS queue (standard or FIFO)
+
+A target looks like a sink: `send` takes a batch of `Delivery` (the stored event and the
+body the rule rendered for this target) and reports one outcome per delivery, in order:
+`Delivered`, `Retry(cause, retry_after, charge)` or `Permanent(cause)` (see
+`gateway.sinks`). Each target type's `Options` are the keys of its `[[…targets]]` table;
+secrets are `SecretStr` fields, so `env:` and `file:` references resolve as everywhere else.
+A target translates its own errors into outcomes and never raises from `send`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.errors import HookgateError
+from gateway.events import Event
+from gateway.sinks import Outcome
+
+__all__ = ["Delivery", "PermanentError", "Target", "TargetOptions", "target_types"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event for one target. `body` is what to send: the rule's input, rendered."""
+
+    event: Event
+    body: bytes
+
+
+class PermanentError(HookgateError):
+    """Raised by the function of a `callable` target to refuse an event for good: the event
+    is dead-lettered with the message as its cause. Any other exception means retry."""
+
+
+class TargetOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(abc.ABC):
+    """Base class of target types. `max_batch` bounds the batches `send` is handed."""
+
+    kind: ClassVar[str]
+    Options: ClassVar[type[TargetOptions]] = TargetOptions
+    max_batch: int = 10
+    #: False: the target gets the event itself, never a transformed input (EventBridge bus targets)
+    transforms_input: ClassVar[bool] = True
+
+    def __init__(self, name: str, options: TargetOptions) -> None:
+        self.name = name
+        self.options = options
+
+    @classmethod
+    def from_config(cls, name: str, config: Mapping[str, Any]) -> Self:
+        return cls(name, cls.Options.model_validate(dict(config)))
+
+    async def open(self) -> None:
+        """Acquire resources (clients, files) before the first batch."""
+
+    async def close(self) -> None:
+        """Release resources."""
+
+    @abc.abstractmethod
+    async def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        """Deliver a batch; return one outcome per delivery, in order."""
+
+
+def target_types() -> dict[str, type[Target]]:
+    """Target types by their `type = "…"` name in configuration."""
+    from gateway.router.targets._aws import EventBridgeTarget, SqsTarget  # noqa: PLC0415 - import on use
+    from gateway.router.targets._http import HttpTarget  # noqa: PLC0415 - httpx loads with the first router
+    from gateway.router.targets._local import CallableTarget, JsonlTarget  # noqa: PLC0415
+
+    return {cls.kind: cls for cls in (HttpTarget, CallableTarget, JsonlTarget, EventBridgeTarget, SqsTarget)}
