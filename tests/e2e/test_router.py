@@ -205,5 +205,6 @@ def test_rules_route_transform_retry_dead_letter_and_replay(routed: tuple[Served
         assert sorted(line["id"] for line in lines[3:]) == sorted(ids[:3])
         time.sleep(0.3)
         assert len(served.sink_entries()) == 5  # the archive sink was not replayed to
+        assert served.stored_count() == 5  # a replay stores nothing: nothing is archived twice
     finally:
         late.close()
