@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,9 +28,11 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, WebhookHandler
 from gateway.observability import Metrics
-from gateway.router.rules import RouterSink, route_events
 from gateway.sinks import Sink
 from gateway.store import QUEUE_STATES, Store, open_store
+
+if TYPE_CHECKING:
+    from gateway.router.rules import RouterSink
 
 __all__ = ["Gateway", "GatewayApp", "create_app"]
 
@@ -58,6 +61,8 @@ class Gateway:
         """Per event, where it goes when `sinks` name a router (None: every event to `sinks`)."""
         if not self.routers:
             return None
+        from gateway.router.rules import route_events  # noqa: PLC0415 - loaded with the first router
+
         return route_events(events, sinks, self.routers)
 
     async def start(self, *, dispatch: bool = True) -> None:
@@ -113,7 +118,7 @@ def create_app(
     if sinks is None:
         sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
     # A router is not dispatched to: each target of its rules is a sink of its own.
-    routers = {name: sink for name, sink in sinks.items() if isinstance(sink, RouterSink)}
+    routers = {name: cast("RouterSink", sink) for name, sink in sinks.items() if sink.kind == "router"}
     sinks = {name: sink for name, sink in sinks.items() if name not in routers}
     for router in routers.values():
         sinks.update(router.destinations())

@@ -42,7 +42,7 @@ from pydantic import (
 import connectors
 from connectors import Connector
 from gateway.errors import ConfigError
-from gateway.sinks import Sink, SinkOptions, sink_types
+from gateway.sinks import SINK_TYPES, Sink, SinkOptions, sink_type
 
 __all__ = [
     "DispatcherSettings",
@@ -59,6 +59,8 @@ __all__ = [
 
 ENV_PREFIX = "HOOKGATE_"
 CONFIG_ENV = "HOOKGATE_CONFIG"
+#: Variables read by the Lambda handler itself (`gateway.aws_lambda`), not settings.
+LAMBDA_ENV_PREFIX = f"{ENV_PREFIX}LAMBDA__"
 _M = typing.TypeVar("_M", bound=BaseModel)
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -227,7 +229,11 @@ def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str
     """Return a copy of `raw` with every `HOOKGATE_A__B__C=value` applied at a.b.c."""
     result: dict[str, Any] = json.loads(json.dumps(raw))
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if (
+            not name.startswith(ENV_PREFIX)
+            or name == CONFIG_ENV
+            or name.upper().startswith(LAMBDA_ENV_PREFIX)
+        ):
             continue
         path = [p for p in name[len(ENV_PREFIX) :].lower().split("__") if p]
         if len(path) < 2:
@@ -275,19 +281,18 @@ def parse_settings(
     store = _validate(StoreSettings, raw.get("store", {}), "store")
     dispatcher = _validate(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
 
-    types = sink_types()
     sinks: dict[str, SinkSpec] = {}
     for name, table in _table(raw, "sinks").items():
         key = f"sinks.{name}"
         if not isinstance(table, dict):
             raise ConfigError(key, "must be a table")
         sink_common = _validate(SinkSettings, {"type": table.get("type")}, key)
-        if sink_common.type not in types:
+        if sink_common.type not in SINK_TYPES:
             raise ConfigError(
                 f"{key}.type",
-                f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(types))})",
+                f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(SINK_TYPES))})",
             )
-        sink_cls = types[sink_common.type]
+        sink_cls = sink_type(sink_common.type)
 
         def validate(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
             return _validate(model, _resolve_secrets(model, dict(data), key, env, base_dir), key)

@@ -16,6 +16,7 @@ A sink may also raise: the whole batch is then retried with the exception as cau
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self, TypeVar
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from gateway.events import Event
 
 __all__ = [
+    "SINK_TYPES",
     "Delivered",
     "MemorySink",
     "Outcome",
@@ -34,6 +36,7 @@ __all__ = [
     "Sink",
     "SinkOptions",
     "Validate",
+    "sink_type",
     "sink_types",
 ]
 
@@ -134,10 +137,24 @@ class MemorySink(Sink):
         return outcomes
 
 
-def sink_types() -> dict[str, type[Sink]]:
-    """Sink types by their `type = "…"` name in configuration."""
-    from gateway.router.rules import RouterSink  # noqa: PLC0415 - avoid an import cycle
-    from gateway.sinks.eventbridge import EventBridgeSink  # noqa: PLC0415 - avoid an import cycle
-    from gateway.sinks.files import JsonlSink, StdoutSink  # noqa: PLC0415 - avoid an import cycle
+#: Sink types by their `type = "…"` name in configuration, and where each lives: a type
+#: is imported only when a configuration uses it (cold starts pay for what they use).
+SINK_TYPES: dict[str, str] = {
+    "eventbridge": "gateway.sinks.eventbridge:EventBridgeSink",
+    "jsonl": "gateway.sinks.files:JsonlSink",
+    "memory": "gateway.sinks:MemorySink",
+    "router": "gateway.router.rules:RouterSink",
+    "stdout": "gateway.sinks.files:StdoutSink",
+}
 
-    return {cls.kind: cls for cls in (EventBridgeSink, JsonlSink, StdoutSink, MemorySink, RouterSink)}
+
+def sink_type(kind: str) -> type[Sink]:
+    """The sink class of `type = kind` (KeyError when there is none)."""
+    module, _, name = SINK_TYPES[kind].partition(":")
+    cls: type[Sink] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def sink_types() -> dict[str, type[Sink]]:
+    """Every sink type by its `type = "…"` name."""
+    return {kind: sink_type(kind) for kind in SINK_TYPES}

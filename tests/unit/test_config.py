@@ -180,6 +180,7 @@ def test_environment_can_define_a_whole_source() -> None:
         "HOOKGATE_SOURCES__STRIPE__CONNECTOR": "stripe",
         "HOOKGATE_SOURCES__STRIPE__SECRETS": '["whsec_env_only"]',
         "HOOKGATE_UNRELATED": "ignored: no section",
+        "HOOKGATE_LAMBDA__DEDUP_TABLE": "read by the Lambda handler, not a setting",
     }
     settings = load_settings(env=env)
     assert secrets(settings) == ["whsec_env_only"]

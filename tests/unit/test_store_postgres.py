@@ -24,8 +24,8 @@ from gateway.config import DispatcherSettings, Settings, StoreSettings
 from gateway.errors import StoreError
 from gateway.store import PersistResult, Settlement, Store, open_store
 from gateway.store._pgschema import LATEST, MIGRATIONS
-from gateway.store.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from gateway.store.postgres import PostgresStore
+from gateway.store.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from gateway.store.sqlite import SQLiteStore
 
 from ._fakes import FakeClock, make_event

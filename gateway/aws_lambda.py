@@ -1,0 +1,548 @@
+"""AWS Lambda mode: `gateway.aws_lambda.handler` runs the same app and connectors behind
+API Gateway (HTTP API payload 2.0, REST API payload 1.0) and Lambda function URLs, adapted
+by Mangum (lifespan off: no dispatcher, no purge loop, nothing runs between requests).
+
+There is no hookgate store in Lambda. `DirectStore.persist` puts the verified events on
+their sinks (an EventBridge bus, through `EventBridgeSink`) before the edge answers:
+
+    200   every sink accepted every event (PutEvents gave each entry an EventId)
+    503   anything else: nothing is acknowledged, so the provider retries
+
+Dedup is optional: a DynamoDB table (`HOOKGATE_LAMBDA__DEDUP_TABLE`, partition key `pk`,
+TTL attribute `expires_at`) holds one item per (source, dedup key):
+
+    pk = "<source>#<dedup key>"   event_id   state = pending | done
+    lease_until (pending)         expires_at = received + [store] dedup_retention_seconds
+
+    claim    conditional put of a pending item: there is none, or it expired (DynamoDB's TTL
+             deletes late), or it is pending and its lease has ended
+    put      the claimed events on their sinks
+    settle   accepted → the item becomes done  (put, only while it still holds our event_id)
+             refused  → the item is deleted    (delete, likewise), so the provider's retry
+                        is not mistaken for a duplicate
+
+The races, and why none loses an event:
+
+- Two deliveries of one event at once: the second finds a pending item whose lease is live
+  and answers 503, not 200. A 200 there could acknowledge an event that the first then
+  fails to put. The provider's retry finds the item done (200, duplicate) or gone (put).
+- An invocation that dies between claim and settle (timeout, crash) leaves a pending item
+  that holds the key until its lease ends: the end of the invocation (Lambda's remaining
+  time when the request started), or `[dispatcher] lease_seconds` without a Lambda
+  context. A retry after that takes the key over.
+- A delete that fails after a refused put leaves the same pending item: it only delays
+  the retry until the lease ends.
+- A key taken over while its first holder still runs (only with clocks disagreeing across
+  hosts, since a lease ends when the invocation must): both put the event, a duplicate and
+  never a loss; the conditional settle leaves the later claim's item in place.
+- An event accepted by the bus whose item cannot be marked done is still answered 200:
+  it is on the bus. The item stays pending until its lease ends.
+
+The bus may receive an event more than once. A call the SDK sends again carries the same
+hookgate event id; an event put again by another invocation (after a takeover, or without
+the dedup table) carries a new one. Consumers that must see an event once dedupe on its
+source and dedup key (`detail.metadata.source` and `dedup_key`, or the provider's own id
+in a `detail_format = "payload"` detail).
+
+Configuration is the server's: the TOML file named by `HOOKGATE_CONFIG` (packaged with the
+function) and `HOOKGATE_…` overrides, resolved once per cold start (secrets included:
+`secretsmanager:` and `ssm:` references). The Lambda-only keys are environment variables
+under `HOOKGATE_LAMBDA__`, kept out of the server's settings: `DEDUP_TABLE` and
+`BASE_PATH` (a prefix to strip from request paths, e.g. an HTTP API's named stage).
+Inside the Lambda runtime the handler is built when the module is imported (the init
+phase, which provisioned concurrency runs ahead of requests); elsewhere on the first call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import hashlib
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from mangum import Mangum
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.app import GatewayApp, create_app
+from gateway.config import LAMBDA_ENV_PREFIX, Settings, _validate, load_settings
+from gateway.errors import ConfigError, StoreError
+from gateway.events import Event
+from gateway.observability import LogStream, configure_logging
+from gateway.sinks import Delivered, Outcome, Retry, Sink
+from gateway.store import (
+    Claimed,
+    DeadLetter,
+    DeliveryRecord,
+    EventSummary,
+    PersistResult,
+    State,
+    Store,
+    _Transition,
+)
+
+__all__ = [
+    "LAMBDA_ENV_PREFIX",
+    "DedupTable",
+    "DirectStore",
+    "LambdaHandler",
+    "LambdaSettings",
+    "create_handler",
+    "handler",
+    "lambda_settings",
+]
+
+log = structlog.get_logger()
+
+#: Environment variables of Lambda mode only: `HOOKGATE_LAMBDA__DEDUP_TABLE`, `…__BASE_PATH`.
+#: DynamoDB's limit on a partition key; longer keys are stored as their SHA-256.
+_MAX_KEY_BYTES = 2048
+#: Seconds left in the current invocation, when Lambda says (see `LambdaHandler`).
+_remaining: contextvars.ContextVar[float | None] = contextvars.ContextVar("remaining", default=None)
+
+
+class LambdaSettings(BaseModel):
+    """The `HOOKGATE_LAMBDA__…` variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The DynamoDB dedup table (name or ARN); none: every delivery is put on the bus.
+    dedup_table: str | None = Field(None, min_length=1, max_length=1024)
+    #: A prefix stripped from request paths, e.g. "/prod" for an HTTP API's stage "prod".
+    base_path: str = Field("/", pattern=r"^/")
+
+
+def lambda_settings(env: Mapping[str, str]) -> tuple[LambdaSettings, dict[str, str]]:
+    """The Lambda-only settings in `env`, and `env` without them (for `load_settings`)."""
+    found: dict[str, str] = {}
+    rest: dict[str, str] = {}
+    for name, value in env.items():
+        if name.upper().startswith(LAMBDA_ENV_PREFIX):
+            found[name[len(LAMBDA_ENV_PREFIX) :].lower()] = value
+        else:
+            rest[name] = value
+    return _validate(LambdaSettings, found, "lambda"), rest
+
+
+# -- dedup ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The key is held by an item this claim did not write."""
+
+    event_id: str
+    done: bool
+
+
+class DedupTable:
+    """The dedup items in DynamoDB (see the module docstring). Blocking calls: run them in
+    a thread. botocore errors are raised as they are; `DirectStore` translates them."""
+
+    def __init__(self, name: str, client: Any = None) -> None:
+        self.name = name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self.open()
+        return self._client
+
+    def open(self) -> None:
+        """Create the client (no request is made)."""
+        if self._client is None:
+            import boto3  # noqa: PLC0415 - only a configured dedup table needs it
+            from botocore.config import Config  # noqa: PLC0415
+
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": 3},
+                connect_timeout=1.0,
+                read_timeout=2.0,
+                tcp_keepalive=True,
+            )
+            self._client = boto3.session.Session().client("dynamodb", config=config)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    @staticmethod
+    def key(event: Event) -> str:
+        key = f"{event.source}#{event.dedup_key}"
+        if len(key.encode()) > _MAX_KEY_BYTES:
+            return f"{event.source}#sha256:{hashlib.sha256(event.dedup_key.encode()).hexdigest()}"
+        return key
+
+    def claim(self, event: Event, now: float, lease_until: float, expires_at: int) -> _Held | None:
+        """Write a pending item for `event`: None, or who holds the key."""
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        try:
+            self.client.put_item(
+                TableName=self.name,
+                Item=self._item(event, "pending", expires_at, lease_until),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR expires_at <= :now "
+                    "OR (#state = :pending AND lease_until <= :now)"
+                ),
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":now": {"N": repr(now)}, ":pending": {"S": "pending"}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _conditional(exc):
+                raise
+            item = exc.response.get("Item") or {}
+            if "event_id" not in item:
+                raise StoreError(f"dedup table {self.name}: a conflict without the item") from None
+            return _Held(item["event_id"]["S"], done=item.get("state", {}).get("S") == "done")
+        return None
+
+    def complete(self, event: Event, expires_at: int) -> bool:
+        """Mark our claim done; False if the key is no longer ours."""
+        return self._if_ours("put_item", event, Item=self._item(event, "done", expires_at, None))
+
+    def release(self, event: Event) -> bool:
+        """Delete our claim; False if the key is no longer ours."""
+        return self._if_ours("delete_item", event, Key={"pk": {"S": self.key(event)}})
+
+    def _if_ours(self, operation: str, event: Event, **kwargs: Any) -> bool:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        try:
+            getattr(self.client, operation)(
+                TableName=self.name,
+                ConditionExpression="event_id = :event_id",
+                ExpressionAttributeValues={":event_id": {"S": event.id}},
+                **kwargs,
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+        return True
+
+    def _item(self, event: Event, state: str, expires_at: int, lease_until: float | None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": self.key(event)},
+            "event_id": {"S": event.id},
+            "state": {"S": state},
+            "received_at": {"N": repr(event.received_at)},
+            "expires_at": {"N": str(expires_at)},
+        }
+        if lease_until is not None:
+            item["lease_until"] = {"N": repr(lease_until)}
+        return item
+
+
+def _conditional(exc: Any) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+@dataclass
+class DirectStore(Store):
+    """A store that keeps nothing: `persist` dedups (optionally) and puts the events on
+    their sinks synchronously; anything not accepted raises `StoreError` (the edge's 503).
+
+    The queue primitives (claim, settle, replay, dead letters, ...) raise `StoreError`:
+    in Lambda mode EventBridge retries the bus's targets, and its archive replays.
+    """
+
+    sinks: Mapping[str, Sink] = field(default_factory=dict)
+    dedup: DedupTable | None = None
+
+    async def _persist(
+        self,
+        events: Sequence[Event],
+        routes: Sequence[tuple[str, ...]],
+        now: float,
+        window: float,
+        lease: float | None,
+    ) -> list[PersistResult]:
+        first: dict[tuple[str, str], int] = {}  # a key repeated within the call: its first event
+        for index, event in enumerate(events):
+            first.setdefault((event.source, event.dedup_key), index)
+        unique = sorted(first.values())
+        expiry = {i: math.ceil(events[i].received_at + window) for i in unique}
+        held: dict[int, _Held] = {}
+        if self.dedup is not None:
+            claims = [(i, events[i], expiry[i]) for i in unique]
+            held = await asyncio.to_thread(self._claim_keys, self.dedup, claims, now)
+        claimed = [i for i in unique if i not in held]
+        refused = await self._put(events, routes, claimed)
+        if self.dedup is not None:
+            accepted = [(events[i], expiry[i]) for i in claimed if i not in refused]
+            await asyncio.to_thread(self._settle_keys, self.dedup, accepted, [events[i] for i in refused])
+        if refused:
+            causes = "; ".join(sorted(set(refused.values())))
+            raise StoreError(f"{len(refused)} of {len(claimed)} events not accepted: {causes}"[:1000])
+        ids = {i: held[i].event_id if i in held else events[i].id for i in unique}
+        results = []
+        for index, event in enumerate(events):
+            origin = first[event.source, event.dedup_key]
+            results.append(PersistResult(ids[origin], duplicate=origin in held or origin != index))
+        return results
+
+    def _claim_keys(
+        self, dedup: DedupTable, claims: Sequence[tuple[int, Event, int]], now: float
+    ) -> dict[int, _Held]:
+        """Claim each (index, event, expiry); a key being put elsewhere fails the whole call."""
+        remaining = _remaining.get()
+        lease_until = now + (remaining if remaining is not None else self.dispatch.lease_seconds)
+        held: dict[int, _Held] = {}
+        mine: list[Event] = []
+        try:
+            for index, event, expires_at in claims:
+                found = dedup.claim(event, now, lease_until, expires_at)
+                if found is None:
+                    mine.append(event)
+                elif not found.done:
+                    raise StoreError(
+                        f"{event.source} event {event.dedup_key!r} is being put by another "
+                        f"invocation ({found.event_id}); retry later"
+                    )
+                else:
+                    held[index] = found
+        except StoreError:
+            self._release_keys(dedup, mine)
+            raise
+        except Exception as exc:  # noqa: BLE001 - botocore's errors, translated at this boundary
+            self._release_keys(dedup, mine)
+            raise StoreError(f"dedup table {dedup.name}: {_describe(exc)}") from None
+        return held
+
+    def _settle_keys(
+        self, dedup: DedupTable, accepted: Sequence[tuple[Event, int]], refused: Sequence[Event]
+    ) -> None:
+        for event, expires_at in accepted:
+            try:
+                if not dedup.complete(event, expires_at):
+                    log.warning("dedup_key_taken_over", event_id=event.id, source=event.source)
+            except Exception as exc:  # noqa: BLE001 - the event is on the bus: still a 200
+                log.error("dedup_not_recorded", event_id=event.id, source=event.source, error=_describe(exc))
+        self._release_keys(dedup, refused)
+
+    @staticmethod
+    def _release_keys(dedup: DedupTable, events: Sequence[Event]) -> None:
+        for event in events:
+            try:
+                dedup.release(event)
+            except Exception as exc:  # noqa: BLE001 - the claim's lease ends by itself
+                log.error("dedup_not_released", event_id=event.id, source=event.source, error=_describe(exc))
+
+    async def _put(
+        self, events: Sequence[Event], routes: Sequence[tuple[str, ...]], indexes: Sequence[int]
+    ) -> dict[int, str]:
+        """Deliver the events at `indexes` to their sinks: the cause per event not accepted."""
+        by_sink: dict[str, list[int]] = {}
+        for index in indexes:
+            for name in routes[index]:
+                by_sink.setdefault(name, []).append(index)
+        refused: dict[int, str] = {}
+
+        async def deliver(name: str, todo: list[int]) -> None:
+            sink = self.sinks[name]
+            for chunk in _chunks(todo, sink.max_batch):
+                outcomes: Sequence[Outcome]
+                try:
+                    outcomes = await sink.deliver([events[i] for i in chunk])
+                except Exception as exc:  # noqa: BLE001 - a sink may raise: the batch failed
+                    outcomes = [Retry(f"sink_error: {_describe(exc)}")] * len(chunk)
+                for index, outcome in zip(chunk, outcomes, strict=True):
+                    if not isinstance(outcome, Delivered):
+                        refused.setdefault(index, f"{name}: {outcome.cause}")
+
+        await asyncio.gather(*(deliver(name, todo) for name, todo in by_sink.items()))
+        return refused
+
+    # -- lifecycle: nothing to open, nothing queued; DynamoDB's TTL purges -----------------
+    async def open(self) -> None:
+        if self.dedup is not None:
+            self.dedup.open()
+
+    async def close(self) -> None:
+        if self.dedup is not None:
+            self.dedup.close()
+
+    async def _release_claims(self, now: float) -> int:
+        return 0
+
+    async def _purge(self, before: float, now: float) -> int:
+        return 0
+
+    async def depth(self) -> dict[tuple[str, State], int]:
+        return {}
+
+    # -- what only a hookgate store keeps -------------------------------------------------
+    async def schema_version(self) -> int:
+        raise _no_store("schema_version")
+
+    async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
+        raise _no_store("claim")
+
+    async def _apply(self, sink: str, transitions: Sequence[_Transition], now: float) -> None:
+        raise _no_store("settle")
+
+    async def _redrive(self, event_ids: list[str] | None, sink: str | None, now: float) -> int:
+        raise _no_store("redrive")
+
+    async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
+        raise _no_store("replay")
+
+    async def _load_events(self, event_ids: Sequence[str]) -> list[Event]:
+        raise _no_store("replay")
+
+    async def _requeue(self, pairs: Sequence[tuple[str, str]], now: float, replay_name: str | None) -> None:
+        raise _no_store("replay")
+
+    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+        raise _no_store("get_event")
+
+    async def list_events(
+        self, *, source: str | None = None, since: float | None = None, limit: int = 50
+    ) -> list[EventSummary]:
+        raise _no_store("list_events")
+
+    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        raise _no_store("list_dead")
+
+
+def _no_store(operation: str) -> StoreError:
+    return StoreError(
+        f"{operation}: Lambda mode keeps no events (EventBridge retries the bus's targets and "
+        "its archive replays); use a hookgate store (sqlite or postgresql) for this"
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+# -- the handler ----------------------------------------------------------------------------
+
+
+class LambdaHandler:
+    """A Lambda handler over one app: `handler(event, context)` → the proxy response.
+
+    Requests run one at a time on the handler's own event loop, which lives as long as the
+    execution environment, with the sinks' clients and connections. The clients are
+    created here, so that the init phase pays for them rather than the first request.
+    """
+
+    def __init__(self, app: GatewayApp, *, base_path: str = "/", logs: LogStream | None = None) -> None:
+        self.app = app
+        self._logs = logs
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)  # Mangum runs the app on the current loop
+        self._adapter = Mangum(app, lifespan="off", api_gateway_base_path=base_path)
+        self._loop.run_until_complete(self._open())
+
+    async def _open(self) -> None:
+        gateway = self.app.gateway
+        await gateway.start(dispatch=False)
+        for name, sink in gateway.sinks.items():
+            try:
+                await sink.open()
+            except Exception as exc:  # noqa: BLE001 - a sink opens again with its first batch
+                log.error("sink_open_failed", sink=name, error=_describe(exc))
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        asyncio.set_event_loop(self._loop)
+        token = _remaining.set(_remaining_seconds(context))
+        try:
+            return self._adapter(event, context)
+        finally:
+            _remaining.reset(token)
+            if self._logs is not None:
+                self._logs.flush()  # the environment may be frozen as soon as this returns
+
+    def close(self) -> None:
+        """Close the sinks and the dedup client, then the loop (tests; Lambda never does)."""
+        if self._loop.is_closed():
+            return
+        try:
+            self._loop.run_until_complete(self.app.gateway.stop())
+            self._loop.run_until_complete(self._loop.shutdown_default_executor())
+        finally:
+            self._loop.close()
+            asyncio.set_event_loop(None)
+
+
+def _remaining_seconds(context: Any) -> float | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000 if callable(remaining) else None
+
+
+def create_handler(
+    settings: Settings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    sinks: Mapping[str, Sink] | None = None,
+    clock: Callable[[], float] | None = None,
+    dedup: DedupTable | None = None,
+    logs: LogStream | None = None,
+) -> LambdaHandler:
+    """Build the Lambda handler from `settings` (default: loaded from `env`, like the
+    server) and the `HOOKGATE_LAMBDA__…` variables in `env` (default `os.environ`)."""
+    env = os.environ if env is None else env
+    options, server_env = lambda_settings(env)
+    if settings is None:
+        settings = load_settings(env=server_env)
+    _check(settings)
+    if sinks is None:
+        sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
+    if dedup is None and options.dedup_table:
+        dedup = DedupTable(options.dedup_table)
+    clock = clock or time.time
+    store = DirectStore(settings.store, settings.dispatcher, clock, sinks=sinks, dedup=dedup)
+    app = create_app(settings, store=store, sinks=sinks, clock=clock, dispatch=False)
+    return LambdaHandler(app, base_path=options.base_path, logs=logs)
+
+
+def _check(settings: Settings) -> None:
+    """What Lambda mode cannot do: acknowledge an event that no sink took."""
+    if not settings.sinks:
+        raise ConfigError("sinks", "Lambda mode needs a sink (an eventbridge bus) to put events on")
+    for name, spec in settings.sinks.items():
+        if spec.cls.kind == "router":
+            raise ConfigError(
+                f"sinks.{name}.type",
+                "a router needs a hookgate store; in Lambda mode, route with rules on the EventBridge bus",
+            )
+    for name, source in settings.sources.items():
+        if not source.sinks:
+            raise ConfigError(f"sources.{name}.sinks", "in Lambda mode every source needs a sink")
+
+
+@functools.cache
+def _default_handler() -> LambdaHandler:
+    settings = load_settings(env=lambda_settings(os.environ)[1])
+    logs = configure_logging(settings.server.log_level)
+    logging.getLogger("mangum").setLevel(logging.WARNING)  # the edge logs each request already
+    return create_handler(settings, logs=logs)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The function's handler, `gateway.aws_lambda.handler`."""
+    return _default_handler()(event, context)
+
+
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):  # inside Lambda: build during the init phase
+    _default_handler()

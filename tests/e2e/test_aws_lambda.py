@@ -1,0 +1,630 @@
+"""Lambda mode: `gateway.aws_lambda` invoked with API Gateway (HTTP API payloads 2.0 and 1.0,
+REST API) and function URL events carrying signed Stripe and GitHub deliveries, against a
+local moto server: the bus (a rule into an SQS queue), the DynamoDB dedup table, and the
+secrets in Secrets Manager and Parameter Store. The events (tests/fixtures/aws_lambda) follow
+AWS's documented examples of each payload; each test puts a delivery's path, headers and
+body in."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+import connectors
+from connectors import WebhookRequest
+from connectors.testing import signed_request, tamper
+from gateway.aws_lambda import DedupTable, DirectStore, LambdaHandler, create_handler, lambda_settings
+from gateway.config import parse_settings
+from gateway.errors import ConfigError, StoreError
+from gateway.events import Event
+from gateway.sinks import Delivered, MemorySink, Outcome, Permanent
+from tests.e2e.conftest import GITHUB_SECRET, STRIPE_SECRET
+from tests.unit._fakes import FakeClock, make_event
+
+pytestmark = pytest.mark.e2e
+
+REGION = "us-east-1"
+BUS = "webhooks"
+TABLE = "hookgate-dedup"
+RETENTION = 3600
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+STRIPE_BODY = (FIXTURES / "stripe" / "invoice.paid.json").read_bytes()
+STRIPE_EVENT_ID = json.loads(STRIPE_BODY)["id"]
+GITHUB_BODY = (FIXTURES / "github" / "pull_request.opened.json").read_bytes()
+CONFIG = f"""
+[store]
+dedup_retention_seconds = {RETENTION}
+
+[sources.stripe]
+connector = "stripe"
+secrets = ["secretsmanager:lambda-e2e/stripe"]
+
+[sources.github]
+connector = "github"
+secrets = ["ssm:/lambda-e2e/github"]
+
+[sinks.bus]
+type = "eventbridge"
+event_bus_name = "{BUS}"
+"""
+
+
+@dataclass
+class Context:
+    """The parts of a Lambda context the handler reads."""
+
+    remaining_ms: int = 10_000
+    function_name: str = "hookgate"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class LocalAws:
+    events: Any
+    sqs: Any
+    dynamodb: Any
+    secrets: Any
+    ssm: Any
+    queue_url: str = ""
+
+    def create_bus(self) -> None:
+        """The bus, with a rule sending every hookgate event to a queue."""
+        self.events.create_event_bus(Name=BUS)
+        self.queue_url = self.sqs.create_queue(QueueName="hookgate-events")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+        pattern = json.dumps({"source": [{"prefix": "hookgate."}]})
+        self.events.put_rule(Name="all", EventBusName=BUS, EventPattern=pattern, State="ENABLED")
+        self.events.put_targets(
+            Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
+
+    def delete_bus(self) -> None:
+        self.events.remove_targets(Rule="all", EventBusName=BUS, Ids=["q"])
+        self.events.delete_rule(Name="all", EventBusName=BUS)
+        self.events.delete_event_bus(Name=BUS)
+
+    def on_the_bus(self) -> list[dict[str, Any]]:
+        """Every event the rule delivered so far (moto delivers during PutEvents)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            reply = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            messages = reply.get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def dedup_items(self) -> dict[str, dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=TABLE)["Items"]
+        return {item["pk"]["S"]: {k: next(iter(v.values())) for k, v in item.items()} for item in items}
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[tuple[str, LocalAws]]:
+    """moto on a free port; boto3 everywhere in this process pointed at it by environment."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }.items():
+                mp.setenv(name, value)
+            mp.delenv("AWS_PROFILE", raising=False)
+            names = ("events", "sqs", "dynamodb", "secretsmanager", "ssm")
+            yield endpoint, LocalAws(*(boto3.client(name) for name in names))
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto: tuple[str, LocalAws]) -> LocalAws:
+    """A fresh account: the bus and its queue, the dedup table, the sources' secrets."""
+    endpoint, local = moto
+    httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
+    local.create_bus()
+    local.dynamodb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    local.dynamodb.update_time_to_live(
+        TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+    local.secrets.create_secret(Name="lambda-e2e/stripe", SecretString=STRIPE_SECRET)
+    local.ssm.put_parameter(Name="/lambda-e2e/github", Value=GITHUB_SECRET, Type="SecureString")
+    return local
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(time.time())
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "hookgate.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def lambda_env(config: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "HOOKGATE_CONFIG": str(config), **extra}
+
+
+@pytest.fixture
+def lam(aws: LocalAws, config: Path, clock: FakeClock) -> Iterator[LambdaHandler]:
+    """The handler as Lambda builds it: configuration from the file and the environment."""
+    handler = create_handler(env=lambda_env(config, HOOKGATE_LAMBDA__DEDUP_TABLE=TABLE), clock=clock)
+    try:
+        yield handler
+    finally:
+        handler.close()
+
+
+def stripe_delivery(now: float, body: bytes = STRIPE_BODY) -> WebhookRequest:
+    connector = connectors.load("stripe").from_config({"secrets": [STRIPE_SECRET]})
+    return signed_request(connector, body, now=now)
+
+
+def github_delivery(now: float) -> WebhookRequest:
+    connector = connectors.load("github").from_config({"secrets": [GITHUB_SECRET]})
+    return signed_request(connector, GITHUB_BODY, now=now)
+
+
+def _set_header(headers: dict[str, Any], name: str, value: Any) -> None:
+    for key in [k for k in headers if k.lower() == name.lower()]:
+        del headers[key]
+    headers[name] = value
+
+
+def aws_event(
+    kind: str, source: str, request: WebhookRequest, *, encode: bool = False, method: str = "POST"
+) -> dict[str, Any]:
+    """The recorded `kind` of event, carrying `request` to `/webhooks/{source}`."""
+    event: dict[str, Any] = json.loads((FIXTURES / "aws_lambda" / f"{kind}.json").read_text())
+    path = f"/webhooks/{source}"
+    body = base64.b64encode(request.body).decode() if encode else request.body.decode()
+    event.update(body=body, isBase64Encoded=encode)
+    if "pathParameters" in event:
+        event["pathParameters"] = {"source": source}
+    context = event["requestContext"]
+    headers = dict(request.headers.items())
+    if event.get("version") == "2.0":
+        event["rawPath"] = context["http"]["path"] = path
+        context["http"]["method"] = method
+        targets = [event["headers"]]
+    else:
+        event["path"] = path
+        event["httpMethod"] = context["httpMethod"] = method
+        context["path"] = path if context["stage"] == "$default" else f"/{context['stage']}{path}"
+        targets = [event["headers"], event["multiValueHeaders"]]
+        if "Content-Length" in event["headers"]:
+            headers["Content-Length"] = str(len(request.body))
+    if "content-length" in event["headers"]:
+        headers["content-length"] = str(len(request.body))
+    for target in targets:
+        for name, value in headers.items():
+            _set_header(target, name, value if target is event["headers"] else [value])
+    return event
+
+
+def invoke(handler: LambdaHandler, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = handler(event, Context())
+    body = base64.b64decode(response["body"]) if response.get("isBase64Encoded") else response["body"]
+    return response["statusCode"], json.loads(body)
+
+
+# -- deliveries ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "source"),
+    [
+        ("http-api-v2", "stripe"),
+        ("http-api-v1", "github"),
+        ("rest-api", "github"),
+        ("function-url", "stripe"),
+    ],
+)
+def test_a_signed_delivery_is_on_the_bus_before_the_200(
+    aws: LocalAws, lam: LambdaHandler, clock: FakeClock, kind: str, source: str
+) -> None:
+    request = stripe_delivery(clock()) if source == "stripe" else github_delivery(clock())
+    status, answer = invoke(lam, aws_event(kind, source, request))
+
+    assert status == 200, answer
+    assert answer["status"] == "accepted"
+    [event_id] = answer["event_ids"]
+    [event] = aws.on_the_bus()
+    assert event["source"] == f"hookgate.{source}"
+    assert event["detail"]["metadata"]["event_id"] == event_id
+    assert event["detail"]["payload"] == json.loads(request.body)
+    dedup_key = STRIPE_EVENT_ID if source == "stripe" else request.headers["x-github-delivery"]
+    assert event["detail"]["metadata"]["dedup_key"] == dedup_key
+    item = aws.dedup_items()[f"{source}#{dedup_key}"]
+    assert item["event_id"] == event_id
+    assert item["state"] == "done"
+    assert int(item["expires_at"]) == math.ceil(clock() + RETENTION)
+
+
+def test_a_base64_body_arrives_byte_for_byte(aws: LocalAws, lam: LambdaHandler, clock: FakeClock) -> None:
+    body = json.dumps({**json.loads(STRIPE_BODY), "note": "caf\u00e9 \u2603"}, ensure_ascii=False).encode()
+    status, answer = invoke(
+        lam, aws_event("function-url", "stripe", stripe_delivery(clock(), body), encode=True)
+    )
+
+    assert status == 200, answer
+    [event] = aws.on_the_bus()
+    assert event["detail"]["payload"]["note"] == "caf\u00e9 \u2603"
+
+
+@pytest.mark.parametrize("kind", ["http-api-v2", "rest-api"])
+def test_a_second_identical_delivery_is_a_duplicate_and_not_put_again(
+    aws: LocalAws, lam: LambdaHandler, clock: FakeClock, kind: str
+) -> None:
+    event = aws_event(kind, "github", github_delivery(clock()))
+    first = invoke(lam, event)
+    clock.advance(5)
+    second = invoke(lam, event)
+
+    assert first[0] == second[0] == 200
+    assert first[1]["status"] == "accepted"
+    assert second[1] == {"status": "duplicate", "event_ids": first[1]["event_ids"]}
+    assert len(aws.on_the_bus()) == 1
+
+
+def test_a_stripe_retry_signed_again_later_is_a_duplicate(
+    aws: LocalAws, lam: LambdaHandler, clock: FakeClock
+) -> None:
+    _, first = invoke(lam, aws_event("http-api-v2", "stripe", stripe_delivery(clock())))
+    clock.advance(60)
+    status, second = invoke(lam, aws_event("http-api-v2", "stripe", stripe_delivery(clock())))
+
+    assert status == 200
+    assert second == {"status": "duplicate", "event_ids": first["event_ids"]}
+    assert len(aws.on_the_bus()) == 1
+
+
+def test_a_key_past_its_retention_is_put_again(aws: LocalAws, lam: LambdaHandler, clock: FakeClock) -> None:
+    event = aws_event("http-api-v2", "stripe", stripe_delivery(clock()))
+    _, first = invoke(lam, event)
+    clock.advance(RETENTION + 1)  # DynamoDB's TTL deletes late: the item is still there
+    status, second = invoke(lam, aws_event("http-api-v2", "stripe", stripe_delivery(clock())))
+
+    assert status == 200
+    assert second["status"] == "accepted"
+    assert second["event_ids"] != first["event_ids"]
+    assert len(aws.on_the_bus()) == 2
+
+
+@pytest.mark.parametrize("kind", ["http-api-v2", "rest-api"])
+def test_a_forged_delivery_is_refused_and_leaves_no_trace(
+    aws: LocalAws, lam: LambdaHandler, clock: FakeClock, kind: str
+) -> None:
+    status, answer = invoke(lam, aws_event(kind, "stripe", tamper(stripe_delivery(clock()))))
+
+    assert (status, answer) == (401, {"error": "unauthorized"})
+    assert aws.on_the_bus() == []
+    assert aws.dedup_items() == {}
+
+
+def test_a_refused_put_answers_503_and_frees_the_key_for_the_retry(
+    aws: LocalAws, lam: LambdaHandler, clock: FakeClock
+) -> None:
+    aws.delete_bus()
+    event = aws_event("http-api-v2", "stripe", stripe_delivery(clock()))
+    status, answer = invoke(lam, event)
+
+    assert status == 503
+    assert answer == {"error": "temporarily unavailable, retry later"}
+    assert aws.dedup_items() == {}  # the provider's retry must not look like a duplicate
+
+    aws.create_bus()
+    clock.advance(30)
+    status, answer = invoke(lam, event)
+    assert status == 200
+    assert answer["status"] == "accepted"
+    [on_bus] = aws.on_the_bus()
+    assert on_bus["detail"]["metadata"]["event_id"] == answer["event_ids"][0]
+    assert aws.dedup_items()[f"stripe#{STRIPE_EVENT_ID}"]["state"] == "done"
+
+
+def test_a_delivery_in_flight_elsewhere_answers_503_until_its_lease_ends(
+    aws: LocalAws, lam: LambdaHandler, clock: FakeClock
+) -> None:
+    key = f"stripe#{STRIPE_EVENT_ID}"
+    aws.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": key},
+            "event_id": {"S": "held-by-another-invocation"},
+            "state": {"S": "pending"},
+            "lease_until": {"N": str(clock() + 10)},
+            "expires_at": {"N": str(math.ceil(clock() + RETENTION))},
+        },
+    )
+    event = aws_event("http-api-v2", "stripe", stripe_delivery(clock()))
+    status, _ = invoke(lam, event)
+
+    assert status == 503  # a 200 here could acknowledge what the other invocation fails to put
+    assert aws.on_the_bus() == []
+    assert aws.dedup_items()[key]["event_id"] == "held-by-another-invocation"
+
+    clock.advance(11)  # that invocation's lease (its remaining time) is over: it died
+    status, answer = invoke(lam, event)
+    assert status == 200
+    assert answer["status"] == "accepted"
+    assert len(aws.on_the_bus()) == 1
+    item = aws.dedup_items()[key]
+    assert (item["event_id"], item["state"]) == (answer["event_ids"][0], "done")
+
+
+@pytest.mark.parametrize(("context", "lease"), [(Context(remaining_ms=7_500), 7.5), (None, 120.0)])
+def test_a_key_is_claimed_for_the_invocations_remaining_time(
+    aws: LocalAws, config: Path, clock: FakeClock, context: Context | None, lease: float
+) -> None:
+    """While the event is being put, its key is pending until the invocation must end
+    (without a Lambda context: `[dispatcher] lease_seconds`); then it is done."""
+    during: list[dict[str, Any]] = []
+
+    def observe(event: Event) -> Outcome:
+        during.append(aws.dedup_items()[f"stripe#{STRIPE_EVENT_ID}"])
+        return Delivered()
+
+    env = lambda_env(config, HOOKGATE_LAMBDA__DEDUP_TABLE=TABLE)
+    handler = create_handler(env=env, clock=clock, sinks={"bus": MemorySink("bus", script=observe)})
+    try:
+        response = handler(aws_event("http-api-v2", "stripe", stripe_delivery(clock())), context)
+    finally:
+        handler.close()
+
+    assert response["statusCode"] == 200
+    [pending] = during
+    assert pending["state"] == "pending"
+    assert float(pending["lease_until"]) == pytest.approx(clock() + lease)
+    assert aws.dedup_items()[f"stripe#{STRIPE_EVENT_ID}"]["state"] == "done"
+
+
+def test_a_partly_refused_batch_frees_only_the_refused_keys(aws: LocalAws, clock: FakeClock) -> None:
+    """One delivery, several events (as batching providers send): the accepted keys are done,
+    the refused ones deleted, so the provider's retry puts only what was refused. A key
+    repeated within the delivery is put once."""
+    refuse = {"evt_b"}
+
+    def script(event: Event) -> Outcome:
+        return Permanent("InvalidArgument: refused") if event.dedup_key in refuse else Delivered()
+
+    sink = MemorySink("bus", script=script)
+    settings = parse_settings({"store": {"dedup_retention_seconds": RETENTION}}, env={})
+    store = DirectStore(
+        settings.store, settings.dispatcher, clock, sinks={"bus": sink}, dedup=DedupTable(TABLE)
+    )
+
+    def delivery() -> list[Event]:
+        return [make_event(at=clock(), key=key) for key in ("evt_a", "evt_b", "evt_a")]
+
+    with pytest.raises(StoreError, match="1 of 2 events not accepted: bus: InvalidArgument: refused"):
+        asyncio.run(store.persist(delivery(), ["bus"]))
+    items = aws.dedup_items()
+    assert set(items) == {"stripe#evt_a"}
+    assert items["stripe#evt_a"]["event_id"] == sink.events[0].id
+
+    refuse.clear()
+    clock.advance(30)
+    retry = delivery()
+    results = asyncio.run(store.persist(retry, ["bus"]))
+    asyncio.run(store.close())
+
+    first = sink.events[0].id
+    assert [(r.event_id, r.duplicate) for r in results] == [
+        (first, True),
+        (retry[1].id, False),
+        (first, True),
+    ]
+    assert [e.dedup_key for e in sink.events] == ["evt_a", "evt_b"]
+    assert {key: item["state"] for key, item in aws.dedup_items().items()} == {
+        "stripe#evt_a": "done",
+        "stripe#evt_b": "done",
+    }
+
+
+def test_without_a_dedup_table_every_delivery_is_put(aws: LocalAws, config: Path, clock: FakeClock) -> None:
+    handler = create_handler(env=lambda_env(config), clock=clock)
+    try:
+        event = aws_event("http-api-v2", "stripe", stripe_delivery(clock()))
+        answers = [invoke(handler, event), invoke(handler, event)]
+    finally:
+        handler.close()
+
+    assert [status for status, _ in answers] == [200, 200]
+    assert [answer["status"] for _, answer in answers] == ["accepted", "accepted"]
+    assert len(aws.on_the_bus()) == 2
+    assert aws.dedup_items() == {}
+
+
+def test_a_base_path_is_stripped(aws: LocalAws, config: Path, clock: FakeClock) -> None:
+    handler = create_handler(env=lambda_env(config, HOOKGATE_LAMBDA__BASE_PATH="/prod"), clock=clock)
+    try:
+        event = aws_event("http-api-v2", "github", github_delivery(clock()))
+        event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/webhooks/github"
+        event["requestContext"]["stage"] = "prod"
+        status, _ = invoke(handler, event)
+    finally:
+        handler.close()
+
+    assert status == 200
+    assert len(aws.on_the_bus()) == 1
+
+
+def test_health_and_readiness_answer_without_a_store(lam: LambdaHandler) -> None:
+    event = aws_event("http-api-v2", "stripe", WebhookRequest.build(b""), method="GET")
+    for path, expected in (("/healthz", {"status": "ok"}), ("/readyz", {"status": "ready"})):
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        assert invoke(lam, event) == (200, expected)
+
+
+def test_what_only_a_hookgate_store_keeps_fails_clearly(clock: FakeClock) -> None:
+    settings = parse_settings({}, env={})
+    store = DirectStore(settings.store, settings.dispatcher, clock)
+    operations: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
+        "claim": lambda: store.claim("bus", 10),
+        "redrive": store.redrive,
+        "replay": lambda: store.replay(["bus"]),
+        "list_dead": store.list_dead,
+        "get_event": lambda: store.get_event("0190b6a0-0000-7000-8000-000000000000"),
+    }
+    for name, operation in operations.items():
+        with pytest.raises(StoreError, match=f"^{name}: Lambda mode keeps no events"):
+            asyncio.run(operation())
+    assert asyncio.run(store.depth()) == {}
+    assert asyncio.run(store.purge()) == 0
+
+
+def test_a_cold_start_in_a_fresh_interpreter(aws: LocalAws, config: Path, clock: FakeClock) -> None:
+    """The runtime's path: the handler is built when the module is imported, from the
+    environment alone, and the modules only a server needs are never imported."""
+    script = """
+import json, sys
+import gateway.aws_lambda
+event = json.load(sys.stdin)
+response = gateway.aws_lambda.handler(event, None)
+unwanted = ("uvicorn", "uvloop", "httptools", "click", "psycopg", "psycopg_pool", "sqlite3", "httpx",
+            "gateway.cli", "gateway.store.sqlite", "gateway.store.postgres", "prometheus_client.multiprocess")
+print(json.dumps({"response": response, "imported": [m for m in unwanted if m in sys.modules]}))
+"""
+    env = lambda_env(config, HOOKGATE_LAMBDA__DEDUP_TABLE=TABLE, AWS_LAMBDA_RUNTIME_API="127.0.0.1:9001")
+    event = aws_event("function-url", "github", github_delivery(time.time()))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["imported"] == []
+    assert found["response"]["statusCode"] == 200, found
+    assert len(aws.on_the_bus()) == 1
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [line["status"] for line in logged if line["event"] == "request"] == [200]
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def test_secret_references_are_fetched_once_per_process(aws: LocalAws) -> None:
+    name = f"t/{uuid.uuid4().hex}"
+    secrets, ssm = aws.secrets, aws.ssm
+    secrets.create_secret(Name=name, SecretString=json.dumps({"signing": "whsec_from_json", "other": "x"}))
+    ssm.put_parameter(Name=f"/{name}", Value="whsec_from_ssm", Type="SecureString")
+    raw = {
+        "sources": {
+            "stripe": {"connector": "stripe", "secrets": [f"secretsmanager:{name}#signing", f"ssm:/{name}"]}
+        }
+    }
+
+    def verified(secret: str) -> bool:
+        settings = parse_settings(raw, env={})
+        connector = settings.sources["stripe"].connector
+        now = time.time()
+        request = signed_request(connectors.load("stripe").from_config({"secrets": [secret]}), now=now)
+        connector.verify(request, now)
+        return True
+
+    assert verified("whsec_from_json")
+    assert verified("whsec_from_ssm")
+    secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    ssm.delete_parameter(Name=f"/{name}")
+    assert verified("whsec_from_json")  # from the cache: AWS no longer has them
+    assert verified("whsec_from_ssm")
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("secretsmanager:t/missing", "ResourceNotFoundException"),
+        ("ssm:/t/missing", "ParameterNotFound"),
+        ("secretsmanager:t/plain#signing", "not a JSON object with the key 'signing'"),
+        ("secretsmanager:t/json#absent", "not a JSON object with the key 'absent'"),
+        ("secretsmanager:t/json#number", "the value of 'number' is not a string"),
+        ("secretsmanager:", "names no secret"),
+    ],
+)
+def test_a_secret_that_cannot_be_read_is_a_config_error_naming_the_key(
+    aws: LocalAws, reference: str, expected: str
+) -> None:
+    secrets = aws.secrets
+    secrets.create_secret(Name="t/plain", SecretString="hunter2-plain")
+    secrets.create_secret(Name="t/json", SecretString=json.dumps({"signing": "hunter2-json", "number": 7}))
+    raw = {"sources": {"stripe": {"connector": "stripe", "secrets": ["whsec_literal", reference]}}}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, env={})
+
+    assert caught.value.key == "sources.stripe.secrets[1]"
+    assert expected in caught.value.message
+    assert "hunter2" not in str(caught.value)
+
+
+def test_lambda_settings_come_from_their_own_variables() -> None:
+    options, rest = lambda_settings(
+        {"HOOKGATE_LAMBDA__DEDUP_TABLE": "dedup", "hookgate_lambda__base_path": "/prod", "HOOKGATE_X__Y": "1"}
+    )
+    assert (options.dedup_table, options.base_path) == ("dedup", "/prod")
+    assert rest == {"HOOKGATE_X__Y": "1"}
+    with pytest.raises(ConfigError) as caught:
+        lambda_settings({"HOOKGATE_LAMBDA__DEDUP_TABEL": "dedup"})
+    assert caught.value.key == "lambda.dedup_tabel"
+    assert caught.value.message == "unknown key (allowed: base_path, dedup_table)"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[sources.stripe]\nconnector = "stripe"\nsecrets = ["s"]\n', "sinks"),
+        (
+            '[sources.stripe]\nconnector = "stripe"\nsecrets = ["s"]\nsinks = []\n'
+            '[sinks.bus]\ntype = "eventbridge"\nevent_bus_name = "b"\n',
+            "sources.stripe.sinks",
+        ),
+    ],
+)
+def test_what_lambda_mode_cannot_acknowledge_is_refused(tmp_path: Path, toml: str, key: str) -> None:
+    path = tmp_path / "hookgate.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        create_handler(env={"HOOKGATE_CONFIG": str(path)})
+    assert caught.value.key == key
