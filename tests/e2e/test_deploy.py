@@ -1,0 +1,329 @@
+"""The deployment files, run.
+
+No container engine here: each process gets what the image and the manifest would give it
+(the image's environment and command, the manifest's variables, secrets and mounted
+configuration) and runs on this machine. No AWS either: the SAM template's resources are
+created as it declares them on a local moto server, and the Lambda handler runs with the
+function's environment from the template."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+import connectors
+from connectors.testing import signed_request
+from gateway.aws_lambda import create_handler
+from gateway.config import load_settings
+from tests.e2e.conftest import GITHUB_SECRET, free_port
+from tests.e2e.test_aws_lambda import aws_event, invoke
+from tests.unit._postgres import postgres_schema
+from tests.unit.test_deploy import (
+    LAMBDA_CONFIG,
+    REGION,
+    Dockerfile,
+    Kubernetes,
+    Stack,
+    iter_probes,
+    load_dockerfile,
+    load_template,
+    of_type,
+)
+
+pytestmark = pytest.mark.e2e
+
+STRIPE_SECRET = "whsec_deploy_test_secret_0123456789"
+HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: Fake AWS credentials and no instance metadata: the sinks never look beyond this machine.
+AWS_OFFLINE = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def run(argv: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def healthy(image: Dockerfile, env: Mapping[str, str], cwd: Path) -> bool:
+    """Runs the image's HEALTHCHECK command, as the container engine would."""
+    return run(image.healthcheck, env, cwd).returncode == 0
+
+
+@contextmanager
+def started(
+    argv: list[str], env: Mapping[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_until(check: Callable[[], object], what: str, log: Path, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"exited: {log.read_text(errors='replace')}"
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} never happened: {log.read_text(errors='replace')}")
+
+
+def test_the_image_command_serves_and_passes_its_health_check(tmp_path: Path) -> None:
+    image = load_dockerfile()
+    port = free_port()
+    config = tmp_path / "hookgate.toml"
+    config.write_text(
+        f"""
+[sources.stripe]
+connector = "stripe"
+secrets = ["env:STRIPE_WEBHOOK_SECRET"]
+
+[sinks.archive]
+type = "jsonl"
+path = "{tmp_path / "events.jsonl"}"
+"""
+    )
+    # `docker run -e …`: the configuration file, a secret, a free port, and loopback only.
+    env = {
+        **image.environment(HOST_PATH),
+        "HOOKGATE_CONFIG": str(config),
+        "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+        "HOOKGATE_SERVER__PORT": str(port),
+        "HOOKGATE_SERVER__HOST": "127.0.0.1",
+    }
+    argv = [*image.entrypoint, *image.cmd]
+    assert shutil.which(argv[0], path=env["PATH"]) == str(Path(sys.prefix) / "bin" / argv[0])
+    assert not healthy(image, env, tmp_path)
+    log = tmp_path / "serve.log"
+    with started(argv, env, tmp_path, log) as process:
+        wait_until(lambda: healthy(image, env, tmp_path), "the health check passing", log, process)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+        sent = run(["hookgate", "send-test", "stripe"], env, tmp_path)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert sent.stdout.startswith("200 ")
+        wait_until(
+            lambda: (tmp_path / "events.jsonl").exists() and (tmp_path / "events.jsonl").read_text(),
+            "the delivery",
+            log,
+            process,
+        )
+        [entry] = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+        assert entry["source"] == "hookgate.stripe"
+        assert (tmp_path / "hookgate.db").exists()  # the default store, in the image's WORKDIR
+        process.send_signal(signal.SIGTERM)  # `docker stop`
+        # uvicorn shuts down, then ends by the signal it caught (the engine sees 143).
+        assert process.wait(20) == -signal.SIGTERM
+    assert not (tmp_path / "hookgate.db-wal").exists(), "the store was not closed"
+    assert not healthy(image, env, tmp_path)
+
+
+def test_kubernetes_replicas_share_one_postgresql_database(tmp_path: Path) -> None:
+    image = load_dockerfile()
+    manifest = Kubernetes.load()
+    argv = [*image.entrypoint, *manifest.container["args"]]
+    probes = list(iter_probes(manifest.container))
+    with postgres_schema() as store:
+        # What the operator's Secret and ConfigMap would hold here: this machine's database,
+        # and the bus on an address where nothing listens (no request leaves the machine).
+        base = {
+            **image.environment(HOST_PATH),
+            **manifest.environment(tmp_path),
+            **AWS_OFFLINE,
+            "HOOKGATE_STORE__URL": store["url"],
+            "HOOKGATE_STORE__SCHEMA_NAME": store["schema_name"],
+            "HOOKGATE_SINKS__BUS__ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+            "HOOKGATE_SERVER__HOST": "127.0.0.1",
+        }
+        replicas = []
+        for index in range(2):
+            env = {**base, "HOOKGATE_SERVER__PORT": str(free_port())}
+            replicas.append((env, tmp_path / f"replica-{index}.log"))
+        with (
+            started(argv, replicas[0][0], tmp_path, replicas[0][1]) as first,
+            started(argv, replicas[1][0], tmp_path, replicas[1][1]) as second,
+        ):
+            for process, (env, log) in zip((first, second), replicas, strict=True):
+                url = f"http://127.0.0.1:{env['HOOKGATE_SERVER__PORT']}"
+                for kind, path, _ in probes:
+                    wait_until(partial(_answers, url + path), f"{kind} {path}", log, process)
+            # One delivery, retried by the provider to the other replica: stored once.
+            settings = load_settings(env=replicas[0][0])
+            connector = settings.sources["stripe"].connector
+            now = time.time()
+            delivery = connector.sign(connector.sample_body(now), now)
+            answers = []
+            for env, _ in replicas:
+                response = httpx.post(
+                    f"http://127.0.0.1:{env['HOOKGATE_SERVER__PORT']}/webhooks/stripe",
+                    content=delivery.body,
+                    headers=delivery.headers,
+                    timeout=10,
+                )
+                answers.append(response.status_code)
+            assert answers == [200, 200]
+            listed = run(["hookgate", "events", "list", "--json"], replicas[1][0], tmp_path)
+            assert listed.returncode == 0, listed.stderr
+            [event] = [json.loads(line) for line in listed.stdout.splitlines()]
+            assert event["source"] == "stripe"
+            assert set(event["deliveries"]) == {"bus"}
+            for process in (first, second):
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(20) == -signal.SIGTERM
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+# -- the SAM stack -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A moto server on a free port; boto3 in this process pointed at it by environment."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        for name, value in {
+            **AWS_OFFLINE,
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        names = ("events", "sqs", "dynamodb", "secretsmanager")
+        yield {name: boto3.client(name) for name in names}
+    finally:
+        server.stop()
+
+
+def create_stack(stack: Stack, aws: Mapping[str, Any]) -> None:
+    """Creates the template's bus, secrets, table, queues and rule as it declares them
+    (the rest, IAM, the function, logs and alarms, has no part in a delivery here)."""
+    resources = stack.template["Resources"]
+
+    def created(kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for logical_id, resource in resources.items():
+            if resource["Type"] == kind and stack.exists(logical_id):
+                yield logical_id, stack.resolve(resource.get("Properties", {}))
+
+    for logical_id, props in created("AWS::Events::EventBus"):
+        arn = aws["events"].create_event_bus(Name=props["Name"])["EventBusArn"]
+        stack.physical[logical_id], stack.attributes[f"{logical_id}.Arn"] = props["Name"], arn
+    for logical_id, props in created("AWS::SecretsManager::Secret"):
+        password = props["GenerateSecretString"]["PasswordLength"] * "x"
+        arn = aws["secretsmanager"].create_secret(Name=props["Name"], SecretString=password)["ARN"]
+        stack.physical[logical_id] = arn
+    for logical_id, props in created("AWS::DynamoDB::Table"):
+        name = f"{stack.parameters['AWS::StackName']}-{logical_id}"
+        keys = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")}
+        aws["dynamodb"].create_table(TableName=name, **keys)
+        aws["dynamodb"].update_time_to_live(
+            TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+        )
+        stack.physical[logical_id] = name
+    queues = sorted(created("AWS::SQS::Queue"), key=lambda q: "RedrivePolicy" in q[1])
+    for logical_id, _ in queues:
+        props = stack.resolve(resources[logical_id]["Properties"])
+        attributes = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in props.items()}
+        url = aws["sqs"].create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+        found = aws["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        stack.physical[logical_id] = url
+        stack.attributes[f"{logical_id}.Arn"] = found["Attributes"]["QueueArn"]
+        stack.attributes[f"{logical_id}.QueueName"] = logical_id
+    for logical_id, props in created("AWS::Events::Rule"):
+        bus, pattern = props["EventBusName"], json.dumps(props["EventPattern"])
+        aws["events"].put_rule(Name=logical_id, EventBusName=bus, EventPattern=pattern, State=props["State"])
+        aws["events"].put_targets(Rule=logical_id, EventBusName=bus, Targets=props["Targets"])
+
+
+def received(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(
+    local_aws: dict[str, Any],
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    stack = Stack(
+        load_template(),
+        {"StripeSecretName": f"deploy-{suffix}/stripe", "GitHubSecretName": f"deploy-{suffix}/github"},
+    )
+    create_stack(stack, local_aws)
+    # The operator's step after deploying: each provider's secret into its secret.
+    secrets = {"StripeSecret": STRIPE_SECRET, "GitHubSecret": GITHUB_SECRET}
+    for logical_id, value in secrets.items():
+        local_aws["secretsmanager"].put_secret_value(SecretId=stack.physical[logical_id], SecretString=value)
+    [function] = of_type(stack.template, "AWS::Serverless::Function").values()
+    env: dict[str, str] = stack.resolve(function["Properties"]["Environment"]["Variables"])
+    # Packaging puts the bundled file where HOOKGATE_CONFIG says, in the function's root.
+    assert env["HOOKGATE_CONFIG"] == f"/var/task/{LAMBDA_CONFIG.name}"
+    env["HOOKGATE_CONFIG"] = str(LAMBDA_CONFIG)
+    aws_env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    handler = create_handler(env={**aws_env, **env})
+    try:
+        deliveries = {
+            name: signed_request(connectors.load(name).from_config({"secrets": [secret]}), now=time.time())
+            for name, secret in (("stripe", STRIPE_SECRET), ("github", GITHUB_SECRET))
+        }
+        answers = {
+            name: invoke(handler, aws_event("function-url", name, delivery))
+            for name, delivery in deliveries.items()
+        }
+        retried = invoke(handler, aws_event("function-url", "github", deliveries["github"]))
+        forged = signed_request(connectors.load("github").from_config({"secrets": ["not-it"]}))
+        refused = invoke(handler, aws_event("function-url", "github", forged))
+    finally:
+        handler.close()
+    assert {name: status for name, (status, _) in answers.items()} == {"stripe": 200, "github": 200}
+    assert retried == (200, {"status": "duplicate", "event_ids": answers["github"][1]["event_ids"]})
+    assert refused[0] == 401
+    # The example rule delivered each event once to its queue.
+    events = received(local_aws["sqs"], stack.physical["EventsQueue"])
+    assert sorted(e["source"] for e in events) == ["hookgate.github", "hookgate.stripe"]
+    ids = {e["detail"]["metadata"]["event_id"] for e in events}
+    assert ids == {i for _, answer in answers.values() for i in answer["event_ids"]}
+    # The dedup table holds the keys, with the TTL attribute the template names.
+    table = stack.physical["DedupTable"]
+    ttl = local_aws["dynamodb"].describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    items = local_aws["dynamodb"].scan(TableName=table)["Items"]
+    assert len(items) == 2
+    assert all(item["state"]["S"] == "done" and ttl["AttributeName"] in item for item in items)
+    assert received(local_aws["sqs"], stack.physical["DeadLetterQueue"]) == []
