@@ -216,19 +216,23 @@ class RouterSink(Sink):
         `hookgate rules test`). ValueError when `event` is not a JSON object."""
         parsed = load_event(event)
         entry = event if isinstance(event, str) else json.dumps(event)
-        exact = json.loads(entry)
         matched = set(self.rules.matching(parsed))
-        when = exact.get("time") if isinstance(exact.get("time"), str) else isoformat(now or time.time())
+        sample = Event(
+            id=str(parsed.get("id", "")),
+            source=str(parsed.get("source", "")),
+            dedup_key="",
+            detail_type=str(parsed.get("detail-type", "")),
+            received_at=time.time() if now is None else now,
+            entry=entry,
+        )
+        targets = self.destinations()
         results = []
         for rule_name, rule in self.options.rules.items():
-            context = RuleContext(rule_name, f"arn:hookgate:events:::rule/{self.name}/{rule_name}")
             received: dict[str, Any] = {}
             if rule_name in matched:
                 for target in rule.targets:
-                    body = entry.encode()
-                    if target_types()[target.type].transforms_input:
-                        body = _target_input(target).render(entry, exact, context, ingestion_time=when)
-                    received[target.id] = _readable(body)
+                    name = f"{self.name}/{self.destination(rule_name, target.id)}"
+                    received[target.id] = targets[name]._render(sample).value()
             results.append(
                 {
                     "bus": self.name,
@@ -368,14 +372,6 @@ def _target_input(settings: TargetSettings) -> TargetInput:
         input_paths_map=transformer.input_paths_map if transformer else None,
         input_template=transformer.input_template if transformer else None,
     )
-
-
-def _readable(body: bytes) -> Any:
-    text = body.decode("utf-8", "replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _check_pattern(pattern: Any, key: str, *, required: bool) -> None:

@@ -17,6 +17,7 @@ A target translates its own errors into outcomes and never raises from `send`.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -36,6 +37,14 @@ class Delivery:
 
     event: Event
     body: bytes
+
+    def value(self) -> Any:
+        """The body as a JSON value, or as text when it is not JSON (a text template)."""
+        text = self.body.decode("utf-8", "replace")
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
 
 
 class PermanentError(HookgateError):

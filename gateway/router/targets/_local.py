@@ -55,14 +55,6 @@ def resolve_callable(reference: str) -> Callable[[Any], Any]:
     raise ValueError(f"{reference!r} is not callable")
 
 
-def _argument(body: bytes) -> Any:
-    text = body.decode("utf-8", "replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 class CallableOptions(TargetOptions):
     callable: str = Field(description='the function to call: "package.module:function"')
 
@@ -88,7 +80,7 @@ class CallableTarget(Target):
         return [await self._call(delivery) for delivery in deliveries]
 
     async def _call(self, delivery: Delivery) -> Outcome:
-        argument = _argument(delivery.body)
+        argument = delivery.value()
         try:
             if inspect.iscoroutinefunction(self.function):
                 await self.function(argument)
