@@ -20,6 +20,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -50,6 +51,7 @@ TARGET_P99_MS = 20.0
 #: Events are sized for this many hookgate requests per second (`--events` overrides it);
 #: the run reports `wrapped` > 0 if the load generator had to reuse events anyway.
 DEFAULT_RATE_CEILING = 6000
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +274,7 @@ def server(cmd: list[str], health_url: str, log: IO[bytes]) -> Iterator[subproce
                 proc.wait()
 
 
-def run_wrk(
+def wrk_command(
     url: str,
     requests_file: Path,
     *,
@@ -282,8 +284,8 @@ def run_wrk(
     cpu: int | None,
     slices: int,
     first_slice: int,
-) -> WrkResult:
-    cmd = pinned(
+) -> list[str]:
+    return pinned(
         [
             "wrk",
             f"-t{threads}",
@@ -301,22 +303,43 @@ def run_wrk(
         ],
         cpu,
     )
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    raw = json.loads(line.removeprefix("WRK_JSON "))
+
+
+def run_wrk(
+    urls: Sequence[str], requests_file: Path, *, threads: int, first_slice: int, **opts: Any
+) -> WrkResult:
+    """One wrk per URL, all at once, each with `threads` threads and its own slices (wrk
+    sends every connection to one address); their counts are added up. Latency
+    percentiles are the highest any of them measured."""
+    procs = []
+    for i, url in enumerate(urls):
+        cmd = wrk_command(url, requests_file, threads=threads, first_slice=first_slice + i * threads, **opts)
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = []
+    for proc in procs:
+        out, err = proc.communicate()
+        line = next((ln for ln in out.splitlines() if ln.startswith("WRK_JSON ")), None)
+        if proc.returncode != 0 or line is None:
+            raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out}\n{err}")
+        results.append(json.loads(line.removeprefix("WRK_JSON ")))
+
+    def total(key: str) -> int:
+        return sum(int(raw[key]) for raw in results)
+
+    def worst_ms(key: str) -> float:
+        return float(max(raw[key] for raw in results)) / 1000
+
     return WrkResult(
-        duration_s=raw["duration_us"] / 1e6,
-        requests=raw["requests"],
-        non_2xx=raw["status_errors"],
-        socket_errors=raw["connect_errors"] + raw["read_errors"] + raw["write_errors"],
-        timeouts=raw["timeouts"],
-        p50_ms=raw["latency_p50_us"] / 1000,
-        p90_ms=raw["latency_p90_us"] / 1000,
-        p99_ms=raw["latency_p99_us"] / 1000,
-        max_ms=raw["latency_max_us"] / 1000,
-        wrapped=raw["wrapped"],
+        duration_s=max(raw["duration_us"] for raw in results) / 1e6,
+        requests=total("requests"),
+        non_2xx=total("status_errors"),
+        socket_errors=total("connect_errors") + total("read_errors") + total("write_errors"),
+        timeouts=total("timeouts"),
+        p50_ms=worst_ms("latency_p50_us"),
+        p90_ms=worst_ms("latency_p90_us"),
+        p99_ms=worst_ms("latency_p99_us"),
+        max_ms=worst_ms("latency_max_us"),
+        wrapped=total("wrapped"),
     )
 
 
@@ -329,31 +352,62 @@ def start_profiler(pid: int, output: Path, duration: float, cpu: int | None) -> 
     return subprocess.Popen(pinned(cmd, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process and all its threads so far (Linux), else None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: Sequence[int]) -> float | None:
+    """User + system CPU time of processes and all their threads so far (Linux), else None."""
+    total = 0.0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server processes running on this machine (Linux; none elsewhere)."""
+    pids = []
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if (entry / "comm").read_text().startswith(("postgres", "postmaster")):
+                        pids.append(int(entry.name))
+    return pids
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU time used so far by the PostgreSQL server processes alive now (backends that
+    exited meanwhile are missed, so a difference of two readings is a lower bound)."""
+    total = 0.0
+    for pid in postgres_pids():
+        used = cpu_seconds([pid])
+        total += used or 0.0
+    return total or None
 
 
 @dataclass(slots=True)
 class Measured:
-    """The rounds of one server: wrk's view and the server process's CPU time."""
+    """The rounds of one server: wrk's view and the server processes' CPU time."""
 
     rounds: list[WrkResult]
     cpu_s: float | None = 0.0
+    #: CPU time of the PostgreSQL server processes during the rounds (hookgate on PostgreSQL).
+    db_cpu_s: float | None = None
 
-    def measure(self, proc: subprocess.Popen[bytes], run: Callable[[], WrkResult]) -> WrkResult:
-        before = cpu_seconds(proc.pid)
+    def measure(
+        self, pids: Sequence[int], run: Callable[[], WrkResult], *, database: bool = False
+    ) -> WrkResult:
+        before, db_before = cpu_seconds(pids), postgres_cpu_seconds() if database else None
         result = run()
-        after = cpu_seconds(proc.pid)
+        after, db_after = cpu_seconds(pids), postgres_cpu_seconds() if database else None
         if before is None or after is None or self.cpu_s is None:
             self.cpu_s = None
         else:
             self.cpu_s += after - before
+        if db_before is not None and db_after is not None:
+            self.db_cpu_s = (self.db_cpu_s or 0.0) + max(0.0, db_after - db_before)
         self.rounds.append(result)
         return result
 
@@ -369,31 +423,79 @@ class Measured:
         return None if self.cpu_s is None or not self.requests else self.cpu_s / self.requests * 1e6
 
     @property
+    def db_cpu_us_per_request(self) -> float | None:
+        return None if self.db_cpu_s is None or not self.requests else self.db_cpu_s / self.requests * 1e6
+
+    @property
     def cpu_busy(self) -> float | None:
         """Share of the run's wall time the server spent on a CPU (1.0: one core, saturated)."""
         wall = sum(r.duration_s for r in self.rounds)
         return None if self.cpu_s is None or not wall else self.cpu_s / wall
 
 
+# -- the stores ------------------------------------------------------------------------
+
+
+class SQLiteRows:
+    """Row counts of the bench's SQLite database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self.schema: str | None = None
+
+    def __call__(self) -> dict[str, int]:
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
+            return {name: conn.execute(query).fetchone()[0] for name, query in ROW_COUNTS.items()}
+
+    def drop(self) -> None:
+        """The file goes with the temporary directory."""
+
+
+class PostgresRows:
+    """Row counts of one fresh schema in a PostgreSQL database, dropped by `drop`."""
+
+    def __init__(self, url: str, schema: str) -> None:
+        self.url, self.schema = url, schema
+
+    def _connect(self) -> Any:
+        import psycopg  # noqa: PLC0415 - only the PostgreSQL mode needs it
+
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+
+    def check(self) -> None:
+        """Fail early, with libpq's words, when the database cannot be reached."""
+        with self._connect() as conn:
+            conn.execute("SELECT 1")
+
+    def __call__(self) -> dict[str, int]:
+        with self._connect() as conn:
+            conn.execute(f'SET search_path TO "{self.schema}"')
+            return {name: conn.execute(query).fetchone()[0] for name, query in ROW_COUNTS.items()}
+
+    def drop(self) -> None:
+        with self._connect() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+ROW_COUNTS = {
+    "events": "SELECT count(*) FROM events",
+    "distinct_keys": "SELECT count(DISTINCT dedup_key) FROM events",
+    "delivered": "SELECT count(*) FROM deliveries WHERE state = 'delivered'",
+}
+
+
 # -- checks ----------------------------------------------------------------------------
 
 
-def count_rows(db: Path) -> dict[str, int]:
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        distinct = conn.execute("SELECT count(DISTINCT dedup_key) FROM events").fetchone()[0]
-        delivered = conn.execute("SELECT count(*) FROM deliveries WHERE state = 'delivered'").fetchone()[0]
-    return {"events": events, "distinct_keys": distinct, "delivered": delivered}
-
-
-def settle(db: Path, timeout: float = 10.0) -> dict[str, int]:
-    """Row counts once the server stopped adding events (wrk leaves requests in flight)."""
-    last = count_rows(db)
+def settle(rows: Callable[[], dict[str, int]], timeout: float = 10.0) -> dict[str, int]:
+    """Row counts once the servers stopped adding events (wrk leaves requests in flight)."""
+    last = rows()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.3)
-        now = count_rows(db)
-        if now["events"] == last["events"]:
+        now = rows()
+        if now["events"] == last["events"] and now["delivered"] == last["delivered"]:
             return now
         last = now
     return last
@@ -418,15 +520,16 @@ def request_log(path: Path) -> tuple[Counter[int], int]:
 # -- the run ---------------------------------------------------------------------------
 
 
-def hookgate_config(tmp: Path, port: int, secret: str) -> str:
+def hookgate_config(tmp: Path, port: int, secret: str, store: SQLiteRows | PostgresRows) -> str:
+    schema = f'schema_name = "{store.schema}"\n' if store.schema else ""
     return f"""
 [server]
 host = "127.0.0.1"
 port = {port}
 
 [store]
-url = "sqlite:///{tmp / "bench.db"}"
-
+url = "{store.url}"
+{schema}
 [sources.{SOURCE}]
 connector = "stripe"
 secrets = ["{secret}"]
@@ -434,8 +537,31 @@ tolerance_seconds = {TOLERANCE_SECONDS}
 
 [sinks.archive]
 type = "jsonl"
-path = "{tmp / "events.jsonl"}"
+path = "{tmp / f"events-{port}.jsonl"}"
 """
+
+
+@dataclass(slots=True)
+class Servers:
+    """One server under test: the bare endpoint, or hookgate with its replicas."""
+
+    name: str
+    urls: list[str]
+    procs: list[subprocess.Popen[bytes]]
+    measured: Measured
+    store: SQLiteRows | PostgresRows | None = None
+    logs: list[Path] | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
+
+
+def parse_replicas(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of replica counts, each at least 1")
+    return list(dict.fromkeys(counts))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -450,35 +576,60 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=3,
         help="alternate bare/hookgate this many times; medians are reported (default 3)",
     )
-    parser.add_argument("--threads", "-t", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--threads", "-t", type=int, default=1, help="wrk threads per replica (default 1)")
     parser.add_argument(
         "--events",
         type=int,
         default=None,
         help=f"distinct signed events (default: rounds x duration x {DEFAULT_RATE_CEILING}/s, >= 20000)",
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="hookgate's store: a SQLite file (default), or PostgreSQL (a fresh schema per replica set)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help=f"the database of --store postgres (default {DEFAULT_POSTGRES_URL})",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=parse_replicas,
+        default=None,
+        help="hookgate replica counts to measure, e.g. 1,3 (default: 1 for sqlite, 1,3 for postgres)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: one round of 3 s per server")
     parser.add_argument(
-        "--no-pin", action="store_true", help="do not pin the server to CPU 0 and wrk to CPU 1 with taskset"
+        "--no-pin", action="store_true", help="do not pin the servers to CPU 0 and wrk to CPU 1 with taskset"
     )
     parser.add_argument(
         "--profile",
         type=Path,
         metavar="FILE",
-        help="py-spy record the hookgate run into FILE (.txt collapsed stacks, .json speedscope, .svg)",
+        help="py-spy record the first hookgate round into FILE (.txt collapsed stacks, .json, .svg)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and print it")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 3.0, 1
+    if args.replicas is None:
+        args.replicas = [1, 3] if args.store == "postgres" else [1]
+    if args.store == "sqlite" and args.replicas != [1]:
+        parser.error("SQLite serves one process: --replicas applies to --store postgres")
+    # Every server gets the same number of wrk threads in all (one wrk per replica), each
+    # thread its own slice of the events: `slices_per_round` of them.
+    args.slices_per_round = math.lcm(*args.replicas) * args.threads
     if args.events is None:
         args.events = max(20_000, int(args.rounds * args.duration * DEFAULT_RATE_CEILING))
-    if args.threads < 1 or args.connections < args.threads or args.rounds < 1:
-        parser.error("need at least one round, one thread and one connection per thread")
-    if 2 * args.rounds * args.duration + 60 > TOLERANCE_SECONDS:
-        parser.error(
-            f"rounds x duration must stay below {(TOLERANCE_SECONDS - 60) // 2} s (signatures expire)"
-        )
+    if args.threads < 1 or args.rounds < 1:
+        parser.error("need at least one round and one thread")
+    if args.connections < args.slices_per_round:
+        parser.error(f"need at least one connection per wrk thread ({args.slices_per_round})")
+    args.connections -= args.connections % args.slices_per_round  # wrk splits them evenly
+    if 2 * args.rounds * args.duration * (1 + len(args.replicas)) / 2 + 60 > TOLERANCE_SECONDS:
+        parser.error("rounds x duration x servers must stay below the signature tolerance (300 s)")
     return args
 
 
@@ -498,66 +649,111 @@ def main(argv: Sequence[str] | None = None) -> int:
         hookgate = Path(shutil.which("hookgate") or "hookgate")
 
     tmp = Path(tempfile.mkdtemp(prefix="hookgate-bench-"))
+    stores: list[SQLiteRows | PostgresRows] = []
     try:
-        return _run(args, tmp, hookgate, server_cpu, load_cpu)
+        return _run(args, tmp, hookgate=hookgate, server_cpu=server_cpu, load_cpu=load_cpu, stores=stores)
     finally:
+        if not args.keep:
+            for store in stores:
+                with contextlib.suppress(Exception):
+                    store.drop()
         if args.keep:
-            say(f"kept {tmp}")
+            say(f"kept {tmp}" + "".join(f", schema {s.schema}" for s in stores if s.schema))
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run(
-    args: argparse.Namespace, tmp: Path, hookgate: Path, server_cpu: int | None, load_cpu: int | None
+    args: argparse.Namespace,
+    tmp: Path,
+    *,
+    hookgate: Path,
+    server_cpu: int | None,
+    load_cpu: int | None,
+    stores: list[SQLiteRows | PostgresRows],
 ) -> int:
     secret = "whsec_" + secrets.token_urlsafe(24)
+    run_id = secrets.token_hex(4)
+    for replicas in args.replicas:
+        if args.store == "postgres":
+            pg = PostgresRows(args.postgres_url, f"hookgate_bench_{run_id}_r{replicas}")
+            pg.check()
+            stores.append(pg)
+        else:
+            stores.append(SQLiteRows(tmp / "bench.db"))
     say(f"generating {args.events} distinct Stripe events")
     bodies = make_bodies(args.events)
     check_signature_with_connector(bodies[0], secret)
     sizes = sorted(len(b) for b in bodies)
     say(f"  body size {sizes[0]}-{sizes[-1]} bytes")
-
-    bare_port, hookgate_port = free_port(), free_port()
-    bare_url, hookgate_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{hookgate_port}"
-    config = tmp / "hookgate.toml"
-    config.write_text(hookgate_config(tmp, hookgate_port, secret), encoding="utf-8")
-    hookgate_log = tmp / "hookgate.log"
-    bare_cmd = [sys.executable, str(BARE_APP), "--port", str(bare_port)]
-    hookgate_cmd = [str(hookgate), "serve", "--config", str(config)]
     requests_file = tmp / "requests.bin"
-    bare, hg = Measured([]), Measured([])
     profiler: subprocess.Popen[bytes] | None = None
-    say(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, {args.rounds} round(s) each")
+    per_round = args.slices_per_round
+    say(
+        f"wrk: {per_round} thread(s), {args.connections} connections, {args.duration:g} s, "
+        f"{args.rounds} round(s) per server; hookgate on {args.store}"
+        + (f" with {', '.join(map(str, args.replicas))} replica(s)" if args.store == "postgres" else "")
+    )
 
-    # Both servers run side by side (the idle one costs nothing) and take turns, so a
-    # neighbour's load on this machine hits both alike. Round r of either server sends
-    # slice r of the events: the bare endpoint sees exactly the bytes hookgate sees.
-    with (
-        (tmp / "bare.log").open("wb") as bare_out,
-        hookgate_log.open("wb") as hookgate_out,
-        server(pinned(bare_cmd, server_cpu), f"{bare_url}/healthz", bare_out) as bare_proc,
-        server(pinned(hookgate_cmd, server_cpu), f"{hookgate_url}/healthz", hookgate_out) as hookgate_proc,
-    ):
+    # All servers run side by side (an idle one costs nothing) and take turns, so a
+    # neighbour's load on this machine hits all alike. Round r of each server sends slice
+    # r of the events: the bare endpoint sees exactly the bytes hookgate sees.
+    with contextlib.ExitStack() as stack:
+        bare_port = free_port()
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        bare_out = stack.enter_context((tmp / "bare.log").open("wb"))
+        bare_cmd = [sys.executable, str(BARE_APP), "--port", str(bare_port)]
+        bare_proc = stack.enter_context(server(pinned(bare_cmd, server_cpu), f"{bare_url}/healthz", bare_out))
+        bare = Servers("bare", [bare_url], [bare_proc], Measured([]))
+        variants: list[Servers] = []
+        for replicas, store in zip(args.replicas, stores, strict=True):
+            name = "hookgate" if args.store == "sqlite" else f"hookgate x{replicas}"
+            servers = Servers(name, [], [], Measured([]), store, [])
+            for _ in range(replicas):
+                port = free_port()
+                url = f"http://127.0.0.1:{port}"
+                config = tmp / f"hookgate-{port}.toml"
+                config.write_text(hookgate_config(tmp, port, secret, store), encoding="utf-8")
+                log_path = tmp / f"hookgate-{port}.log"
+                out = stack.enter_context(log_path.open("wb"))
+                cmd = pinned([str(hookgate), "serve", "--config", str(config)], server_cpu)
+                servers.procs.append(stack.enter_context(server(cmd, f"{url}/healthz", out)))
+                servers.urls.append(url)
+                assert servers.logs is not None
+                servers.logs.append(log_path)
+            variants.append(servers)
+
         signed_at = write_requests(requests_file, bodies, secret, "127.0.0.1")
         for r in range(args.rounds):
-            opts: dict[str, Any] = {
-                "threads": args.threads,
-                "connections": args.connections,
-                "duration": args.duration,
-                "cpu": load_cpu,
-                "slices": args.rounds * args.threads,
-                "first_slice": r * args.threads,
-            }
-            b = bare.measure(bare_proc, functools.partial(run_wrk, bare_url, requests_file, **opts))
-            if args.profile and r == 0:
-                profiler = start_profiler(hookgate_proc.pid, args.profile.resolve(), args.duration, load_cpu)
-            h = hg.measure(hookgate_proc, functools.partial(run_wrk, hookgate_url, requests_file, **opts))
-            say(
-                f"  round {r + 1}: bare {b.rps:7,.0f} req/s p50 {b.p50_ms:5.2f} p99 {b.p99_ms:6.2f} ms | "
-                f"hookgate {h.rps:7,.0f} req/s p50 {h.p50_ms:5.2f} p99 {h.p99_ms:6.2f} ms | "
-                f"ratio {h.rps / b.rps if b.rps else 0:.3f}"
+            line = []
+            for target in (bare, *variants):
+                replicas = len(target.urls)
+                run = functools.partial(
+                    run_wrk,
+                    target.urls,
+                    requests_file,
+                    threads=per_round // replicas,
+                    connections=args.connections // replicas,
+                    duration=args.duration,
+                    cpu=load_cpu,
+                    slices=args.rounds * per_round,
+                    first_slice=r * per_round,
+                )
+                if args.profile and r == 0 and target is variants[0]:
+                    output = args.profile.resolve()
+                    profiler = start_profiler(target.pids[0], output, args.duration, load_cpu)
+                result = target.measured.measure(target.pids, run, database=args.store == "postgres")
+                line.append(
+                    f"{target.name} {result.rps:7,.0f} req/s "
+                    f"p50 {result.p50_ms:5.2f} p99 {result.p99_ms:6.2f} ms"
+                )
+            ratios = " ".join(
+                f"{v.measured.rounds[-1].rps / bare.measured.rounds[-1].rps:.3f}"
+                for v in variants
+                if bare.measured.rounds[-1].rps
             )
-        rows = settle(tmp / "bench.db")
+            say(f"  round {r + 1}: " + " | ".join(line) + f" | ratio {ratios}")
+        counted = [settle(v.store) if v.store is not None else {} for v in variants]
         if time.time() - signed_at > TOLERANCE_SECONDS:
             say("warning: the run outlived the signature tolerance")
     if profiler is not None:
@@ -566,74 +762,126 @@ def _run(
             say(f"py-spy failed: {err.decode(errors='replace').strip()}")
         else:
             say(f"profile of round 1 written to {args.profile}")
-    statuses, duplicates = request_log(hookgate_log)
 
-    # Every request hookgate answered 200 stored one new event; nothing else did.
-    server_ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
-    wrk_ok = sum(r.ok for r in hg.rounds)
     problems = []
-    for name, measured in (("hookgate", hg), ("bare", bare)):
-        non_2xx = sum(r.non_2xx for r in measured.rounds)
-        errors = sum(r.socket_errors + r.timeouts for r in measured.rounds)
-        if non_2xx or errors:
-            problems.append(f"{name}: {non_2xx} non-2xx responses, {errors} socket errors or timeouts")
-    wrapped = sum(r.wrapped for r in hg.rounds)
-    if wrapped:
-        problems.append(f"the load generator reused events ({wrapped} wraps): raise --events")
-    if duplicates:
-        problems.append(f"{duplicates} requests were acknowledged as duplicates")
-    if rows["events"] != server_ok or rows["distinct_keys"] != rows["events"]:
-        problems.append(
-            f"stored {rows['events']} events ({rows['distinct_keys']} distinct) for {server_ok} 2xx answers"
-        )
-    in_flight = server_ok - wrk_ok  # answered after wrk stopped counting, at most one per connection
-    if not 0 <= in_flight <= args.connections * args.rounds:
-        problems.append(f"hookgate logged {server_ok} 2xx answers, wrk counted {wrk_ok}")
+    non_2xx = sum(r.non_2xx for r in bare.measured.rounds)
+    errors = sum(r.socket_errors + r.timeouts for r in bare.measured.rounds)
+    if non_2xx or errors:
+        problems.append(f"bare: {non_2xx} non-2xx responses, {errors} socket errors or timeouts")
+    reports = [
+        _variant_report(args, v, rows, bare.measured, problems)
+        for v, rows in zip(variants, counted, strict=True)
+    ]
     for problem in problems:
         say(f"PROBLEM: {problem}")
 
-    ratios = [h.rps / b.rps for b, h in zip(bare.rounds, hg.rounds, strict=True) if b.rps]
-    ratio = statistics.median(ratios) if ratios else 0.0
-    hookgate_p99 = hg.median("p99_ms")
-    bare_cpu, hookgate_cpu = bare.cpu_us_per_request, hg.cpu_us_per_request
+    first = reports[0]
     summary = {
         "bench": "ingest",
-        "store": "sqlite",
-        "bare_rps": round(bare.median("rps"), 1),
-        "hookgate_rps": round(hg.median("rps"), 1),
-        "ratio": round(ratio, 3),
-        "bare_p50_ms": round(bare.median("p50_ms"), 2),
-        "bare_p99_ms": round(bare.median("p99_ms"), 2),
-        "hookgate_p50_ms": round(hg.median("p50_ms"), 2),
-        "hookgate_p99_ms": round(hookgate_p99, 2),
-        "round_ratios": [round(x, 3) for x in ratios],
-        "bare_cpu_us_per_req": _round(bare_cpu, 1),
-        "hookgate_cpu_us_per_req": _round(hookgate_cpu, 1),
-        "cpu_ratio": _round(bare_cpu / hookgate_cpu if bare_cpu and hookgate_cpu else None, 3),
-        "bare_cpu_busy": _round(bare.cpu_busy, 2),
-        "hookgate_cpu_busy": _round(hg.cpu_busy, 2),
+        "store": args.store,
+        "bare_rps": round(bare.measured.median("rps"), 1),
+        "hookgate_rps": first["rps"],
+        "ratio": first["ratio"],
+        "bare_p50_ms": round(bare.measured.median("p50_ms"), 2),
+        "bare_p99_ms": round(bare.measured.median("p99_ms"), 2),
+        "hookgate_p50_ms": first["p50_ms"],
+        "hookgate_p99_ms": first["p99_ms"],
+        "round_ratios": first["round_ratios"],
+        "bare_cpu_us_per_req": _round(bare.measured.cpu_us_per_request, 1),
+        "hookgate_cpu_us_per_req": first["cpu_us_per_req"],
+        "cpu_ratio": first["cpu_ratio"],
+        "bare_cpu_busy": _round(bare.measured.cpu_busy, 2),
+        "hookgate_cpu_busy": first["cpu_busy"],
         "connections": args.connections,
-        "threads": args.threads,
+        "threads": per_round,
         "duration_s": args.duration,
         "rounds": args.rounds,
         "pinned": server_cpu is not None,
         "body_bytes": sizes[len(sizes) // 2],
         "events_signed": args.events,
-        "hookgate_requests": hg.requests,
-        "hookgate_2xx": server_ok,
-        "events_stored": rows["events"],
-        "events_delivered": rows["delivered"],
-        "hookgate_non_2xx": sum(r.non_2xx for r in hg.rounds),
-        "hookgate_non_2xx_by_status": {str(s): n for s, n in sorted(statuses.items()) if not 200 <= s < 300},
-        "bare_non_2xx": sum(r.non_2xx for r in bare.rounds),
-        "duplicates": duplicates,
-        "wrapped": wrapped,
-        "targets_met": ratio >= TARGET_RATIO and hookgate_p99 <= TARGET_P99_MS,
+        **{k: first[k] for k in _COUNT_KEYS},
+        "bare_non_2xx": non_2xx,
+        "replicas": args.replicas,
+        "variants": reports,
+        "targets_met": first["targets_met"],
         "ok": not problems,
         "problems": problems,
     }
     print(json.dumps(summary), flush=True)
     return 0 if not problems else 1
+
+
+_COUNT_KEYS = (
+    "hookgate_requests",
+    "hookgate_2xx",
+    "events_stored",
+    "events_delivered",
+    "hookgate_non_2xx",
+    "hookgate_non_2xx_by_status",
+    "duplicates",
+    "wrapped",
+)
+
+
+def _variant_report(
+    args: argparse.Namespace, servers: Servers, rows: dict[str, int], bare: Measured, problems: list[str]
+) -> dict[str, Any]:
+    """One hookgate replica set's numbers; what it got wrong is added to `problems`."""
+    measured = servers.measured
+    statuses: Counter[int] = Counter()
+    duplicates = 0
+    for path in servers.logs or []:
+        found, dups = request_log(path)
+        statuses.update(found)
+        duplicates += dups
+
+    # Every request hookgate answered 200 stored one new event; nothing else did.
+    server_ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
+    wrk_ok = sum(r.ok for r in measured.rounds)
+    name = servers.name
+    non_2xx = sum(r.non_2xx for r in measured.rounds)
+    errors = sum(r.socket_errors + r.timeouts for r in measured.rounds)
+    if non_2xx or errors:
+        problems.append(f"{name}: {non_2xx} non-2xx responses, {errors} socket errors or timeouts")
+    wrapped = sum(r.wrapped for r in measured.rounds)
+    if wrapped:
+        problems.append(f"{name}: the load generator reused events ({wrapped} wraps): raise --events")
+    if duplicates:
+        problems.append(f"{name}: {duplicates} requests were acknowledged as duplicates")
+    if rows["events"] != server_ok or rows["distinct_keys"] != rows["events"]:
+        problems.append(
+            f"{name}: stored {rows['events']} events ({rows['distinct_keys']} distinct) "
+            f"for {server_ok} 2xx answers"
+        )
+    in_flight = server_ok - wrk_ok  # answered after wrk stopped counting, at most one per connection
+    if not 0 <= in_flight <= args.connections * args.rounds:
+        problems.append(f"{name}: hookgate logged {server_ok} 2xx answers, wrk counted {wrk_ok}")
+
+    ratios = [h.rps / b.rps for b, h in zip(bare.rounds, measured.rounds, strict=True) if b.rps]
+    ratio = statistics.median(ratios) if ratios else 0.0
+    p99 = measured.median("p99_ms")
+    bare_cpu, cpu = bare.cpu_us_per_request, measured.cpu_us_per_request
+    return {
+        "replicas": len(servers.procs),
+        "rps": round(measured.median("rps"), 1),
+        "ratio": round(ratio, 3),
+        "round_ratios": [round(x, 3) for x in ratios],
+        "p50_ms": round(measured.median("p50_ms"), 2),
+        "p99_ms": round(p99, 2),
+        "cpu_us_per_req": _round(cpu, 1),
+        "cpu_ratio": _round(bare_cpu / cpu if bare_cpu and cpu else None, 3),
+        "cpu_busy": _round(measured.cpu_busy, 2),
+        "db_cpu_us_per_req": _round(measured.db_cpu_us_per_request, 1),
+        "hookgate_requests": measured.requests,
+        "hookgate_2xx": server_ok,
+        "events_stored": rows["events"],
+        "events_delivered": rows["delivered"],
+        "hookgate_non_2xx": non_2xx,
+        "hookgate_non_2xx_by_status": {str(s): n for s, n in sorted(statuses.items()) if not 200 <= s < 300},
+        "duplicates": duplicates,
+        "wrapped": wrapped,
+        "targets_met": ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS,
+    }
 
 
 def _round(value: float | None, digits: int) -> float | None:
