@@ -62,14 +62,15 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 _ATTEMPTS = 3
 _PURGE_CHUNK = 1000
 
-# One statement stores a whole `persist` call. The dedup upsert returns the ids it wrote
+# One statement stores a whole `persist` call. The arrays go as binary parameters: escaping
+# kilobytes of entry text into a text-format array literal cost more than the statement. The dedup upsert returns the ids it wrote
 # (new keys, and expired keys taken over); only those events and their deliveries are
 # inserted. Data-modifying CTEs all run to completion, referenced or not.
 _PERSIST = """
 WITH input AS (
-    SELECT * FROM unnest(%(ids)s::text[], %(sources)s::text[], %(keys)s::text[],
-                         %(types)s::text[], %(received)s::float8[], %(entries)s::text[],
-                         %(keep)s::float8[])
+    SELECT * FROM unnest(%(ids)b::text[], %(sources)b::text[], %(keys)b::text[],
+                         %(types)b::text[], %(received)b::float8[], %(entries)b::text[],
+                         %(keep)b::float8[])
         WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, keep_until, n)
 ), won AS (
     INSERT INTO dedup AS d (source, dedup_key, event_id, seen_at)
@@ -87,7 +88,7 @@ WITH input AS (
     INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at, claimed_by)
     SELECT stored.id, r.sink, %(state)s::text, %(attempts)s::int, %(due)s::float8, %(now)s::float8,
            %(owner)s::text
-    FROM stored JOIN unnest(%(route_ids)s::text[], %(route_sinks)s::text[]) AS r (event_id, sink)
+    FROM stored JOIN unnest(%(route_ids)b::text[], %(route_sinks)b::text[]) AS r (event_id, sink)
         ON r.event_id = stored.id
 )
 SELECT id FROM stored
