@@ -201,6 +201,9 @@ class Store(abc.ABC):
         await self._apply(sink, transitions, now)
         return transitions
 
+    def __post_init__(self) -> None:
+        """A backend's own state, set up once the settings are in place."""
+
     def policy(self, sink: str) -> RetryPolicy:
         """The retry policy of `sink`'s deliveries."""
         found = self.policies.get(sink)

@@ -3,7 +3,10 @@
 Every write is one statement on an autocommit connection from a pool, so each is its own
 transaction and a call returns only once PostgreSQL has committed it (durably, under the
 server's `synchronous_commit`, `on` by default). Many concurrent requests share the
-pool's connections; a `persist` of any number of events is one statement.
+pool's connections. Group commit: the `persist` calls that arrive while a statement is
+under way are stored together by the next one (at most `PERSIST_STATEMENTS` at once per
+replica), so a busy replica commits many requests per round trip; a statement that fails
+is run again call by call, so one call's bad input never fails the others.
 
 - Dedup is atomic across replicas: one `INSERT … ON CONFLICT DO UPDATE … WHERE expired`
   per call. A replica inserting a key another one is inserting waits for it and then sees
@@ -22,9 +25,11 @@ The schema is created and migrated on `open` (`_pgschema`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
@@ -62,19 +67,24 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 _ATTEMPTS = 3
 _PURGE_CHUNK = 1000
 
-# One statement stores a whole `persist` call. The arrays go as binary parameters: escaping
-# kilobytes of entry text into a text-format array literal cost more than the statement. The dedup upsert returns the ids it wrote
-# (new keys, and expired keys taken over); only those events and their deliveries are
-# inserted. Data-modifying CTEs all run to completion, referenced or not.
+#: `persist` statements in flight at once per replica (the calls arriving meanwhile wait
+#: for the next statement, and share it).
+PERSIST_STATEMENTS = 2
+
+# One statement stores the events of many `persist` calls. The dedup upsert returns the ids
+# it wrote (new keys, and expired keys taken over); only those events and their deliveries
+# are inserted. Data-modifying CTEs all run to completion, referenced or not. The arrays go
+# as binary parameters: escaping kilobytes of entry text into a text-format array literal
+# cost more than the statement.
 _PERSIST = """
 WITH input AS (
     SELECT * FROM unnest(%(ids)b::text[], %(sources)b::text[], %(keys)b::text[],
                          %(types)b::text[], %(received)b::float8[], %(entries)b::text[],
-                         %(keep)b::float8[])
-        WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, keep_until, n)
+                         %(keep)b::float8[], %(seen)b::float8[])
+        WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, keep_until, seen_at, n)
 ), won AS (
     INSERT INTO dedup AS d (source, dedup_key, event_id, seen_at)
-    SELECT source, dedup_key, id, %(now)s::float8 FROM input ORDER BY n
+    SELECT source, dedup_key, id, seen_at FROM input ORDER BY n
     ON CONFLICT (source, dedup_key) DO UPDATE
         SET event_id = excluded.event_id, seen_at = excluded.seen_at
         WHERE d.seen_at < excluded.seen_at - %(window)s::float8
@@ -86,9 +96,11 @@ WITH input AS (
     RETURNING id
 ), queued AS (
     INSERT INTO deliveries (event_id, sink, state, attempts, due_at, updated_at, claimed_by)
-    SELECT stored.id, r.sink, %(state)s::text, %(attempts)s::int, %(due)s::float8, %(now)s::float8,
-           %(owner)s::text
-    FROM stored JOIN unnest(%(route_ids)b::text[], %(route_sinks)b::text[]) AS r (event_id, sink)
+    SELECT stored.id, r.sink, r.state, r.attempts, r.due_at, r.updated_at, r.owner
+    FROM stored JOIN unnest(%(route_ids)b::text[], %(route_sinks)b::text[], %(route_states)b::text[],
+                            %(route_attempts)b::int4[], %(route_due)b::float8[],
+                            %(route_updated)b::float8[], %(route_owners)b::text[])
+        AS r (event_id, sink, state, attempts, due_at, updated_at, owner)
         ON r.event_id = stored.id
 )
 SELECT id FROM stored
@@ -155,6 +167,29 @@ DELETE FROM events WHERE id IN (SELECT id FROM old)
 _EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
 
 
+@dataclass(slots=True)
+class _PersistCall:
+    """One `persist` call waiting for a statement."""
+
+    events: Sequence[Event]
+    routes: Sequence[tuple[str, ...]]
+    now: float
+    lease: float | None
+    done: asyncio.Future[list[PersistResult]]
+
+
+def _settle_calls(calls: Sequence[_PersistCall], results: Sequence[list[PersistResult]]) -> None:
+    for call, found in zip(calls, results, strict=True):
+        if not call.done.done():  # a caller that gave up (its request was cancelled)
+            call.done.set_result(found)
+
+
+def _fail_calls(calls: Sequence[_PersistCall], exc: BaseException) -> None:
+    for call in calls:
+        if not call.done.done():
+            call.done.set_exception(exc)
+
+
 def default_owner() -> str:
     """Names this replica's leases: one process on one host."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -166,6 +201,12 @@ class PostgresStore(Store):
     single_node: ClassVar[bool] = False
     _pool: AsyncConnectionPool[Conn] | None = None
     _owner: str | None = None
+    _waiting: list[_PersistCall]
+    _flushers: set[asyncio.Task[None]]
+
+    def __post_init__(self) -> None:
+        self._waiting = []
+        self._flushers = set()
 
     @property
     def owner(self) -> str:
@@ -212,6 +253,8 @@ class PostgresStore(Store):
         await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.settings.schema_name)))
 
     async def close(self) -> None:
+        if self._flushers:  # calls already accepted are stored (or failed) before closing
+            await asyncio.gather(*self._flushers, return_exceptions=True)
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -250,13 +293,43 @@ class PostgresStore(Store):
         window: float,
         lease: float | None,
     ) -> list[PersistResult]:
+        call = _PersistCall(events, routes, now, lease, asyncio.get_running_loop().create_future())
+        self._waiting.append(call)
+        if len(self._flushers) < PERSIST_STATEMENTS:
+            task = asyncio.create_task(self._flush(window))
+            self._flushers.add(task)
+            task.add_done_callback(self._flushers.discard)
+        return await call.done
+
+    async def _flush(self, window: float) -> None:
+        """Store the waiting calls, a statement at a time, until none is left."""
+        while self._waiting:
+            calls, self._waiting = self._waiting, []
+            try:
+                _settle_calls(calls, await self._persist_calls(calls, window))
+            except Exception as exc:  # noqa: BLE001 - handed to the callers, never lost
+                if len(calls) == 1:
+                    _fail_calls(calls, exc)
+                    continue
+                for call in calls:  # one call's bad input must not fail the others
+                    try:
+                        _settle_calls([call], await self._persist_calls([call], window))
+                    except Exception as alone:  # noqa: BLE001
+                        _fail_calls([call], alone)
+
+    async def _persist_calls(self, calls: Sequence[_PersistCall], window: float) -> list[list[PersistResult]]:
         # One row per key (an upsert may touch a row once), keys in one global order so
-        # concurrent multi-event calls lock them in the same order (no deadlocks).
-        firsts: dict[tuple[str, str], tuple[Event, tuple[str, ...]]] = {}
-        for event, route in zip(events, routes, strict=True):
-            firsts.setdefault((event.source, event.dedup_key), (event, route))
+        # concurrent statements lock them in the same order (no deadlocks).
+        firsts: dict[tuple[str, str], tuple[Event, tuple[str, ...], _PersistCall]] = {}
+        for call in calls:
+            for event, route in zip(call.events, call.routes, strict=True):
+                firsts.setdefault((event.source, event.dedup_key), (event, route, call))
         chosen = [firsts[key] for key in sorted(firsts)]
-        rows = [event for event, _ in chosen]
+        rows = [event for event, _, _ in chosen]
+        # A delivery is pending, or already leased to the caller (first attempt under way).
+        deliveries = [
+            (event.id, sink, call.now, call.lease) for event, route, call in chosen for sink in route
+        ]
         params: dict[str, Any] = {
             "ids": [e.id for e in rows],
             "sources": [e.source for e in rows],
@@ -265,18 +338,18 @@ class PostgresStore(Store):
             "received": [e.received_at for e in rows],
             "entries": [e.entry for e in rows],
             "keep": [e.keep_until for e in rows],
-            "route_ids": [e.id for e, route in chosen for _ in route],
-            "route_sinks": [sink for _, route in chosen for sink in route],
-            "now": now,
+            "seen": [call.now for _, _, call in chosen],
             "window": window,
-            # A delivery is pending, or already leased to the caller (first attempt under way).
-            "state": "pending" if lease is None else "forwarding",
-            "attempts": 0 if lease is None else 1,
-            "due": now if lease is None else now + lease,
-            "owner": None if lease is None else self.owner,
+            "route_ids": [d[0] for d in deliveries],
+            "route_sinks": [d[1] for d in deliveries],
+            "route_states": ["pending" if d[3] is None else "forwarding" for d in deliveries],
+            "route_attempts": [0 if d[3] is None else 1 for d in deliveries],
+            "route_due": [d[2] if d[3] is None else d[2] + d[3] for d in deliveries],
+            "route_updated": [d[2] for d in deliveries],
+            "route_owners": [None if d[3] is None else self.owner for d in deliveries],
         }
 
-        async def run(conn: Conn) -> list[PersistResult]:
+        async def run(conn: Conn) -> list[list[PersistResult]]:
             cur = await conn.execute(_PERSIST, params)
             stored = {row[0] for row in await cur.fetchall()}
             known = {(e.source, e.dedup_key): e.id for e in rows if e.id in stored}
@@ -289,11 +362,14 @@ class PostgresStore(Store):
                 )
                 known.update({(source, key): id_ for source, key, id_ in await cur.fetchall()})
             results = []
-            for event in events:
-                first = known.get((event.source, event.dedup_key))
-                if first is None:
-                    raise StoreError(f"dedup key of event {event.id} vanished while it was stored")
-                results.append(PersistResult(first, duplicate=first != event.id))
+            for call in calls:
+                found = []
+                for event in call.events:
+                    first = known.get((event.source, event.dedup_key))
+                    if first is None:
+                        raise StoreError(f"dedup key of event {event.id} vanished while it was stored")
+                    found.append(PersistResult(first, duplicate=first != event.id))
+                results.append(found)
             return results
 
         return await self._run(run)

@@ -8,6 +8,7 @@ through the fake clock.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -104,6 +105,45 @@ async def test_replicas_persisting_one_key_at_once_store_it_exactly_once(
     stored = _query(replicas.table, "SELECT dedup_key, count(*) FROM events GROUP BY dedup_key")
     assert sorted(stored) == sorted((key, 1) for key in keys)
     assert await a.depth() == {("s", "pending"): len(keys)}
+
+
+async def test_concurrent_persists_share_statements_and_a_bad_one_fails_alone(
+    replicas: Replicas, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await replicas("a")
+    statements = 0
+    persist_calls = store._persist_calls
+
+    async def counted(*args: Any) -> Any:
+        nonlocal statements
+        statements += 1
+        return await persist_calls(*args)
+
+    monkeypatch.setattr(store, "_persist_calls", counted)
+    together = [make_event(at=clock.now) for _ in range(30)]
+    await asyncio.gather(*(store.persist([e], ["s"]) for e in together))
+    assert statements <= 2  # group commit: 30 concurrent calls shared one or two statements
+
+    statements = 0
+    good = [make_event(at=clock.now) for _ in range(30)]
+    bad = dataclasses.replace(
+        make_event(at=clock.now), entry='{"nul": "\x00"}'
+    )  # PostgreSQL text refuses NUL
+    outcomes = await asyncio.gather(
+        *(store.persist([e], ["s"]) for e in good[:15]),
+        store.persist([bad], ["s"]),
+        *(store.persist([e], ["s"]) for e in good[15:]),
+        return_exceptions=True,
+    )
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failed) == 1
+    assert isinstance(failed[0], StoreError)
+    assert sorted(r.event_id for o in outcomes if isinstance(o, list) for r in o) == sorted(
+        e.id for e in good
+    )
+    stored = {row[0] for row in _query(replicas.table, "SELECT id FROM events")}
+    assert stored == {e.id for e in together + good}
+    assert statements == 1 + 31  # the shared statement failed; then each call alone
 
 
 async def test_replicas_claiming_at_once_take_disjoint_deliveries(
