@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 import connectors
 from connectors import WebhookRequest
@@ -34,13 +31,14 @@ from gateway.config import parse_settings
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.sinks import Delivered, MemorySink, Outcome, Permanent
+from tests._aws import LocalAws, moto_server, use_offline_env
 from tests.e2e.conftest import GITHUB_SECRET, STRIPE_SECRET
 from tests.unit._fakes import FakeClock, make_event
 
 pytestmark = pytest.mark.e2e
 
-REGION = "us-east-1"
 BUS = "webhooks"
+QUEUE = "hookgate-events"
 TABLE = "hookgate-dedup"
 RETENTION = 3600
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -77,93 +75,70 @@ class Context:
         return self.remaining_ms
 
 
-@dataclass
-class LocalAws:
-    events: Any
-    sqs: Any
-    dynamodb: Any
-    secrets: Any
-    ssm: Any
-    queue_url: str = ""
+def create_bus(aws: LocalAws) -> None:
+    """The bus, with a rule sending every hookgate event to a queue."""
+    events, sqs = aws.client("events"), aws.client("sqs")
+    events.create_event_bus(Name=BUS)
+    url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = json.dumps({"source": [{"prefix": "hookgate."}]})
+    events.put_rule(Name="all", EventBusName=BUS, EventPattern=pattern, State="ENABLED")
+    events.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
 
-    def create_bus(self) -> None:
-        """The bus, with a rule sending every hookgate event to a queue."""
-        self.events.create_event_bus(Name=BUS)
-        self.queue_url = self.sqs.create_queue(QueueName="hookgate-events")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
-        pattern = json.dumps({"source": [{"prefix": "hookgate."}]})
-        self.events.put_rule(Name="all", EventBusName=BUS, EventPattern=pattern, State="ENABLED")
-        self.events.put_targets(
-            Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
-        )
 
-    def delete_bus(self) -> None:
-        self.events.remove_targets(Rule="all", EventBusName=BUS, Ids=["q"])
-        self.events.delete_rule(Name="all", EventBusName=BUS)
-        self.events.delete_event_bus(Name=BUS)
+def delete_bus(aws: LocalAws) -> None:
+    events = aws.client("events")
+    events.remove_targets(Rule="all", EventBusName=BUS, Ids=["q"])
+    events.delete_rule(Name="all", EventBusName=BUS)
+    events.delete_event_bus(Name=BUS)
 
-    def on_the_bus(self) -> list[dict[str, Any]]:
-        """Every event the rule delivered so far (moto delivers during PutEvents)."""
-        found: list[dict[str, Any]] = []
-        while True:
-            reply = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
-            messages = reply.get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
-                found.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def dedup_items(self) -> dict[str, dict[str, Any]]:
-        items = self.dynamodb.scan(TableName=TABLE)["Items"]
-        return {item["pk"]["S"]: {k: next(iter(v.values())) for k, v in item.items()} for item in items}
+def on_the_bus(aws: LocalAws) -> list[dict[str, Any]]:
+    """Every event the rule delivered so far (moto delivers during PutEvents)."""
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def dedup_items(aws: LocalAws) -> dict[str, dict[str, Any]]:
+    items = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
+    return {item["pk"]["S"]: {k: next(iter(v.values())) for k, v in item.items()} for item in items}
 
 
 @pytest.fixture(scope="module")
-def moto() -> Iterator[tuple[str, LocalAws]]:
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
     """moto on a free port; boto3 everywhere in this process pointed at it by environment."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in {
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_SESSION_TOKEN": "testing",
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "AWS_EC2_METADATA_DISABLED": "true",
-            }.items():
-                mp.setenv(name, value)
-            mp.delenv("AWS_PROFILE", raising=False)
-            names = ("events", "sqs", "dynamodb", "secretsmanager", "ssm")
-            yield endpoint, LocalAws(*(boto3.client(name) for name in names))
-    finally:
-        server.stop()
+    home = tmp_path_factory.mktemp("aws")
+    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
+        use_offline_env(mp, home, endpoint=endpoint)
+        yield LocalAws(endpoint)
 
 
 @pytest.fixture
-def aws(moto: tuple[str, LocalAws]) -> LocalAws:
+def aws(moto: LocalAws) -> LocalAws:
     """A fresh account: the bus and its queue, the dedup table, the sources' secrets."""
-    endpoint, local = moto
-    httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
-    local.create_bus()
-    local.dynamodb.create_table(
+    moto.reset()
+    create_bus(moto)
+    dynamodb = moto.client("dynamodb")
+    dynamodb.create_table(
         TableName=TABLE,
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    local.dynamodb.update_time_to_live(
+    dynamodb.update_time_to_live(
         TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
-    local.secrets.create_secret(Name="lambda-e2e/stripe", SecretString=STRIPE_SECRET)
-    local.ssm.put_parameter(Name="/lambda-e2e/github", Value=GITHUB_SECRET, Type="SecureString")
-    return local
+    moto.client("secretsmanager").create_secret(Name="lambda-e2e/stripe", SecretString=STRIPE_SECRET)
+    moto.client("ssm").put_parameter(Name="/lambda-e2e/github", Value=GITHUB_SECRET, Type="SecureString")
+    return moto
 
 
 @pytest.fixture
@@ -266,13 +241,13 @@ def test_a_signed_delivery_is_on_the_bus_before_the_200(
     assert status == 200, answer
     assert answer["status"] == "accepted"
     [event_id] = answer["event_ids"]
-    [event] = aws.on_the_bus()
+    [event] = on_the_bus(aws)
     assert event["source"] == f"hookgate.{source}"
     assert event["detail"]["metadata"]["event_id"] == event_id
     assert event["detail"]["payload"] == json.loads(request.body)
     dedup_key = STRIPE_EVENT_ID if source == "stripe" else request.headers["x-github-delivery"]
     assert event["detail"]["metadata"]["dedup_key"] == dedup_key
-    item = aws.dedup_items()[f"{source}#{dedup_key}"]
+    item = dedup_items(aws)[f"{source}#{dedup_key}"]
     assert item["event_id"] == event_id
     assert item["state"] == "done"
     assert int(item["expires_at"]) == math.ceil(clock() + RETENTION)
@@ -285,7 +260,7 @@ def test_a_base64_body_arrives_byte_for_byte(aws: LocalAws, lam: LambdaHandler, 
     )
 
     assert status == 200, answer
-    [event] = aws.on_the_bus()
+    [event] = on_the_bus(aws)
     assert event["detail"]["payload"]["note"] == "caf\u00e9 \u2603"
 
 
@@ -301,7 +276,7 @@ def test_a_second_identical_delivery_is_a_duplicate_and_not_put_again(
     assert first[0] == second[0] == 200
     assert first[1]["status"] == "accepted"
     assert second[1] == {"status": "duplicate", "event_ids": first[1]["event_ids"]}
-    assert len(aws.on_the_bus()) == 1
+    assert len(on_the_bus(aws)) == 1
 
 
 def test_a_stripe_retry_signed_again_later_is_a_duplicate(
@@ -313,7 +288,7 @@ def test_a_stripe_retry_signed_again_later_is_a_duplicate(
 
     assert status == 200
     assert second == {"status": "duplicate", "event_ids": first["event_ids"]}
-    assert len(aws.on_the_bus()) == 1
+    assert len(on_the_bus(aws)) == 1
 
 
 def test_a_key_past_its_retention_is_put_again(aws: LocalAws, lam: LambdaHandler, clock: FakeClock) -> None:
@@ -325,7 +300,7 @@ def test_a_key_past_its_retention_is_put_again(aws: LocalAws, lam: LambdaHandler
     assert status == 200
     assert second["status"] == "accepted"
     assert second["event_ids"] != first["event_ids"]
-    assert len(aws.on_the_bus()) == 2
+    assert len(on_the_bus(aws)) == 2
 
 
 @pytest.mark.parametrize("kind", ["http-api-v2", "rest-api"])
@@ -335,36 +310,36 @@ def test_a_forged_delivery_is_refused_and_leaves_no_trace(
     status, answer = invoke(lam, aws_event(kind, "stripe", tamper(stripe_delivery(clock()))))
 
     assert (status, answer) == (401, {"error": "unauthorized"})
-    assert aws.on_the_bus() == []
-    assert aws.dedup_items() == {}
+    assert on_the_bus(aws) == []
+    assert dedup_items(aws) == {}
 
 
 def test_a_refused_put_answers_503_and_frees_the_key_for_the_retry(
     aws: LocalAws, lam: LambdaHandler, clock: FakeClock
 ) -> None:
-    aws.delete_bus()
+    delete_bus(aws)
     event = aws_event("http-api-v2", "stripe", stripe_delivery(clock()))
     status, answer = invoke(lam, event)
 
     assert status == 503
     assert answer == {"error": "temporarily unavailable, retry later"}
-    assert aws.dedup_items() == {}  # the provider's retry must not look like a duplicate
+    assert dedup_items(aws) == {}  # the provider's retry must not look like a duplicate
 
-    aws.create_bus()
+    create_bus(aws)
     clock.advance(30)
     status, answer = invoke(lam, event)
     assert status == 200
     assert answer["status"] == "accepted"
-    [on_bus] = aws.on_the_bus()
+    [on_bus] = on_the_bus(aws)
     assert on_bus["detail"]["metadata"]["event_id"] == answer["event_ids"][0]
-    assert aws.dedup_items()[f"stripe#{STRIPE_EVENT_ID}"]["state"] == "done"
+    assert dedup_items(aws)[f"stripe#{STRIPE_EVENT_ID}"]["state"] == "done"
 
 
 def test_a_delivery_in_flight_elsewhere_answers_503_until_its_lease_ends(
     aws: LocalAws, lam: LambdaHandler, clock: FakeClock
 ) -> None:
     key = f"stripe#{STRIPE_EVENT_ID}"
-    aws.dynamodb.put_item(
+    aws.client("dynamodb").put_item(
         TableName=TABLE,
         Item={
             "pk": {"S": key},
@@ -378,15 +353,15 @@ def test_a_delivery_in_flight_elsewhere_answers_503_until_its_lease_ends(
     status, _ = invoke(lam, event)
 
     assert status == 503  # a 200 here could acknowledge what the other invocation fails to put
-    assert aws.on_the_bus() == []
-    assert aws.dedup_items()[key]["event_id"] == "held-by-another-invocation"
+    assert on_the_bus(aws) == []
+    assert dedup_items(aws)[key]["event_id"] == "held-by-another-invocation"
 
     clock.advance(11)  # that invocation's lease (its remaining time) is over: it died
     status, answer = invoke(lam, event)
     assert status == 200
     assert answer["status"] == "accepted"
-    assert len(aws.on_the_bus()) == 1
-    item = aws.dedup_items()[key]
+    assert len(on_the_bus(aws)) == 1
+    item = dedup_items(aws)[key]
     assert (item["event_id"], item["state"]) == (answer["event_ids"][0], "done")
 
 
@@ -399,7 +374,7 @@ def test_a_key_is_claimed_for_the_invocations_remaining_time(
     during: list[dict[str, Any]] = []
 
     def observe(event: Event) -> Outcome:
-        during.append(aws.dedup_items()[f"stripe#{STRIPE_EVENT_ID}"])
+        during.append(dedup_items(aws)[f"stripe#{STRIPE_EVENT_ID}"])
         return Delivered()
 
     env = lambda_env(config, HOOKGATE_LAMBDA__DEDUP_TABLE=TABLE)
@@ -413,7 +388,7 @@ def test_a_key_is_claimed_for_the_invocations_remaining_time(
     [pending] = during
     assert pending["state"] == "pending"
     assert float(pending["lease_until"]) == pytest.approx(clock() + lease)
-    assert aws.dedup_items()[f"stripe#{STRIPE_EVENT_ID}"]["state"] == "done"
+    assert dedup_items(aws)[f"stripe#{STRIPE_EVENT_ID}"]["state"] == "done"
 
 
 def test_a_partly_refused_batch_frees_only_the_refused_keys(aws: LocalAws, clock: FakeClock) -> None:
@@ -436,7 +411,7 @@ def test_a_partly_refused_batch_frees_only_the_refused_keys(aws: LocalAws, clock
 
     with pytest.raises(StoreError, match="1 of 2 events not accepted: bus: InvalidArgument: refused"):
         asyncio.run(store.persist(delivery(), ["bus"]))
-    items = aws.dedup_items()
+    items = dedup_items(aws)
     assert set(items) == {"stripe#evt_a"}
     assert items["stripe#evt_a"]["event_id"] == sink.events[0].id
 
@@ -453,7 +428,7 @@ def test_a_partly_refused_batch_frees_only_the_refused_keys(aws: LocalAws, clock
         (first, True),
     ]
     assert [e.dedup_key for e in sink.events] == ["evt_a", "evt_b"]
-    assert {key: item["state"] for key, item in aws.dedup_items().items()} == {
+    assert {key: item["state"] for key, item in dedup_items(aws).items()} == {
         "stripe#evt_a": "done",
         "stripe#evt_b": "done",
     }
@@ -469,8 +444,8 @@ def test_without_a_dedup_table_every_delivery_is_put(aws: LocalAws, config: Path
 
     assert [status for status, _ in answers] == [200, 200]
     assert [answer["status"] for _, answer in answers] == ["accepted", "accepted"]
-    assert len(aws.on_the_bus()) == 2
-    assert aws.dedup_items() == {}
+    assert len(on_the_bus(aws)) == 2
+    assert dedup_items(aws) == {}
 
 
 def test_a_base_path_is_stripped(aws: LocalAws, config: Path, clock: FakeClock) -> None:
@@ -484,7 +459,7 @@ def test_a_base_path_is_stripped(aws: LocalAws, config: Path, clock: FakeClock) 
         handler.close()
 
     assert status == 200
-    assert len(aws.on_the_bus()) == 1
+    assert len(on_the_bus(aws)) == 1
 
 
 def test_health_and_readiness_answer_without_a_store(lam: LambdaHandler) -> None:
@@ -538,7 +513,7 @@ print(json.dumps({"response": response, "imported": [m for m in unwanted if m in
     found = json.loads(result.stdout)
     assert found["imported"] == []
     assert found["response"]["statusCode"] == 200, found
-    assert len(aws.on_the_bus()) == 1
+    assert len(on_the_bus(aws)) == 1
     logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert [line["status"] for line in logged if line["event"] == "request"] == [200]
 
@@ -548,7 +523,7 @@ print(json.dumps({"response": response, "imported": [m for m in unwanted if m in
 
 def test_secret_references_are_fetched_once_per_process(aws: LocalAws) -> None:
     name = f"t/{uuid.uuid4().hex}"
-    secrets, ssm = aws.secrets, aws.ssm
+    secrets, ssm = aws.client("secretsmanager"), aws.client("ssm")
     secrets.create_secret(Name=name, SecretString=json.dumps({"signing": "whsec_from_json", "other": "x"}))
     ssm.put_parameter(Name=f"/{name}", Value="whsec_from_ssm", Type="SecureString")
     raw = {
@@ -587,7 +562,7 @@ def test_secret_references_are_fetched_once_per_process(aws: LocalAws) -> None:
 def test_a_secret_that_cannot_be_read_is_a_config_error_naming_the_key(
     aws: LocalAws, reference: str, expected: str
 ) -> None:
-    secrets = aws.secrets
+    secrets = aws.client("secretsmanager")
     secrets.create_secret(Name="t/plain", SecretString="hunter2-plain")
     secrets.create_secret(Name="t/json", SecretString=json.dumps({"signing": "hunter2-json", "number": 7}))
     raw = {"sources": {"stripe": {"connector": "stripe", "secrets": ["whsec_literal", reference]}}}

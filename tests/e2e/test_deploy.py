@@ -22,15 +22,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 import connectors
 from connectors.testing import signed_request
 from gateway.aws_lambda import create_handler
 from gateway.config import load_settings
+from tests._aws import LocalAws, moto_server, use_offline_env
 from tests.e2e.conftest import GITHUB_SECRET, free_port
 from tests.e2e.test_aws_lambda import aws_event, invoke
 from tests.unit._postgres import postgres_schema
@@ -211,29 +210,14 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture
-def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def local_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalAws]:
     """A moto server on a free port; boto3 in this process pointed at it by environment."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        for name, value in {
-            **AWS_OFFLINE,
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        names = ("events", "sqs", "dynamodb", "secretsmanager")
-        yield {name: boto3.client(name) for name in names}
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        use_offline_env(monkeypatch, tmp_path / "aws", region=REGION, endpoint=endpoint)
+        yield LocalAws(endpoint, REGION)
 
 
-def create_stack(stack: Stack, aws: Mapping[str, Any]) -> None:
+def create_stack(stack: Stack, aws: LocalAws) -> None:
     """Creates the template's bus, secrets, table, queues and rule as it declares them
     (the rest, IAM, the function, logs and alarms, has no part in a delivery here)."""
     resources = stack.template["Resources"]
@@ -244,17 +228,17 @@ def create_stack(stack: Stack, aws: Mapping[str, Any]) -> None:
                 yield logical_id, stack.resolve(resource.get("Properties", {}))
 
     for logical_id, props in created("AWS::Events::EventBus"):
-        arn = aws["events"].create_event_bus(Name=props["Name"])["EventBusArn"]
+        arn = aws.client("events").create_event_bus(Name=props["Name"])["EventBusArn"]
         stack.physical[logical_id], stack.attributes[f"{logical_id}.Arn"] = props["Name"], arn
     for logical_id, props in created("AWS::SecretsManager::Secret"):
         password = props["GenerateSecretString"]["PasswordLength"] * "x"
-        arn = aws["secretsmanager"].create_secret(Name=props["Name"], SecretString=password)["ARN"]
+        arn = aws.client("secretsmanager").create_secret(Name=props["Name"], SecretString=password)["ARN"]
         stack.physical[logical_id] = arn
     for logical_id, props in created("AWS::DynamoDB::Table"):
         name = f"{stack.parameters['AWS::StackName']}-{logical_id}"
         keys = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")}
-        aws["dynamodb"].create_table(TableName=name, **keys)
-        aws["dynamodb"].update_time_to_live(
+        aws.client("dynamodb").create_table(TableName=name, **keys)
+        aws.client("dynamodb").update_time_to_live(
             TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
         )
         stack.physical[logical_id] = name
@@ -262,15 +246,17 @@ def create_stack(stack: Stack, aws: Mapping[str, Any]) -> None:
     for logical_id, _ in queues:
         props = stack.resolve(resources[logical_id]["Properties"])
         attributes = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in props.items()}
-        url = aws["sqs"].create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
-        found = aws["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        url = aws.client("sqs").create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+        found = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         stack.physical[logical_id] = url
         stack.attributes[f"{logical_id}.Arn"] = found["Attributes"]["QueueArn"]
         stack.attributes[f"{logical_id}.QueueName"] = logical_id
     for logical_id, props in created("AWS::Events::Rule"):
         bus, pattern = props["EventBusName"], json.dumps(props["EventPattern"])
-        aws["events"].put_rule(Name=logical_id, EventBusName=bus, EventPattern=pattern, State=props["State"])
-        aws["events"].put_targets(Rule=logical_id, EventBusName=bus, Targets=props["Targets"])
+        aws.client("events").put_rule(
+            Name=logical_id, EventBusName=bus, EventPattern=pattern, State=props["State"]
+        )
+        aws.client("events").put_targets(Rule=logical_id, EventBusName=bus, Targets=props["Targets"])
 
 
 def received(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -278,9 +264,7 @@ def received(sqs: Any, url: str) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in messages]
 
 
-def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(
-    local_aws: dict[str, Any],
-) -> None:
+def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(local_aws: LocalAws) -> None:
     suffix = uuid.uuid4().hex[:8]
     stack = Stack(
         load_template(),
@@ -290,7 +274,9 @@ def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(
     # The operator's step after deploying: each provider's secret into its secret.
     secrets = {"StripeSecret": STRIPE_SECRET, "GitHubSecret": GITHUB_SECRET}
     for logical_id, value in secrets.items():
-        local_aws["secretsmanager"].put_secret_value(SecretId=stack.physical[logical_id], SecretString=value)
+        local_aws.client("secretsmanager").put_secret_value(
+            SecretId=stack.physical[logical_id], SecretString=value
+        )
     [function] = of_type(stack.template, "AWS::Serverless::Function").values()
     env: dict[str, str] = stack.resolve(function["Properties"]["Environment"]["Variables"])
     # Packaging puts the bundled file where HOOKGATE_CONFIG says, in the function's root.
@@ -316,14 +302,14 @@ def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(
     assert retried == (200, {"status": "duplicate", "event_ids": answers["github"][1]["event_ids"]})
     assert refused[0] == 401
     # The example rule delivered each event once to its queue.
-    events = received(local_aws["sqs"], stack.physical["EventsQueue"])
+    events = received(local_aws.client("sqs"), stack.physical["EventsQueue"])
     assert sorted(e["source"] for e in events) == ["hookgate.github", "hookgate.stripe"]
     ids = {e["detail"]["metadata"]["event_id"] for e in events}
     assert ids == {i for _, answer in answers.values() for i in answer["event_ids"]}
     # The dedup table holds the keys, with the TTL attribute the template names.
     table = stack.physical["DedupTable"]
-    ttl = local_aws["dynamodb"].describe_time_to_live(TableName=table)["TimeToLiveDescription"]
-    items = local_aws["dynamodb"].scan(TableName=table)["Items"]
+    ttl = local_aws.client("dynamodb").describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    items = local_aws.client("dynamodb").scan(TableName=table)["Items"]
     assert len(items) == 2
     assert all(item["state"]["S"] == "done" and ttl["AttributeName"] in item for item in items)
-    assert received(local_aws["sqs"], stack.physical["DeadLetterQueue"]) == []
+    assert received(local_aws.client("sqs"), stack.physical["DeadLetterQueue"]) == []

@@ -10,83 +10,55 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 import stripe
-from moto.server import ThreadedMotoServer
 
+from tests._aws import REGION, LocalAws, moto_server, use_offline_env
 from tests.e2e.conftest import GITHUB_SECRET, STRIPE_SECRET, Served, base_config, free_port
 
 pytestmark = pytest.mark.e2e
 
-REGION = "us-east-1"
 BUS = "webhooks"
 BUCKET = "hookgate-claims"
 
 
-@dataclass
-class LocalAws:
-    endpoint: str
-    events: Any
-    sqs: Any
-    s3: Any
+def queue_for(aws: LocalAws, rule: str, pattern: dict[str, Any]) -> str:
+    """An SQS queue receiving what `pattern` matches on the bus; its URL."""
+    sqs, events = aws.client("sqs"), aws.client("events")
+    url: str = sqs.create_queue(QueueName=rule)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=rule, EventBusName=BUS, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=rule, EventBusName=BUS, Targets=[{"Id": rule, "Arn": arn}])
+    return url
 
-    def queue_for(self, rule: str, pattern: dict[str, Any]) -> str:
-        """An SQS queue receiving what `pattern` matches on the bus; its URL."""
-        url: str = self.sqs.create_queue(QueueName=rule)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        self.events.put_rule(Name=rule, EventBusName=BUS, EventPattern=json.dumps(pattern), State="ENABLED")
-        self.events.put_targets(Rule=rule, EventBusName=BUS, Targets=[{"Id": rule, "Arn": arn}])
-        return url
 
-    def receive(self, url: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while len(found) < count and time.monotonic() < deadline:
-            reply = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            for message in reply.get("Messages", []):
-                found.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        assert len(found) >= count, f"{len(found)} of {count} events arrived"
-        return found
+def receive(aws: LocalAws, url: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+    sqs = aws.client("sqs")
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(found) < count and time.monotonic() < deadline:
+        reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in reply.get("Messages", []):
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert len(found) >= count, f"{len(found)} of {count} events arrived"
+    return found
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalAws]:
-    """moto on a free local port; fake credentials in the environment `hookgate serve` inherits."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
-        httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()  # moto's state is per process
-        clients = {
-            name: boto3.client(name, endpoint_url=endpoint, region_name=REGION)
-            for name in ("events", "sqs", "s3")
-        }
-        clients["events"].create_event_bus(Name=BUS)
-        clients["s3"].create_bucket(Bucket=BUCKET)
-        yield LocalAws(endpoint, clients["events"], clients["sqs"], clients["s3"])
-    finally:
-        server.stop()
+    """moto with the bus and the claim-check bucket; fake credentials in the environment
+    `hookgate serve` inherits."""
+    use_offline_env(monkeypatch, tmp_path / "aws")
+    with moto_server() as endpoint:
+        local = LocalAws(endpoint)
+        local.client("events").create_event_bus(Name=BUS)
+        local.client("s3").create_bucket(Bucket=BUCKET)
+        yield local
 
 
 @pytest.fixture
@@ -151,7 +123,8 @@ def post_github(served: Served) -> tuple[str, str]:
 
 
 def test_webhooks_reach_a_queue_through_a_bus_rule(aws: LocalAws, gateway: Served) -> None:
-    stripe_queue = aws.queue_for(
+    stripe_queue = queue_for(
+        aws,
         "stripe-invoices",
         {
             "source": ["hookgate.stripe"],
@@ -159,13 +132,13 @@ def test_webhooks_reach_a_queue_through_a_bus_rule(aws: LocalAws, gateway: Serve
             "detail": {"payload": {"data": {"object": {"object": ["invoice"]}}}},
         },
     )
-    github_queue = aws.queue_for(
-        "github-prs", {"source": ["hookgate.github"], "detail-type": [{"prefix": "pull_request."}]}
+    github_queue = queue_for(
+        aws, "github-prs", {"source": ["hookgate.github"], "detail-type": [{"prefix": "pull_request."}]}
     )
     stripe_id = post_stripe(gateway, {"id": "in_1", "object": "invoice", "amount_paid": 4200})
     github_id, delivery = post_github(gateway)
 
-    [invoice] = aws.receive(stripe_queue, 1)
+    [invoice] = receive(aws, stripe_queue, 1)
     assert invoice["source"] == "hookgate.stripe"
     assert invoice["detail-type"] == "invoice.paid"
     assert invoice["detail"]["metadata"]["event_id"] == stripe_id  # the idempotency key
@@ -176,7 +149,7 @@ def test_webhooks_reach_a_queue_through_a_bus_rule(aws: LocalAws, gateway: Serve
         "amount_paid": 4200,
     }
 
-    [pull] = aws.receive(github_queue, 1)
+    [pull] = receive(aws, github_queue, 1)
     assert pull["source"] == "hookgate.github"
     assert pull["detail-type"] == "pull_request.opened"
     assert pull["detail"]["metadata"]["event_id"] == github_id
@@ -189,18 +162,18 @@ def test_webhooks_reach_a_queue_through_a_bus_rule(aws: LocalAws, gateway: Serve
 
 
 def test_an_event_too_large_for_the_bus_goes_to_s3_with_a_pointer(aws: LocalAws, gateway: Served) -> None:
-    pointers = aws.queue_for(
-        "claims", {"source": ["hookgate.stripe"], "detail": {"claim_check": {"bucket": [BUCKET]}}}
+    pointers = queue_for(
+        aws, "claims", {"source": ["hookgate.stripe"], "detail": {"claim_check": {"bucket": [BUCKET]}}}
     )
     lines = [f"line {n}: " + "x" * 90 for n in range(100)]  # ~10 KB, over the 4 KB request limit
     event_id = post_stripe(gateway, {"id": "in_2", "object": "invoice", "lines": lines})
 
-    [event] = aws.receive(pointers, 1)
+    [event] = receive(aws, pointers, 1)
     assert event["detail-type"] == "invoice.paid"
     claim = event["detail"]["claim_check"]
     assert claim["bucket"] == BUCKET
     assert event["detail"]["metadata"]["event_id"] == event_id
-    stored = aws.s3.get_object(Bucket=BUCKET, Key=claim["key"])["Body"].read()
+    stored = aws.client("s3").get_object(Bucket=BUCKET, Key=claim["key"])["Body"].read()
     assert len(stored) == claim["size"] > 4096
     assert hashlib.sha256(stored).hexdigest() == claim["sha256"]
     detail = json.loads(stored)

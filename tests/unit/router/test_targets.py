@@ -17,10 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from structlog.testing import capture_logs
@@ -32,13 +29,13 @@ from gateway.router.targets import Delivery, PermanentError, Target, target_type
 from gateway.router.targets._aws import SqsOptions, SqsTarget, _pack
 from gateway.router.targets._http import HttpTarget, parse_retry_after
 from gateway.sinks import Delivered, Permanent, Retry
+from tests._aws import REGION, LocalAws, moto_server, use_offline_env
 
 from .._fakes import make_event
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "whsec_" + base64.b64encode(b"a signing key of 32 bytes, fixed").decode()
-REGION = "us-east-1"
 
 
 def delivery(body: Any, *, at: float = 1_700_000_000.0) -> Delivery:
@@ -447,57 +444,33 @@ async def test_jsonl_io_errors_are_retried(tmp_path: Path) -> None:
 # -- AWS: a moto server ----------------------------------------------------------------------
 
 
-@dataclass
-class LocalAws:
-    endpoint: str
-    sqs: Any
-    events: Any
+def queue(aws: LocalAws, name: str, **attributes: str) -> str:
+    url: str = aws.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url
 
-    def queue(self, name: str, **attributes: str) -> str:
-        url: str = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        return url
 
-    def receive(self, url: str, count: int) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 10
-        while len(found) < count and time.monotonic() < deadline:
-            reply = self.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
-            )
-            found.extend(reply.get("Messages", []))
-        assert len(found) == count, f"{len(found)} of {count} messages arrived"
-        return found
+def receive(aws: LocalAws, url: str, count: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while len(found) < count and time.monotonic() < deadline:
+        reply = aws.client("sqs").receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+        )
+        found.extend(reply.get("Messages", []))
+    assert len(found) == count, f"{len(found)} of {count} messages arrived"
+    return found
 
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
     home = tmp_path_factory.mktemp("aws")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": str(home / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        try:
-            httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
-            kw = {"endpoint_url": endpoint, "region_name": REGION}
-            yield LocalAws(endpoint, boto3.client("sqs", **kw), boto3.client("events", **kw))
-        finally:
-            server.stop()
+    with pytest.MonkeyPatch.context() as env, moto_server() as endpoint:
+        use_offline_env(env, home)
+        yield LocalAws(endpoint)
 
 
 async def test_sqs_sends_each_input_as_a_message(aws: LocalAws, opened: list[Target]) -> None:
-    url = aws.queue("plain")
+    url = queue(aws, "plain")
     target = build("sqs", queue_url=url, endpoint_url=aws.endpoint, max_message_bytes=1024)
     opened.append(target)
     batch = [delivery({"n": 1}), delivery(b"x" * 1025), delivery(b"text \x00"), delivery(b"caf\xc3\xa9")]
@@ -508,21 +481,21 @@ async def test_sqs_sends_each_input_as_a_message(aws: LocalAws, opened: list[Tar
         Permanent("invalid_characters: a character SQS refuses in a message"),
         Delivered(),
     ]
-    bodies = sorted(m["Body"] for m in aws.receive(url, 2))
+    bodies = sorted(m["Body"] for m in receive(aws, url, 2))
     assert bodies == sorted([json.dumps({"n": 1}), "café"])
 
 
 async def test_sqs_fifo_messages_carry_the_group_and_the_event_id(
     aws: LocalAws, opened: list[Target]
 ) -> None:
-    url = aws.queue("ordered.fifo", FifoQueue="true")
+    url = queue(aws, "ordered.fifo", FifoQueue="true")
     with pytest.raises(ValidationError, match="FIFO queue needs message_group_id"):
         SqsTarget.from_config("t", {"queue_url": url})
     target = build("sqs", queue_url=url, endpoint_url=aws.endpoint, message_group_id="invoices")
     opened.append(target)
     first, second = delivery({"n": 1}), delivery({"n": 2})
     assert await target.send([first, second]) == [Delivered()] * 2
-    messages = aws.receive(url, 2)
+    messages = receive(aws, url, 2)
     assert [m["Body"] for m in messages] == [first.body.decode(), second.body.decode()]
     assert [m["Attributes"]["MessageGroupId"] for m in messages] == ["invoices"] * 2
     assert [m["Attributes"]["MessageDeduplicationId"] for m in messages] == [first.event.id, second.event.id]
@@ -553,20 +526,21 @@ def test_sqs_region_comes_from_the_queue_url() -> None:
 
 
 async def test_eventbridge_target_puts_the_event_itself_on_a_bus(aws: LocalAws, opened: list[Target]) -> None:
-    aws.events.create_event_bus(Name="downstream")
-    url = aws.queue("from-downstream")
-    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.events.put_rule(
+    events, sqs = aws.client("events"), aws.client("sqs")
+    events.create_event_bus(Name="downstream")
+    url = queue(aws, "from-downstream")
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
         Name="all", EventBusName="downstream", EventPattern='{"source": ["hookgate.stripe"]}', State="ENABLED"
     )
-    aws.events.put_targets(Rule="all", EventBusName="downstream", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_targets(Rule="all", EventBusName="downstream", Targets=[{"Id": "q", "Arn": arn}])
     cls = target_types()["eventbridge"]
     assert cls.transforms_input is False
     target = build("eventbridge", event_bus_name="downstream", endpoint_url=aws.endpoint, region=REGION)
     opened.append(target)
     event: Event = make_event(at=1_700_000_000.0, detail_type="invoice.paid")
     assert await target.send([Delivery(event, event.entry.encode())]) == [Delivered()]
-    [message] = aws.receive(url, 1)
+    [message] = receive(aws, url, 1)
     received = json.loads(message["Body"])
     assert (received["source"], received["detail-type"]) == ("hookgate.stripe", "invoice.paid")
     assert received["detail"] == json.loads(event.entry)["detail"]
