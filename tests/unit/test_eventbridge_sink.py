@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from structlog.testing import capture_logs
 from gateway.events import Event
 from gateway.sinks import Delivered, Outcome, Permanent, Retry, sink_types
 from gateway.sinks.eventbridge import EventBridgeOptions, EventBridgeSink
+from tests._aws import use_offline_env
 
 from ._fakes import NOW, make_event
 
@@ -106,19 +108,9 @@ class FakeAws:
 
 
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Fake credentials only; no shared config, no instance metadata."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_offline_env(monkeypatch, tmp_path / "aws")
 
 
 def options(**changes: Any) -> EventBridgeOptions:
