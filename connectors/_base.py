@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = [
@@ -258,8 +259,25 @@ def body_sha256(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
+#: Every digit byte becomes "1", every other byte "0": a run of `_LONG_NUMBER` in the result
+#: is a number orjson might not read exactly.
+_DIGITS = bytes(0x31 if 0x30 <= i <= 0x39 else 0x30 for i in range(256))
+_LONG_NUMBER = b"1" * 19
+
+
 def parse_json(body: bytes) -> Any:
-    """Parse a JSON body or raise `MalformedPayloadError`."""
+    """Parse a JSON body or raise `MalformedPayloadError`.
+
+    The answer is always the standard library's. orjson gives it several times faster, except
+    where the two differ: orjson reads integers beyond 64 bits as floats (so a body with a
+    run of 19 digits or more skips it), and what orjson refuses (`NaN`, lone surrogates,
+    UTF-16, deep nesting, invalid JSON) goes to the standard library, which decides.
+    """
+    if _LONG_NUMBER not in body.translate(_DIGITS):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
