@@ -5,6 +5,7 @@ and a replay of a time range."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -168,6 +169,11 @@ def test_rules_route_transform_retry_dead_letter_and_replay(routed: tuple[Served
 
     # Every event is archived by the jsonl sink too, routed or not.
     served.wait_for_sink(lambda e: len(e) == 5)
+    # The bus's archive keeps them all for its 7 days, past the dedup window.
+    with sqlite3.connect(served.db) as conn:
+        kept = conn.execute("SELECT keep_until - received_at FROM events").fetchall()
+    conn.close()
+    assert [round(k) for (k,) in kept] == [7 * 86_400] * 5
 
     # A target that always fails is dead-lettered after its own retry budget (1 + 2 tries).
     deadline = time.monotonic() + 20
