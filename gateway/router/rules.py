@@ -164,10 +164,9 @@ class RouterSink(Sink):
         return validate(cls.Options, {**table, "rules": checked}, key)
 
     # -- ingest -------------------------------------------------------------------------
-    @staticmethod
-    def destination(rule: str, target: str, *, bus: str | None = None) -> str:
-        """The store's name for the deliveries of one target of one rule."""
-        return f"{bus}/{rule}/{target}" if bus is not None else f"{rule}/{target}"
+    def destination(self, rule: str, target: str) -> str:
+        """The store's name for the deliveries of one target of one rule: `bus/rule/target`."""
+        return f"{self.name}/{rule}/{target}"
 
     def route(self, event: Mapping[str, Any], *, only: str | None = None) -> list[str]:
         """The destinations of `event` (a parsed envelope): every target of every enabled
@@ -175,7 +174,7 @@ class RouterSink(Sink):
         found: list[str] = []
         for rule_name in self.rules.matching(event):
             if only is None or rule_name == only:
-                found.extend(f"{self.name}/{d}" for d in self._targets[rule_name])
+                found.extend(self._targets[rule_name])
         return found
 
     def keep_until(self, event: Mapping[str, Any], received_at: float) -> float | None:
@@ -197,13 +196,13 @@ class RouterSink(Sink):
         for rule_name, rule in self.options.rules.items():
             context = RuleContext(rule_name, f"arn:hookgate:events:::rule/{self.name}/{rule_name}")
             for target in rule.targets:
-                name = f"{self.name}/{self.destination(rule_name, target.id)}"
+                name = self.destination(rule_name, target.id)
                 built[name] = RuleTarget(name, target, context)
         return built
 
     def policies(self) -> dict[str, RetryPolicy]:
         return {
-            f"{self.name}/{self.destination(rule_name, t.id)}": t.retry_policy.policy()
+            self.destination(rule_name, t.id): t.retry_policy.policy()
             for rule_name, rule in self.options.rules.items()
             for t in rule.targets
         }
@@ -231,8 +230,8 @@ class RouterSink(Sink):
             received: dict[str, Any] = {}
             if rule_name in matched:
                 for target in rule.targets:
-                    name = f"{self.name}/{self.destination(rule_name, target.id)}"
-                    received[target.id] = targets[name]._render(sample).value()
+                    rendered = targets[self.destination(rule_name, target.id)]._render(sample)
+                    received[target.id] = rendered.value()
             results.append(
                 {
                     "bus": self.name,
