@@ -230,7 +230,7 @@ class RouterSink(Sink):
             received: dict[str, Any] = {}
             if rule_name in matched:
                 for target in rule.targets:
-                    rendered = targets[self.destination(rule_name, target.id)]._render(sample)
+                    rendered = targets[self.destination(rule_name, target.id)].render(sample)
                     received[target.id] = rendered.value()
             results.append(
                 {
@@ -268,7 +268,7 @@ class RuleTarget(Sink):
         ready: list[tuple[int, Delivery]] = []
         for i, event in enumerate(events):
             try:
-                ready.append((i, self._render(event)))
+                ready.append((i, self.render(event)))
             except (ValueError, InvalidTargetInputError) as exc:
                 outcomes[i] = Permanent(f"input_error: {exc}"[:300])
         if ready:
@@ -277,7 +277,8 @@ class RuleTarget(Sink):
                 outcomes[i] = outcome
         return [o for o in outcomes if o is not None]
 
-    def _render(self, event: Event) -> Delivery:
+    def render(self, event: Event) -> Delivery:
+        """What the target receives for `event` (with `replay-name` when a replay queued it)."""
         entry = event.entry
         parsed = json.loads(entry)
         if event.replay_name is not None:

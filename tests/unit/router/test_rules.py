@@ -258,8 +258,8 @@ async def test_rule_targets_render_their_input_and_replays_carry_their_name(tmp_
         == b'"everything: invoice.paid"'
     )
     a = targets["bus/paid/a"]
-    assert json.loads(a._render(event).body) == entry(event)  # the whole event, as stored
-    delivery = a._render(dataclasses.replace(event, replay_name="r1"))
+    assert json.loads(a.render(event).body) == entry(event)  # the whole event, as stored
+    delivery = a.render(dataclasses.replace(event, replay_name="r1"))
     assert json.loads(delivery.body) == {**entry(event), "replay-name": "r1"}
 
 
