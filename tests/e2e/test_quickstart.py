@@ -1,0 +1,82 @@
+"""The README's Quickstart, as a new user runs it: `hookgate serve --config examples/demo.toml`,
+then `hookgate send-test stripe`; the event lands in the archive and, through the demo's
+router rule, in the ledger, transformed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import HOOKGATE, free_port
+
+pytestmark = pytest.mark.e2e
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.toml"
+
+
+def wait_for_lines(path: Path, count: int, timeout: float = 20.0) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            lines = [json.loads(line) for line in path.read_text().splitlines() if line]
+            if len(lines) >= count:
+                return lines
+        time.sleep(0.05)
+    raise AssertionError(f"{path.name} never had {count} line(s)")
+
+
+def test_the_demo_serves_and_routes_a_test_event(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "HOOKGATE_SERVER__PORT": str(port)}  # the demo's 8080 may be taken here
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [HOOKGATE, "serve", "--config", str(DEMO)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the demo never became healthy"
+                time.sleep(0.05)
+        sent = subprocess.run(
+            [HOOKGATE, "send-test", "stripe", "--config", str(DEMO)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+
+        [archived] = wait_for_lines(tmp_path / "events.jsonl", 1)
+        assert archived["source"] == "hookgate.stripe"
+        assert archived["detail-type"] == "payment_intent.succeeded"
+        [ledger] = wait_for_lines(tmp_path / "payments.jsonl", 1)
+        assert ledger == {
+            "payment": "pi_3MtwBwLkdIwHu7ix28a3tqPa",
+            "amount": 2000,
+            "currency": "usd",
+            "rule": "payments",
+        }
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+        log.close()
+    printed = (tmp_path / "serve.log").read_text()
+    assert f"http://127.0.0.1:{port}/webhooks/stripe" in printed  # the webhook URL of each source
