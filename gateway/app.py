@@ -121,6 +121,7 @@ def create_app(
     routers = {name: cast("RouterSink", sink) for name, sink in sinks.items() if sink.kind == "router"}
     sinks = {name: sink for name, sink in sinks.items() if name not in routers}
     for router in routers.values():
+        router.instrument(metrics.registry)
         sinks.update(router.destinations())
         store.policies.update(router.policies())
     dispatcher = Dispatcher(store, sinks, settings.dispatcher, metrics)

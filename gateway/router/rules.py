@@ -31,6 +31,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import ConfigError, SinkError
@@ -131,6 +132,7 @@ class RouterSink(Sink):
             self._targets[rule_name] = [self.destination(rule_name, t.id) for t in rule.targets]
             if rule.enabled:
                 self.rules.add(rule_name, rule.event_pattern)
+        self._matched: Counter | None = None
         archive = self.options.archive
         self._archive_pattern = (
             EventPattern(archive.event_pattern) if archive is not None and archive.event_pattern else None
@@ -163,6 +165,16 @@ class RouterSink(Sink):
             _check_pattern(archive.get("event_pattern"), f"{key}.archive.event_pattern", required=False)
         return validate(cls.Options, {**table, "rules": checked}, key)
 
+    def instrument(self, registry: CollectorRegistry) -> None:
+        """`hookgate_router_matched_events{bus, rule}`: events each rule matched at ingest
+        (EventBridge's `MatchedEvents`); `rule=""` counts the events no rule matched."""
+        self._matched = Counter(
+            "hookgate_router_matched_events",
+            "Events matched by a rule of a local router at ingest (rule empty: no rule matched)",
+            ["bus", "rule"],
+            registry=registry,
+        )
+
     # -- ingest -------------------------------------------------------------------------
     def destination(self, rule: str, target: str) -> str:
         """The store's name for the deliveries of one target of one rule: `bus/rule/target`."""
@@ -170,12 +182,13 @@ class RouterSink(Sink):
 
     def route(self, event: Mapping[str, Any], *, only: str | None = None) -> list[str]:
         """The destinations of `event` (a parsed envelope): every target of every enabled
-        rule that matches it (of rule `only`, when given)."""
-        found: list[str] = []
-        for rule_name in self.rules.matching(event):
-            if only is None or rule_name == only:
-                found.extend(self._targets[rule_name])
-        return found
+        rule that matches it (of rule `only`, when given). An instrumented bus (the serving
+        gateway's) counts the matches."""
+        matched = self.rules.matching(event)
+        if self._matched is not None:
+            for rule_name in matched or ("",):
+                self._matched.labels(self.name, rule_name).inc()
+        return [d for rule_name in matched if only in (None, rule_name) for d in self._targets[rule_name]]
 
     def keep_until(self, event: Mapping[str, Any], received_at: float) -> float | None:
         """Until when the archive keeps `event` (None: not archived)."""

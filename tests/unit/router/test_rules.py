@@ -328,3 +328,19 @@ def test_rules_list_and_test_commands(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["rules", "test", "--config", config, "--event", "[1]"])
     assert bad.exit_code == 2
     assert "invalid event" in bad.output
+
+
+def test_the_serving_gateway_counts_each_rules_matches(tmp_path: Path) -> None:
+    gateway = create_app(settings(archive={"type": "jsonl", "path": str(tmp_path / "x.jsonl")})).gateway
+    paid = make_event(at=1.0, detail_type="invoice.paid")
+    other = make_event(at=1.0, source="github", detail_type="push")
+    nothing = dataclasses.replace(other, entry=json.dumps({**entry(other), "source": "elsewhere"}))
+    gateway.route([paid, other, nothing], ["bus"])
+
+    def matched(rule: str) -> float | None:
+        return gateway.metrics.registry.get_sample_value(
+            "hookgate_router_matched_events_total", {"bus": "bus", "rule": rule}
+        )
+
+    assert (matched("paid"), matched("everything"), matched("")) == (1.0, 2.0, 1.0)
+    assert matched("off") is None  # a disabled rule matches nothing
