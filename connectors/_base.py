@@ -138,7 +138,8 @@ class WebhookRequest:
 
 @dataclass(frozen=True, slots=True)
 class HandshakeResponse:
-    """An answer given to the provider instead of ingesting (challenge echo, ping, ...)."""
+    """An answer given to the provider: to a handshake instead of ingesting (challenge echo,
+    ping, ...), or a connector's own acknowledgement of a stored delivery."""
 
     status: int = 200
     body: bytes = b""
@@ -214,6 +215,12 @@ class Connector(abc.ABC):
 
     def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
         """Answer a provider handshake/challenge, or return None to go on with `verify`."""
+        return None
+
+    def acknowledge(self, request: WebhookRequest) -> HandshakeResponse | None:
+        """The answer to a delivery once its events are stored (or known already). None:
+        hookgate's own, `200` with the event ids as JSON. For providers that insist on
+        another (Discord's Webhook Events: `204`, empty)."""
         return None
 
     @abc.abstractmethod

@@ -12,7 +12,8 @@ One source serves either endpoint Discord offers:
   `interaction.message_component`, ...) deduplicated on the interaction `id`.
 * Webhook Events endpoint: PING `{"type": 0}` is answered `204`; events (`type: 1`) become
   `event.type` (`APPLICATION_AUTHORIZED`, `ENTITLEMENT_CREATE`, ...) deduplicated on a
-  hash of the body (Discord sends no id).
+  hash of the body (Discord sends no id), and are acknowledged `204` with no body, as
+  Discord asks.
 
 Handshakes are only answered to correctly signed requests: Discord probes the endpoint
 with bad signatures and expects `401`. The connector verifies with public keys only;
@@ -125,6 +126,12 @@ class DiscordConnector(Connector):
             return HandshakeResponse(204)
         if kind == 1 and not isinstance(kind, bool):
             return HandshakeResponse.json({"type": 1})
+        return None
+
+    def acknowledge(self, request: WebhookRequest) -> HandshakeResponse | None:
+        payload = json_or_none(request.body)
+        if isinstance(payload, dict) and "event" in payload:  # the Webhook Events endpoint
+            return HandshakeResponse(204)
         return None
 
     def verify(self, request: WebhookRequest, now: float) -> None:

@@ -28,6 +28,7 @@ from connectors import (
 )
 from gateway.errors import StoreError
 from gateway.events import Event, build_event
+from gateway.store import PersistResult
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -133,6 +134,8 @@ class _Answer:
     status: int
     body: bytes
     content_type: bytes = b"application/json"
+    #: The stored event ids (`x-hookgate-event-ids`), whatever the body says.
+    event_ids: bytes = b""
 
 
 def _error(status: int, message: str) -> _Answer:
@@ -174,6 +177,7 @@ class WebhookHandler:
                         (b"content-type", answer.content_type),
                         (b"content-length", b"%d" % len(body)),
                         (b"x-request-id", request_id.encode()),
+                        *(((b"x-hookgate-event-ids", answer.event_ids),) if answer.event_ids else ()),
                     ],
                 }
             )
@@ -231,6 +235,33 @@ async def _accept(
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
+    results = await _store(gateway, source, events)
+    duplicates = sum(r.duplicate for r in results)
+    ids = [r.event_id for r in results]
+    fields["event_ids"] = ids
+    fields["duplicates"] = duplicates
+    status = "duplicate" if duplicates == len(results) else "accepted"
+    listed = ",".join(ids).encode()
+    ack = _acknowledge(source, webhook)
+    if ack is not None:
+        return _Answer(ack.status, ack.body, ack.content_type.encode("latin-1"), listed)
+    return _Answer(200, orjson.dumps({"status": status, "event_ids": ids}), event_ids=listed)
+
+
+def _acknowledge(source: Source, webhook: WebhookRequest) -> HandshakeResponse | None:
+    """The connector's own answer to a stored delivery, if it has one (never an error: the
+    events are stored, so a connector bug falls back to hookgate's answer)."""
+    try:
+        return source.connector.acknowledge(webhook)
+    except Exception as exc:  # noqa: BLE001 - stored is stored; answer it
+        log.error("connector_error", step="acknowledge", error=type(exc).__name__)
+        return None
+
+
+async def _store(gateway: Gateway, source: Source, events: list[Event]) -> list[PersistResult]:
+    """Persist `events` durably (503 when the store cannot), then hand the new ones to the
+    dispatcher: from memory when it has room (stored leased to this process), else by a
+    wake-up."""
     dispatcher = gateway.dispatcher
     # Through a router, each event goes to the targets of the rules it matches.
     routes: list[tuple[str, ...]] | None = None
@@ -263,11 +294,7 @@ async def _accept(
             dispatcher.hand_off(fresh, source.sinks)
         else:
             dispatcher.notify(source.sinks)
-    ids = [r.event_id for r in results]
-    fields["event_ids"] = ids
-    fields["duplicates"] = duplicates
-    status = "duplicate" if duplicates == len(results) else "accepted"
-    return _Answer(200, orjson.dumps({"status": status, "event_ids": ids}))
+    return results
 
 
 def _verify(source: Source, webhook: WebhookRequest, now: float) -> HandshakeResponse | None:

@@ -350,6 +350,16 @@ def _catalogue() -> dict[str, Case]:
             handshake_reply=b'{"type":1}',
         ),
         Case(
+            "discord",
+            {"secrets": [DISCORD_PUBLIC]},
+            _file("discord", "application_authorized.json"),
+            ("APPLICATION_AUTHORIZED",),
+            variant="events",
+            signer_options={"signing_keys": [DISCORD_SEED]},
+            forged={"signing_keys": [DISCORD_OTHER_SEED], "secrets": [DISCORD_PUBLIC, DISCORD_OTHER_PUBLIC]},
+            stale_by=600,
+        ),
+        Case(
             "dropbox",
             {"secrets": ["q8x2fk3n7t1m5wz"]},
             _file("dropbox", "list_folder.json"),

@@ -67,6 +67,7 @@ async def test_a_signed_event_is_accepted_and_stored_as_an_envelope(edge: Edge, 
     answer = response.json()
     assert answer["status"] == "accepted"
     [event_id] = answer["event_ids"]
+    assert response.headers["x-hookgate-event-ids"] == event_id
     found = await edge.gateway.store.get_event(event_id)
     assert found is not None
     event, deliveries = found
@@ -312,3 +313,19 @@ async def test_one_log_line_per_request_without_secrets_or_payloads(edge: Edge) 
     assert STRIPE_SECRET not in everything
     assert MARKER not in everything
     assert "customer_email" not in everything
+
+
+async def test_a_connector_that_fails_to_acknowledge_gets_hookgates_answer(
+    edge: Edge, invoice_paid: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(request: object) -> None:
+        raise RuntimeError("a connector bug")
+
+    monkeypatch.setattr(edge.gateway.settings.sources["stripe"].connector, "acknowledge", broken)
+    with structlog.testing.capture_logs() as logs:
+        response = await edge.post("stripe", invoice_paid, edge.sign(invoice_paid))
+    assert response.status_code == 200  # the event is stored: it is acknowledged all the same
+    assert response.json()["event_ids"] == response.headers["x-hookgate-event-ids"].split(",")
+    assert {"event": "connector_error", "step": "acknowledge", "error": "RuntimeError"}.items() <= logs[
+        0
+    ].items()

@@ -156,6 +156,13 @@ def test_webhook_events_ping() -> None:
     assert (answer.status, answer.body) == (204, b"")
 
 
+def test_webhook_events_are_acknowledged_204_and_interactions_by_hookgate() -> None:
+    answer = connector().acknowledge(nacl_signed(EVENT))
+    assert answer is not None
+    assert (answer.status, answer.body) == (204, b"")  # Discord asks for 204, no body
+    assert connector().acknowledge(nacl_signed(COMMAND)) is None
+
+
 @pytest.mark.parametrize("name", ["interaction_ping.json", "events_ping.json"])
 def test_pings_with_bad_signatures_get_401(name: str) -> None:
     body = fixture("discord", name)
