@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import sys
 import time
@@ -250,8 +251,11 @@ def events_show(config_path: str | None, event_id: str) -> None:
         click.echo(f"no event {event_id}", err=True)
         sys.exit(1)
     event, deliveries = found
+    kept = event.keep_until
     out = {
         "event": event.as_dict(),
+        # archived by a router: kept past the dedup window until then ("forever": no end)
+        "archived_until": None if kept is None else ("forever" if kept == math.inf else isoformat(kept)),
         "deliveries": [
             {
                 "sink": d.sink,

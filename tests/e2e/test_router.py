@@ -186,7 +186,9 @@ def test_rules_route_transform_retry_dead_letter_and_replay(routed: tuple[Served
     assert len(receiver.on("/fail")) == 9
 
     # A target that was down gets everything once it is back.
-    assert served.cli("events", "show", ids[0]).stdout.count("bus/large-invoices/late") == 1
+    shown = json.loads(served.cli("events", "show", ids[0]).stdout)
+    assert [d["sink"] for d in shown["deliveries"]].count("bus/large-invoices/late") == 1
+    assert shown["archived_until"] > shown["event"]["time"]  # ISO-8601 strings: 7 days later
     late = Receiver(late_port)
     try:
         payloads = late.wait("/late", 3)

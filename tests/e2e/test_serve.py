@@ -187,6 +187,7 @@ def test_send_test_and_inspection_commands(served: Served) -> None:
     shown = json.loads(served.cli("events", "show", event_id).stdout)
     assert shown["event"]["detail-type"] == "payment_intent.succeeded"
     assert shown["deliveries"][0]["sink"] == "archive"
+    assert shown["archived_until"] is None  # no router archive: kept for the dedup window only
 
     replayed = served.cli("replay", "--source", "stripe", "--since", "1h")
     assert "replayed: 1 event(s) to archive" in replayed.stdout
