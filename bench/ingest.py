@@ -611,6 +611,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="py-spy record the first hookgate round into FILE (.txt collapsed stacks, .json, .svg)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and print it")
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="also measure a second baseline: the bare endpoint storing each body durably in SQLite "
+        "through hookgate's group commit (the price of durability alone)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 3.0, 1
@@ -705,6 +711,23 @@ def _run(
         bare_cmd = [sys.executable, str(BARE_APP), "--port", str(bare_port)]
         bare_proc = stack.enter_context(server(pinned(bare_cmd, server_cpu), f"{bare_url}/healthz", bare_out))
         bare = Servers("bare", [bare_url], [bare_proc], Measured([]))
+        baselines = [bare]
+        if args.durable:
+            durable_port = free_port()
+            durable_url = f"http://127.0.0.1:{durable_port}"
+            durable_out = stack.enter_context((tmp / "durable.log").open("wb"))
+            durable_cmd = [
+                sys.executable,
+                str(BARE_APP),
+                "--port",
+                str(durable_port),
+                "--durable",
+                str(tmp / "bodies.db"),
+            ]
+            durable_proc = stack.enter_context(
+                server(pinned(durable_cmd, server_cpu), f"{durable_url}/healthz", durable_out)
+            )
+            baselines.append(Servers("durable", [durable_url], [durable_proc], Measured([])))
         variants: list[Servers] = []
         for replicas, store in zip(args.replicas, stores, strict=True):
             name = "hookgate" if args.store == "sqlite" else f"hookgate x{replicas}"
@@ -726,7 +749,7 @@ def _run(
         signed_at = write_requests(requests_file, bodies, secret, "127.0.0.1")
         for r in range(args.rounds):
             line = []
-            for target in (bare, *variants):
+            for target in (*baselines, *variants):
                 replicas = len(target.urls)
                 run = functools.partial(
                     run_wrk,
@@ -807,6 +830,13 @@ def _run(
         "ok": not problems,
         "problems": problems,
     }
+    if args.durable:
+        durable = baselines[1].measured
+        durable_rps = durable.median("rps")
+        summary["durable_rps"] = round(durable_rps, 1)
+        summary["durable_p99_ms"] = round(durable.median("p99_ms"), 2)
+        summary["durable_cpu_us_per_req"] = _round(durable.cpu_us_per_request, 1)
+        summary["ratio_vs_durable"] = round(first["rps"] / durable_rps, 3) if durable_rps else None
     print(json.dumps(summary), flush=True)
     return 0 if not problems else 1
 
