@@ -128,6 +128,8 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
 @config_option
 def check_config(config_path: str | None) -> None:
     """Validate the configuration and say what it defines."""
+    from gateway.router.rules import RouterOptions  # noqa: PLC0415 - loaded on use, like the router
+
     settings = _settings(config_path)
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
     click.echo(f"  store: {settings.store.display_url}")
@@ -135,7 +137,11 @@ def check_config(config_path: str | None) -> None:
         routes = ", ".join(source.sinks) or "(none)"
         click.echo(f"  source {name}: connector {source.connector_name} → sinks {routes}")
     for name, spec in settings.sinks.items():
-        click.echo(f"  sink {name}: {spec.cls.kind}")
+        detail = ""
+        if isinstance(spec.options, RouterOptions):
+            rules = spec.options.rules.values()
+            detail = f" ({len(rules)} rule(s), {sum(len(r.targets) for r in rules)} target(s))"
+        click.echo(f"  sink {name}: {spec.cls.kind}{detail}")
 
 
 @main.command("connectors")

@@ -303,6 +303,8 @@ enabled = false
 
 def test_rules_list_and_test_commands(tmp_path: Path) -> None:
     config = str(write_config(tmp_path))
+    checked = CliRunner().invoke(main, ["check-config", "--config", config])
+    assert "sink bus: router (2 rule(s), 1 target(s))" in checked.output
     listed = CliRunner().invoke(main, ["rules", "list", "--config", config])
     assert listed.exit_code == 0, listed.output
     assert "bus/paid  enabled" in listed.output
