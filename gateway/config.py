@@ -281,6 +281,10 @@ def parse_settings(
     store = _validate(StoreSettings, raw.get("store", {}), "store")
     dispatcher = _validate(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
 
+    def validate(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
+        """A sink's (or its parts') options, secret references resolved."""
+        return _validate(model, _resolve_secrets(model, dict(data), key, env, base_dir), key)
+
     sinks: dict[str, SinkSpec] = {}
     for name, table in _table(raw, "sinks").items():
         key = f"sinks.{name}"
@@ -293,10 +297,6 @@ def parse_settings(
                 f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(SINK_TYPES))})",
             )
         sink_cls = sink_type(sink_common.type)
-
-        def validate(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
-            return _validate(model, _resolve_secrets(model, dict(data), key, env, base_dir), key)
-
         sink_options = sink_cls.configure(key, {k: v for k, v in table.items() if k != "type"}, validate)
         sinks[name] = SinkSpec(sink_cls, sink_options)
 

@@ -235,8 +235,7 @@ async def _accept(
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
-    results = await _store(gateway, source, events)
-    duplicates = sum(r.duplicate for r in results)
+    results, duplicates = await _store(gateway, source, events)
     ids = [r.event_id for r in results]
     fields["event_ids"] = ids
     fields["duplicates"] = duplicates
@@ -258,10 +257,10 @@ def _acknowledge(source: Source, webhook: WebhookRequest) -> HandshakeResponse |
         return None
 
 
-async def _store(gateway: Gateway, source: Source, events: list[Event]) -> list[PersistResult]:
+async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple[list[PersistResult], int]:
     """Persist `events` durably (503 when the store cannot), then hand the new ones to the
     dispatcher: from memory when it has room (stored leased to this process), else by a
-    wake-up."""
+    wake-up. The results, and how many were duplicates."""
     dispatcher = gateway.dispatcher
     # Through a router, each event goes to the targets of the rules it matches.
     routes: list[tuple[str, ...]] | None = None
@@ -294,7 +293,7 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> list[
             dispatcher.hand_off(fresh, source.sinks)
         else:
             dispatcher.notify(source.sinks)
-    return results
+    return results, duplicates
 
 
 def _verify(source: Source, webhook: WebhookRequest, now: float) -> HandshakeResponse | None:
