@@ -29,7 +29,7 @@ from gateway.events import Event
 from gateway.http import RequestLogMiddleware, WebhookHandler
 from gateway.observability import Metrics
 from gateway.sinks import Sink
-from gateway.store import QUEUE_STATES, Store, open_store
+from gateway.store import QUEUE_STATES, Inbox, Store, StoreAdmin, open_store
 
 if TYPE_CHECKING:
     from gateway.router.rules import RouterSink
@@ -46,11 +46,16 @@ class Gateway:
     """The running parts of one gateway, reachable from tests as `app.state.gateway`."""
 
     settings: Settings
-    store: Store
+    #: Where the edge persists events: the store, or Lambda mode's `DirectStore`.
+    inbox: Inbox
     sinks: dict[str, Sink]
-    dispatcher: Dispatcher
     metrics: Metrics
     clock: Callable[[], float]
+    #: The hookgate store behind the inbox (queue and admin side), with its dispatcher.
+    #: None for an inbox that puts events on their sinks itself (Lambda mode): nothing
+    #: is queued, dispatched, purged or shown.
+    store: Store | None = None
+    dispatcher: Dispatcher | None = None
     #: The local event buses among the configured sinks (their targets are in `sinks`).
     routers: dict[str, RouterSink] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -66,14 +71,15 @@ class Gateway:
         return route_events(events, sinks, self.routers)
 
     async def start(self, *, dispatch: bool = True) -> None:
-        await self.store.open()
-        if self.store.single_node:  # leases left by this node's previous run: due now
-            released = await self.store.release_claims()
+        await self.inbox.open()
+        store = self.store
+        if store is not None and store.single_node:  # leases left by this node's previous run
+            released = await store.release_claims()
             if released:
                 log.info("claims_released", count=released)
-        if dispatch:
+        if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
-            self._tasks.append(asyncio.create_task(self._purge_loop(), name="purge"))
+            self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -81,21 +87,24 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await self.dispatcher.stop()
-        if not self.store.single_node:  # the other replicas take over this one's leases now
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        store = self.store
+        if store is not None and not store.single_node:  # the other replicas take over its leases
             try:
-                released = await self.store.release_claims()
+                released = await store.release_claims()
             except StoreError as exc:
                 log.warning("claims_not_released", error=str(exc))
             else:
                 if released:
                     log.info("claims_released", count=released)
-        await self.store.close()
+        await self.inbox.close()
 
-    async def _purge_loop(self) -> None:
+    @staticmethod
+    async def _purge_loop(store: StoreAdmin) -> None:
         while True:
             try:
-                purged = await self.store.purge()
+                purged = await store.purge()
                 if purged:
                     log.info("purged", events=purged)
             except StoreError as exc:
@@ -106,15 +115,17 @@ class Gateway:
 def create_app(
     settings: Settings,
     *,
-    store: Store | None = None,
+    store: Inbox | None = None,
     sinks: Mapping[str, Sink] | None = None,
     clock: Callable[[], float] | None = None,
     dispatch: bool = True,
 ) -> GatewayApp:
-    """Build the ASGI app. `dispatch=False` runs the edge without a dispatcher loop."""
+    """Build the ASGI app. `dispatch=False` runs the edge without a dispatcher loop; an
+    inbox that is not a whole `Store` (Lambda mode's) runs it without a dispatcher at all."""
     clock = clock or time.time
     metrics = Metrics()
-    store = store or open_store(settings.store, settings.dispatcher, clock)
+    inbox = store or open_store(settings.store, settings.dispatcher, clock)
+    durable = inbox if isinstance(inbox, Store) else None
     if sinks is None:
         sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
     # A router is not dispatched to: each target of its rules is a sink of its own.
@@ -123,16 +134,24 @@ def create_app(
     for router in routers.values():
         router.instrument(metrics.registry)
         sinks.update(router.destinations())
-        store.policies.update(router.policies())
-    dispatcher = Dispatcher(store, sinks, settings.dispatcher, metrics)
-    gateway = Gateway(settings, store, dict(sinks), dispatcher, metrics, clock, routers)
+        if durable is not None:
+            durable.policies.update(router.policies())
+    dispatcher = None
+    if durable is not None:
+        dispatcher = Dispatcher(durable, sinks, settings.dispatcher, metrics)
+    else:
+        for sink in sinks.values():  # the dispatcher does it when there is one
+            sink.instrument(metrics.registry)
+    gateway = Gateway(settings, inbox, dict(sinks), metrics, clock, durable, dispatcher, routers)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        if durable is None:  # an inbox that keeps nothing is ready once it is built
+            return _json({"status": "ready"})
         try:
-            await asyncio.wait_for(store.depth(), timeout=2.0)
+            await asyncio.wait_for(durable.depth(), timeout=2.0)
         except (StoreError, TimeoutError) as exc:
             log.warning("not_ready", error=str(exc))
             return _json({"status": "unavailable"}, 503)
@@ -140,7 +159,7 @@ def create_app(
 
     async def metrics_endpoint(request: Request) -> Response:
         with contextlib.suppress(StoreError, TimeoutError):
-            depth = await asyncio.wait_for(store.depth(), timeout=2.0)
+            depth = {} if durable is None else await asyncio.wait_for(durable.depth(), timeout=2.0)
             for sink in gateway.sinks:
                 for state in QUEUE_STATES:
                     metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))

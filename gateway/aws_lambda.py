@@ -72,21 +72,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway._dedup_table import DedupTable, Held
 from gateway.app import GatewayApp, create_app
-from gateway.config import LAMBDA_ENV_PREFIX, Settings, _validate, load_settings
+from gateway.config import LAMBDA_ENV_PREFIX, Settings, StoreSettings, _validate, load_settings
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.observability import LogStream, configure_logging
 from gateway.sinks import Delivered, Outcome, Retry, Sink
-from gateway.store import (
-    Claimed,
-    DeadLetter,
-    DeliveryRecord,
-    EventSummary,
-    PersistResult,
-    State,
-    Store,
-    _Transition,
-)
+from gateway.store import Inbox, PersistResult
 
 __all__ = [
     "LAMBDA_ENV_PREFIX",
@@ -133,14 +124,19 @@ def lambda_settings(env: Mapping[str, str]) -> tuple[LambdaSettings, dict[str, s
 
 
 @dataclass
-class DirectStore(Store):
-    """A store that keeps nothing: `persist` dedups (optionally) and puts the events on
+class DirectStore(Inbox):
+    """An inbox that keeps nothing: `persist` dedups (optionally) and puts the events on
     their sinks synchronously; anything not accepted raises `StoreError` (the edge's 503).
 
-    The queue primitives (claim, settle, replay, dead letters, ...) raise `StoreError`:
-    in Lambda mode EventBridge retries the bus's targets, and its archive replays.
+    It is an inbox only, with no delivery queue or admin side: in Lambda mode EventBridge
+    retries the bus's targets, and its archive replays.
     """
 
+    settings: StoreSettings
+    clock: Callable[[], float]
+    #: How long a dedup claim holds when Lambda does not say how long the invocation may
+    #: run (`[dispatcher] lease_seconds`).
+    lease_seconds: float
     sinks: Mapping[str, Sink] = field(default_factory=dict)
     dedup: DedupTable | None = None
 
@@ -181,7 +177,7 @@ class DirectStore(Store):
     ) -> dict[int, Held]:
         """Claim each (index, event, expiry); a key being put elsewhere fails the whole call."""
         remaining = _remaining.get()
-        lease_until = now + (remaining if remaining is not None else self.dispatch.lease_seconds)
+        lease_until = now + (remaining if remaining is not None else self.lease_seconds)
         held: dict[int, Held] = {}
         mine: list[Event] = []
         try:
@@ -248,7 +244,7 @@ class DirectStore(Store):
         await asyncio.gather(*(deliver(name, todo) for name, todo in by_sink.items()))
         return refused
 
-    # -- lifecycle: nothing to open, nothing queued; DynamoDB's TTL purges -----------------
+    # -- lifecycle: nothing to open but the dedup client; DynamoDB's TTL purges ----------
     async def open(self) -> None:
         if self.dedup is not None:
             self.dedup.open()
@@ -256,55 +252,6 @@ class DirectStore(Store):
     async def close(self) -> None:
         if self.dedup is not None:
             self.dedup.close()
-
-    async def _release_claims(self, now: float) -> int:
-        return 0
-
-    async def _purge(self, before: float, now: float) -> int:
-        return 0
-
-    async def depth(self) -> dict[tuple[str, State], int]:
-        return {}
-
-    # -- what only a hookgate store keeps -------------------------------------------------
-    async def schema_version(self) -> int:
-        raise _no_store("schema_version")
-
-    async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
-        raise _no_store("claim")
-
-    async def _apply(self, sink: str, transitions: Sequence[_Transition], now: float) -> None:
-        raise _no_store("settle")
-
-    async def _redrive(self, event_ids: list[str] | None, sink: str | None, now: float) -> int:
-        raise _no_store("redrive")
-
-    async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
-        raise _no_store("replay")
-
-    async def _load_events(self, event_ids: Sequence[str]) -> list[Event]:
-        raise _no_store("replay")
-
-    async def _requeue(self, pairs: Sequence[tuple[str, str]], now: float, replay_name: str | None) -> None:
-        raise _no_store("replay")
-
-    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
-        raise _no_store("get_event")
-
-    async def list_events(
-        self, *, source: str | None = None, since: float | None = None, limit: int = 50
-    ) -> list[EventSummary]:
-        raise _no_store("list_events")
-
-    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
-        raise _no_store("list_dead")
-
-
-def _no_store(operation: str) -> StoreError:
-    return StoreError(
-        f"{operation}: Lambda mode keeps no events (EventBridge retries the bus's targets and "
-        "its archive replays); use a hookgate store (sqlite or postgresql) for this"
-    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -344,6 +291,12 @@ class LambdaHandler:
             except Exception as exc:  # noqa: BLE001 - a sink opens again with its first batch
                 log.error("sink_open_failed", sink=name, error=_describe(exc))
 
+    async def _close(self) -> None:
+        gateway = self.app.gateway
+        await gateway.stop()
+        for sink in gateway.sinks.values():  # opened by `_open`: no dispatcher owns them
+            await sink.close()
+
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         asyncio.set_event_loop(self._loop)
         token = _remaining.set(_remaining_seconds(context))
@@ -359,7 +312,7 @@ class LambdaHandler:
         if self._loop.is_closed():
             return
         try:
-            self._loop.run_until_complete(self.app.gateway.stop())
+            self._loop.run_until_complete(self._close())
             self._loop.run_until_complete(self._loop.shutdown_default_executor())
         finally:
             self._loop.close()
@@ -392,8 +345,8 @@ def create_handler(
     if dedup is None and options.dedup_table:
         dedup = DedupTable(options.dedup_table)
     clock = clock or time.time
-    store = DirectStore(settings.store, settings.dispatcher, clock, sinks=sinks, dedup=dedup)
-    app = create_app(settings, store=store, sinks=sinks, clock=clock, dispatch=False)
+    store = DirectStore(settings.store, clock, settings.dispatcher.lease_seconds, sinks=sinks, dedup=dedup)
+    app = create_app(settings, store=store, sinks=sinks, clock=clock)
     return LambdaHandler(app, base_path=options.base_path, logs=logs)
 
 

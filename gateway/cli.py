@@ -21,7 +21,7 @@ import connectors
 from gateway.config import CONFIG_ENV, Settings, load_settings
 from gateway.errors import ConfigError, StoreError
 from gateway.events import isoformat
-from gateway.store import Store, open_store
+from gateway.store import StoreAdmin, open_store
 
 __all__ = ["main"]
 
@@ -46,7 +46,7 @@ def _settings(config_path: str | None) -> Settings:
         sys.exit(EXIT_CONFIG)
 
 
-def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
+def _with_store(settings: Settings, fn: Callable[[StoreAdmin], Awaitable[T]]) -> T:
     async def run() -> T:
         store = open_store(settings.store, settings.dispatcher, time.time)
         await store.open()
@@ -362,7 +362,7 @@ def replay(  # noqa: PLR0917 - one parameter per option
     if buses and name is None:
         name = f"replay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
-    async def run(store: Store) -> int:
+    async def run(store: StoreAdmin) -> int:
         with click.progressbar(length=0, label="replaying", file=sys.stderr) as bar:
 
             def progress(done: int, total: int) -> None:

@@ -6,7 +6,7 @@ again. One loop per sink; it sleeps until notified of new events or until the po
 interval passes, so retries scheduled for later are picked up in time.
 
 Hand-off: events just accepted by this process are stored already leased to it
-(`Store.persist(leased=True)`) and passed to the loop in memory, so the common path
+(`Inbox.persist(leased=True)`) and passed to the loop in memory, so the common path
 needs no claim query. The in-memory queue is bounded; past the bound, events are stored
 as pending and claimed from the store like retries. The store is still polled at least
 every poll interval, so retries are never starved by a steady stream of new events.
@@ -26,7 +26,7 @@ from gateway.config import DispatcherSettings
 from gateway.events import Event
 from gateway.observability import Metrics
 from gateway.sinks import Delivered, Outcome, Permanent, Retry, Sink
-from gateway.store import Claimed, Settlement, Store
+from gateway.store import Claimed, DeliveryQueue, Settlement
 
 __all__ = ["Dispatcher"]
 
@@ -39,12 +39,12 @@ HANDOFF_BATCHES = 10
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        queue: DeliveryQueue,
         sinks: Mapping[str, Sink],
         settings: DispatcherSettings,
         metrics: Metrics,
     ) -> None:
-        self.store = store
+        self.queue = queue
         self.sinks = dict(sinks)
         self.settings = settings
         self.metrics = metrics
@@ -104,7 +104,7 @@ class Dispatcher:
         now = time.monotonic()
         if not queue or now - self._last_claim[name] >= self.settings.poll_interval_seconds:
             self._last_claim[name] = now
-            claimed = await self.store.claim(name, limit)
+            claimed = await self.queue.claim(name, limit)
         if not claimed and queue:
             claimed = [Claimed(queue.popleft(), 1) for _ in range(min(limit, len(queue)))]
         if claimed:
@@ -150,7 +150,7 @@ class Dispatcher:
         self.metrics.delivery_latency.labels(name).observe(elapsed)
         self.metrics.batch_size.labels(name).observe(len(events))
         results = [_settlement(c.event.id, o) for c, o in zip(claimed, outcomes, strict=True)]
-        transitions = await self.store.settle(name, claimed, results)
+        transitions = await self.queue.settle(name, claimed, results)
         counts = {"delivered": 0, "retry": 0, "dead": 0}
         for t in transitions:
             if t.state == "delivered":

@@ -268,9 +268,9 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
     if routed is not None:
         events, routes = routed
     targets = source.sinks if routes is None else tuple({s for route in routes for s in route})
-    leased = dispatcher.has_room(targets, len(events))
+    leased = dispatcher is not None and dispatcher.has_room(targets, len(events))
     try:
-        results = await gateway.store.persist(events, source.sinks, routes=routes, leased=leased)
+        results = await gateway.inbox.persist(events, source.sinks, routes=routes, leased=leased)
     except StoreError as exc:
         log.error("store_unavailable", error=str(exc))
         raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
@@ -281,7 +281,9 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
         counters.duplicates.inc(duplicates)
     if fresh:
         counters.persisted.inc(len(fresh))
-        if routes is not None:
+        if dispatcher is None:  # an inbox that delivered them itself (Lambda mode)
+            pass
+        elif routes is not None:
             for event, result, route in zip(events, results, routes, strict=True):
                 if result.duplicate or not route:
                     continue

@@ -49,7 +49,7 @@ from gateway.store import (
     PersistResult,
     State,
     Store,
-    _Transition,
+    Transition,
     event_filters,
 )
 from gateway.store._pgschema import upgrade
@@ -383,7 +383,7 @@ class PostgresStore(Store):
 
         return await self._run(run)
 
-    async def _apply(self, sink: str, transitions: Sequence[_Transition], now: float) -> None:
+    async def _apply(self, sink: str, transitions: Sequence[Transition], now: float) -> None:
         if not transitions:
             return
         params = {

@@ -27,7 +27,7 @@ from gateway.store import (
     PersistResult,
     State,
     Store,
-    _Transition,
+    Transition,
     event_filters,
 )
 from gateway.store._groupcommit import Writer
@@ -295,7 +295,7 @@ class SQLiteStore(Store):
 
         return await self._run(run)
 
-    async def _apply(self, sink: str, transitions: Sequence[_Transition], now: float) -> None:
+    async def _apply(self, sink: str, transitions: Sequence[Transition], now: float) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.executemany(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_cause = COALESCE(?, last_cause), "

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from gateway.config import parse_settings
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.sinks import Delivered, MemorySink, Outcome, Permanent
+from gateway.store import DeliveryQueue, StoreAdmin
 from tests._aws import LocalAws, moto_server, use_offline_env
 from tests.e2e.conftest import GITHUB_SECRET, STRIPE_SECRET
 from tests.unit._fakes import FakeClock, make_event
@@ -403,7 +404,7 @@ def test_a_partly_refused_batch_frees_only_the_refused_keys(aws: LocalAws, clock
     sink = MemorySink("bus", script=script)
     settings = parse_settings({"store": {"dedup_retention_seconds": RETENTION}}, env={})
     store = DirectStore(
-        settings.store, settings.dispatcher, clock, sinks={"bus": sink}, dedup=DedupTable(TABLE)
+        settings.store, clock, settings.dispatcher.lease_seconds, sinks={"bus": sink}, dedup=DedupTable(TABLE)
     )
 
     def delivery() -> list[Event]:
@@ -469,21 +470,13 @@ def test_health_and_readiness_answer_without_a_store(lam: LambdaHandler) -> None
         assert invoke(lam, event) == (200, expected)
 
 
-def test_what_only_a_hookgate_store_keeps_fails_clearly(clock: FakeClock) -> None:
-    settings = parse_settings({}, env={})
-    store = DirectStore(settings.store, settings.dispatcher, clock)
-    operations: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
-        "claim": lambda: store.claim("bus", 10),
-        "redrive": store.redrive,
-        "replay": lambda: store.replay(["bus"]),
-        "list_dead": store.list_dead,
-        "get_event": lambda: store.get_event("0190b6a0-0000-7000-8000-000000000000"),
-    }
-    for name, operation in operations.items():
-        with pytest.raises(StoreError, match=f"^{name}: Lambda mode keeps no events"):
-            asyncio.run(operation())
-    assert asyncio.run(store.depth()) == {}
-    assert asyncio.run(store.purge()) == 0
+def test_lambda_mode_takes_events_in_and_keeps_nothing_to_dispatch_or_show(lam: LambdaHandler) -> None:
+    """Its store is an inbox only: no delivery queue and no admin side, so the app has no
+    dispatcher and no purge loop (EventBridge retries the bus's targets, its archive replays)."""
+    gateway = lam.app.gateway
+    assert isinstance(gateway.inbox, DirectStore)
+    assert not isinstance(gateway.inbox, DeliveryQueue | StoreAdmin)
+    assert (gateway.store, gateway.dispatcher) == (None, None)
 
 
 def test_a_cold_start_in_a_fresh_interpreter(aws: LocalAws, config: Path, clock: FakeClock) -> None:

@@ -16,7 +16,7 @@ from connectors import Connector, ConnectorOptions, ProviderEvent, SignedDeliver
 from gateway.app import Gateway, GatewayApp, create_app
 from gateway.config import Settings, Source, parse_settings
 from gateway.sinks import MemorySink
-from gateway.store import EventSummary
+from gateway.store import EventSummary, Store
 from tests.unit._fakes import FakeClock
 
 STRIPE_SECRET = "whsec_functional_Q9t2Lk7vX3mB8nR4"
@@ -114,6 +114,13 @@ class Edge:
     def gateway(self) -> Gateway:
         return self.app.gateway
 
+    @property
+    def store(self) -> Store:
+        """The app's store (an app built without one has a whole store of its own)."""
+        store = self.gateway.store
+        assert store is not None
+        return store
+
     def sign(self, body: bytes, *, at: float | None = None, source: str = "stripe") -> dict[str, str]:
         connector = self.gateway.settings.sources[source].connector
         return connector.sign(body, self.clock.now if at is None else at).headers
@@ -122,7 +129,7 @@ class Edge:
         return await self.client.post(f"/webhooks/{source}", content=body, headers=headers or {})
 
     async def stored(self) -> list[EventSummary]:
-        return await self.gateway.store.list_events(limit=1000)
+        return await self.store.list_events(limit=1000)
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ async def test_a_signed_event_is_accepted_and_stored_as_an_envelope(edge: Edge, 
     assert answer["status"] == "accepted"
     [event_id] = answer["event_ids"]
     assert response.headers["x-hookgate-event-ids"] == event_id
-    found = await edge.gateway.store.get_event(event_id)
+    found = await edge.store.get_event(event_id)
     assert found is not None
     event, deliveries = found
     assert [(d.sink, d.state) for d in deliveries] == [("mem", "pending")]
@@ -102,7 +102,7 @@ async def test_payload_format_and_a_custom_event_source(edge: Edge, invoice_paid
     response = await edge.post("payments", invoice_paid, edge.sign(invoice_paid, source="payments"))
     assert response.status_code == 200
     [event_id] = response.json()["event_ids"]
-    found = await edge.gateway.store.get_event(event_id)
+    found = await edge.store.get_event(event_id)
     assert found is not None
     entry = found[0].as_dict()
     assert entry["source"] == "com.example.payments"
@@ -122,7 +122,7 @@ async def test_an_x_ray_trace_header_is_kept_for_the_bus(edge: Edge) -> None:
     [plain_id] = (await edge.post("stripe", plain, edge.sign(plain))).json()["event_ids"]
     envelopes = {}
     for event_id in (traced_id, plain_id):
-        found = await edge.gateway.store.get_event(event_id)
+        found = await edge.store.get_event(event_id)
         assert found is not None
         envelopes[event_id] = found[0].as_dict()
     assert envelopes[traced_id]["trace-header"] == trace
@@ -233,7 +233,7 @@ async def test_a_connector_failing_in_normalize_is_malformed_not_an_error(edge: 
 
 
 async def test_a_store_that_is_down_answers_503_so_the_provider_retries(edge: Edge) -> None:
-    await edge.gateway.store.close()
+    await edge.gateway.inbox.close()
     body = stripe_body()
     response = await edge.post("stripe", body, edge.sign(body))
     assert response.status_code == 503

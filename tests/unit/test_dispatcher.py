@@ -129,9 +129,9 @@ async def test_permanent_is_dead_lettered(store: Store, clock: FakeClock) -> Non
 
 
 async def test_out_of_attempts_is_dead_lettered(store: Store, clock: FakeClock) -> None:
-    store.dispatch = POLICY.model_copy(update={"max_attempts": 1})  # the store owns the retry policy
+    store.delivery_policy = POLICY.model_copy(update={"max_attempts": 1})  # the store owns the retry policy
     sink = MemorySink("mem", script=scripted(Retry("timeout")))
-    dispatcher = dispatcher_for(store, sink, store.dispatch)
+    dispatcher = dispatcher_for(store, sink, store.delivery_policy)
     [event] = await persist(store, clock)
 
     assert await dispatcher.run_once("mem") == 1

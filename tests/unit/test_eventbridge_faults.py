@@ -146,7 +146,7 @@ async def test_ten_minutes_of_outage_and_every_kind_of_fault(
 async def test_an_access_outage_does_not_use_up_the_attempt_budget(
     store: Store, clock: FakeClock, h: Harness
 ) -> None:
-    store.dispatch = POLICY.model_copy(update={"max_attempts": 2})
+    store.delivery_policy = POLICY.model_copy(update={"max_attempts": 2})
     start = clock.now
 
     def eventbridge(entries: list[dict[str, Any]]) -> Reply:
@@ -155,7 +155,7 @@ async def test_an_access_outage_does_not_use_up_the_attempt_budget(
         return accept(entries)
 
     h.aws.put_events = eventbridge
-    dispatcher = Dispatcher(store, {"bus": h.sink}, store.dispatch, Metrics())
+    dispatcher = Dispatcher(store, {"bus": h.sink}, store.delivery_policy, Metrics())
     events = await persist(store, clock, 30)
     await run_until_settled(dispatcher, store, clock, limit=3 * 3600)
     found = await states(store, events)
@@ -164,7 +164,7 @@ async def test_an_access_outage_does_not_use_up_the_attempt_budget(
 
 
 async def test_uncharged_retries_still_end_at_max_age(store: Store, clock: FakeClock) -> None:
-    store.dispatch = POLICY.model_copy(update={"max_attempts": 1, "max_age_seconds": 100})
+    store.delivery_policy = POLICY.model_copy(update={"max_attempts": 1, "max_age_seconds": 100})
     [event] = await persist(store, clock, 1)
     [claimed] = await store.claim("bus", 10)
     free = Retry("AccessDeniedException: denied", charge=False)
@@ -179,9 +179,9 @@ async def test_uncharged_retries_still_end_at_max_age(store: Store, clock: FakeC
 
 
 async def test_the_dispatcher_passes_charge_through(store: Store, clock: FakeClock, h: Harness) -> None:
-    store.dispatch = POLICY.model_copy(update={"max_attempts": 1})
+    store.delivery_policy = POLICY.model_copy(update={"max_attempts": 1})
     h.aws.put_events = lambda _entries: (403, "UnrecognizedClientException", "bad token")
-    dispatcher = Dispatcher(store, {"bus": h.sink}, store.dispatch, Metrics())
+    dispatcher = Dispatcher(store, {"bus": h.sink}, store.delivery_policy, Metrics())
     [event] = await persist(store, clock, 1)
     await dispatcher.drain()
     assert (await states(store, [event]))[event.id] == ("retry", "UnrecognizedClientException: bad token")

@@ -220,7 +220,7 @@ async def test_a_starting_replica_leaves_the_others_leases_alone(
     event = make_event(at=clock.now)
     await a.persist([event], ["s"], leased=True)
     store = await replicas("starting")
-    settings = Settings(store=store.settings, dispatcher=store.dispatch)
+    settings = Settings(store=store.settings, dispatcher=store.delivery_policy)
     app = create_app(settings, store=store, sinks={}, clock=clock)
     await app.gateway.start(dispatch=False)
     try:
@@ -235,7 +235,7 @@ async def test_a_starting_replica_leaves_the_others_leases_alone(
 async def test_a_stopping_replica_hands_its_leases_over_at_once(replicas: Replicas, clock: FakeClock) -> None:
     store = await replicas("stopping")
     app = create_app(
-        Settings(store=store.settings, dispatcher=store.dispatch), store=store, sinks={}, clock=clock
+        Settings(store=store.settings, dispatcher=store.delivery_policy), store=store, sinks={}, clock=clock
     )
     await app.gateway.start(dispatch=False)
     event = make_event(at=clock.now)

@@ -268,6 +268,7 @@ async def test_the_app_dispatches_to_targets_not_to_the_bus(tmp_path: Path) -> N
     gateway = app.gateway
     assert "bus" not in gateway.sinks
     assert {"bus/paid/a", "bus/paid/b", "bus/everything/c", "archive"} <= set(gateway.sinks)
+    assert gateway.store is not None
     assert gateway.store.policy("bus/paid/b") == RetryPolicy(4, 600.0)
     assert gateway.routers["bus"].name == "bus"
     with pytest.raises(SinkError, match="delivers through its targets"):

@@ -1,0 +1,132 @@
+"""The admin role: what the CLI (and an admin API) asks of a store: events and their
+deliveries, dead letters, redrive, replay, purge, queue depth, the schema version."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from gateway.events import Event
+from gateway.store._base import StoreBase
+from gateway.store._queue import State
+
+__all__ = ["QUEUE_STATES", "DeadLetter", "DeliveryRecord", "EventSummary", "StoreAdmin"]
+
+#: The states `StoreAdmin.depth` counts: what is still queued, and what is dead-lettered.
+QUEUE_STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "dead")
+#: Events a replay loads and requeues at a time.
+_REPLAY_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    sink: str
+    state: State
+    attempts: int
+    due_at: float
+    last_cause: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventSummary:
+    id: str
+    source: str
+    detail_type: str
+    dedup_key: str
+    received_at: float
+    deliveries: tuple[DeliveryRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    event_id: str
+    source: str
+    detail_type: str
+    sink: str
+    attempts: int
+    last_cause: str | None
+    received_at: float
+    updated_at: float
+
+
+class StoreAdmin(StoreBase):
+    """Queries over the stored events and operations on their deliveries. Each query is a
+    backend primitive; the operations (redrive, replay, purge) keep their policy here."""
+
+    # -- operations ---------------------------------------------------------------------
+    async def redrive(self, event_ids: Iterable[str] | None = None, sink: str | None = None) -> int:
+        """Move dead deliveries back to the queue with a fresh attempt budget."""
+        return await self._redrive(list(event_ids) if event_ids is not None else None, sink, self.clock())
+
+    async def replay(
+        self,
+        sinks: Sequence[str] = (),
+        *,
+        route: Callable[[Event], Sequence[str]] | None = None,
+        name: str | None = None,
+        source: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Queue stored events again (whatever their state) for `sinks`, and for the sinks
+        `route(event)` picks; the claimed events carry `name` as their `replay_name`."""
+        ids = await self._event_ids(source, since, until)
+        every = tuple(dict.fromkeys(sinks))
+        done = 0
+        for start in range(0, len(ids), _REPLAY_CHUNK):
+            chunk = ids[start : start + _REPLAY_CHUNK]
+            pairs = [(event_id, sink) for event_id in chunk for sink in every]
+            if route is not None:
+                for event in await self._load_events(chunk):
+                    pairs.extend((event.id, sink) for sink in route(event) if sink not in every)
+            await self._requeue(pairs, self.clock(), name)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(ids))
+        return done
+
+    async def purge(self) -> int:
+        """Forget expired dedup keys and fully delivered events older than the window
+        (archived events: once their `keep_until` has passed too)."""
+        now = self.clock()
+        return await self._purge(now - self.settings.dedup_retention_seconds, now)
+
+    # -- queries ------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The version of the database schema (`open` creates and migrates it)."""
+
+    @abc.abstractmethod
+    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None: ...
+
+    @abc.abstractmethod
+    async def list_events(
+        self, *, source: str | None = None, since: float | None = None, limit: int = 50
+    ) -> list[EventSummary]: ...
+
+    @abc.abstractmethod
+    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
+
+    @abc.abstractmethod
+    async def depth(self) -> dict[tuple[str, State], int]:
+        """Delivery records per (sink, state) for the `QUEUE_STATES` (metrics, readiness)."""
+
+    # -- primitives ---------------------------------------------------------------------
+    @abc.abstractmethod
+    async def _redrive(self, event_ids: list[str] | None, sink: str | None, now: float) -> int: ...
+
+    @abc.abstractmethod
+    async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def _load_events(self, event_ids: Sequence[str]) -> list[Event]: ...
+
+    @abc.abstractmethod
+    async def _requeue(self, pairs: Sequence[tuple[str, str]], now: float, replay_name: str | None) -> None:
+        """Make each (event id, sink) delivery pending with a fresh budget (creating it)."""
+
+    @abc.abstractmethod
+    async def _purge(self, before: float, now: float) -> int: ...
