@@ -1,8 +1,12 @@
-"""The store contract: one suite every backend passes.
+"""The store contract: one suite per role, run on every backend that claims the role.
 
-A backend is one entry of `BACKENDS` (the `[store]` settings of a fresh, empty store):
-SQLite, and PostgreSQL in a schema of its own per test (skipped without a server, except
-in CI). Time moves only through the fake clock.
+`CLAIMS` names the roles each backend implements: SQLite and PostgreSQL (in a schema of
+its own per test; skipped without a server, except in CI) are whole stores, Lambda mode's
+`DirectStore` an inbox only (here over `MemorySink`s and an in-memory dedup table). The
+inbox contract runs on all three; the queue and admin contracts, which seed through the
+inbox and observe through the admin side, on the whole stores. A durable backend is one
+entry of `BACKENDS` (the `[store]` settings of a fresh, empty store). Time moves only
+through the fake clock.
 """
 
 from __future__ import annotations
@@ -19,19 +23,27 @@ from typing import Any, Literal
 
 import pytest
 
+from gateway._dedup_table import DedupTable, Held
+from gateway.aws_lambda import DirectStore
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.errors import StoreError
 from gateway.events import Event
+from gateway.sinks import MemorySink
 from gateway.store import (
     Claimed,
     DeadLetter,
+    DeliveryQueue,
     DeliveryRecord,
+    Inbox,
     PersistResult,
     RetryPolicy,
     Settlement,
     Store,
+    StoreAdmin,
     open_store,
 )
+from gateway.store.postgres import PostgresStore
+from gateway.store.sqlite import SQLiteStore
 
 from ._fakes import FakeClock, make_event
 from ._postgres import postgres_schema
@@ -50,12 +62,63 @@ POLICY: dict[str, Any] = {
     "lease_seconds": 60.0,
 }
 
-#: Backend name → the `[store]` settings of a fresh store (given the test's temporary
-#: directory), for as long as the context lasts.
+#: Backend name → the roles it claims. Each role's contract runs on every backend claiming it.
+CLAIMS: dict[str, tuple[str, ...]] = {
+    "direct": ("inbox",),
+    "postgres": ("inbox", "queue", "admin"),
+    "sqlite": ("inbox", "queue", "admin"),
+}
+#: Durable backend name → the `[store]` settings of a fresh store (given the test's
+#: temporary directory), for as long as the context lasts.
 BACKENDS: dict[str, Callable[[Path], AbstractContextManager[dict[str, Any]]]] = {
     "sqlite": lambda tmp: nullcontext({"url": f"sqlite:///{tmp / 'hookgate.db'}"}),
     "postgres": lambda _tmp: postgres_schema(),
 }
+
+
+def claiming(*roles: str) -> list[str]:
+    """The backends that implement every one of `roles`."""
+    return sorted(name for name, claimed in CLAIMS.items() if set(roles) <= set(claimed))
+
+
+WHOLE_STORES = claiming("inbox", "queue", "admin")
+
+
+class MemoryDedupTable(DedupTable):
+    """Lambda mode's dedup table with DynamoDB's conditional writes over a dict."""
+
+    def __init__(self) -> None:
+        super().__init__("memory")
+        self.items: dict[str, tuple[str, bool, int, float]] = {}  # event id, done, expires, lease
+
+    def open(self) -> None:
+        """Nothing to connect to."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def claim(self, event: Event, now: float, lease_until: float, expires_at: int) -> Held | None:
+        found = self.items.get(self.key(event))
+        if found is None or found[2] <= now or (not found[1] and found[3] <= now):
+            self.items[self.key(event)] = (event.id, False, expires_at, lease_until)
+            return None
+        return Held(found[0], done=found[1])
+
+    def complete(self, event: Event, expires_at: int) -> bool:
+        if not self._ours(event):
+            return False
+        self.items[self.key(event)] = (event.id, True, expires_at, 0.0)
+        return True
+
+    def release(self, event: Event) -> bool:
+        if not self._ours(event):
+            return False
+        del self.items[self.key(event)]
+        return True
+
+    def _ours(self, event: Event) -> bool:
+        found = self.items.get(self.key(event))
+        return found is not None and found[0] == event.id
 
 
 @dataclass
@@ -78,7 +141,7 @@ class StoreFactory:
         return store
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=WHOLE_STORES)
 async def stores(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[StoreFactory]:
@@ -94,7 +157,36 @@ async def store(stores: StoreFactory) -> Store:
     return await stores()
 
 
-async def persist_one(store: Store, event: Event, sinks: tuple[str, ...] = ("a",)) -> PersistResult:
+@pytest.fixture(params=claiming("inbox"))
+async def inbox(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Inbox]:
+    """A fresh inbox of each backend claiming the role."""
+    if request.param not in BACKENDS:
+        direct = DirectStore(
+            StoreSettings(dedup_retention_seconds=RETENTION),
+            clock,
+            POLICY["lease_seconds"],
+            sinks={name: MemorySink(name) for name in ("a", "b")},
+            dedup=MemoryDedupTable(),
+        )
+        await direct.open()
+        yield direct
+        await direct.close()
+        return
+    with BACKENDS[request.param](tmp_path) as table:
+        factory = StoreFactory(table, clock)
+        yield await factory()
+        for store in factory.opened:
+            await store.close()
+
+
+@pytest.mark.parametrize("name", sorted(CLAIMS))
+def test_each_backend_claims_the_roles_it_implements(name: str) -> None:
+    cls = {"direct": DirectStore, "postgres": PostgresStore, "sqlite": SQLiteStore}[name]
+    roles = (("inbox", Inbox), ("queue", DeliveryQueue), ("admin", StoreAdmin))
+    assert tuple(role for role, base in roles if issubclass(cls, base)) == CLAIMS[name]
+
+
+async def persist_one(store: Inbox, event: Event, sinks: tuple[str, ...] = ("a",)) -> PersistResult:
     [result] = await store.persist([event], sinks)
     return result
 
@@ -115,7 +207,7 @@ async def settle_all(
     await store.settle(sink, claimed, [Settlement(c.event.id, outcome, cause) for c in claimed])
 
 
-# -- persist and dedup --------------------------------------------------------------------
+# -- the inbox: persist and dedup (observed through the admin side where one is needed) ---
 
 
 async def test_persist_creates_a_pending_delivery_per_sink(store: Store, clock: FakeClock) -> None:
@@ -148,31 +240,31 @@ async def test_same_source_and_key_is_a_duplicate_of_the_first_event(store: Stor
     assert await store.depth() == {("a", "pending"): 1}
 
 
-async def test_same_key_from_another_source_is_not_a_duplicate(store: Store, clock: FakeClock) -> None:
+async def test_same_key_from_another_source_is_not_a_duplicate(inbox: Inbox, clock: FakeClock) -> None:
     stripe = make_event(at=clock.now, source="stripe", key="42")
     github = make_event(at=clock.now, source="github", key="42")
-    assert await persist_one(store, stripe) == PersistResult(stripe.id, duplicate=False)
-    assert await persist_one(store, github) == PersistResult(github.id, duplicate=False)
+    assert await persist_one(inbox, stripe) == PersistResult(stripe.id, duplicate=False)
+    assert await persist_one(inbox, github) == PersistResult(github.id, duplicate=False)
 
 
 async def test_a_key_is_stored_again_once_the_retention_window_has_passed(
-    store: Store, clock: FakeClock
+    inbox: Inbox, clock: FakeClock
 ) -> None:
     first = make_event(at=clock.now, key="evt_1")
-    await persist_one(store, first)
+    await persist_one(inbox, first)
     clock.advance(RETENTION + 1)
     later = make_event(at=clock.now, key="evt_1")
-    assert await persist_one(store, later) == PersistResult(later.id, duplicate=False)
+    assert await persist_one(inbox, later) == PersistResult(later.id, duplicate=False)
     # ...and the new sighting starts a new window.
     clock.advance(1)
-    assert await persist_one(store, make_event(at=clock.now, key="evt_1")) == PersistResult(
+    assert await persist_one(inbox, make_event(at=clock.now, key="evt_1")) == PersistResult(
         later.id, duplicate=True
     )
 
 
-async def test_duplicates_within_one_batch_are_stored_once(store: Store, clock: FakeClock) -> None:
+async def test_duplicates_within_one_batch_are_stored_once(inbox: Inbox, clock: FakeClock) -> None:
     a, b = make_event(at=clock.now, key="k"), make_event(at=clock.now, key="k")
-    assert await store.persist([a, b], ["a"]) == [
+    assert await inbox.persist([a, b], ["a"]) == [
         PersistResult(a.id, duplicate=False),
         PersistResult(a.id, duplicate=True),
     ]
@@ -207,6 +299,18 @@ async def test_a_failing_persist_does_not_fail_the_ones_committed_with_it(
     assert await persist_one(store, retry) == PersistResult(retry.id, duplicate=False)
 
 
+async def test_every_inbox_routes_the_same_way(inbox: Inbox, clock: FakeClock) -> None:
+    """The routing policy lives in the `Inbox` base: every backend gets it."""
+    assert await inbox.persist([], ["a"]) == []
+    with pytest.raises(ValueError, match="2 routes for 3 events"):
+        await inbox.persist([make_event(at=clock.now) for _ in range(3)], routes=[("a",), ("a",)])
+    first, again = make_event(at=clock.now, key="k"), make_event(at=clock.now, key="k")
+    assert await inbox.persist([first, again], routes=[("a",), ("b",)]) == [
+        PersistResult(first.id, duplicate=False),
+        PersistResult(first.id, duplicate=True),
+    ]
+
+
 async def test_a_closed_store_refuses_work(stores: StoreFactory, clock: FakeClock) -> None:
     store = await stores()
     await store.close()
@@ -216,7 +320,10 @@ async def test_a_closed_store_refuses_work(stores: StoreFactory, clock: FakeCloc
         await store.list_events()
 
 
-# -- claims and leases --------------------------------------------------------------------
+# The delivery queue and the admin side: seeded through the inbox, observed through the admin
+# side, on the backends claiming all three roles.
+
+# -- the queue: claims and leases ----------------------------------------------------------
 
 
 async def test_claims_are_leased_until_they_expire(store: Store, clock: FakeClock) -> None:
@@ -278,7 +385,7 @@ async def test_release_claims_makes_every_lease_due_now(store: Store, clock: Fak
     assert sorted((c.event.id, c.attempts) for c in again) == sorted((e.id, 2) for e in events)
 
 
-# -- settlements --------------------------------------------------------------------------
+# -- the queue: settlements ----------------------------------------------------------------
 
 
 async def test_delivered_is_final(store: Store, clock: FakeClock) -> None:
@@ -413,7 +520,7 @@ async def test_too_old_to_retry_is_dead_lettered(stores: StoreFactory, clock: Fa
     assert [d.event_id for d in await store.list_dead()] == [old.id]
 
 
-# -- operations ---------------------------------------------------------------------------
+# -- the admin side: operations ------------------------------------------------------------
 
 
 async def test_redrive_requeues_dead_deliveries_with_a_fresh_budget(store: Store, clock: FakeClock) -> None:
@@ -633,7 +740,7 @@ async def test_a_sink_with_its_own_retry_policy(stores: StoreFactory, clock: Fak
     assert store.policy("a") == RetryPolicy(5, 86_400)
 
 
-# -- queries ------------------------------------------------------------------------------
+# -- the admin side: queries ---------------------------------------------------------------
 
 
 async def test_list_events_newest_first_with_filters(store: Store, clock: FakeClock) -> None:
