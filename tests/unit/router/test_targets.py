@@ -27,8 +27,9 @@ from gateway.errors import ConfigError
 from gateway.events import Event
 from gateway.router.targets import Delivery, PermanentError, Target, target_types
 from gateway.router.targets._aws import SqsOptions, SqsTarget, _pack
-from gateway.router.targets._http import HttpTarget, parse_retry_after
+from gateway.router.targets._http import HttpTarget
 from gateway.sinks import Delivered, Permanent, Retry
+from gateway.sinks.http import parse_retry_after
 from tests._aws import REGION, LocalAws, moto_server, use_offline_env
 
 from .._fakes import make_event
