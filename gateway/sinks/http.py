@@ -1,5 +1,5 @@
-"""Sending to an HTTP destination (an EventBridge API destination and its connection), for
-the local router's `http` target and for sinks.
+"""The `http` sink: every event, EventBridge-shaped, to your own service. And the HTTP
+sender it shares with the local router's `http` target (an EventBridge API destination).
 
     url, method           where to send: POST by default; GET, HEAD, OPTIONS, PUT, PATCH, DELETE
     headers, query        added to every request (`auth` and the signature win over `headers`)
@@ -10,13 +10,15 @@ the local router's `http` target and for sinks.
     rate_limit_per_second requests are spaced evenly to stay within it (they wait, never fail)
     concurrency           requests in flight at once
 
+The sink sends each event's stored entry; a router's target sends what its rule rendered.
 The body goes as `application/json; charset=utf-8` with `User-Agent: hookgate/<version>`
 (GET and HEAD carry no body; the signature then covers an empty one). One connection pool
-per destination; a batch is sent concurrently, `concurrency` requests at most.
+per sink or target; a batch is sent concurrently, `concurrency` requests at most.
 Outcomes follow EventBridge's API destinations, which retry 429 and 5xx only: 2xx →
 Delivered; 429, 5xx, timeouts and connection errors → Retry, honouring `Retry-After`
 (seconds or an HTTP date; a negative value stops retries, as on EventBridge: Permanent);
-any other status → Permanent("http_<status>"), redirects included. Bodies, headers and secrets
+any other status → Permanent("http_<status>"), redirects included. The sink's retries
+follow `[dispatcher]`; a target's, its rule's `retry_policy`. Bodies, headers and secrets
 are never logged; a response body is read (up to 64 KiB) only to keep the connection
 reusable.
 """
@@ -29,21 +31,25 @@ import importlib.metadata
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectors.standard_webhooks import parse_keys, sign_headers
-from gateway.sinks import Delivered, Outcome, Permanent, Retry
+from gateway.errors import ConfigError
+from gateway.events import Event
+from gateway.sinks import Delivered, Outcome, Permanent, Retry, Sink, SinkOptions, Validate
 
 __all__ = [
     "ApiKeyAuth",
     "BasicAuth",
     "HttpDestination",
     "HttpSender",
+    "HttpSink",
+    "HttpSinkOptions",
     "parse_retry_after",
 ]
 
@@ -97,6 +103,9 @@ class ApiKeyAuth(_Strict):
     def _value(cls, value: SecretStr) -> SecretStr:
         _header_value(value.get_secret_value())
         return value
+
+
+_AUTH_TYPES: dict[str, type[BasicAuth | ApiKeyAuth]] = {"basic": BasicAuth, "api_key": ApiKeyAuth}
 
 
 class HttpDestination(_Strict):
@@ -263,3 +272,44 @@ class HttpSender:
                 if read > _MAX_RESPONSE_READ:
                     break
             return response.status_code, response.headers.get("retry-after")
+
+
+class HttpSinkOptions(HttpDestination, SinkOptions):
+    """The keys of a `[sinks.NAME]` table of `type = "http"`."""
+
+
+class HttpSink(Sink):
+    """Sends each event's EventBridge-shaped entry (the stored JSON) to `url`, signed when a
+    `signing_secret` is set, exactly as the router's `http` target sends a whole event.
+    A batch is one round of `concurrency` requests."""
+
+    kind = "http"
+    Options: ClassVar[type[SinkOptions]] = HttpSinkOptions
+    options: HttpSinkOptions
+
+    def __init__(self, name: str, options: SinkOptions | None = None) -> None:
+        super().__init__(name, options)
+        self.sender = HttpSender(self.options)
+        self.max_batch = self.options.concurrency
+
+    @classmethod
+    def configure(cls, key: str, table: Mapping[str, Any], validate: Validate) -> SinkOptions:
+        """As every sink, but `auth` is checked by its own `type`, so an error names
+        `sinks.NAME.auth.password`, not the union's branch."""
+        auth = table.get("auth")
+        if isinstance(auth, dict):
+            auth_type = auth.get("type")
+            if auth_type not in _AUTH_TYPES:
+                raise ConfigError(f"{key}.auth.type", f"must be one of {', '.join(map(repr, _AUTH_TYPES))}")
+            auth = validate(_AUTH_TYPES[auth_type], auth, f"{key}.auth")
+            table = {**table, "auth": auth}
+        return validate(cls.Options, table, key)
+
+    async def open(self) -> None:
+        await self.sender.open()
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
+        return await self.sender.send([(event.id, event.entry.encode()) for event in events])
