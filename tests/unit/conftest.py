@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._http_server import HttpServer, serve_http
+
 from ._fakes import FakeClock
-from ._http_server import HttpServer, serve_http
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ from gateway.router.targets._http import HttpTarget
 from gateway.sinks import Delivered, Permanent, Retry
 from gateway.sinks.http import parse_retry_after
 from tests._aws import REGION, LocalAws, moto_server, use_offline_env
+from tests._http_server import HttpServer, url_of
 
 from .._fakes import make_event
-from .._http_server import HttpServer, url_of
 
 pytestmark = pytest.mark.anyio
 

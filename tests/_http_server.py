@@ -1,5 +1,5 @@
-"""A local HTTP server for the tests of HTTP sending (the `http` sink and router target):
-it records every request and answers as the request's JSON body asks."""
+"""A local HTTP server for the tests of HTTP sending (the `http` sink and router target,
+unit and end to end): it records every request and answers as the request's JSON body asks."""
 
 from __future__ import annotations
 
@@ -74,9 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_http() -> Iterator[HttpServer]:
-    """A server on 127.0.0.1 (a free port) for the duration of the block."""
-    server = HttpServer(("127.0.0.1", 0), _Handler)
+def serve_http(port: int = 0) -> Iterator[HttpServer]:
+    """A server on 127.0.0.1:`port` (0: a free one) for the duration of the block."""
+    server = HttpServer(("127.0.0.1", port), _Handler)
     server.received = []
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
