@@ -141,6 +141,7 @@ class MemorySink(Sink):
 #: is imported only when a configuration uses it (cold starts pay for what they use).
 SINK_TYPES: dict[str, str] = {
     "eventbridge": "gateway.sinks.eventbridge:EventBridgeSink",
+    "http": "gateway.sinks.http:HttpSink",
     "jsonl": "gateway.sinks.files:JsonlSink",
     "memory": "gateway.sinks:MemorySink",
     "router": "gateway.router.rules:RouterSink",

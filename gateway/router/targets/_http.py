@@ -1,174 +1,28 @@
 """The `http` target: an EventBridge API destination and its connection, in one table.
 
-    url, method           where to send: POST by default; GET, HEAD, OPTIONS, PUT, PATCH, DELETE
-    headers, query        added to every request (`auth` and the signature win over `headers`)
-    auth                  {type = "basic", username, password} or {type = "api_key", header, value}
-    signing_secret        a `whsec_` secret: Standard Webhooks `webhook-id` (the event id),
-                          `webhook-timestamp` and `webhook-signature` on every request
-    timeout_seconds       5 by default, as on EventBridge: connect, send and response together
-    rate_limit_per_second requests are spaced evenly to stay within it (they wait, never fail)
-
-The body is the rendered input, sent as `application/json; charset=utf-8` with
-`User-Agent: hookgate/<version>` (GET and HEAD carry no body; the signature then covers an
-empty one). One connection pool per target; a batch is sent concurrently, `concurrency`
-requests at most. Outcomes follow EventBridge's API destinations, which retry 429 and 5xx
-only: 2xx → Delivered; 429, 5xx, timeouts and connection errors → Retry, honouring
-`Retry-After` (seconds or an HTTP date; a negative value stops retries, as on EventBridge:
-Permanent); any other status → Permanent("http_<status>"), redirects included. Bodies,
-headers and secrets are never logged; a response body is read (up to 64 KiB) only to keep
-the connection reusable.
+Its keys, its requests and its outcomes are those of the `http` sink (`gateway.sinks.http`,
+whose `HttpSender` sends for both); the body is the rule's rendered input, and the
+`webhook-id` of a signed request is the event id.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
-import importlib.metadata
-import math
-import re
-import time
 from collections.abc import Sequence
-from datetime import UTC
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
-from connectors.standard_webhooks import parse_keys, sign_headers
 from gateway.router.targets import Delivery, Target, TargetOptions
-from gateway.sinks import Delivered, Outcome, Permanent, Retry
+from gateway.sinks import Outcome
+from gateway.sinks.http import HttpDestination, HttpSender
 
-__all__ = ["ApiKeyAuth", "BasicAuth", "HttpOptions", "HttpTarget", "parse_retry_after"]
-
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_DELTA_SECONDS = re.compile(r"^-?\d+(\.\d+)?$")
-_MAX_RESPONSE_READ = 65_536
-_BODILESS = frozenset({"GET", "HEAD"})
+__all__ = ["HttpOptions", "HttpTarget"]
 
 
-def _user_agent() -> str:
-    try:
-        return f"hookgate/{importlib.metadata.version('hookgate')}"
-    except importlib.metadata.PackageNotFoundError:
-        return "hookgate"
-
-
-def _header_name(name: str) -> str:
-    if not _TOKEN.match(name):
-        raise ValueError(f"{name!r} is not a valid header name")
-    return name
-
-
-def _header_value(value: str) -> str:
-    if any(c in value for c in "\r\n\0"):
-        raise ValueError("a header value may not contain line breaks or NUL")
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BasicAuth(_Strict):
-    type: Literal["basic"]
-    username: str = Field(min_length=1)
-    password: SecretStr
-
-
-class ApiKeyAuth(_Strict):
-    type: Literal["api_key"]
-    header: str = Field(description="the header carrying the key, e.g. Authorization or X-Api-Key")
-    value: SecretStr
-
-    @field_validator("header")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _header_name(value)
-
-    @field_validator("value")
-    @classmethod
-    def _value(cls, value: SecretStr) -> SecretStr:
-        _header_value(value.get_secret_value())
-        return value
-
-
-class HttpOptions(TargetOptions):
-    url: str = Field(description="http:// or https:// URL the events are sent to")
-    method: Literal["POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict, description="headers added to every request")
-    query: dict[str, str] = Field(default_factory=dict, description="query parameters added to the URL")
-    timeout_seconds: float = Field(5.0, gt=0, le=300, description="for the whole request, as on EventBridge")
-    rate_limit_per_second: float | None = Field(
-        None, gt=0, description="requests per second at most; more wait their turn"
-    )
-    concurrency: int = Field(10, ge=1, le=100, description="requests in flight at once")
-    auth: Annotated[BasicAuth | ApiKeyAuth, Field(discriminator="type")] | None = None
-    signing_secret: SecretStr | None = Field(
-        None, description="whsec_ secret: sign every request the Standard Webhooks way"
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a valid URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            _header_name(name)
-            _header_value(text)
-        return value
-
-    @field_validator("signing_secret")
-    @classmethod
-    def _signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not parse_keys([value]).hmac_keys:
-            raise ValueError("must be a whsec_ secret (whpk_ and whsk_ keys are not supported here)")
-        return value
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait per a `Retry-After` header: delta-seconds (negative kept) or an
-    HTTP date (a past one is 0). None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if _DELTA_SECONDS.match(value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = when.timestamp() - now
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-class _Pace:
-    """Spaces calls `1 / rate` seconds apart: each caller reserves the next free slot."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self.next_slot = 0.0
-
-    async def wait(self) -> None:
-        now = time.monotonic()
-        slot = max(now, self.next_slot)
-        self.next_slot = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+class HttpOptions(HttpDestination, TargetOptions):
+    """The keys of a target of `type = "http"`."""
 
 
 class HttpTarget(Target):
-    """Sends each delivery's input in an HTTP request; see the module docstring."""
+    """Sends each delivery's input in an HTTP request; see `gateway.sinks.http`."""
 
     kind = "http"
     Options: ClassVar[type[TargetOptions]] = HttpOptions
@@ -176,83 +30,13 @@ class HttpTarget(Target):
 
     def __init__(self, name: str, options: TargetOptions) -> None:
         super().__init__(name, options)
-        opts = self.options
-        self.url = httpx.URL(opts.url).copy_merge_params(opts.query)
-        headers = {"content-type": "application/json; charset=utf-8", "user-agent": _user_agent()}
-        headers |= {k.lower(): v for k, v in opts.headers.items()}
-        if isinstance(opts.auth, ApiKeyAuth):
-            headers[opts.auth.header.lower()] = opts.auth.value.get_secret_value()
-        if opts.method in _BODILESS:
-            headers.pop("content-type")
-        self._headers = headers
-        self._keys = parse_keys([opts.signing_secret]) if opts.signing_secret else None
-        self._pace = _Pace(opts.rate_limit_per_second) if opts.rate_limit_per_second else None
-        self._slots = asyncio.Semaphore(opts.concurrency)
-        self._client: httpx.AsyncClient | None = None
+        self.sender = HttpSender(self.options)
 
     async def open(self) -> None:
-        if self._client is None:
-            opts = self.options
-            auth = opts.auth
-            self._client = httpx.AsyncClient(
-                auth=(
-                    httpx.BasicAuth(auth.username, auth.password.get_secret_value())
-                    if isinstance(auth, BasicAuth)
-                    else None
-                ),
-                timeout=opts.timeout_seconds,
-                limits=httpx.Limits(max_connections=opts.concurrency),
-                follow_redirects=False,
-            )
+        await self.sender.open()
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self.sender.close()
 
     async def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
-        await self.open()
-        return list(await asyncio.gather(*(self._send_one(d) for d in deliveries)))
-
-    async def _send_one(self, delivery: Delivery) -> Outcome:
-        content = None if self.options.method in _BODILESS else delivery.body
-        async with self._slots:
-            if self._pace is not None:
-                await self._pace.wait()
-            headers = self._headers_for(delivery.event.id, content or b"")
-            try:
-                async with asyncio.timeout(self.options.timeout_seconds):
-                    status, retry_after = await self._request(content, headers)
-            except (TimeoutError, httpx.TimeoutException) as exc:
-                return Retry(f"timeout: {type(exc).__name__}")
-            except httpx.TransportError as exc:
-                return Retry(f"connection_error: {type(exc).__name__}")
-            except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
-                return Retry(f"target_error: {type(exc).__name__}")
-        if 200 <= status < 300:
-            return Delivered()
-        if status == 429 or status >= 500:
-            after = parse_retry_after(retry_after, time.time())
-            if after is not None and after < 0:
-                return Permanent(f"http_{status}: negative Retry-After")
-            return Retry(f"http_{status}", retry_after=after)
-        return Permanent(f"http_{status}")
-
-    def _headers_for(self, event_id: str, body: bytes) -> dict[str, str]:
-        """The request's headers, signed (when signing) just before it leaves."""
-        headers = dict(self._headers)
-        if self._keys is not None:
-            headers.update(sign_headers(self._keys, event_id, int(time.time()), body))
-        return headers
-
-    async def _request(self, content: bytes | None, headers: dict[str, str]) -> tuple[int, str | None]:
-        assert self._client is not None
-        async with self._client.stream(
-            self.options.method, self.url, content=content, headers=headers
-        ) as response:
-            read = 0
-            async for chunk in response.aiter_raw():
-                read += len(chunk)
-                if read > _MAX_RESPONSE_READ:
-                    break
-            return response.status_code, response.headers.get("retry-after")
+        return await self.sender.send([(d.event.id, d.body) for d in deliveries])

@@ -12,8 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,11 @@ from gateway.errors import ConfigError
 from gateway.events import Event
 from gateway.router.targets import Delivery, PermanentError, Target, target_types
 from gateway.router.targets._aws import SqsOptions, SqsTarget, _pack
-from gateway.router.targets._http import HttpTarget, parse_retry_after
+from gateway.router.targets._http import HttpTarget
 from gateway.sinks import Delivered, Permanent, Retry
+from gateway.sinks.http import parse_retry_after
 from tests._aws import REGION, LocalAws, moto_server, use_offline_env
+from tests._http_server import HttpServer, url_of
 
 from .._fakes import make_event
 
@@ -48,75 +48,6 @@ def build(kind: str, **options: Any) -> Target:
     return target_types()[kind].from_config(f"bus/rule/{kind}", options)
 
 
-# -- a local HTTP server ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    received: list[Received]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (timeout tests) is expected."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Records each request; a JSON body's `respond` ({status, headers, sleep}) scripts the answer."""
-
-    server: _Server
-
-    def _answer(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.received.append(Received(self.command, self.path, headers, body, time.monotonic()))
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            parsed = None
-        script: dict[str, Any] = parsed.get("respond", {}) if isinstance(parsed, dict) else {}
-        time.sleep(script.get("sleep", 0))
-        self.send_response(script.get("status", 200))
-        for name, value in script.get("headers", {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(b"ok")
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer  # noqa: N815 - http.server names
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
-@pytest.fixture
-def http_server() -> Iterator[_Server]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def url_of(server: _Server, path: str = "/hooks") -> str:
-    host, port = server.server_address[:2]
-    return f"http://{host!s}:{port}{path}"
-
-
 @pytest.fixture
 async def opened() -> AsyncIterator[list[Target]]:
     """Targets a test appends are closed after it."""
@@ -127,7 +58,7 @@ async def opened() -> AsyncIterator[list[Target]]:
 
 
 async def test_http_sends_the_input_with_its_headers_key_and_signature(
-    http_server: _Server, opened: list[Target]
+    http_server: HttpServer, opened: list[Target]
 ) -> None:
     target = build(
         "http",
@@ -156,7 +87,7 @@ async def test_http_sends_the_input_with_its_headers_key_and_signature(
 
 
 async def test_http_basic_auth_default_headers_and_bodiless_methods(
-    http_server: _Server, opened: list[Target]
+    http_server: HttpServer, opened: list[Target]
 ) -> None:
     post = build("http", url=url_of(http_server), auth={"type": "basic", "username": "u", "password": "p:w"})
     get = build("http", url=url_of(http_server), method="GET", signing_secret=SECRET)
@@ -174,7 +105,7 @@ async def test_http_basic_auth_default_headers_and_bodiless_methods(
     assert (sent_put.method, sent_put.body) == ("PUT", d.body)
 
 
-async def test_http_outcomes_follow_api_destinations(http_server: _Server, opened: list[Target]) -> None:
+async def test_http_outcomes_follow_api_destinations(http_server: HttpServer, opened: list[Target]) -> None:
     target = build("http", url=url_of(http_server), concurrency=4)
     opened.append(target)
     soon = email.utils.formatdate(time.time() + 30, usegmt=True)
@@ -208,7 +139,7 @@ async def test_http_outcomes_follow_api_destinations(http_server: _Server, opene
 
 
 async def test_http_timeouts_and_refused_connections_are_retried(
-    http_server: _Server, opened: list[Target]
+    http_server: HttpServer, opened: list[Target]
 ) -> None:
     slow = build("http", url=url_of(http_server), timeout_seconds=0.2)
     with socket.socket() as probe:
@@ -224,7 +155,7 @@ async def test_http_timeouts_and_refused_connections_are_retried(
     assert await refused.send([delivery({})]) == [Retry("connection_error: ConnectError")]
 
 
-async def test_http_rate_limit_spaces_requests(http_server: _Server, opened: list[Target]) -> None:
+async def test_http_rate_limit_spaces_requests(http_server: HttpServer, opened: list[Target]) -> None:
     limited = build("http", url=url_of(http_server), rate_limit_per_second=25)
     free = build("http", url=url_of(http_server))
     opened.extend([limited, free])
@@ -240,7 +171,7 @@ async def test_http_rate_limit_spaces_requests(http_server: _Server, opened: lis
     assert time.monotonic() - started < 0.16
 
 
-async def test_http_never_logs_bodies_or_secrets(http_server: _Server, opened: list[Target]) -> None:
+async def test_http_never_logs_bodies_or_secrets(http_server: HttpServer, opened: list[Target]) -> None:
     target = build(
         "http",
         url=f"{url_of(http_server)}?token=q-secret",
