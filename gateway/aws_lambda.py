@@ -67,13 +67,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.errors import ConfigError, MissingExtraError, StoreError
+
+try:
+    from mangum import Mangum
+except ImportError:  # the Lambda runtime reports this one line (an ImportError too)
+    raise MissingExtraError("lambda", "Lambda mode (gateway.aws_lambda)") from None
 
 from gateway._dedup_table import DedupTable, Held
 from gateway.app import GatewayApp, create_app
 from gateway.config import LAMBDA_ENV_PREFIX, Settings, _validate, load_settings
-from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.observability import LogStream, configure_logging
 from gateway.sinks import Delivered, Outcome, Retry, Sink

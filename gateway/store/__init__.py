@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from gateway._extras import require
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.events import Event, id_floor
 
@@ -373,6 +374,7 @@ def open_store(
 ) -> Store:
     """Pick the backend from `settings.url`."""
     if settings.is_postgres:
+        require("postgres", "a postgresql:// store")
         from gateway.store.postgres import PostgresStore  # noqa: PLC0415 - backends load on demand
 
         return PostgresStore(settings, dispatch, clock)
