@@ -6,6 +6,7 @@ import ast
 import importlib
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import click
@@ -22,6 +23,7 @@ from gateway.sinks import sink_types
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
+DEMO_TEXT = (ROOT / "examples" / "demo.toml").read_text()
 
 
 def quickstart_blocks() -> list[str]:
@@ -165,3 +167,27 @@ def test_every_rejection_cause_is_in_troubleshooting() -> None:
     assert {"verification_failed", "bad_signature", "stale_timestamp", "unknown_source"} <= causes
     missing = sorted(cause for cause in causes if f"`{cause}`" not in page)
     assert not missing, f"docs/troubleshooting.md does not explain: {', '.join(missing)}"
+
+
+def test_the_files_the_demo_writes_are_git_ignored() -> None:
+    demo = tomllib.loads((ROOT / "examples" / "demo.toml").read_text())
+    store = Path(demo["store"]["url"].removeprefix("sqlite:///"))
+    written = [store, *(store.with_name(store.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    written += [Path(path) for path in re.findall(r'^path = "([^"]+)"', DEMO_TEXT, re.MULTILINE)]
+    assert {p.name for p in written} >= {"hookgate.db", "events.jsonl", "payments.jsonl"}
+    # where they land: the directory the demo is run from (the Quickstart's: the root), or
+    # the configuration file's
+    candidates = [str(base / p) for base in (ROOT, ROOT / "examples") for p in written]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *candidates],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    assert sorted(ignored) == sorted(candidates)
+    section = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    for name in ("hookgate.db", "events.jsonl", "payments.jsonl"):
+        assert f"`{name}`" in section
+    assert "git-ignored" in section
+    assert "second terminal" in section
