@@ -9,11 +9,15 @@
 
 from __future__ import annotations
 
+import email
+import email.message
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -107,3 +111,136 @@ def test_lambda_mode_without_the_lambda_extra_fails_its_import_with_one_line(tmp
         "Unable to import module gateway.aws_lambda: "
         "Lambda mode (gateway.aws_lambda) needs the lambda extra: pip install 'hookgate[lambda]'\n"
     )
+
+
+# -- the distributions ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m build` of a copy of the sources the sdist would take (no build residue here)."""
+    out = tmp_path_factory.mktemp("dist")
+    source = tmp_path_factory.mktemp("src") / "hookgate"
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return out
+
+
+def one(dist: Path, pattern: str) -> Path:
+    [found] = dist.glob(pattern)
+    return found
+
+
+def wheel_metadata(wheel: Path) -> tuple[list[str], email.message.Message, str]:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        [meta] = [n for n in names if n.endswith(".dist-info/METADATA")]
+        [points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        return (
+            names,
+            email.message_from_bytes(archive.read(meta)),
+            archive.read(points).decode(),
+        )
+
+
+def test_the_wheel_has_complete_metadata_entry_points_and_package_data(dist: Path) -> None:
+    project = PYPROJECT["project"]
+    names, meta, entry_points = wheel_metadata(one(dist, "hookgate-*-py3-none-any.whl"))
+    assert meta["Name"] == "hookgate"
+    assert meta["Version"] == project["version"]
+    assert meta["Summary"] == project["description"]
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert meta["Requires-Python"] == project["requires-python"]
+    assert meta["Description-Content-Type"] == "text/markdown"
+    assert str(meta.get_payload()).startswith("# hookgate")  # the README
+    assert "Typing :: Typed" in meta.get_all("Classifier", [])
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL", []))
+    assert set(urls) >= {"Homepage", "Source", "Issues", "Changelog", "Documentation"}
+    assert set(meta.get_all("Provides-Extra", [])) >= {"postgres", "lambda", "dev"}
+    requires = meta.get_all("Requires-Dist", [])
+    core = [r for r in requires if "extra ==" not in r]
+    assert not [r for r in core if r.startswith(("psycopg", "mangum"))], core
+    assert any(r.startswith("psycopg-pool") and 'extra == "postgres"' in r for r in requires)
+    assert any(r.startswith("mangum") and 'extra == "lambda"' in r for r in requires)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+    assert "hookgate = gateway.cli:main" in entry_points
+    section = entry_points.split("[hookgate.connectors]", 1)[1].split("\n[", 1)[0]
+    registered = dict(line.split(" = ") for line in section.strip().splitlines())
+    assert registered == project["entry-points"]["hookgate.connectors"]
+
+    expected = {"gateway/py.typed", "connectors/py.typed"}
+    expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "gateway" / "schema").glob("*.json")}
+    expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "gateway").rglob("*.py")}
+    expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "connectors").rglob("*.py")}
+    assert expected <= set(names), sorted(expected - set(names))
+    assert not [n for n in names if n.startswith(("tests/", "bench/", "examples/"))]
+
+
+def test_the_sdist_has_the_sources_docs_and_tests(dist: Path) -> None:
+    sdist = one(dist, "hookgate-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+    for name in (
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        "SECURITY.md",
+        "CONTRIBUTING.md",
+        "PKG-INFO",
+        "gateway/schema/event.schema.json",
+        "gateway/py.typed",
+        "connectors/py.typed",
+        "docs/troubleshooting.md",
+        "examples/demo.toml",
+        "tests/e2e/test_packaging.py",
+    ):
+        assert name in names, name
+
+
+def test_the_wheel_installed_in_a_fresh_venv_runs_the_quickstart_check(dist: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    wheel = one(dist, "hookgate-*-py3-none-any.whl")
+    subprocess.run(
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel],
+        check=True,
+        timeout=600,
+    )
+    hookgate = venv / "bin" / "hookgate"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOOKGATE_", "PYTHON"))}
+    version = run([str(hookgate), "--version"], env, tmp_path)
+    assert version.returncode == 0, version.stderr
+    assert PYPROJECT["project"]["version"] in version.stdout
+
+    # The Quickstart's demo, from the installed package, not from this checkout.
+    shutil.copy(ROOT / "examples" / "demo.toml", tmp_path / "demo.toml")
+    checked = run([str(hookgate), "check-config", "--config", "demo.toml"], env, tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "configuration OK: " in checked.stdout
+    assert "source stripe: connector stripe" in checked.stdout
+    listed = run([str(hookgate), "connectors"], env, tmp_path)
+    assert "stripe: " in listed.stdout
+    assert "BROKEN" not in listed.stdout
+    imported = run(
+        [str(venv / "bin" / "python"), "-c", "import gateway, connectors; print(gateway.__file__)"],
+        env,
+        tmp_path,
+    )
+    assert str(venv) in imported.stdout, imported
