@@ -69,16 +69,17 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.errors import ConfigError, MissingExtraError, StoreError
-
 try:
     from mangum import Mangum
 except ImportError:  # the Lambda runtime reports this one line (an ImportError too)
+    from gateway.errors import MissingExtraError
+
     raise MissingExtraError("lambda", "Lambda mode (gateway.aws_lambda)") from None
 
 from gateway._dedup_table import DedupTable, Held
 from gateway.app import GatewayApp, create_app
 from gateway.config import LAMBDA_ENV_PREFIX, Settings, _validate, load_settings
+from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.observability import LogStream, configure_logging
 from gateway.sinks import Delivered, Outcome, Retry, Sink
