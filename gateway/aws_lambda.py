@@ -67,8 +67,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
+
+try:
+    from mangum import Mangum
+except ImportError:  # the Lambda runtime reports this one line (an ImportError too)
+    from gateway.errors import MissingExtraError
+
+    raise MissingExtraError("lambda", "Lambda mode (gateway.aws_lambda)") from None
 
 from gateway._dedup_table import DedupTable, Held
 from gateway.app import GatewayApp, create_app

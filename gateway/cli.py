@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 import connectors
 from gateway.config import CONFIG_ENV, Settings, load_settings
-from gateway.errors import ConfigError, StoreError
+from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.events import isoformat
 from gateway.store import StoreAdmin, open_store
 
@@ -82,7 +82,18 @@ class _Time(click.ParamType):  # type: ignore[type-arg]
 TIME = _Time()
 
 
-@click.group()
+class _Main(click.Group):
+    """The command group; a feature whose extra is not installed ends any command in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingExtraError as exc:
+            click.echo(f"hookgate: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="hookgate")
 def main() -> None:
     """hookgate: verify, normalize, persist and forward SaaS webhooks."""
@@ -131,6 +142,7 @@ def check_config(config_path: str | None) -> None:
     from gateway.router.rules import RouterOptions  # noqa: PLC0415 - loaded on use, like the router
 
     settings = _settings(config_path)
+    open_store(settings.store, settings.dispatcher, time.time)  # its backend is installed
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
     click.echo(f"  store: {settings.store.display_url}")
     for name, source in settings.sources.items():

@@ -2,6 +2,8 @@
 
     HookgateError
     ├── ConfigError          an invalid configuration; `.key` points at the offending key
+    ├── MissingExtraError    (also an ImportError) a feature whose optional dependencies, an
+    │                        extra such as `hookgate[postgres]`, are not installed
     ├── StoreError           the inbox/outbox could not do its job (sqlite3/psycopg translated here)
     ├── SinkError            a sink failed as a whole (its own errors translated at its boundary)
     ├── InvalidEventPatternError   (gateway.router; also a ValueError) an event pattern EventBridge
@@ -18,7 +20,7 @@ since connectors do not depend on the gateway.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "HookgateError", "SinkError", "StoreError"]
+__all__ = ["ConfigError", "HookgateError", "MissingExtraError", "SinkError", "StoreError"]
 
 
 class HookgateError(Exception):
@@ -32,6 +34,19 @@ class ConfigError(HookgateError):
         super().__init__(f"{key}: {message}" if key else message)
         self.key = key
         self.message = message
+
+
+class MissingExtraError(HookgateError, ImportError):
+    """`feature` needs the optional dependencies of `extra`, which are not installed.
+
+    An ImportError too, so that whatever imports a module needing it (the AWS Lambda
+    runtime) reports the one-line message instead of the missing module's name.
+    """
+
+    def __init__(self, extra: str, feature: str) -> None:
+        super().__init__(f"{feature} needs the {extra} extra: pip install 'hookgate[{extra}]'")
+        self.extra = extra
+        self.feature = feature
 
 
 class StoreError(HookgateError):

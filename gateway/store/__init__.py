@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway._extras import require
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.events import id_floor
 from gateway.store._admin import QUEUE_STATES, DeadLetter, DeliveryRecord, EventSummary, StoreAdmin
@@ -127,6 +128,7 @@ def open_store(
 ) -> Store:
     """Pick the backend from `settings.url`."""
     if settings.is_postgres:
+        require("postgres", "a postgresql:// store")
         from gateway.store.postgres import PostgresStore  # noqa: PLC0415 - backends load on demand
 
         return PostgresStore(settings, delivery_policy, clock)

@@ -572,3 +572,30 @@ def test_kubernetes_configuration_is_accepted_on_postgresql(tmp_path: Path) -> N
         assert isinstance(source.connector.options, connectors.SecretsOptions)
         [secret] = connectors.secret_values(source.connector.options.secrets)
         assert secret.decode() in manifest.objects["Secret"]["stringData"].values()
+
+
+# -- the extras each deployment installs ---------------------------------------------------------
+
+
+def image_extras() -> set[str]:
+    """The extras the image's build stage installs: `.[${HOOKGATE_EXTRAS}]`, the ARG's default."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    assert re.search(r'pip install "\.\[\$\{HOOKGATE_EXTRAS\}\]"', text)
+    default = re.search(r"^ARG HOOKGATE_EXTRAS=(\S*)$", text, re.MULTILINE)
+    assert default is not None
+    return {extra for extra in default[1].split(",") if extra}
+
+
+def test_the_image_installs_the_postgres_extra_kubernetes_needs(tmp_path: Path) -> None:
+    image = load_dockerfile()
+    env = {**image.environment("/usr/bin"), **Kubernetes.load().environment(tmp_path)}
+    assert load_settings(env=env).store.is_postgres
+    assert "postgres" in image_extras()
+
+
+def test_the_lambda_package_is_built_with_the_lambda_extra() -> None:
+    deploying = (ROOT / "docs" / "deploying.md").read_text()
+    [install] = re.findall(
+        r"^pip install --target build/lambda .*?\n(?=\S)", deploying, re.MULTILINE | re.DOTALL
+    )
+    assert "[lambda]" in install

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import click
@@ -21,6 +23,7 @@ from gateway.sinks import sink_types
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
+DEMO_TEXT = (ROOT / "examples" / "demo.toml").read_text()
 
 
 def quickstart_blocks() -> list[str]:
@@ -122,3 +125,69 @@ def test_public_api_is_deliberate(module: str) -> None:
     assert exported == sorted(exported, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
     for name in exported:
         assert hasattr(mod, name), f"{module}.{name} is in __all__ but missing"
+
+
+def rejection_causes() -> set[str]:
+    """Every cause code the edge and the connectors can produce, read from their source.
+
+    The first argument of each `VerificationError(...)` and `MalformedPayloadError(...)`
+    under connectors/ and gateway/; the edge's `_Rejected(status, cause, message, detail)`
+    and the `cause` it logs itself. A cause that is not a literal fails: it could hide one.
+    """
+    causes: set[str] = set()
+    for path in [*(ROOT / "connectors").rglob("*.py"), *(ROOT / "gateway").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if name in ("VerificationError", "MalformedPayloadError"):
+                    positions = [0]
+                elif name == "_Rejected":
+                    positions = [1, 3]
+                else:
+                    continue
+                for position in positions:
+                    if position >= len(node.args):
+                        continue
+                    arg = node.args[position]
+                    if position == 3 and not isinstance(arg, ast.Constant):
+                        continue  # the detail passed on from a connector's error
+                    assert isinstance(arg, ast.Constant), f"{path}:{node.lineno}: cause is not a literal"
+                    causes.add(str(arg.value))
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                slices = [t.slice for t in node.targets if isinstance(t, ast.Subscript)]
+                if any(isinstance(k, ast.Constant) and k.value == "cause" for k in slices):
+                    causes.add(str(node.value.value))
+    return causes
+
+
+def test_every_rejection_cause_is_in_troubleshooting() -> None:
+    page = (ROOT / "docs" / "troubleshooting.md").read_text()
+    causes = rejection_causes()
+    assert {"verification_failed", "bad_signature", "stale_timestamp", "unknown_source"} <= causes
+    missing = sorted(cause for cause in causes if f"`{cause}`" not in page)
+    assert not missing, f"docs/troubleshooting.md does not explain: {', '.join(missing)}"
+
+
+def test_the_files_the_demo_writes_are_git_ignored() -> None:
+    demo = tomllib.loads((ROOT / "examples" / "demo.toml").read_text())
+    store = Path(demo["store"]["url"].removeprefix("sqlite:///"))
+    written = [store, *(store.with_name(store.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    written += [Path(path) for path in re.findall(r'^path = "([^"]+)"', DEMO_TEXT, re.MULTILINE)]
+    assert {p.name for p in written} >= {"hookgate.db", "events.jsonl", "payments.jsonl"}
+    # where they land: the directory the demo is run from (the Quickstart's: the root), or
+    # the configuration file's
+    candidates = [str(base / p) for base in (ROOT, ROOT / "examples") for p in written]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *candidates],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    assert sorted(ignored) == sorted(candidates)
+    section = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    for name in ("hookgate.db", "events.jsonl", "payments.jsonl"):
+        assert f"`{name}`" in section
+    assert "git-ignored" in section
+    assert "second terminal" in section
