@@ -45,8 +45,8 @@ source and dedup key (`detail.metadata.source` and `dedup_key`, or the provider'
 in a `detail_format = "payload"` detail).
 
 Configuration is the server's: the TOML file named by `HOOKGATE_CONFIG` (packaged with the
-function) and `HOOKGATE_…` overrides, resolved once per cold start (secrets included:
-`secretsmanager:` and `ssm:` references). The Lambda-only keys are environment variables
+function) and `HOOKGATE_…` overrides, resolved once per cold start (AWS secret references
+included: see `gateway.secrets`). The Lambda-only keys are environment variables
 under `HOOKGATE_LAMBDA__`, kept out of the server's settings: `DEDUP_TABLE` and
 `BASE_PATH` (a prefix to strip from request paths, e.g. an HTTP API's named stage).
 Inside the Lambda runtime the handler is built when the module is imported (the init

@@ -10,15 +10,12 @@
 Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
 case-insensitive, `_` also matches `-`; a value starting with `[` or `{` is JSON).
-Secret values (fields a connector types as `SecretStr`) may be literal, `env:NAME`,
-`file:PATH`, or a reference fetched from AWS once per process: `secretsmanager:NAME[#KEY]`
-or `ssm:NAME` (a Parameter Store parameter, decrypted). Every problem is a `ConfigError`
-whose `key` is the dotted path.
+Secret values (fields typed `SecretStr`) may be references, resolved by `gateway.secrets`
+before validation. Every problem is a `ConfigError` whose `key` is the dotted path.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -33,7 +30,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -42,6 +38,7 @@ from pydantic import (
 import connectors
 from connectors import Connector
 from gateway.errors import ConfigError
+from gateway.secrets import resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, sink_type
 
 __all__ = [
@@ -283,7 +280,7 @@ def parse_settings(
 
     def validate(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references resolved."""
-        return _validate(model, _resolve_secrets(model, dict(data), key, env, base_dir), key)
+        return _validate(model, resolve_secrets(model, dict(data), key, env, base_dir), key)
 
     sinks: dict[str, SinkSpec] = {}
     for name, table in _table(raw, "sinks").items():
@@ -316,7 +313,7 @@ def parse_settings(
         except connectors.PluginError as exc:
             raise ConfigError(f"{key}.connector", str(exc)) from None
         options = {k: v for k, v in table.items() if k not in common_keys}
-        options = _resolve_secrets(connector_cls.Options, options, key, env, base_dir)
+        options = resolve_secrets(connector_cls.Options, options, key, env, base_dir)
         opts = _validate(connector_cls.Options, options, key, also_allowed=common_keys)
         for sink in common.sinks or ():
             if sink not in sinks:
@@ -358,108 +355,3 @@ def _validate(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[st
         first_key, first_msg = problems[0]
         message = first_msg + "".join(f"\n{k}: {m}" for k, m in problems[1:])
         raise ConfigError(first_key, message) from None
-
-
-def _is_secret(annotation: Any) -> bool:
-    return annotation is SecretStr or any(_is_secret(a) for a in typing.get_args(annotation))
-
-
-def _resolve_secrets(
-    model: type[BaseModel],
-    options: dict[str, Any],
-    key: str,
-    env: Mapping[str, str],
-    base_dir: Path | None,
-) -> dict[str, Any]:
-    resolved = dict(options)
-    for name, info in model.model_fields.items():
-        if name not in resolved:
-            continue
-        value = resolved[name]
-        if not _is_secret(info.annotation):
-            if isinstance(value, dict):  # a nested table (`auth = {password = "env:…"}`)
-                for nested in _models_in(info.annotation):
-                    value = _resolve_secrets(nested, value, f"{key}.{name}", env, base_dir)
-                resolved[name] = value
-            continue
-        if isinstance(value, list):
-            resolved[name] = [
-                _resolve_secret(v, f"{key}.{name}[{i}]", env, base_dir) for i, v in enumerate(value)
-            ]
-        else:
-            resolved[name] = _resolve_secret(value, f"{key}.{name}", env, base_dir)
-    return resolved
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The models a field may hold: `M`, `M | None`, `Annotated[M1 | M2, …]`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for a in typing.get_args(annotation) for m in _models_in(a)]
-
-
-def _resolve_secret(value: Any, key: str, env: Mapping[str, str], base_dir: Path | None) -> Any:
-    """`env:NAME` → that variable; `file:PATH` → the file's text; `secretsmanager:…` and
-    `ssm:…` → the secret fetched from AWS; anything else → as is."""
-    if not isinstance(value, str):
-        return value
-    if value.startswith(("secretsmanager:", "ssm:")):
-        try:
-            return _aws_secret(value)
-        except LookupError as exc:
-            raise ConfigError(key, str(exc)) from None
-    if value.startswith("env:"):
-        var = value[4:]
-        if var not in env or not env[var]:
-            raise ConfigError(key, f"environment variable {var} is not set")
-        return env[var]
-    if value.startswith("file:"):
-        path = Path(value[5:])
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(key, f"cannot read secret file {path}: {exc.strerror}") from None
-    return value
-
-
-@functools.cache
-def _aws_secret(reference: str) -> str:
-    """The text behind `secretsmanager:NAME_OR_ARN[#JSON_KEY]` or `ssm:NAME_OR_ARN`, fetched
-    once per process (failures are not cached). A `LookupError` says what failed, never
-    what the secret holds."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-    service, _, name = reference.partition(":")
-    name, _, json_key = name.partition("#") if service == "secretsmanager" else (name, "", "")
-    if not name:
-        raise LookupError(f"{reference}: the reference names no secret")
-    try:
-        client = _aws_session().client(service)
-        if service == "ssm":
-            value: Any = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        else:
-            found = client.get_secret_value(SecretId=name)
-            value = found["SecretString"] if "SecretString" in found else found["SecretBinary"].decode()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise LookupError(f"cannot read {reference}: {error.get('Code')}: {error.get('Message')}") from None
-    except (BotoCoreError, UnicodeDecodeError) as exc:
-        raise LookupError(f"cannot read {reference}: {type(exc).__name__}: {exc}") from None
-    if json_key:
-        try:
-            value = json.loads(value)[json_key]
-        except (ValueError, TypeError, KeyError):
-            raise LookupError(f"{reference}: not a JSON object with the key {json_key!r}") from None
-        if not isinstance(value, str):
-            raise LookupError(f"{reference}: the value of {json_key!r} is not a string")
-    return str(value)
-
-
-@functools.cache
-def _aws_session() -> Any:
-    """One boto3 session for every reference (making one costs tens of milliseconds)."""
-    import boto3  # noqa: PLC0415 - only configurations referencing AWS secrets load boto3
-
-    return boto3.session.Session()
