@@ -72,7 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway._dedup_table import DedupTable, Held
 from gateway.app import GatewayApp, create_app
-from gateway.config import LAMBDA_ENV_PREFIX, Settings, _validate, load_settings
+from gateway.config import LAMBDA_ENV_PREFIX, Settings, load_settings, validate_model
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.observability import LogStream, configure_logging
@@ -126,7 +126,7 @@ def lambda_settings(env: Mapping[str, str]) -> tuple[LambdaSettings, dict[str, s
             found[name[len(LAMBDA_ENV_PREFIX) :].lower()] = value
         else:
             rest[name] = value
-    return _validate(LambdaSettings, found, "lambda"), rest
+    return validate_model(LambdaSettings, found, "lambda"), rest
 
 
 # -- the store ------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ __all__ = [
     "StoreSettings",
     "load_settings",
     "parse_settings",
+    "validate_model",
 ]
 
 ENV_PREFIX = "HOOKGATE_"
@@ -274,27 +275,28 @@ def parse_settings(
     for key in raw:
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
-    server = _validate(ServerSettings, raw.get("server", {}), "server")
-    store = _validate(StoreSettings, raw.get("store", {}), "store")
-    dispatcher = _validate(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
+    server = validate_model(ServerSettings, raw.get("server", {}), "server")
+    store = validate_model(StoreSettings, raw.get("store", {}), "store")
+    dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
 
-    def validate(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
+    def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references resolved."""
-        return _validate(model, resolve_secrets(model, dict(data), key, env, base_dir), key)
+        return validate_model(model, resolve_secrets(model, dict(data), key, env, base_dir), key)
 
     sinks: dict[str, SinkSpec] = {}
     for name, table in _table(raw, "sinks").items():
         key = f"sinks.{name}"
         if not isinstance(table, dict):
             raise ConfigError(key, "must be a table")
-        sink_common = _validate(SinkSettings, {"type": table.get("type")}, key)
+        sink_common = validate_model(SinkSettings, {"type": table.get("type")}, key)
         if sink_common.type not in SINK_TYPES:
             raise ConfigError(
                 f"{key}.type",
                 f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(SINK_TYPES))})",
             )
         sink_cls = sink_type(sink_common.type)
-        sink_options = sink_cls.configure(key, {k: v for k, v in table.items() if k != "type"}, validate)
+        sink_table = {k: v for k, v in table.items() if k != "type"}
+        sink_options = sink_cls.configure(key, sink_table, validate_options)
         sinks[name] = SinkSpec(sink_cls, sink_options)
 
     sources: dict[str, Source] = {}
@@ -307,14 +309,14 @@ def parse_settings(
         if not isinstance(table, dict):
             raise ConfigError(key, "must be a table")
         common_keys = set(SourceSettings.model_fields)
-        common = _validate(SourceSettings, {k: v for k, v in table.items() if k in common_keys}, key)
+        common = validate_model(SourceSettings, {k: v for k, v in table.items() if k in common_keys}, key)
         try:
             connector_cls = connectors.load(common.connector)
         except connectors.PluginError as exc:
             raise ConfigError(f"{key}.connector", str(exc)) from None
         options = {k: v for k, v in table.items() if k not in common_keys}
         options = resolve_secrets(connector_cls.Options, options, key, env, base_dir)
-        opts = _validate(connector_cls.Options, options, key, also_allowed=common_keys)
+        opts = validate_model(connector_cls.Options, options, key, also_allowed=common_keys)
         for sink in common.sinks or ():
             if sink not in sinks:
                 raise ConfigError(
@@ -340,7 +342,9 @@ def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _validate(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[str] = ()) -> _M:
+def validate_model(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[str] = ()) -> _M:
+    """`data` validated as `model`; a `ConfigError` names the first offending key under
+    `key` (and lists the others), an unknown key with the keys allowed."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from connectors import MalformedPayloadError, ProviderEvent
+from connectors import MAX_TYPE_LENGTH, MalformedPayloadError, ProviderEvent
 
 if TYPE_CHECKING:
     from gateway.config import Source
 
 __all__ = [
-    "MAX_DETAIL_TYPE",
     "MAX_TRACE_HEADER",
     "Event",
     "build_event",
@@ -35,8 +34,6 @@ __all__ = [
     "isoformat",
     "new_event_id",
 ]
-
-MAX_DETAIL_TYPE = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +116,8 @@ def build_event(
     `trace-header` so an EventBridge sink can continue the X-Ray trace.
     """
     detail_type = event.type
-    if not detail_type or len(detail_type) > MAX_DETAIL_TYPE:
-        raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_DETAIL_TYPE} characters")
+    if not detail_type or len(detail_type) > MAX_TYPE_LENGTH:
+        raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_TYPE_LENGTH} characters")
     event_id = new_event_id(received_at)
     metadata = {
         "event_id": event_id,

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras
 import pytest
 
-from connectors import MalformedPayloadError, ProviderEvent
+from connectors import MAX_TYPE_LENGTH, MalformedPayloadError, ProviderEvent
 from gateway.config import Source, parse_settings
-from gateway.events import MAX_DETAIL_TYPE, Event, build_event, id_floor, isoformat, new_event_id
+from gateway.events import Event, build_event, id_floor, isoformat, new_event_id
 
 from ._fakes import NOW
 
@@ -152,11 +152,11 @@ def test_payloads_beyond_64_bit_integers_survive() -> None:
 
 
 def test_a_detail_type_of_128_characters_is_accepted() -> None:
-    longest = replace(PROVIDER_EVENT, type="x" * MAX_DETAIL_TYPE)
+    longest = replace(PROVIDER_EVENT, type="x" * MAX_TYPE_LENGTH)
     assert build_event(source(), longest, RECEIVED).detail_type == "x" * 128
 
 
-@pytest.mark.parametrize("detail_type", ["x" * (MAX_DETAIL_TYPE + 1), ""])
+@pytest.mark.parametrize("detail_type", ["x" * (MAX_TYPE_LENGTH + 1), ""])
 def test_a_detail_type_out_of_bounds_is_malformed(detail_type: str) -> None:
     with pytest.raises(MalformedPayloadError) as exc:
         build_event(source(), replace(PROVIDER_EVENT, type=detail_type), RECEIVED)
@@ -172,6 +172,11 @@ def schema_validator() -> jsonschema.protocols.Validator:
     cls.check_schema(schema)
     validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     return validator
+
+
+def test_the_schema_bounds_the_detail_type_as_the_gateway_does() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["properties"]["detail-type"]["maxLength"] == MAX_TYPE_LENGTH
 
 
 @pytest.mark.parametrize(
