@@ -321,7 +321,18 @@ def _normalize(source: Source, webhook: WebhookRequest, now: float) -> list[Even
         if not found:
             raise MalformedPayloadError("no_events")
         trace = webhook.headers.get("x-amzn-trace-id")
-        return [build_event(source, pe, now, trace_header=trace) for pe in found]
+        return [
+            build_event(
+                pe,
+                now,
+                source=source.name,
+                connector=source.connector_name,
+                event_source=source.event_source,
+                detail_format=source.detail_format,
+                trace_header=trace,
+            )
+            for pe in found
+        ]
     except MalformedPayloadError as exc:
         raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
     except Exception as exc:  # noqa: BLE001 - never a 500 from input
