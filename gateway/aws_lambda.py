@@ -71,7 +71,7 @@ from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway._dedup_table import DedupTable, Held
-from gateway.app import GatewayApp, create_app
+from gateway.app import GatewayApp, build_sinks, create_app
 from gateway.config import LAMBDA_ENV_PREFIX, Settings, load_settings, validate_model
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
@@ -388,7 +388,7 @@ def create_handler(
         settings = load_settings(env=server_env)
     _check(settings)
     if sinks is None:
-        sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
+        sinks = build_sinks(settings)
     if dedup is None and options.dedup_table:
         dedup = DedupTable(options.dedup_table)
     clock = clock or time.time

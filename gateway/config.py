@@ -12,6 +12,14 @@ Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`
 case-insensitive, `_` also matches `-`; a value starting with `[` or `{` is JSON).
 Secret values (fields typed `SecretStr`) may be references, resolved by `gateway.secrets`
 before validation. Every problem is a `ConfigError` whose `key` is the dotted path.
+
+`Settings` holds validated values only: each source's connector class and options, each
+sink's class and options. The composition root (`gateway.app`) builds the connectors
+and sinks from them.
+
+The environment layer is hand-written: pydantic-settings (tried) adds `STRIPE_LIVE` as a
+new key instead of matching the file's `stripe-live`, and decodes a numeric password to
+a number, since a connector's model is not known until its table names the connector.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from pydantic import (
 )
 
 import connectors
-from connectors import Connector
+from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
 from gateway.secrets import resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, sink_type
@@ -47,8 +55,8 @@ __all__ = [
     "Settings",
     "SinkSettings",
     "SinkSpec",
-    "Source",
     "SourceSettings",
+    "SourceSpec",
     "StoreSettings",
     "load_settings",
     "parse_settings",
@@ -161,11 +169,13 @@ class SinkSettings(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
-    """A configured source: the URL path segment, its connector and routing."""
+class SourceSpec:
+    """A configured source: the URL path segment, its connector's class and validated
+    options, and routing (defaults applied). The composition root builds the connector."""
 
     name: str
-    connector: Connector
+    cls: type[Connector]
+    options: ConnectorOptions
     event_source: str
     detail_format: Literal["envelope", "payload"]
     sinks: tuple[str, ...]
@@ -174,18 +184,15 @@ class Source:
 
     @property
     def connector_name(self) -> str:
-        return self.connector.name
+        return self.cls.name
 
 
 @dataclass(frozen=True, slots=True)
 class SinkSpec:
-    """A configured sink, built by the composition root."""
+    """A configured sink: its class and validated options, built by the composition root."""
 
     cls: type[Sink]
     options: SinkOptions
-
-    def build(self, name: str) -> Sink:
-        return self.cls(name, self.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +200,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
-    sources: dict[str, Source] = field(default_factory=dict)
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
     sinks: dict[str, SinkSpec] = field(default_factory=dict)
     path: Path | None = None
 
@@ -299,7 +306,7 @@ def parse_settings(
         sink_options = sink_cls.configure(key, sink_table, validate_options)
         sinks[name] = SinkSpec(sink_cls, sink_options)
 
-    sources: dict[str, Source] = {}
+    sources: dict[str, SourceSpec] = {}
     for name, table in _table(raw, "sources").items():
         key = f"sources.{name}"
         if not _SOURCE_NAME.match(name):
@@ -323,9 +330,10 @@ def parse_settings(
                     f"{key}.sinks",
                     f"no sink named {sink!r} (defined: {', '.join(sinks) or 'none'})",
                 )
-        sources[name] = Source(
+        sources[name] = SourceSpec(
             name=name,
-            connector=connector_cls(opts),
+            cls=connector_cls,
+            options=opts,
             event_source=common.event_source or f"hookgate.{name}",
             detail_format=common.detail_format,
             sinks=tuple(common.sinks) if common.sinks is not None else tuple(sinks),
