@@ -22,9 +22,11 @@ from connectors._base import (
     utc_from_timestamp,
 )
 from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load, refresh
+from connectors._util import MAX_TYPE_LENGTH
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "MAX_TYPE_LENGTH",
     "Connector",
     "ConnectorOptions",
     "HandshakeResponse",

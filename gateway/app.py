@@ -1,7 +1,8 @@
 """The composition root: `create_app(settings, *, store=None, sinks=None, clock=None)`.
 
 Everything is built here from parameters; the `hookgate serve` command and tests are a
-few lines over it.
+few lines over it. `build_source` and `build_sinks` turn validated settings into the
+running connectors and sinks (for the CLI and Lambda mode too).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from gateway.config import Settings
+from gateway.config import Settings, SourceSpec
 from gateway.dispatcher import Dispatcher
 from gateway.errors import StoreError
 from gateway.events import Event
-from gateway.http import RequestLogMiddleware, WebhookHandler
+from gateway.http import RequestLogMiddleware, Source, WebhookHandler
 from gateway.observability import Metrics
 from gateway.sinks import Sink
 from gateway.store import QUEUE_STATES, Inbox, Store, StoreAdmin, open_store
@@ -34,7 +35,7 @@ from gateway.store import QUEUE_STATES, Inbox, Store, StoreAdmin, open_store
 if TYPE_CHECKING:
     from gateway.router.rules import RouterSink
 
-__all__ = ["Gateway", "GatewayApp", "create_app"]
+__all__ = ["Gateway", "GatewayApp", "build_sinks", "build_source", "create_app"]
 
 log = structlog.get_logger()
 
@@ -46,6 +47,7 @@ class Gateway:
     """The running parts of one gateway, reachable from tests as `app.state.gateway`."""
 
     settings: Settings
+    sources: dict[str, Source]
     #: Where the edge persists events: the store, or Lambda mode's `DirectStore`.
     inbox: Inbox
     sinks: dict[str, Sink]
@@ -127,7 +129,7 @@ def create_app(
     inbox = store or open_store(settings.store, settings.dispatcher, clock)
     durable = inbox if isinstance(inbox, Store) else None
     if sinks is None:
-        sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
+        sinks = build_sinks(settings)
     # A router is not dispatched to: each target of its rules is a sink of its own.
     routers = {name: cast("RouterSink", sink) for name, sink in sinks.items() if sink.kind == "router"}
     sinks = {name: sink for name, sink in sinks.items() if name not in routers}
@@ -142,7 +144,8 @@ def create_app(
     else:
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
-    gateway = Gateway(settings, inbox, dict(sinks), metrics, clock, durable, dispatcher, routers)
+    sources = {name: build_source(spec) for name, spec in settings.sources.items()}
+    gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, routers)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -183,6 +186,24 @@ def create_app(
     )
     app.state.gateway = gateway
     return GatewayApp(gateway, app)
+
+
+def build_source(spec: SourceSpec) -> Source:
+    """The running source of a configured one: its connector built from its options."""
+    return Source(
+        name=spec.name,
+        connector=spec.cls(spec.options),
+        event_source=spec.event_source,
+        detail_format=spec.detail_format,
+        sinks=spec.sinks,
+        max_body_bytes=spec.max_body_bytes,
+        public_url=spec.public_url,
+    )
+
+
+def build_sinks(settings: Settings) -> dict[str, Sink]:
+    """Every configured sink, built from its options (not opened)."""
+    return {name: spec.cls(name, spec.options) for name, spec in settings.sinks.items()}
 
 
 class GatewayApp:

@@ -45,8 +45,8 @@ source and dedup key (`detail.metadata.source` and `dedup_key`, or the provider'
 in a `detail_format = "payload"` detail).
 
 Configuration is the server's: the TOML file named by `HOOKGATE_CONFIG` (packaged with the
-function) and `HOOKGATE_…` overrides, resolved once per cold start (secrets included:
-`secretsmanager:` and `ssm:` references). The Lambda-only keys are environment variables
+function) and `HOOKGATE_…` overrides, resolved once per cold start (AWS secret references
+included: see `gateway.secrets`). The Lambda-only keys are environment variables
 under `HOOKGATE_LAMBDA__`, kept out of the server's settings: `DEDUP_TABLE` and
 `BASE_PATH` (a prefix to strip from request paths, e.g. an HTTP API's named stage).
 Inside the Lambda runtime the handler is built when the module is imported (the init
@@ -77,8 +77,8 @@ except ImportError:  # the Lambda runtime reports this one line (an ImportError 
     raise MissingExtraError("lambda", "Lambda mode (gateway.aws_lambda)") from None
 
 from gateway._dedup_table import DedupTable, Held
-from gateway.app import GatewayApp, create_app
-from gateway.config import LAMBDA_ENV_PREFIX, Settings, StoreSettings, _validate, load_settings
+from gateway.app import GatewayApp, build_sinks, create_app
+from gateway.config import LAMBDA_ENV_PREFIX, Settings, StoreSettings, load_settings, validate_model
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.observability import LogStream, configure_logging
@@ -123,7 +123,7 @@ def lambda_settings(env: Mapping[str, str]) -> tuple[LambdaSettings, dict[str, s
             found[name[len(LAMBDA_ENV_PREFIX) :].lower()] = value
         else:
             rest[name] = value
-    return _validate(LambdaSettings, found, "lambda"), rest
+    return validate_model(LambdaSettings, found, "lambda"), rest
 
 
 # -- the store ------------------------------------------------------------------------------
@@ -347,7 +347,7 @@ def create_handler(
         settings = load_settings(env=server_env)
     _check(settings)
     if sinks is None:
-        sinks = {name: spec.build(name) for name, spec in settings.sinks.items()}
+        sinks = build_sinks(settings)
     if dedup is None and options.dedup_table:
         dedup = DedupTable(options.dedup_table)
     clock = clock or time.time

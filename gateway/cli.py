@@ -195,12 +195,15 @@ def send_test(config_path: str | None, source: str, url: str | None) -> None:
     """Post a correctly signed sample event to a running gateway."""
     import httpx  # noqa: PLC0415
 
+    from gateway.app import build_source  # noqa: PLC0415
+
     settings = _settings(config_path)
-    src = settings.sources.get(source)
-    if src is None:
+    spec = settings.sources.get(source)
+    if spec is None:
         raise click.UsageError(f"no source {source!r} in the configuration")
+    connector = build_source(spec).connector
     now = time.time()
-    delivery = src.connector.sign(src.connector.sample_body(now), now)
+    delivery = connector.sign(connector.sample_body(now), now)
     if url is None:
         host = settings.server.host
         if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard listener is reached on loopback

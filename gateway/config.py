@@ -10,15 +10,20 @@
 Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
 case-insensitive, `_` also matches `-`; a value starting with `[` or `{` is JSON).
-Secret values (fields a connector types as `SecretStr`) may be literal, `env:NAME`,
-`file:PATH`, or a reference fetched from AWS once per process: `secretsmanager:NAME[#KEY]`
-or `ssm:NAME` (a Parameter Store parameter, decrypted). Every problem is a `ConfigError`
-whose `key` is the dotted path.
+Secret values (fields typed `SecretStr`) may be references, resolved by `gateway.secrets`
+before validation. Every problem is a `ConfigError` whose `key` is the dotted path.
+
+`Settings` holds validated values only: each source's connector class and options, each
+sink's class and options. The composition root (`gateway.app`) builds the connectors
+and sinks from them.
+
+The environment layer is hand-written: pydantic-settings (tried) adds `STRIPE_LIVE` as a
+new key instead of matching the file's `stripe-live`, and decodes a numeric password to
+a number, since a connector's model is not known until its table names the connector.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -33,15 +38,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 import connectors
-from connectors import Connector
+from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
+from gateway.secrets import resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, sink_type
 
 __all__ = [
@@ -50,11 +55,12 @@ __all__ = [
     "Settings",
     "SinkSettings",
     "SinkSpec",
-    "Source",
     "SourceSettings",
+    "SourceSpec",
     "StoreSettings",
     "load_settings",
     "parse_settings",
+    "validate_model",
 ]
 
 ENV_PREFIX = "HOOKGATE_"
@@ -163,11 +169,13 @@ class SinkSettings(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
-    """A configured source: the URL path segment, its connector and routing."""
+class SourceSpec:
+    """A configured source: the URL path segment, its connector's class and validated
+    options, and routing (defaults applied). The composition root builds the connector."""
 
     name: str
-    connector: Connector
+    cls: type[Connector]
+    options: ConnectorOptions
     event_source: str
     detail_format: Literal["envelope", "payload"]
     sinks: tuple[str, ...]
@@ -176,18 +184,15 @@ class Source:
 
     @property
     def connector_name(self) -> str:
-        return self.connector.name
+        return self.cls.name
 
 
 @dataclass(frozen=True, slots=True)
 class SinkSpec:
-    """A configured sink, built by the composition root."""
+    """A configured sink: its class and validated options, built by the composition root."""
 
     cls: type[Sink]
     options: SinkOptions
-
-    def build(self, name: str) -> Sink:
-        return self.cls(name, self.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +200,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
-    sources: dict[str, Source] = field(default_factory=dict)
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
     sinks: dict[str, SinkSpec] = field(default_factory=dict)
     path: Path | None = None
 
@@ -277,30 +282,31 @@ def parse_settings(
     for key in raw:
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
-    server = _validate(ServerSettings, raw.get("server", {}), "server")
-    store = _validate(StoreSettings, raw.get("store", {}), "store")
-    dispatcher = _validate(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
+    server = validate_model(ServerSettings, raw.get("server", {}), "server")
+    store = validate_model(StoreSettings, raw.get("store", {}), "store")
+    dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
 
-    def validate(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
+    def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references resolved."""
-        return _validate(model, _resolve_secrets(model, dict(data), key, env, base_dir), key)
+        return validate_model(model, resolve_secrets(model, dict(data), key, env, base_dir), key)
 
     sinks: dict[str, SinkSpec] = {}
     for name, table in _table(raw, "sinks").items():
         key = f"sinks.{name}"
         if not isinstance(table, dict):
             raise ConfigError(key, "must be a table")
-        sink_common = _validate(SinkSettings, {"type": table.get("type")}, key)
+        sink_common = validate_model(SinkSettings, {"type": table.get("type")}, key)
         if sink_common.type not in SINK_TYPES:
             raise ConfigError(
                 f"{key}.type",
                 f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(SINK_TYPES))})",
             )
         sink_cls = sink_type(sink_common.type)
-        sink_options = sink_cls.configure(key, {k: v for k, v in table.items() if k != "type"}, validate)
+        sink_table = {k: v for k, v in table.items() if k != "type"}
+        sink_options = sink_cls.configure(key, sink_table, validate_options)
         sinks[name] = SinkSpec(sink_cls, sink_options)
 
-    sources: dict[str, Source] = {}
+    sources: dict[str, SourceSpec] = {}
     for name, table in _table(raw, "sources").items():
         key = f"sources.{name}"
         if not _SOURCE_NAME.match(name):
@@ -310,23 +316,24 @@ def parse_settings(
         if not isinstance(table, dict):
             raise ConfigError(key, "must be a table")
         common_keys = set(SourceSettings.model_fields)
-        common = _validate(SourceSettings, {k: v for k, v in table.items() if k in common_keys}, key)
+        common = validate_model(SourceSettings, {k: v for k, v in table.items() if k in common_keys}, key)
         try:
             connector_cls = connectors.load(common.connector)
         except connectors.PluginError as exc:
             raise ConfigError(f"{key}.connector", str(exc)) from None
         options = {k: v for k, v in table.items() if k not in common_keys}
-        options = _resolve_secrets(connector_cls.Options, options, key, env, base_dir)
-        opts = _validate(connector_cls.Options, options, key, also_allowed=common_keys)
+        options = resolve_secrets(connector_cls.Options, options, key, env, base_dir)
+        opts = validate_model(connector_cls.Options, options, key, also_allowed=common_keys)
         for sink in common.sinks or ():
             if sink not in sinks:
                 raise ConfigError(
                     f"{key}.sinks",
                     f"no sink named {sink!r} (defined: {', '.join(sinks) or 'none'})",
                 )
-        sources[name] = Source(
+        sources[name] = SourceSpec(
             name=name,
-            connector=connector_cls(opts),
+            cls=connector_cls,
+            options=opts,
             event_source=common.event_source or f"hookgate.{name}",
             detail_format=common.detail_format,
             sinks=tuple(common.sinks) if common.sinks is not None else tuple(sinks),
@@ -343,7 +350,9 @@ def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _validate(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[str] = ()) -> _M:
+def validate_model(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[str] = ()) -> _M:
+    """`data` validated as `model`; a `ConfigError` names the first offending key under
+    `key` (and lists the others), an unknown key with the keys allowed."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -358,108 +367,3 @@ def _validate(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[st
         first_key, first_msg = problems[0]
         message = first_msg + "".join(f"\n{k}: {m}" for k, m in problems[1:])
         raise ConfigError(first_key, message) from None
-
-
-def _is_secret(annotation: Any) -> bool:
-    return annotation is SecretStr or any(_is_secret(a) for a in typing.get_args(annotation))
-
-
-def _resolve_secrets(
-    model: type[BaseModel],
-    options: dict[str, Any],
-    key: str,
-    env: Mapping[str, str],
-    base_dir: Path | None,
-) -> dict[str, Any]:
-    resolved = dict(options)
-    for name, info in model.model_fields.items():
-        if name not in resolved:
-            continue
-        value = resolved[name]
-        if not _is_secret(info.annotation):
-            if isinstance(value, dict):  # a nested table (`auth = {password = "env:…"}`)
-                for nested in _models_in(info.annotation):
-                    value = _resolve_secrets(nested, value, f"{key}.{name}", env, base_dir)
-                resolved[name] = value
-            continue
-        if isinstance(value, list):
-            resolved[name] = [
-                _resolve_secret(v, f"{key}.{name}[{i}]", env, base_dir) for i, v in enumerate(value)
-            ]
-        else:
-            resolved[name] = _resolve_secret(value, f"{key}.{name}", env, base_dir)
-    return resolved
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The models a field may hold: `M`, `M | None`, `Annotated[M1 | M2, …]`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for a in typing.get_args(annotation) for m in _models_in(a)]
-
-
-def _resolve_secret(value: Any, key: str, env: Mapping[str, str], base_dir: Path | None) -> Any:
-    """`env:NAME` → that variable; `file:PATH` → the file's text; `secretsmanager:…` and
-    `ssm:…` → the secret fetched from AWS; anything else → as is."""
-    if not isinstance(value, str):
-        return value
-    if value.startswith(("secretsmanager:", "ssm:")):
-        try:
-            return _aws_secret(value)
-        except LookupError as exc:
-            raise ConfigError(key, str(exc)) from None
-    if value.startswith("env:"):
-        var = value[4:]
-        if var not in env or not env[var]:
-            raise ConfigError(key, f"environment variable {var} is not set")
-        return env[var]
-    if value.startswith("file:"):
-        path = Path(value[5:])
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(key, f"cannot read secret file {path}: {exc.strerror}") from None
-    return value
-
-
-@functools.cache
-def _aws_secret(reference: str) -> str:
-    """The text behind `secretsmanager:NAME_OR_ARN[#JSON_KEY]` or `ssm:NAME_OR_ARN`, fetched
-    once per process (failures are not cached). A `LookupError` says what failed, never
-    what the secret holds."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-    service, _, name = reference.partition(":")
-    name, _, json_key = name.partition("#") if service == "secretsmanager" else (name, "", "")
-    if not name:
-        raise LookupError(f"{reference}: the reference names no secret")
-    try:
-        client = _aws_session().client(service)
-        if service == "ssm":
-            value: Any = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        else:
-            found = client.get_secret_value(SecretId=name)
-            value = found["SecretString"] if "SecretString" in found else found["SecretBinary"].decode()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise LookupError(f"cannot read {reference}: {error.get('Code')}: {error.get('Message')}") from None
-    except (BotoCoreError, UnicodeDecodeError) as exc:
-        raise LookupError(f"cannot read {reference}: {type(exc).__name__}: {exc}") from None
-    if json_key:
-        try:
-            value = json.loads(value)[json_key]
-        except (ValueError, TypeError, KeyError):
-            raise LookupError(f"{reference}: not a JSON object with the key {json_key!r}") from None
-        if not isinstance(value, str):
-            raise LookupError(f"{reference}: the value of {json_key!r} is not a string")
-    return str(value)
-
-
-@functools.cache
-def _aws_session() -> Any:
-    """One boto3 session for every reference (making one costs tens of milliseconds)."""
-    import boto3  # noqa: PLC0415 - only configurations referencing AWS secrets load boto3
-
-    return boto3.session.Session()

@@ -17,17 +17,13 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import orjson
 
-from connectors import MalformedPayloadError, ProviderEvent
-
-if TYPE_CHECKING:
-    from gateway.config import Source
+from connectors import MAX_TYPE_LENGTH, MalformedPayloadError, ProviderEvent
 
 __all__ = [
-    "MAX_DETAIL_TYPE",
     "MAX_TRACE_HEADER",
     "Event",
     "build_event",
@@ -35,8 +31,6 @@ __all__ = [
     "isoformat",
     "new_event_id",
 ]
-
-MAX_DETAIL_TYPE = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,27 +105,36 @@ MAX_TRACE_HEADER = 500
 
 
 def build_event(
-    source: Source, event: ProviderEvent, received_at: float, *, trace_header: str | None = None
+    event: ProviderEvent,
+    received_at: float,
+    *,
+    source: str,
+    connector: str,
+    event_source: str,
+    detail_format: Literal["envelope", "payload"] = "envelope",
+    trace_header: str | None = None,
 ) -> Event:
     """Wrap one verified provider event into the stored envelope.
 
+    `source` names the configured source (and `connector` its connector) in the metadata;
+    `event_source` is the envelope's `source`; `detail_format` as the source's setting.
     `trace_header` is the delivery's `X-Amzn-Trace-Id`, kept as the envelope's optional
     `trace-header` so an EventBridge sink can continue the X-Ray trace.
     """
     detail_type = event.type
-    if not detail_type or len(detail_type) > MAX_DETAIL_TYPE:
-        raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_DETAIL_TYPE} characters")
+    if not detail_type or len(detail_type) > MAX_TYPE_LENGTH:
+        raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_TYPE_LENGTH} characters")
     event_id = new_event_id(received_at)
     metadata = {
         "event_id": event_id,
-        "source": source.name,
-        "connector": source.connector_name,
+        "source": source,
+        "connector": connector,
         "provider_event_id": event.provider_event_id,
         "delivery_id": event.delivery_id,
         "dedup_key": event.dedup_key,
         "received_at": _isoformat_ms(received_at),
     }
-    if source.detail_format == "payload" and isinstance(event.payload, dict):
+    if detail_format == "payload" and isinstance(event.payload, dict):
         detail: Any = event.payload
     else:
         detail = {"metadata": metadata, "payload": event.payload}
@@ -139,7 +142,7 @@ def build_event(
         "version": "0",
         "id": event_id,
         "detail-type": detail_type,
-        "source": source.event_source,
+        "source": event_source,
         "time": isoformat(event.occurred_at or received_at),
         "resources": [],
         "detail": detail,
@@ -148,7 +151,7 @@ def build_event(
         entry["trace-header"] = trace_header
     return Event(
         id=event_id,
-        source=source.name,
+        source=source,
         dedup_key=event.dedup_key,
         detail_type=detail_type,
         received_at=received_at,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
 import orjson
@@ -20,6 +20,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors import (
+    Connector,
     HandshakeResponse,
     Headers,
     MalformedPayloadError,
@@ -32,11 +33,27 @@ from gateway.store import PersistResult
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
-    from gateway.config import Source
 
-__all__ = ["RequestLogMiddleware", "WebhookHandler"]
+__all__ = ["RequestLogMiddleware", "Source", "WebhookHandler"]
 
 log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A source at the edge: the URL path segment, its connector and routing."""
+
+    name: str
+    connector: Connector
+    event_source: str
+    detail_format: Literal["envelope", "payload"]
+    sinks: tuple[str, ...]
+    max_body_bytes: int
+    public_url: str | None
+
+    @property
+    def connector_name(self) -> str:
+        return self.connector.name
 
 
 def _begin_request() -> tuple[float, str]:
@@ -187,7 +204,7 @@ class WebhookHandler:
 
     async def _handle(self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any]) -> _Answer:
         gateway = self.gateway
-        source = gateway.settings.sources.get(name)
+        source = gateway.sources.get(name)
         if source is None:
             fields["cause"] = "unknown_source"
             return _error(404, "unknown source")
@@ -323,7 +340,18 @@ def _normalize(source: Source, webhook: WebhookRequest, now: float) -> list[Even
         if not found:
             raise MalformedPayloadError("no_events")
         trace = webhook.headers.get("x-amzn-trace-id")
-        return [build_event(source, pe, now, trace_header=trace) for pe in found]
+        return [
+            build_event(
+                pe,
+                now,
+                source=source.name,
+                connector=source.connector_name,
+                event_source=source.event_source,
+                detail_format=source.detail_format,
+                trace_header=trace,
+            )
+            for pe in found
+        ]
     except MalformedPayloadError as exc:
         raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
     except Exception as exc:  # noqa: BLE001 - never a 500 from input

@@ -26,6 +26,7 @@ import pytest
 import connectors
 from connectors import WebhookRequest
 from connectors.testing import signed_request, tamper
+from gateway.app import build_source
 from gateway.aws_lambda import DedupTable, DirectStore, LambdaHandler, create_handler, lambda_settings
 from gateway.config import parse_settings
 from gateway.errors import ConfigError, StoreError
@@ -527,7 +528,7 @@ def test_secret_references_are_fetched_once_per_process(aws: LocalAws) -> None:
 
     def verified(secret: str) -> bool:
         settings = parse_settings(raw, env={})
-        connector = settings.sources["stripe"].connector
+        connector = build_source(settings.sources["stripe"]).connector
         now = time.time()
         request = signed_request(connectors.load("stripe").from_config({"secrets": [secret]}), now=now)
         connector.verify(request, now)

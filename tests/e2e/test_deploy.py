@@ -27,6 +27,7 @@ import pytest
 
 import connectors
 from connectors.testing import signed_request
+from gateway.app import build_source
 from gateway.aws_lambda import create_handler
 from gateway.config import load_settings
 from tests._aws import LocalAws, moto_server, use_offline_env
@@ -176,7 +177,7 @@ def test_kubernetes_replicas_share_one_postgresql_database(tmp_path: Path) -> No
                     wait_until(partial(_answers, url + path), f"{kind} {path}", log, process)
             # One delivery, retried by the provider to the other replica: stored once.
             settings = load_settings(env=replicas[0][0])
-            connector = settings.sources["stripe"].connector
+            connector = build_source(settings.sources["stripe"]).connector
             now = time.time()
             delivery = connector.sign(connector.sample_body(now), now)
             answers = []

@@ -14,7 +14,7 @@ import pytest
 
 from connectors import Connector, ConnectorOptions, ProviderEvent, SignedDelivery, WebhookRequest
 from gateway.app import Gateway, GatewayApp, create_app
-from gateway.config import Settings, Source, parse_settings
+from gateway.config import Settings, SourceSpec, parse_settings
 from gateway.sinks import MemorySink
 from gateway.store import EventSummary, Store
 from tests.unit._fakes import FakeClock
@@ -57,10 +57,11 @@ class BrokenNormalizeConnector(Connector):
         return SignedDelivery(body)
 
 
-def source_for(connector: Connector) -> Source:
-    return Source(
+def source_for(connector: type[Connector]) -> SourceSpec:
+    return SourceSpec(
         name=connector.name,
-        connector=connector,
+        cls=connector,
+        options=ConnectorOptions(),
         event_source=f"hookgate.{connector.name}",
         detail_format="envelope",
         sinks=("mem",),
@@ -96,7 +97,7 @@ def settings(tmp_path: Path) -> Settings:
         "sinks": {"mem": {"type": "memory"}},
     }
     settings = parse_settings(raw, env={})
-    broken = (BrokenVerifyConnector(ConnectorOptions()), BrokenNormalizeConnector(ConnectorOptions()))
+    broken = (BrokenVerifyConnector, BrokenNormalizeConnector)
     extra = {c.name: source_for(c) for c in broken}
     return dataclasses.replace(settings, sources={**settings.sources, **extra})
 
@@ -122,7 +123,7 @@ class Edge:
         return store
 
     def sign(self, body: bytes, *, at: float | None = None, source: str = "stripe") -> dict[str, str]:
-        connector = self.gateway.settings.sources[source].connector
+        connector = self.gateway.sources[source].connector
         return connector.sign(body, self.clock.now if at is None else at).headers
 
     async def post(self, source: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -145,7 +145,7 @@ async def test_a_redelivery_is_acknowledged_as_a_duplicate(edge: Edge) -> None:
 
 async def test_a_forged_signature_is_unauthorized_with_a_generic_body(edge: Edge) -> None:
     body = stripe_body()
-    forged = edge.gateway.settings.sources["stripe"].connector.sign(body + b" ", edge.clock.now).headers
+    forged = edge.gateway.sources["stripe"].connector.sign(body + b" ", edge.clock.now).headers
     response = await edge.post("stripe", body, forged)
     await assert_rejected(edge, response, 401, "unauthorized")
     assert "signature" not in response.text
@@ -321,7 +321,7 @@ async def test_a_connector_that_fails_to_acknowledge_gets_hookgates_answer(
     def broken(request: object) -> None:
         raise RuntimeError("a connector bug")
 
-    monkeypatch.setattr(edge.gateway.settings.sources["stripe"].connector, "acknowledge", broken)
+    monkeypatch.setattr(edge.gateway.sources["stripe"].connector, "acknowledge", broken)
     with structlog.testing.capture_logs() as logs:
         response = await edge.post("stripe", invoice_paid, edge.sign(invoice_paid))
     assert response.status_code == 200  # the event is stored: it is acknowledged all the same

@@ -9,6 +9,7 @@ import pytest
 
 from connectors.freshdesk import FreshdeskConnector, FreshdeskOptions
 from connectors.stripe import StripeConnector, StripeOptions
+from gateway.app import build_sinks, build_source
 from gateway.config import Settings, load_settings, parse_settings
 from gateway.errors import ConfigError
 from gateway.sinks.files import JsonlOptions, JsonlSink
@@ -45,7 +46,7 @@ def write(tmp_path: Path, text: str = CONFIG, name: str = "hookgate.toml") -> Pa
 
 
 def stripe_options(settings: Settings, source: str = "stripe") -> StripeOptions:
-    connector = settings.sources[source].connector
+    connector = build_source(settings.sources[source]).connector
     assert isinstance(connector, StripeConnector)
     return connector.options
 
@@ -89,7 +90,7 @@ def test_the_documented_shape_loads(tmp_path: Path) -> None:
     assert secrets(settings) == ["whsec_from_env_6bQ2"]
     assert stripe_options(settings).tolerance_seconds == 300
 
-    support = settings.sources["support"].connector
+    support = build_source(settings.sources["support"]).connector
     assert isinstance(support, FreshdeskConnector)
     assert isinstance(support.options, FreshdeskOptions)
     assert [s.get_secret_value() for s in support.options.username] == ["hookgate"]
@@ -99,7 +100,7 @@ def test_the_documented_shape_loads(tmp_path: Path) -> None:
     assert archive.cls is JsonlSink
     assert isinstance(archive.options, JsonlOptions)
     assert archive.options.path == "./events.jsonl"
-    sink = archive.build("archive")
+    sink = build_sinks(settings)["archive"]
     assert (sink.name, sink.options) == ("archive", archive.options)
 
 

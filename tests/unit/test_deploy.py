@@ -569,8 +569,8 @@ def test_kubernetes_configuration_is_accepted_on_postgresql(tmp_path: Path) -> N
     assert settings.store.is_postgres
     assert settings.server.host == "0.0.0.0"  # noqa: S104 - the image's listener
     for source in settings.sources.values():
-        assert isinstance(source.connector.options, connectors.SecretsOptions)
-        [secret] = connectors.secret_values(source.connector.options.secrets)
+        assert isinstance(source.options, connectors.SecretsOptions)
+        [secret] = connectors.secret_values(source.options.secrets)
         assert secret.decode() in manifest.objects["Secret"]["stringData"].values()
 
 

@@ -18,6 +18,7 @@ from gateway.cli import main
 from gateway.config import DispatcherSettings, ServerSettings, SourceSettings, StoreSettings
 from gateway.router.rules import TargetSettings
 from gateway.router.targets import target_types
+from gateway.secrets import REFERENCE_FORMS
 from gateway.sinks import sink_types
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +98,20 @@ def _commands(group: click.Group, prefix: str = "hookgate") -> list[str]:
         else:
             names.append(full)
     return names
+
+
+def test_every_secret_reference_form_is_listed_in_one_place() -> None:
+    section = CONFIGURATION.split("## Secret references\n", 1)[1].split("\n## ", 1)[0]
+    for form in REFERENCE_FORMS:
+        assert f"`{form}`" in section, f"secret reference {form} is not in docs/configuration.md"
+    # Every other page links to that section instead of listing (some of) the forms again.
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        if page.name == "configuration.md":
+            continue
+        text = page.read_text()
+        listed = [form for form in REFERENCE_FORMS if f"`{form}`" in text]
+        where = page.relative_to(ROOT)
+        assert not listed, f"{where} lists {listed}: link to configuration.md#secret-references"
 
 
 def test_every_cli_command_is_in_the_readme() -> None:

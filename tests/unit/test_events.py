@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras
 import pytest
 
-from connectors import MalformedPayloadError, ProviderEvent
-from gateway.config import Source, parse_settings
-from gateway.events import MAX_DETAIL_TYPE, Event, build_event, id_floor, isoformat, new_event_id
+from connectors import MAX_TYPE_LENGTH, MalformedPayloadError, ProviderEvent
+from gateway.config import parse_settings
+from gateway.events import Event, build_event, id_floor, isoformat, new_event_id
 
 from ._fakes import NOW
 
@@ -32,9 +32,16 @@ PROVIDER_EVENT = ProviderEvent(
 RECEIVED = 1_724_243_545.25  # 2024-08-21T12:32:25.250Z
 
 
-def source(**keys: Any) -> Source:
+def source(**keys: Any) -> dict[str, Any]:
+    """`build_event`'s keywords for a source configured with `keys`."""
     raw = {"sources": {"stripe": {"connector": "stripe", "secrets": ["whsec_x"], **keys}}}
-    return parse_settings(raw, env={}).sources["stripe"]
+    found = parse_settings(raw, env={}).sources["stripe"]
+    return {
+        "source": found.name,
+        "connector": found.connector_name,
+        "event_source": found.event_source,
+        "detail_format": found.detail_format,
+    }
 
 
 def envelope(event: Event) -> dict[str, Any]:
@@ -86,7 +93,7 @@ def test_isoformat_is_utc_whole_seconds_with_z() -> None:
 
 
 def test_envelope_format() -> None:
-    event = build_event(source(), PROVIDER_EVENT, RECEIVED)
+    event = build_event(PROVIDER_EVENT, RECEIVED, **source())
     entry = envelope(event)
     assert entry == {
         "version": "0",
@@ -119,7 +126,7 @@ def test_envelope_format() -> None:
 
 def test_payload_format_puts_the_provider_payload_in_detail() -> None:
     event = build_event(
-        source(detail_format="payload", event_source="com.example.payments"), PROVIDER_EVENT, RECEIVED
+        PROVIDER_EVENT, RECEIVED, **source(detail_format="payload", event_source="com.example.payments")
     )
     entry = envelope(event)
     assert entry["detail"] == PAYLOAD
@@ -133,33 +140,33 @@ def test_payload_format_puts_the_provider_payload_in_detail() -> None:
 
 def test_payload_format_keeps_the_envelope_when_the_payload_is_not_an_object() -> None:
     listed = replace(PROVIDER_EVENT, payload=[1, 2, 3])
-    entry = envelope(build_event(source(detail_format="payload"), listed, RECEIVED))
+    entry = envelope(build_event(listed, RECEIVED, **source(detail_format="payload")))
     assert entry["detail"]["payload"] == [1, 2, 3]
     assert entry["detail"]["metadata"]["event_id"] == entry["id"]
 
 
 def test_time_falls_back_to_the_receipt_time() -> None:
     undated = replace(PROVIDER_EVENT, occurred_at=None, provider_event_id=None, delivery_id=None)
-    entry = envelope(build_event(source(), undated, RECEIVED))
+    entry = envelope(build_event(undated, RECEIVED, **source()))
     assert entry["time"] == "2024-08-21T12:32:25Z"
     assert entry["detail"]["metadata"]["provider_event_id"] is None
 
 
 def test_payloads_beyond_64_bit_integers_survive() -> None:
     big = replace(PROVIDER_EVENT, payload={"n": 2**80, "text": "h\u00e9llo \u2603"})
-    entry = envelope(build_event(source(), big, RECEIVED))
+    entry = envelope(build_event(big, RECEIVED, **source()))
     assert entry["detail"]["payload"] == {"n": 2**80, "text": "h\u00e9llo \u2603"}
 
 
 def test_a_detail_type_of_128_characters_is_accepted() -> None:
-    longest = replace(PROVIDER_EVENT, type="x" * MAX_DETAIL_TYPE)
-    assert build_event(source(), longest, RECEIVED).detail_type == "x" * 128
+    longest = replace(PROVIDER_EVENT, type="x" * MAX_TYPE_LENGTH)
+    assert build_event(longest, RECEIVED, **source()).detail_type == "x" * 128
 
 
-@pytest.mark.parametrize("detail_type", ["x" * (MAX_DETAIL_TYPE + 1), ""])
+@pytest.mark.parametrize("detail_type", ["x" * (MAX_TYPE_LENGTH + 1), ""])
 def test_a_detail_type_out_of_bounds_is_malformed(detail_type: str) -> None:
     with pytest.raises(MalformedPayloadError) as exc:
-        build_event(source(), replace(PROVIDER_EVENT, type=detail_type), RECEIVED)
+        build_event(replace(PROVIDER_EVENT, type=detail_type), RECEIVED, **source())
     assert exc.value.cause == "bad_event_type"
 
 
@@ -174,6 +181,11 @@ def schema_validator() -> jsonschema.protocols.Validator:
     return validator
 
 
+def test_the_schema_bounds_the_detail_type_as_the_gateway_does() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["properties"]["detail-type"]["maxLength"] == MAX_TYPE_LENGTH
+
+
 @pytest.mark.parametrize(
     "keys",
     [{}, {"detail_format": "payload"}, {"event_source": "com.example.payments"}],
@@ -182,23 +194,23 @@ def schema_validator() -> jsonschema.protocols.Validator:
 def test_envelopes_validate_against_the_published_schema(keys: dict[str, Any]) -> None:
     validator = schema_validator()
     for provider_event in (PROVIDER_EVENT, replace(PROVIDER_EVENT, occurred_at=None, delivery_id=None)):
-        validator.validate(envelope(build_event(source(**keys), provider_event, RECEIVED)))
-    traced = build_event(source(**keys), PROVIDER_EVENT, RECEIVED, trace_header="Root=1-5759e988-bd862e3f")
+        validator.validate(envelope(build_event(provider_event, RECEIVED, **source(**keys))))
+    traced = build_event(PROVIDER_EVENT, RECEIVED, **source(**keys), trace_header="Root=1-5759e988-bd862e3f")
     validator.validate(envelope(traced))
 
 
 def test_only_a_printable_trace_header_within_the_limit_is_kept() -> None:
     for header in ("", "x" * 501, "Root=1\n-2"):
         assert "trace-header" not in envelope(
-            build_event(source(), PROVIDER_EVENT, RECEIVED, trace_header=header)
+            build_event(PROVIDER_EVENT, RECEIVED, **source(), trace_header=header)
         )
-    kept = envelope(build_event(source(), PROVIDER_EVENT, RECEIVED, trace_header="x" * 500))
+    kept = envelope(build_event(PROVIDER_EVENT, RECEIVED, **source(), trace_header="x" * 500))
     assert kept["trace-header"] == "x" * 500
 
 
 def test_the_schema_rejects_what_the_gateway_never_emits() -> None:
     validator = schema_validator()
-    good = envelope(build_event(source(), PROVIDER_EVENT, RECEIVED))
+    good = envelope(build_event(PROVIDER_EVENT, RECEIVED, **source()))
     for bad in (
         {**good, "source": "aws.partner"},
         {**good, "id": "not-a-uuid"},

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from standardwebhooks.webhooks import Webhook
 from structlog.testing import capture_logs
 
+from gateway.app import build_sinks
 from gateway.cli import main
 from gateway.config import DispatcherSettings, StoreSettings, parse_settings
 from gateway.dispatcher import Dispatcher
@@ -49,8 +50,8 @@ def event(payload: dict[str, Any] | None = None, *, at: float = 1_700_000_000.0)
 
 def configured(table: dict[str, Any], env: dict[str, str] | None = None) -> HttpSink:
     """The sink `[sinks.app]` of a configuration, built as `serve` builds it."""
-    spec = parse_settings({"sinks": {"app": {"type": "http", **table}}}, env=env or {}).sinks["app"]
-    sink = spec.build("app")
+    settings = parse_settings({"sinks": {"app": {"type": "http", **table}}}, env=env or {})
+    sink = build_sinks(settings)["app"]
     assert isinstance(sink, HttpSink)
     return sink
 

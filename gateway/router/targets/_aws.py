@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from gateway.router.targets import Delivery, Target, TargetOptions
 from gateway.sinks import Delivered, Outcome, Permanent, Retry
-from gateway.sinks.eventbridge import EventBridgeOptions, EventBridgeSink, _call_failed
+from gateway.sinks.eventbridge import EventBridgeOptions, EventBridgeSink, call_failed
 
 __all__ = [
     "MAX_MESSAGES_PER_BATCH",
@@ -218,7 +218,7 @@ class SqsTarget(Target):
         return [by_id.get(entry["Id"], Retry("bad_response: no result for the message")) for _, entry in call]
 
     def _failed_call(self, exc: Exception, messages: int) -> Retry:
-        retry = _call_failed(exc)
+        retry = call_failed(exc)
         if retry.cause.split(":", 1)[0] in SQS_DEPLOYMENT_ERROR_CODES:
             retry = Retry(retry.cause, charge=False)
         if retry.charge:

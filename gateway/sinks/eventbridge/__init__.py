@@ -56,6 +56,7 @@ __all__ = [
     "EventBridgeSink",
     "PreparedEntry",
     "TooLarge",
+    "call_failed",
     "entry_size",
     "pack",
     "prepare",
@@ -198,8 +199,9 @@ def _code(cause: str) -> str:
     return cause.split(":", 1)[0][:64]
 
 
-def _call_failed(exc: Exception) -> Retry:
-    """A whole call failed: what to tell the store."""
+def call_failed(exc: Exception) -> Retry:
+    """A whole AWS call failed (botocore's error `exc`): what to tell the store. Shared
+    with the router's AWS targets, which classify their calls' failures the same way."""
     from botocore.exceptions import (  # noqa: PLC0415 - botocore loads with the clients
         ClientError,
         ConnectionError,
@@ -405,7 +407,7 @@ class EventBridgeSink(Sink):
                 half = len(chunk) // 2
                 return self._put(chunk[:half]) + self._put(chunk[half:])
             if _too_big_for_the_service(exc):
-                return [Permanent(_call_failed(exc).cause)]
+                return [Permanent(call_failed(exc).cause)]
             return [self._failed_call("events:PutEvents", exc, len(chunk))] * len(chunk)
         finally:
             metrics.request_latency.labels(self.name).observe(time.perf_counter() - started)
@@ -425,7 +427,7 @@ class EventBridgeSink(Sink):
         return outcomes
 
     def _failed_call(self, operation: str, exc: Exception, entries: int) -> Retry:
-        retry = _call_failed(exc)
+        retry = call_failed(exc)
         if retry.charge:
             log.warning(
                 "eventbridge_call_failed",

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from gateway.events import MAX_DETAIL_TYPE, MAX_TRACE_HEADER, Event
+from connectors import MAX_TYPE_LENGTH
+from gateway.events import MAX_TRACE_HEADER, Event
 from gateway.sinks import Permanent
 
 __all__ = [
@@ -167,8 +168,8 @@ def prepare(
     except (ValueError, TypeError, RecursionError) as exc:
         return Permanent(f"invalid_entry: stored entry is not valid JSON ({type(exc).__name__})")
     source, detail_type, detail = envelope.get("source"), envelope.get("detail-type"), envelope.get("detail")
-    if not isinstance(detail_type, str) or not 1 <= len(detail_type) <= MAX_DETAIL_TYPE:
-        return Permanent(f"invalid_detail_type: must be 1-{MAX_DETAIL_TYPE} characters")
+    if not isinstance(detail_type, str) or not 1 <= len(detail_type) <= MAX_TYPE_LENGTH:
+        return Permanent(f"invalid_detail_type: must be 1-{MAX_TYPE_LENGTH} characters")
     if not isinstance(source, str) or not 1 <= len(source) <= MAX_SOURCE:
         return Permanent(f"invalid_source: must be 1-{MAX_SOURCE} characters")
     if source.startswith("aws."):
