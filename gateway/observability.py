@@ -17,21 +17,41 @@ from __future__ import annotations
 import atexit
 import collections
 import contextvars
+import copy
+import importlib.metadata
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 import orjson
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+)
+from prometheus_client.metrics_core import Metric
 from structlog.contextvars import STRUCTLOG_KEY_PREFIX
 from structlog.typing import EventDict, WrappedLogger
 
-__all__ = ["LogStream", "Metrics", "SourceMetrics", "configure_logging", "render_json_line"]
+__all__ = [
+    "LogStream",
+    "Metrics",
+    "MetricsRegistry",
+    "SourceMetrics",
+    "configure_logging",
+    "render_json_line",
+    "version",
+]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -157,13 +177,50 @@ class SourceMetrics:
     latency: Histogram
 
 
+def version() -> str:
+    """The installed hookgate's version."""
+    try:
+        return importlib.metadata.version("hookgate")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
+#: The metric types whose samples prometheus_client may follow with a `_created` sample.
+_CREATED_TYPES = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
+
+
+class MetricsRegistry(CollectorRegistry):
+    """A registry that exposes no `_created` series, whatever registered in it.
+
+    prometheus_client adds a `_created` sample (the moment a child was created) to each
+    counter, histogram and summary; it doubles the series for no use to a dashboard.
+    `disable_created_metrics()` turns them off for the whole process, which would reach
+    into every other registry in it; this registry leaves them out of its own exposition.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in super().collect():
+            created = metric.name + "_created"
+            if metric.type in _CREATED_TYPES and any(s.name == created for s in metric.samples):
+                kept = copy.copy(metric)  # a collector may hand out the same object again
+                kept.samples = [s for s in metric.samples if s.name != created]
+                yield kept
+            else:
+                yield metric
+
+
 class Metrics:
-    """The Prometheus metrics of one gateway, in a registry of its own."""
+    """The Prometheus metrics of one gateway, in a registry of its own (`MetricsRegistry`),
+    with the process's (`process_*`) and the interpreter's (`python_*`) collectors and
+    `hookgate_build_info{version}`."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self._sources: dict[str, SourceMetrics] = {}
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or MetricsRegistry()
         r = self.registry
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
+        Info("hookgate_build", "The running hookgate (value 1)", registry=r).info({"version": version()})
         self.received = Counter(
             "hookgate_requests_received", "Webhook requests received", ["source"], registry=r
         )
