@@ -1,11 +1,12 @@
 """Logs and metrics, configured once.
 
 Logging is a structlog processor chain rendering one JSON object per line (stderr by
-default). Every request writes a line, so the chain is one processor doing what
-`merge_contextvars`, `add_log_level`, `TimeStamper(fmt="iso", utc=True)`,
-`format_exc_info` and `JSONRenderer` would do one after the other, with the same output,
-in a fraction of the calls: the timestamp reuses the formatted second, and orjson appends
-the newline. Lines are handed to a writer thread that writes whatever has accumulated in
+default), or, for people at a terminal, structlog's `ConsoleRenderer` (`--log-format`;
+JSON unless stderr is a terminal). Every request writes a line, so the JSON chain is one
+processor doing what `merge_contextvars`, `add_log_level`, `TimeStamper(fmt="iso",
+utc=True)`, `format_exc_info` and `JSONRenderer` would do one after the other, with the
+same output, in a fraction of the calls: the timestamp reuses the formatted second, and
+orjson appends the newline. Lines are handed to a writer thread that writes whatever has accumulated in
 one system call, so the event loop never blocks on the log stream. Request context is
 bound with `structlog.contextvars` by the HTTP edge's pure ASGI middleware. Secrets and
 payload bodies are never logged, by construction: nothing in the pipeline passes them to a
@@ -25,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import BinaryIO, Literal, cast
 
 import orjson
 import structlog
@@ -41,9 +42,11 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import Metric
 from structlog.contextvars import STRUCTLOG_KEY_PREFIX
-from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 __all__ = [
+    "LOG_FORMATS",
+    "LogFormat",
     "LogStream",
     "Metrics",
     "MetricsRegistry",
@@ -154,17 +157,63 @@ def render_json_line(logger: WrappedLogger, method_name: str, event_dict: EventD
     return cast(bytes, _render(logger, method_name, event_dict))  # orjson renders bytes
 
 
-def configure_logging(level: str = "info", stream: BinaryIO | None = None) -> LogStream:
-    """JSON lines on stderr (or `stream`), filtered at `level`; returns the stream."""
-    out = LogStream(stream or sys.stderr.buffer)
-    logger = _StreamLogger(out)
+class _TextStreamLogger:
+    """structlog's logger interface over a `LogStream` for renderers that return text:
+    each method queues the line, encoded, with its newline."""
+
+    def __init__(self, stream: LogStream) -> None:
+        write = stream.write
+
+        def emit(line: str) -> None:
+            write(line.encode("utf-8", "replace") + b"\n")
+
+        self.msg = self.log = self.debug = self.info = self.warn = self.warning = emit
+        self.error = self.critical = self.exception = self.fatal = self.failure = emit
+
+
+LogFormat = Literal["console", "json"]
+#: The `--log-format` choices.
+LOG_FORMATS: tuple[LogFormat, ...] = ("console", "json")
+
+
+def configure_logging(
+    level: str = "info", stream: BinaryIO | None = None, log_format: LogFormat | None = None
+) -> LogStream:
+    """Log lines on stderr (or `stream`), filtered at `level`; returns the stream.
+
+    `log_format` "json" writes one JSON object per line (`render_json_line`), "console"
+    structlog's `ConsoleRenderer` for people (colours when the stream is a terminal);
+    None picks "console" when the stream is a terminal, else "json".
+    """
+    target = stream or sys.stderr.buffer
+    tty = _isatty(target)
+    out = LogStream(target)
+    processors: list[Processor]
+    if (log_format or ("console" if tty else "json")) == "console":
+        processors = [
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=tty),
+        ]
+        logger: object = _TextStreamLogger(out)
+    else:
+        processors = [render_json_line]
+        logger = _StreamLogger(out)
     structlog.configure(
-        processors=[render_json_line],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=lambda *_: logger,
         cache_logger_on_first_use=True,
     )
     return out
+
+
+def _isatty(stream: BinaryIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False
 
 
 @dataclass(frozen=True, slots=True)

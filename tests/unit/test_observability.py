@@ -18,7 +18,7 @@ import structlog
 from prometheus_client import Counter, generate_latest
 from structlog.typing import EventDict
 
-from gateway.observability import LogStream, Metrics, configure_logging, render_json_line
+from gateway.observability import LogFormat, LogStream, Metrics, configure_logging, render_json_line
 
 #: What `configure_logging` installed before its processors became one.
 STANDARD_CHAIN = (
@@ -235,3 +235,46 @@ def test_each_gateway_has_its_own_registry() -> None:
     assert 'source="a"' in exposition(first)
     assert 'source="a"' not in exposition(second)
     assert "hookgate_build_info" in exposition(second)
+
+
+class Terminal(io.BytesIO):
+    """A stream that says it is a terminal, as stderr does when run by hand."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def logged(level: str, out: io.BytesIO, log_format: LogFormat | None) -> str:
+    stream = configure_logging(level, out, log_format)
+    log = structlog.get_logger()
+    structlog.contextvars.bind_contextvars(request_id="r1")
+    log.info("request", path="/webhooks/stripe", status=200)
+    log.debug("not at this level")
+    stream.flush()
+    return out.getvalue().decode()
+
+
+def test_console_format_renders_lines_for_people() -> None:
+    text = logged("info", io.BytesIO(), "console")
+
+    [line] = text.splitlines()
+    assert not line.startswith("{")
+    assert "request" in line
+    assert "[info" in line
+    assert "path=/webhooks/stripe" in line
+    assert "request_id=r1" in line
+    assert "\x1b[" not in line  # not a terminal: no colours
+
+
+def test_a_terminal_gets_the_console_format_and_anything_else_json() -> None:
+    terminal = logged("info", Terminal(), None)
+    assert not terminal.startswith("{")
+    assert "\x1b[" in terminal  # colours on a terminal
+
+    piped = logged("info", io.BytesIO(), None)
+    assert json.loads(piped)["path"] == "/webhooks/stripe"
+
+
+def test_json_format_on_a_terminal_when_asked() -> None:
+    text = logged("info", Terminal(), "json")
+    assert json.loads(text)["event"] == "request"
