@@ -169,6 +169,10 @@ def create_app(
             for sink in gateway.sinks:
                 for state in QUEUE_STATES:
                     metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
+        with contextlib.suppress(StoreError, TimeoutError):
+            lag = {} if durable is None else await asyncio.wait_for(durable.oldest_pending(), timeout=2.0)
+            for sink in gateway.sinks:
+                metrics.oldest_pending_age.labels(sink).set(lag.get(sink, 0.0))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager

@@ -298,6 +298,12 @@ class Metrics:
         self.queue_depth = Gauge(
             "hookgate_queue_depth", "Delivery records by sink and state", ["sink", "state"], registry=r
         )
+        self.oldest_pending_age = Gauge(
+            "hookgate_oldest_pending_age_seconds",
+            "Age of the oldest event not yet delivered to a sink (0: nothing waits)",
+            ["sink"],
+            registry=r,
+        )
         self.request_latency = Histogram(
             "hookgate_request_duration_seconds",
             "Time to answer a webhook request",

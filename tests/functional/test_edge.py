@@ -274,6 +274,27 @@ async def test_metrics_count_requests_rejections_duplicates_and_the_queue(edge: 
     assert metric(text, "hookgate_queue_depth", sink="mem", state="dead") == 0
 
 
+async def test_metrics_say_how_long_the_oldest_undelivered_event_has_waited(edge: Edge) -> None:
+    scrape = (await edge.client.get("/metrics")).text
+    assert metric(scrape, "hookgate_oldest_pending_age_seconds", sink="mem") == 0
+
+    first = stripe_body("evt_lag_1")
+    await edge.post("stripe", first, edge.sign(first))
+    edge.clock.advance(40)
+    second = stripe_body("evt_lag_2")
+    await edge.post("stripe", second, edge.sign(second))
+    edge.clock.advance(2)
+
+    scrape = (await edge.client.get("/metrics")).text
+    assert metric(scrape, "hookgate_oldest_pending_age_seconds", sink="mem") == 42
+
+    dispatcher = edge.gateway.dispatcher
+    assert dispatcher is not None
+    await dispatcher.drain()
+    scrape = (await edge.client.get("/metrics")).text
+    assert metric(scrape, "hookgate_oldest_pending_age_seconds", sink="mem") == 0
+
+
 # -- logging ------------------------------------------------------------------------------
 
 
