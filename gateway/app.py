@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config import Settings, SourceSpec
 from gateway.dispatcher import Dispatcher
@@ -60,6 +60,8 @@ class Gateway:
     dispatcher: Dispatcher | None = None
     #: The local event buses among the configured sinks (their targets are in `sinks`).
     routers: dict[str, RouterSink] = field(default_factory=dict)
+    #: After `stop`: the deliveries the store still had to make (None: it did not answer).
+    left_pending: int | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def route(
@@ -100,6 +102,10 @@ class Gateway:
             else:
                 if released:
                     log.info("claims_released", count=released)
+        if store is not None:
+            with contextlib.suppress(StoreError, TimeoutError):
+                depth = await asyncio.wait_for(store.depth(), timeout=2.0)
+                self.left_pending = sum(count for (_, state), count in depth.items() if state != "dead")
         await self.inbox.close()
 
     @staticmethod
@@ -166,6 +172,10 @@ def create_app(
             for sink in gateway.sinks:
                 for state in QUEUE_STATES:
                     metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
+        with contextlib.suppress(StoreError, TimeoutError):
+            lag = {} if durable is None else await asyncio.wait_for(durable.oldest_pending(), timeout=2.0)
+            for sink in gateway.sinks:
+                metrics.oldest_pending_age.labels(sink).set(lag.get(sink, 0.0))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
@@ -176,16 +186,20 @@ def create_app(
         finally:
             await gateway.stop()
 
+    # With a metrics port, `/metrics` is served there only (`GatewayApp.metrics_app`).
+    metrics_route = Route("/metrics", metrics_endpoint, methods=["GET"])
+    separate = settings.server.metrics_port is not None
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *(() if separate else (metrics_route,)),
         ],
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    return GatewayApp(gateway, app)
+    metrics_app = RequestLogMiddleware(Starlette(routes=[metrics_route])) if separate else None
+    return GatewayApp(gateway, app, metrics_app)
 
 
 def build_source(spec: SourceSpec) -> Source:
@@ -210,9 +224,11 @@ class GatewayApp:
     """The ASGI application: `/webhooks/…` straight to the webhook handler (the hot path),
     everything else (health, metrics, lifespan) through Starlette."""
 
-    def __init__(self, gateway: Gateway, app: Starlette) -> None:
+    def __init__(self, gateway: Gateway, app: Starlette, metrics_app: ASGIApp | None = None) -> None:
         self.gateway = gateway
         self.state = app.state
+        #: What the separate metrics listener serves (`[server] metrics_port`), if any.
+        self.metrics_app = metrics_app
         self._webhooks = WebhookHandler(gateway)
         self._other = RequestLogMiddleware(app)
 

@@ -23,6 +23,9 @@ from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.events import isoformat
 from gateway.store import StoreAdmin, open_store
 
+if typing.TYPE_CHECKING:
+    from gateway.observability import LogFormat
+
 __all__ = ["main"]
 
 T = TypeVar("T")
@@ -103,17 +106,21 @@ def main() -> None:
 @config_option
 @click.option("--host", help="Interface to listen on (overrides [server] host).")
 @click.option("--port", type=int, help="Port to listen on (overrides [server] port).")
-def serve(config_path: str | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    help="Log lines for people or JSON (default: console when stderr is a terminal, else json).",
+)
+def serve(config_path: str | None, host: str | None, port: int | None, log_format: LogFormat | None) -> None:
     """Run the gateway."""
-    import uvicorn  # noqa: PLC0415 - only `serve` needs the server
-
-    from gateway.app import create_app  # noqa: PLC0415
+    from gateway.app import create_app  # noqa: PLC0415 - only `serve` needs the server
     from gateway.observability import configure_logging  # noqa: PLC0415
+    from gateway.server import GatewayServer  # noqa: PLC0415
 
     settings = _settings(config_path)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
-    configure_logging(settings.server.log_level)
+    log_stream = configure_logging(settings.server.log_level, log_format=log_format)
     app = create_app(settings)
     base = settings.server.public_url or f"http://{host}:{port}"
     click.echo(f"hookgate listening on http://{host}:{port}")
@@ -122,17 +129,7 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     if not settings.sources:
         click.echo("  no [sources] configured: every webhook URL answers 404")
     sys.stdout.flush()
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
-    uvicorn.Server(config).run()
+    GatewayServer(app, host, port, log_stream).run()
 
 
 @main.command("check-config")

@@ -83,6 +83,8 @@ class ServerSettings(_Model):
     #: Largest body accepted (413 above). 1 MiB matches EventBridge's entry limit.
     max_body_bytes: int = Field(1_048_576, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: Serve `/metrics` on this port of `host` (and no longer on `port`).
+    metrics_port: int | None = Field(None, ge=0, le=65535)
 
     @field_validator("public_url")
     @classmethod
@@ -90,6 +92,12 @@ class ServerSettings(_Model):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an absolute http(s) URL such as https://hooks.example.com")
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _metrics_port(self) -> ServerSettings:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("metrics_port must differ from port")
+        return self
 
 
 class StoreSettings(_Model):

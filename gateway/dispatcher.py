@@ -152,6 +152,7 @@ class Dispatcher:
         results = [_settlement(c.event.id, o) for c, o in zip(claimed, outcomes, strict=True)]
         transitions = await self.queue.settle(name, claimed, results)
         counts = {"delivered": 0, "retry": 0, "dead": 0}
+        retry_causes: dict[str, None] = {}
         for t in transitions:
             if t.state == "delivered":
                 counts["delivered"] += 1
@@ -160,15 +161,20 @@ class Dispatcher:
                 log.warning("dead_lettered", sink=name, event_id=t.event_id, cause=t.cause)
             else:
                 counts["retry"] += 1
+                retry_causes[t.cause or "unknown"] = None
                 self.metrics.retried.labels(name, _cause_code(t.cause)).inc()
         self.metrics.delivered.labels(name).inc(counts["delivered"])
         self.metrics.dead.labels(name).inc(counts["dead"])
+        # Which events, and why some will be tried again (the distinct causes, in order).
+        extra = {"retry_cause": "; ".join(retry_causes)} if retry_causes else {}
         log.info(
             "delivery_attempt",
             sink=name,
             batch=len(events),
             latency_ms=round(elapsed * 1000, 2),
+            event_ids=[event.id for event in events],
             **counts,
+            **extra,
         )
 
 

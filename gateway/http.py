@@ -4,7 +4,9 @@
     cause goes to the log) · 400 malformed · 503 store unavailable · 200 accepted/duplicate
 
 Nothing a caller sends can produce a 500 or a stack trace. The pure ASGI middleware
-binds request context for structlog and writes one JSON log line per request.
+binds request context for structlog and writes one JSON log line per request: at info,
+a 401 at warning (with its cause, never the secret or the body), and the probes' and
+scrapers' paths (`QUIET_PATHS`) at debug.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from gateway.store import PersistResult
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-__all__ = ["RequestLogMiddleware", "Source", "WebhookHandler"]
+__all__ = ["QUIET_PATHS", "RequestLogMiddleware", "Source", "WebhookHandler"]
 
 log = structlog.get_logger()
 
@@ -63,9 +65,15 @@ def _begin_request() -> tuple[float, str]:
     return time.perf_counter(), request_id
 
 
-def _end_request(scope: Scope, status: int, started: float, fields: dict[str, Any]) -> None:
-    """The one summary line of a request."""
-    log.info(
+#: Paths polled by probes and scrapers: their request lines are debug, not info.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _end_request(
+    scope: Scope, status: int, started: float, fields: dict[str, Any], level: str = "info"
+) -> None:
+    """The one summary line of a request, at `level`."""
+    getattr(log, level)(
         "request",
         method=scope["method"],
         path=scope["path"],
@@ -99,7 +107,7 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            _end_request(scope, status, started, {})
+            _end_request(scope, status, started, {}, "debug" if scope["path"] in QUIET_PATHS else "info")
 
 
 class _TooLargeError(Exception):
@@ -200,7 +208,8 @@ class WebhookHandler:
             )
             await send({"type": "http.response.body", "body": body})
         finally:
-            _end_request(scope, answer.status, started, fields)
+            # A 401 is worth a look (a wrong secret, a proxy that re-encodes bodies, an attack).
+            _end_request(scope, answer.status, started, fields, "warning" if answer.status == 401 else "info")
 
     async def _handle(self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any]) -> _Answer:
         gateway = self.gateway

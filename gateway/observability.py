@@ -1,11 +1,12 @@
 """Logs and metrics, configured once.
 
 Logging is a structlog processor chain rendering one JSON object per line (stderr by
-default). Every request writes a line, so the chain is one processor doing what
-`merge_contextvars`, `add_log_level`, `TimeStamper(fmt="iso", utc=True)`,
-`format_exc_info` and `JSONRenderer` would do one after the other, with the same output,
-in a fraction of the calls: the timestamp reuses the formatted second, and orjson appends
-the newline. Lines are handed to a writer thread that writes whatever has accumulated in
+default), or, for people at a terminal, structlog's `ConsoleRenderer` (`--log-format`;
+JSON unless stderr is a terminal). Every request writes a line, so the JSON chain is one
+processor doing what `merge_contextvars`, `add_log_level`, `TimeStamper(fmt="iso",
+utc=True)`, `format_exc_info` and `JSONRenderer` would do one after the other, with the
+same output, in a fraction of the calls: the timestamp reuses the formatted second, and
+orjson appends the newline. Lines are handed to a writer thread that writes whatever has accumulated in
 one system call, so the event loop never blocks on the log stream. Request context is
 bound with `structlog.contextvars` by the HTTP edge's pure ASGI middleware. Secrets and
 payload bodies are never logged, by construction: nothing in the pipeline passes them to a
@@ -17,21 +18,43 @@ from __future__ import annotations
 import atexit
 import collections
 import contextvars
+import copy
+import importlib.metadata
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import BinaryIO, Literal, cast
 
 import orjson
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+)
+from prometheus_client.metrics_core import Metric
 from structlog.contextvars import STRUCTLOG_KEY_PREFIX
-from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import EventDict, Processor, WrappedLogger
 
-__all__ = ["LogStream", "Metrics", "SourceMetrics", "configure_logging", "render_json_line"]
+__all__ = [
+    "LOG_FORMATS",
+    "LogFormat",
+    "LogStream",
+    "Metrics",
+    "MetricsRegistry",
+    "SourceMetrics",
+    "configure_logging",
+    "render_json_line",
+    "version",
+]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -134,17 +157,63 @@ def render_json_line(logger: WrappedLogger, method_name: str, event_dict: EventD
     return cast(bytes, _render(logger, method_name, event_dict))  # orjson renders bytes
 
 
-def configure_logging(level: str = "info", stream: BinaryIO | None = None) -> LogStream:
-    """JSON lines on stderr (or `stream`), filtered at `level`; returns the stream."""
-    out = LogStream(stream or sys.stderr.buffer)
-    logger = _StreamLogger(out)
+class _TextStreamLogger:
+    """structlog's logger interface over a `LogStream` for renderers that return text:
+    each method queues the line, encoded, with its newline."""
+
+    def __init__(self, stream: LogStream) -> None:
+        write = stream.write
+
+        def emit(line: str) -> None:
+            write(line.encode("utf-8", "replace") + b"\n")
+
+        self.msg = self.log = self.debug = self.info = self.warn = self.warning = emit
+        self.error = self.critical = self.exception = self.fatal = self.failure = emit
+
+
+LogFormat = Literal["console", "json"]
+#: The `--log-format` choices.
+LOG_FORMATS: tuple[LogFormat, ...] = ("console", "json")
+
+
+def configure_logging(
+    level: str = "info", stream: BinaryIO | None = None, log_format: LogFormat | None = None
+) -> LogStream:
+    """Log lines on stderr (or `stream`), filtered at `level`; returns the stream.
+
+    `log_format` "json" writes one JSON object per line (`render_json_line`), "console"
+    structlog's `ConsoleRenderer` for people (colours when the stream is a terminal);
+    None picks "console" when the stream is a terminal, else "json".
+    """
+    target = stream or sys.stderr.buffer
+    tty = _isatty(target)
+    out = LogStream(target)
+    processors: list[Processor]
+    if (log_format or ("console" if tty else "json")) == "console":
+        processors = [
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=tty),
+        ]
+        logger: object = _TextStreamLogger(out)
+    else:
+        processors = [render_json_line]
+        logger = _StreamLogger(out)
     structlog.configure(
-        processors=[render_json_line],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=lambda *_: logger,
         cache_logger_on_first_use=True,
     )
     return out
+
+
+def _isatty(stream: BinaryIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +226,50 @@ class SourceMetrics:
     latency: Histogram
 
 
+def version() -> str:
+    """The installed hookgate's version."""
+    try:
+        return importlib.metadata.version("hookgate")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
+#: The metric types whose samples prometheus_client may follow with a `_created` sample.
+_CREATED_TYPES = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
+
+
+class MetricsRegistry(CollectorRegistry):
+    """A registry that exposes no `_created` series, whatever registered in it.
+
+    prometheus_client adds a `_created` sample (the moment a child was created) to each
+    counter, histogram and summary; it doubles the series for no use to a dashboard.
+    `disable_created_metrics()` turns them off for the whole process, which would reach
+    into every other registry in it; this registry leaves them out of its own exposition.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in super().collect():
+            created = metric.name + "_created"
+            if metric.type in _CREATED_TYPES and any(s.name == created for s in metric.samples):
+                kept = copy.copy(metric)  # a collector may hand out the same object again
+                kept.samples = [s for s in metric.samples if s.name != created]
+                yield kept
+            else:
+                yield metric
+
+
 class Metrics:
-    """The Prometheus metrics of one gateway, in a registry of its own."""
+    """The Prometheus metrics of one gateway, in a registry of its own (`MetricsRegistry`),
+    with the process's (`process_*`) and the interpreter's (`python_*`) collectors and
+    `hookgate_build_info{version}`."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self._sources: dict[str, SourceMetrics] = {}
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or MetricsRegistry()
         r = self.registry
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
+        Info("hookgate_build", "The running hookgate (value 1)", registry=r).info({"version": version()})
         self.received = Counter(
             "hookgate_requests_received", "Webhook requests received", ["source"], registry=r
         )
@@ -191,6 +297,12 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "hookgate_queue_depth", "Delivery records by sink and state", ["sink", "state"], registry=r
+        )
+        self.oldest_pending_age = Gauge(
+            "hookgate_oldest_pending_age_seconds",
+            "Age of the oldest event not yet delivered to a sink (0: nothing waits)",
+            ["sink"],
+            registry=r,
         )
         self.request_latency = Histogram(
             "hookgate_request_duration_seconds",

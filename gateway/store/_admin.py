@@ -114,6 +114,12 @@ class StoreAdmin(StoreBase):
     async def depth(self) -> dict[tuple[str, State], int]:
         """Delivery records per (sink, state) for the `QUEUE_STATES` (metrics, readiness)."""
 
+    async def oldest_pending(self) -> dict[str, float]:
+        """Each sink's lag: per sink with deliveries still to make (pending, in flight or
+        waiting for a retry), the age in seconds of the oldest one's event."""
+        now = self.clock()
+        return {sink: max(now - received, 0.0) for sink, received in (await self._oldest_pending()).items()}
+
     # -- primitives ---------------------------------------------------------------------
     @abc.abstractmethod
     async def _redrive(self, event_ids: list[str] | None, sink: str | None, now: float) -> int: ...
@@ -130,3 +136,7 @@ class StoreAdmin(StoreBase):
 
     @abc.abstractmethod
     async def _purge(self, before: float, now: float) -> int: ...
+
+    @abc.abstractmethod
+    async def _oldest_pending(self) -> dict[str, float]:
+        """Per sink, `received_at` of the oldest event with a delivery still to make."""

@@ -544,6 +544,18 @@ class PostgresStore(Store):
 
         return await self._run(run)
 
+    async def _oldest_pending(self) -> dict[str, float]:
+        async def run(conn: Conn) -> dict[str, float]:
+            # Ids order events by arrival: per sink, the smallest id of an open delivery.
+            cur = await conn.execute(
+                "SELECT d.sink, e.received_at FROM (SELECT sink, min(event_id) AS oldest "
+                "FROM deliveries WHERE state IN ('pending', 'retry', 'forwarding') GROUP BY sink) AS d "
+                "JOIN events AS e ON e.id = d.oldest"
+            )
+            return dict(await cur.fetchall())
+
+        return await self._run(run)
+
 
 async def _deliveries(conn: Conn, event_ids: list[str]) -> dict[str, tuple[DeliveryRecord, ...]]:
     if not event_ids:

@@ -460,6 +460,18 @@ class SQLiteStore(Store):
 
         return await self._read(run)
 
+    async def _oldest_pending(self) -> dict[str, float]:
+        def run(conn: sqlite3.Connection) -> dict[str, float]:
+            # Ids order events by arrival: per sink, the smallest id of an open delivery.
+            rows = conn.execute(
+                "SELECT d.sink, e.received_at FROM (SELECT sink, MIN(event_id) AS oldest "
+                "FROM deliveries WHERE state IN ('pending', 'retry', 'forwarding') GROUP BY sink) AS d "
+                "JOIN events AS e ON e.id = d.oldest"
+            )
+            return dict(rows.fetchall())
+
+        return await self._read(run)
+
 
 def _deliveries(conn: sqlite3.Connection, event_id: str) -> tuple[DeliveryRecord, ...]:
     rows = conn.execute(

@@ -6,6 +6,7 @@ summary log line that carries neither secrets nor payloads.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -273,6 +274,27 @@ async def test_metrics_count_requests_rejections_duplicates_and_the_queue(edge: 
     assert metric(text, "hookgate_queue_depth", sink="mem", state="dead") == 0
 
 
+async def test_metrics_say_how_long_the_oldest_undelivered_event_has_waited(edge: Edge) -> None:
+    scrape = (await edge.client.get("/metrics")).text
+    assert metric(scrape, "hookgate_oldest_pending_age_seconds", sink="mem") == 0
+
+    first = stripe_body("evt_lag_1")
+    await edge.post("stripe", first, edge.sign(first))
+    edge.clock.advance(40)
+    second = stripe_body("evt_lag_2")
+    await edge.post("stripe", second, edge.sign(second))
+    edge.clock.advance(2)
+
+    scrape = (await edge.client.get("/metrics")).text
+    assert metric(scrape, "hookgate_oldest_pending_age_seconds", sink="mem") == 42
+
+    dispatcher = edge.gateway.dispatcher
+    assert dispatcher is not None
+    await dispatcher.drain()
+    scrape = (await edge.client.get("/metrics")).text
+    assert metric(scrape, "hookgate_oldest_pending_age_seconds", sink="mem") == 0
+
+
 # -- logging ------------------------------------------------------------------------------
 
 
@@ -313,6 +335,47 @@ async def test_one_log_line_per_request_without_secrets_or_payloads(edge: Edge) 
     assert STRIPE_SECRET not in everything
     assert MARKER not in everything
     assert "customer_email" not in everything
+
+
+async def test_request_lines_are_info_401s_warning_and_probes_debug(edge: Edge) -> None:
+    body = stripe_body()
+    with structlog.testing.capture_logs() as logs:
+        await edge.post("stripe", body, edge.sign(body))
+        await edge.post("stripe", body, {"Stripe-Signature": "t=1,v1=00"})
+        await edge.post("stripe", b"{", edge.sign(b"{"))
+        await edge.post("nope", body)
+        for path in ("/healthz", "/readyz", "/metrics"):
+            await edge.client.get(path)
+        await edge.client.get("/elsewhere")
+
+    levels = [(e["path"], e["status"], e["log_level"]) for e in logs if e["event"] == "request"]
+    assert levels == [
+        ("/webhooks/stripe", 200, "info"),
+        ("/webhooks/stripe", 401, "warning"),
+        ("/webhooks/stripe", 400, "info"),
+        ("/webhooks/nope", 404, "info"),
+        ("/healthz", 200, "debug"),
+        ("/readyz", 200, "debug"),
+        ("/metrics", 200, "debug"),
+        ("/elsewhere", 404, "info"),
+    ]
+    rejected = next(e for e in logs if e["event"] == "request" and e["status"] == 401)
+    assert (rejected["cause"], rejected["cause_detail"]) == ("verification_failed", "bad_signature")
+    assert STRIPE_SECRET not in repr(logs)
+    assert MARKER not in repr(logs)
+
+
+async def test_metrics_have_no_created_series_and_say_which_build_runs(edge: Edge) -> None:
+    body = stripe_body()
+    await edge.post("stripe", body, edge.sign(body))
+
+    text = (await edge.client.get("/metrics")).text
+
+    assert metric(text, "hookgate_requests_received_total", source="stripe") == 1
+    assert "_created" not in text
+    assert metric(text, "hookgate_build_info", version=importlib.metadata.version("hookgate")) == 1
+    assert "process_cpu_seconds_total" in text
+    assert "python_gc_collections_total" in text
 
 
 async def test_a_connector_that_fails_to_acknowledge_gets_hookgates_answer(

@@ -19,9 +19,14 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def log_output() -> Iterator[tuple[io.BytesIO, LogStream]]:
+def log_level() -> str:
+    return "debug"
+
+
+@pytest.fixture
+def log_output(log_level: str) -> Iterator[tuple[io.BytesIO, LogStream]]:
     out = io.BytesIO()
-    stream = configure_logging("info", out)
+    stream = configure_logging(log_level, out)
     # As configured, but not cached: module loggers must not keep this pipeline once the
     # test is over (other tests capture logs with `structlog.testing.capture_logs`).
     structlog.configure(cache_logger_on_first_use=False)
@@ -74,9 +79,25 @@ async def test_one_json_line_per_request_with_its_fields(
         "bad_signature",
     )
     assert (fourth["path"], fourth["status"], fourth["method"]) == ("/healthz", 200, "GET")
-    assert all(r["level"] == "info" and r["timestamp"].endswith("Z") for r in requests)
+    assert [r["level"] for r in requests] == ["info", "info", "warning", "debug"]
+    assert all(r["timestamp"].endswith("Z") for r in requests)
     assert all(isinstance(r["latency_ms"], float) for r in requests)
 
     text = out.getvalue().decode()
     assert STRIPE_SECRET not in text
     assert MARKER not in text
+
+
+@pytest.mark.parametrize("log_level", ["info"])
+async def test_probes_and_scrapes_are_not_logged_at_info(
+    edge: Edge, log_output: tuple[io.BytesIO, LogStream]
+) -> None:
+    out, stream = log_output
+    for path in ("/healthz", "/readyz", "/metrics", "/healthz"):
+        await edge.client.get(path)
+    body = stripe_body("evt_request_log_2")
+    await edge.post("stripe", body, edge.sign(body))
+    stream.flush()
+
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["event"], r["path"], r["level"]) for r in records] == [("request", "/webhooks/stripe", "info")]

@@ -387,3 +387,12 @@ def test_invalid_store_settings_name_the_key(store: dict[str, Any], key: str, me
     error = config_error({"store": store})
     assert error.key == key
     assert message in error.message
+
+
+def test_a_separate_metrics_port_is_optional_and_not_the_webhook_port() -> None:
+    assert parse_settings({}, env={}).server.metrics_port is None
+    server = parse_settings({"server": {"port": 8080, "metrics_port": 9090}}, env={}).server
+    assert (server.port, server.metrics_port) == (8080, 9090)
+    error = config_error({"server": {"port": 8080, "metrics_port": 8080}})
+    assert error.key == "server"
+    assert "metrics_port must differ from port" in error.message

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import structlog
 
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.dispatcher import HANDOFF_BATCHES, Dispatcher
@@ -112,6 +113,31 @@ async def test_retry_then_success_once_due(store: Store, clock: FakeClock) -> No
     assert sink.events == [event]
     assert sample(dispatcher, "hookgate_deliveries_delivered_total", sink="mem") == 1
     assert sample(dispatcher, "hookgate_deliveries_dead_lettered_total", sink="mem") == 0
+
+
+async def test_each_attempt_logs_its_event_ids_and_the_retry_cause(store: Store, clock: FakeClock) -> None:
+    outcomes: dict[str, Outcome] = {}
+    sink = MemorySink("mem", script=lambda event: outcomes.get(event.id, Delivered()))
+    dispatcher = dispatcher_for(store, sink)
+    first, second, third = await persist(store, clock, 3)
+    outcomes[second.id] = Retry("throttled: 429")
+    outcomes[third.id] = Retry("timeout: upstream slow")
+
+    with structlog.testing.capture_logs() as logs:
+        await dispatcher.run_once("mem")
+        outcomes.clear()
+        clock.advance(POLICY.max_delay_seconds)
+        await dispatcher.run_once("mem")
+
+    attempts = [e for e in logs if e["event"] == "delivery_attempt"]
+    assert len(attempts) == 2
+    retried, delivered = attempts
+    assert sorted(retried["event_ids"]) == sorted(e.id for e in (first, second, third))
+    assert (retried["delivered"], retried["retry"], retried["log_level"]) == (1, 2, "info")
+    assert set(retried["retry_cause"].split("; ")) == {"throttled: 429", "timeout: upstream slow"}
+    assert sorted(delivered["event_ids"]) == sorted(e.id for e in (second, third))
+    assert delivered["delivered"] == 2
+    assert "retry_cause" not in delivered
 
 
 async def test_permanent_is_dead_lettered(store: Store, clock: FakeClock) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 import connectors
 from gateway.cli import main
 from gateway.config import DispatcherSettings, ServerSettings, SourceSettings, StoreSettings
+from gateway.observability import Metrics
 from gateway.router.rules import TargetSettings
 from gateway.router.targets import target_types
 from gateway.secrets import REFERENCE_FORMS
@@ -130,6 +131,34 @@ def test_every_connector_and_key_is_documented() -> None:
         doc = page.read_text() if page.exists() else index.split(f"## `{name}`", 1)[-1].split("\n## ", 1)[0]
         for key in cls.Options.model_fields:
             assert f"`{key}`" in doc, f"connector {name} key {key} is not documented"
+
+
+OBSERVABILITY = (ROOT / "docs" / "observability.md").read_text()
+
+
+def test_every_gateway_metric_is_documented() -> None:
+    for family in Metrics().registry.collect():
+        if family.name.startswith("hookgate_"):
+            assert f"| `{family.name}" in OBSERVABILITY, f"{family.name} is not in docs/observability.md"
+    for prefix in ("process_", "python_"):
+        assert f"| `{prefix}*` |" in OBSERVABILITY
+
+
+@pytest.mark.parametrize("module", ["app", "dispatcher", "http", "server"])
+def test_every_log_line_of_the_pipeline_is_documented(module: str) -> None:
+    source = (ROOT / "gateway" / f"{module}.py").read_text()
+    events = re.findall(r'log\.(?:debug|info|warning|error|exception)\(\s*"(\w+)"', source)
+    assert events
+    for event in events:
+        assert f"| `{event}` |" in OBSERVABILITY, f"log event {event} is not in docs/observability.md"
+
+
+def test_every_serve_option_is_in_the_readme() -> None:
+    serve = main.commands["serve"]
+    for param in serve.params:
+        for option in param.opts:
+            if option.startswith("--") and option != "--help":
+                assert f"[{option}" in README or f"{option} " in README, f"serve {option} is not in README.md"
 
 
 @pytest.mark.parametrize("module", ["connectors", "gateway"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import re
@@ -14,9 +15,10 @@ from typing import Any
 import orjson
 import pytest
 import structlog
+from prometheus_client import Counter, generate_latest
 from structlog.typing import EventDict
 
-from gateway.observability import LogStream, configure_logging, render_json_line
+from gateway.observability import LogFormat, LogStream, Metrics, configure_logging, render_json_line
 
 #: What `configure_logging` installed before its processors became one.
 STANDARD_CHAIN = (
@@ -188,3 +190,91 @@ def test_log_stream_survives_a_closed_target() -> None:
     target.close()
     stream.write(b"lost\n")
     stream.flush()  # nowhere left to log to: dropped, not raised
+
+
+def exposition(metrics: Metrics) -> str:
+    return generate_latest(metrics.registry).decode()
+
+
+def test_metrics_expose_no_created_series() -> None:
+    metrics = Metrics()
+    metrics.source("stripe").received.inc()
+    metrics.source("stripe").latency.observe(0.01)
+    metrics.retried.labels("archive", "io_error").inc()
+    extra = Counter("hookgate_test_extra", "registered later, by a sink", registry=metrics.registry)
+    extra.inc()
+
+    text = exposition(metrics)
+
+    assert 'hookgate_requests_received_total{source="stripe"} 1.0' in text
+    assert "hookgate_request_duration_seconds_count" in text
+    assert "hookgate_test_extra_total 1.0" in text
+    assert "_created" not in text
+    assert "_created" not in exposition(metrics)  # collected twice: still none
+
+
+def test_metrics_expose_the_process_and_python_collectors() -> None:
+    text = exposition(Metrics())
+
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
+        assert re.search(rf"^{name} ", text, re.MULTILINE), name
+    assert re.search(r"^python_info\{", text, re.MULTILINE)
+    assert re.search(r"^python_gc_collections_total\{", text, re.MULTILINE)
+
+
+def test_metrics_expose_the_build_version() -> None:
+    text = exposition(Metrics())
+
+    assert f'hookgate_build_info{{version="{importlib.metadata.version("hookgate")}"}} 1.0' in text
+
+
+def test_each_gateway_has_its_own_registry() -> None:
+    first, second = Metrics(), Metrics()  # two gateways in one process (tests do it)
+    first.source("a").received.inc()
+
+    assert 'source="a"' in exposition(first)
+    assert 'source="a"' not in exposition(second)
+    assert "hookgate_build_info" in exposition(second)
+
+
+class Terminal(io.BytesIO):
+    """A stream that says it is a terminal, as stderr does when run by hand."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def logged(level: str, out: io.BytesIO, log_format: LogFormat | None) -> str:
+    stream = configure_logging(level, out, log_format)
+    log = structlog.get_logger()
+    structlog.contextvars.bind_contextvars(request_id="r1")
+    log.info("request", path="/webhooks/stripe", status=200)
+    log.debug("not at this level")
+    stream.flush()
+    return out.getvalue().decode()
+
+
+def test_console_format_renders_lines_for_people() -> None:
+    text = logged("info", io.BytesIO(), "console")
+
+    [line] = text.splitlines()
+    assert not line.startswith("{")
+    assert "request" in line
+    assert "[info" in line
+    assert "path=/webhooks/stripe" in line
+    assert "request_id=r1" in line
+    assert "\x1b[" not in line  # not a terminal: no colours
+
+
+def test_a_terminal_gets_the_console_format_and_anything_else_json() -> None:
+    terminal = logged("info", Terminal(), None)
+    assert not terminal.startswith("{")
+    assert "\x1b[" in terminal  # colours on a terminal
+
+    piped = logged("info", io.BytesIO(), None)
+    assert json.loads(piped)["path"] == "/webhooks/stripe"
+
+
+def test_json_format_on_a_terminal_when_asked() -> None:
+    text = logged("info", Terminal(), "json")
+    assert json.loads(text)["event"] == "request"

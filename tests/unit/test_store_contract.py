@@ -806,6 +806,31 @@ async def test_depth_counts_queued_and_dead_deliveries_per_sink(store: Store, cl
     }
 
 
+async def test_oldest_pending_is_the_age_of_each_sinks_oldest_undelivered_event(
+    store: Store, clock: FakeClock
+) -> None:
+    assert await store.oldest_pending() == {}
+    first = make_event(at=clock.now)
+    await store.persist([first], ["a", "b"])
+    clock.advance(30)
+    second = make_event(at=clock.now)
+    await store.persist([second], ["a", "b", "c"])
+    clock.advance(15)
+    assert await store.oldest_pending() == {"a": 45.0, "b": 45.0, "c": 15.0}
+
+    # Delivered or dead-lettered: no longer waiting. In flight or waiting for a retry: still.
+    [claimed_a] = await store.claim("a", 1)
+    await settle_all(store, [claimed_a], "delivered")
+    [claimed_b] = await store.claim("b", 1)
+    await settle_all(store, [claimed_b], "retry", "timeout", sink="b")
+    [claimed_c] = await store.claim("c", 1)
+    await settle_all(store, [claimed_c], "permanent", "rejected", sink="c")
+    await store.claim("a", 1)
+    assert (claimed_a.event.id, claimed_b.event.id) == (first.id, first.id)
+    clock.advance(5)
+    assert await store.oldest_pending() == {"a": 20.0, "b": 50.0}
+
+
 # -- durability ---------------------------------------------------------------------------
 
 
