@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.adyen import AdyenConnector, signing_string
 from connectors.testing import check_connector, signed_request, tamper
 
@@ -111,7 +111,7 @@ def test_header_signed_platform_webhook() -> None:
         connector(OTHER_KEY).verify(tamper(req), NOW)
     [event] = connector().normalize(req)
     assert event.type == "balancePlatform.accountHolder.created"
-    assert event.dedup_key == body_sha256("adyen", PLATFORM)
+    assert event.dedup_key == sha256_of_parts("adyen", PLATFORM)
 
 
 def test_rotation() -> None:

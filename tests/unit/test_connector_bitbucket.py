@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.bitbucket import BitbucketConnector
 from connectors.testing import check_connector, signed_request
 
@@ -48,7 +48,7 @@ def test_fixture_cloud_and_data_center_ids() -> None:
     [event] = connector().normalize(delivery(body, **{"X-Request-Id": "dc-7", "X-Event-Key": "pr:opened"}))
     assert (event.type, event.dedup_key) == ("pr:opened", "dc-7")
     [event] = connector().normalize(delivery(body))
-    assert event.dedup_key == body_sha256("bitbucket", body)
+    assert event.dedup_key == sha256_of_parts("bitbucket", body)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.calendly import CalendlyConnector
 from connectors.testing import check_connector, signed_request
 
@@ -61,7 +61,7 @@ def test_fixture() -> None:
 def test_dedup_without_uri_is_a_body_hash() -> None:
     body = b'{"event": "routing_form_submission.created", "created_at": "2023-11-14T22:13:18Z"}'
     [event] = connector().normalize(WebhookRequest.build(body))
-    assert event.dedup_key == body_sha256("calendly", body)
+    assert event.dedup_key == sha256_of_parts("calendly", body)
 
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"event": 1}', b'{"event": ""}', b"{"])

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.discord import DiscordConnector
 from connectors.testing import check_connector, signed_request, tamper
 
@@ -179,7 +179,7 @@ def test_webhook_event() -> None:
     assert connector().handshake(req, NOW) is None
     [event] = connector().normalize(req)
     assert event.type == "APPLICATION_AUTHORIZED"
-    assert event.dedup_key == body_sha256("discord", EVENT)
+    assert event.dedup_key == sha256_of_parts("discord", EVENT)
     assert event.occurred_at is not None
     assert event.occurred_at.year == 2024
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors import VerificationError, WebhookRequest, body_sha256
+from connectors import VerificationError, WebhookRequest, sha256_of_parts
 from connectors.freshservice import FreshserviceConnector
 from connectors.testing import check_connector, signed_request, tamper
 
@@ -34,7 +34,7 @@ def test_api_key_basic_auth_and_fixture() -> None:
     connector().verify(req, NOW)
     [event] = connector().normalize(req)
     assert event.type == "ticket.created"
-    assert event.dedup_key == body_sha256("freshservice", body)
+    assert event.dedup_key == sha256_of_parts("freshservice", body)
     assert event.payload["ticket"]["id"] == 4711
     with pytest.raises(VerificationError, match="bad_credentials"):
         connector().verify(basic(API_KEY, "x"), NOW)

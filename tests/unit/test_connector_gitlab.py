@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.gitlab import GitLabConnector
 from connectors.testing import check_connector, signed_request, tamper
 
@@ -128,7 +128,7 @@ def test_fixtures_and_dedup() -> None:
     [event] = connector().normalize(req)
     assert (event.type, event.dedup_key) == ("merge_request", EVENT_UUID)
     [event] = connector().normalize(WebhookRequest.build(body, {"X-Gitlab-Event": "Merge Request Hook"}))
-    assert event.dedup_key == body_sha256("gitlab", body)
+    assert event.dedup_key == sha256_of_parts("gitlab", body)
 
 
 def test_signed_id_is_the_dedup_key_when_signing() -> None:

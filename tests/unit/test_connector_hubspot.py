@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.hubspot import HubSpotConnector, decode_v3_uri
 from connectors.testing import check_connector, tamper
 
@@ -166,7 +166,7 @@ def test_single_object_body() -> None:
     body = b'{"vid": 1246965, "properties": {"email": {"value": "jane@example.com"}}}'
     [event] = connector(default_type="hubspot.workflow").normalize(WebhookRequest.build(body))
     assert event.type == "hubspot.workflow"
-    assert event.dedup_key == body_sha256(
+    assert event.dedup_key == sha256_of_parts(
         "hubspot", b'{"properties":{"email":{"value":"jane@example.com"}},"vid":1246965}'
     )
 

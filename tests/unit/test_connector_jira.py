@@ -15,7 +15,7 @@ from atlassian_jwt.url_utils import hash_url  # type: ignore[import-untyped]
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.jira import JiraConnector, canonical_request, query_string_hash
 from connectors.testing import check_connector, signed_request, tamper
 
@@ -197,7 +197,7 @@ def test_normalize() -> None:
     assert event.occurred_at.timestamp() == NOW
     [bare] = connector().normalize(WebhookRequest.build(b'{"eventType": "installed", "key": "app"}'))
     assert bare.type == "installed"
-    assert bare.dedup_key == body_sha256("jira", b'{"eventType": "installed", "key": "app"}')
+    assert bare.dedup_key == sha256_of_parts("jira", b'{"eventType": "installed", "key": "app"}')
 
 
 @pytest.mark.parametrize("body", [b"nope", b"[]", b"{}", b'{"webhookEvent": 3}'])

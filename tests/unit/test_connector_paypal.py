@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.paypal import PayPalConnector
 from connectors.testing import check_connector, signed_request, tamper
 
@@ -245,7 +245,7 @@ def test_dedup_fallbacks() -> None:
     [event] = connector().normalize(WebhookRequest.build(body, {"PAYPAL-TRANSMISSION-ID": "t-1"}))
     assert event.dedup_key == "t-1"
     [event] = connector().normalize(WebhookRequest.build(body))
-    assert event.dedup_key == body_sha256("paypal", body)
+    assert event.dedup_key == sha256_of_parts("paypal", body)
 
 
 @pytest.mark.parametrize("body", [b"nope", b"[]", b'{"id": "WH-1"}', b'{"event_type": 1}'])

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped]
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.sendgrid import SendGridConnector
 from connectors.testing import check_connector, signed_request, tamper
 
@@ -110,7 +110,7 @@ def test_fan_out_with_own_dedup_keys() -> None:
 def test_event_without_id_is_keyed_by_its_json() -> None:
     body = b'[{"event": "open", "email": "a@example.com", "timestamp": 1}]\r\n'
     [event] = connector().normalize(WebhookRequest.build(body))
-    assert event.dedup_key == body_sha256(
+    assert event.dedup_key == sha256_of_parts(
         "sendgrid", '{"email":"a@example.com","event":"open","timestamp":1}'
     )
     assert event.provider_event_id is None

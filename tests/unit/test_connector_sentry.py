@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.sentry import SentryConnector
 from connectors.testing import check_connector, signed_request
 
@@ -63,7 +63,11 @@ def test_fixtures(name: str, resource: str, expected: str) -> None:
 def test_no_action_and_no_request_id() -> None:
     body = b'{"data": {"error": {}}}'
     [event] = connector().normalize(WebhookRequest.build(body, {"Sentry-Hook-Resource": "error"}))
-    assert (event.type, event.dedup_key, event.occurred_at) == ("error", body_sha256("sentry", body), None)
+    assert (event.type, event.dedup_key, event.occurred_at) == (
+        "error",
+        sha256_of_parts("sentry", body),
+        None,
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.shopify import ShopifyConnector
 from connectors.testing import check_connector, signed_request
 
@@ -72,7 +72,7 @@ def test_dedup_falls_back_to_webhook_id_then_body_hash() -> None:
     [event] = connector().normalize(WebhookRequest.build(body, headers))
     assert (event.type, event.dedup_key, event.provider_event_id) == ("app/uninstalled", WEBHOOK_ID, None)
     [event] = connector().normalize(WebhookRequest.build(body, {"X-Shopify-Topic": "app/uninstalled"}))
-    assert event.dedup_key == body_sha256("shopify", body)
+    assert event.dedup_key == sha256_of_parts("shopify", body)
     assert event.occurred_at is None
 
 

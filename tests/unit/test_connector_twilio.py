@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.testing import check_connector, signed_request, tamper
 from connectors.twilio import DEFAULT_SIGNING_URL, TwilioConnector
 
@@ -198,7 +198,7 @@ def test_dedup_falls_back_to_body_hash_and_default_type() -> None:
     body = b"AccountSid=AC1&Foo=bar"
     [event] = connector(default_type="twilio.custom").normalize(form(body, URL, "x"))
     assert event.type == "twilio.custom"
-    assert event.dedup_key == body_sha256("twilio", body)
+    assert event.dedup_key == sha256_of_parts("twilio", body)
     [call] = connector().normalize(form(fixture("twilio", "call.completed.form"), URL, "x"))
     assert call.occurred_at is not None
     assert call.occurred_at.timestamp() == NOW

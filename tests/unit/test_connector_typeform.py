@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.testing import check_connector, signed_request
 from connectors.typeform import TypeformConnector
 
@@ -55,7 +55,7 @@ def test_dedup_fallbacks() -> None:
     assert event.dedup_key == "a3a12ec67a1365927098a606107fac15"
     body = b'{"event_type": "form_response"}'
     [event] = connector().normalize(WebhookRequest.build(body))
-    assert event.dedup_key == body_sha256("typeform", body)
+    assert event.dedup_key == sha256_of_parts("typeform", body)
 
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"event_type": null}', b'{"event_type": ""}', b"\xff"])

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from connectors import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     VerificationError,
     WebhookRequest,
@@ -153,7 +153,7 @@ def outcome(case: Case, connector: Connector, request: WebhookRequest, now: floa
         return "refused", 401
     if answer is None:
         return "verified", 200
-    assert isinstance(answer, HandshakeResponse), answer
+    assert isinstance(answer, ConnectorResponse), answer
     assert 200 <= answer.status < 500, f"{case.key}: handshake answered {answer.status}"
     assert isinstance(answer.body, bytes)
     answer.content_type.encode("latin-1")  # the edge sends it as a header
