@@ -170,7 +170,7 @@ class DiscordConnector(Connector):
             ]
         kind = payload.get("type")
         interaction_id = payload.get("id")
-        if isinstance(kind, bool) or kind not in _INTERACTION_KINDS:
+        if not isinstance(kind, int) or isinstance(kind, bool) or kind not in _INTERACTION_KINDS:
             raise MalformedPayloadError("unknown_type", "type")
         if not (isinstance(interaction_id, str) and interaction_id):
             raise MalformedPayloadError("missing_field", "id")
