@@ -13,7 +13,8 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.freshdesk import FreshdeskConnector, normalize_triggered_event
 from connectors.testing import check_connector, signed_request, tamper
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 
 def connector(**options: Any) -> FreshdeskConnector:

@@ -14,7 +14,8 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.generic_hmac import GenericHmacConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 GITHUB_STYLE: dict[str, Any] = {"signature_header": "X-Hub-Signature-256", "signature_prefix": "sha256="}
 # Zendesk: base64 HMAC-SHA256 over timestamp + body, no separator.

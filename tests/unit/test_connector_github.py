@@ -12,7 +12,8 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest,
 from connectors.github import GitHubConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 DOCS_SECRET = "It's a Secret to Everybody"
 DOCS_SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
