@@ -1,10 +1,12 @@
-"""Fixtures of the pipeline unit tests (store, dispatcher, events, config)."""
+"""Fixtures of the pipeline unit tests (store, dispatcher, events, config, sinks)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.aws import use_offline_env
 
 from ._fakes import FakeClock
 
@@ -24,3 +26,9 @@ def clock() -> FakeClock:
 def sqlite_url(tmp_path: Path) -> str:
     """A real database file, fresh for each test."""
     return f"sqlite:///{tmp_path / 'hookgate.db'}"
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake AWS credentials only; no shared config, no instance metadata."""
+    use_offline_env(monkeypatch, tmp_path / "aws")

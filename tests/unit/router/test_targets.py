@@ -29,7 +29,7 @@ from gateway.router.targets import Delivery, PermanentError, Target, target_type
 from gateway.router.targets._aws import SqsOptions, SqsTarget, _pack
 from gateway.router.targets._http import HttpTarget, parse_retry_after
 from gateway.sinks import Delivered, Permanent, Retry
-from tests._aws import REGION, LocalAws, moto_server, use_offline_env
+from tests.helpers.aws import REGION, LocalAws, moto_server, use_offline_env
 
 from .._fakes import NOW, make_event
 
