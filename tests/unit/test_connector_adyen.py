@@ -15,7 +15,6 @@ from Adyen.util import (  # type: ignore[import-untyped]
     is_valid_hmac_notification,
     is_valid_hmac_payload,
 )
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
@@ -208,21 +207,3 @@ def test_check_connector() -> None:
     assert event.type == "AUTHORISATION"
     [event] = check_connector(connector(), NOW, body=PLATFORM)
     assert event.type == "balancePlatform.accountHolder.created"
-
-
-items = st.fixed_dictionaries(
-    {},
-    optional={
-        "pspReference": st.text(max_size=5) | st.none(),
-        "eventCode": st.sampled_from(["AUTHORISATION", ""]) | st.integers(),
-        "amount": st.fixed_dictionaries(
-            {}, optional={"value": st.integers() | st.text(max_size=3), "currency": st.text(max_size=3)}
-        )
-        | st.integers(),
-        "success": st.booleans() | st.sampled_from(["true", "false"]),
-        "additionalData": st.fixed_dictionaries(
-            {}, optional={"hmacSignature": st.text(max_size=10) | st.integers()}
-        )
-        | st.none(),
-    },
-)

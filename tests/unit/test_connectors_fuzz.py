@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors import (
@@ -38,15 +38,10 @@ from connectors import (
 from tests.catalogue import CATALOGUE, Case, Delivery, builtin_connectors, fixture
 
 from ._fakes import NOW
+from ._support import FUZZ as DETERMINISTIC
 
 #: Deterministic and quick: every case runs three tests of this many examples.
-FUZZ = settings(
-    max_examples=60,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = settings(DETERMINISTIC, max_examples=60)
 #: EventBridge's limit on a detail-type.
 MAX_TYPE_LENGTH = 128
 #: Every built-in connector, and every extra case: a connector without a case fails here.
