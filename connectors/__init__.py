@@ -7,7 +7,7 @@ entry-point group; see `docs/writing-a-connector.md`.
 from connectors._base import (
     Connector,
     ConnectorOptions,
-    HandshakeResponse,
+    ConnectorResponse,
     Headers,
     MalformedPayloadError,
     ProviderEvent,
@@ -15,10 +15,10 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     constant_time_equals,
     parse_json,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load, refresh
@@ -29,7 +29,7 @@ __all__ = [
     "MAX_TYPE_LENGTH",
     "Connector",
     "ConnectorOptions",
-    "HandshakeResponse",
+    "ConnectorResponse",
     "Headers",
     "MalformedPayloadError",
     "PluginError",
@@ -39,11 +39,11 @@ __all__ = [
     "VerificationError",
     "WebhookRequest",
     "available",
-    "body_sha256",
     "constant_time_equals",
     "load",
     "parse_json",
     "refresh",
     "secret_values",
+    "sha256_of_parts",
     "utc_from_timestamp",
 ]

@@ -4,7 +4,7 @@ A connector turns what arrived over HTTP into verified, normalized events. It ne
 touches a socket, a framework request or a database: it sees a `WebhookRequest` (raw
 body bytes, a case-insensitive header map, the query, the public URL) and the clock.
 
-    WebhookRequest ──handshake()──▶ HandshakeResponse | None   (before verification)
+    WebhookRequest ──handshake()──▶ ConnectorResponse | None   (before verification)
                    ──verify()─────▶ None | raises VerificationError(cause)
                    ──normalize()──▶ [ProviderEvent, ...]       | raises MalformedPayloadError
 
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 __all__ = [
     "Connector",
     "ConnectorOptions",
-    "HandshakeResponse",
+    "ConnectorResponse",
     "Headers",
     "MalformedPayloadError",
     "ProviderEvent",
@@ -37,11 +37,11 @@ __all__ = [
     "SignedDelivery",
     "VerificationError",
     "WebhookRequest",
-    "body_sha256",
     "constant_time_equals",
     "one_or_many",
     "parse_json",
     "secret_values",
+    "sha256_of_parts",
     "utc_from_timestamp",
 ]
 
@@ -137,7 +137,7 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class HandshakeResponse:
+class ConnectorResponse:
     """An answer given to the provider: to a handshake instead of ingesting (challenge echo,
     ping, ...), or a connector's own acknowledgement of a stored delivery."""
 
@@ -146,7 +146,7 @@ class HandshakeResponse:
     content_type: str = "text/plain; charset=utf-8"
 
     @classmethod
-    def json(cls, value: Any, status: int = 200) -> HandshakeResponse:
+    def json(cls, value: Any, status: int = 200) -> ConnectorResponse:
         return cls(status, json.dumps(value, separators=(",", ":")).encode(), "application/json")
 
 
@@ -213,11 +213,11 @@ class Connector(abc.ABC):
         """Build from a mapping of config keys; raises `pydantic.ValidationError`."""
         return cls(cls.Options.model_validate(dict(config)))
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         """Answer a provider handshake/challenge, or return None to go on with `verify`."""
         return None
 
-    def acknowledge(self, request: WebhookRequest) -> HandshakeResponse | None:
+    def acknowledge(self, request: WebhookRequest) -> ConnectorResponse | None:
         """The answer to a delivery once its events are stored (or known already). None:
         hookgate's own, `200` with the event ids as JSON. For providers that insist on
         another (Discord's Webhook Events: `204`, empty)."""
@@ -258,7 +258,9 @@ def constant_time_equals(a: bytes | str, b: bytes | str) -> bool:
     return hmac.compare_digest(a_b, b_b)
 
 
-def body_sha256(*parts: bytes | str) -> str:
+def sha256_of_parts(*parts: bytes | str) -> str:
+    """The hex SHA-256 of `parts` (str as UTF-8), each followed by a NUL byte so that
+    ("ab", "c") and ("a", "bc") differ: a dedup key where the provider sends no id."""
     h = hashlib.sha256()
     for part in parts:
         h.update(part.encode() if isinstance(part, str) else part)

@@ -39,9 +39,9 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     one_or_many,
     parse_json,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._basic_auth import basic_authorization, check_basic_auth, check_optional_pair
@@ -188,7 +188,7 @@ class AdyenConnector(Connector):
         return ProviderEvent(
             type=check_event_type(payload["type"], "type"),
             payload=payload,
-            dedup_key=body_sha256(self.name, body),
+            dedup_key=sha256_of_parts(self.name, body),
             occurred_at=utc_from_timestamp(payload.get("timestamp") or payload.get("createdAt")),
         )
 

@@ -20,7 +20,7 @@ from connectors._base import (
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
-    body_sha256,
+    sha256_of_parts,
 )
 from connectors._hmac_header import BodyHmacConnector
 from connectors._util import check_event_type, delivery_uuid, guess_kind, json_object, stable_id
@@ -62,7 +62,7 @@ class BitbucketConnector(BodyHmacConnector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=delivery or body_sha256(self.name, request.body),
+                dedup_key=delivery or sha256_of_parts(self.name, request.body),
                 delivery_id=delivery,
             )
         ]

@@ -31,8 +31,8 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
@@ -78,9 +78,9 @@ class CalendlyConnector(Connector):
         created = optional_id(payload.get("created_at"))
         uri = optional_id(lookup(payload, "payload.uri"))
         if created and uri:
-            dedup = body_sha256(self.name, event_type, created, uri)
+            dedup = sha256_of_parts(self.name, event_type, created, uri)
         else:
-            dedup = body_sha256(self.name, request.body)
+            dedup = sha256_of_parts(self.name, request.body)
         return [
             ProviderEvent(
                 type=event_type,

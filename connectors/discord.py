@@ -33,14 +33,14 @@ from pydantic import Field, SecretStr, field_validator
 from connectors._base import (
     Connector,
     ConnectorOptions,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     one_or_many,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._keys import verifies
@@ -114,7 +114,7 @@ class DiscordConnector(Connector):
             for k in options.signing_keys
         ]
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if b'"type"' not in request.body or len(request.body) > 4096:
             return None
         self.verify(request, now)
@@ -123,15 +123,15 @@ class DiscordConnector(Connector):
             return None
         kind = payload.get("type")
         if kind == 0 and not isinstance(kind, bool):
-            return HandshakeResponse(204)
+            return ConnectorResponse(204)
         if kind == 1 and not isinstance(kind, bool):
-            return HandshakeResponse.json({"type": 1})
+            return ConnectorResponse.json({"type": 1})
         return None
 
-    def acknowledge(self, request: WebhookRequest) -> HandshakeResponse | None:
+    def acknowledge(self, request: WebhookRequest) -> ConnectorResponse | None:
         payload = json_or_none(request.body)
         if isinstance(payload, dict) and "event" in payload:  # the Webhook Events endpoint
-            return HandshakeResponse(204)
+            return ConnectorResponse(204)
         return None
 
     def verify(self, request: WebhookRequest, now: float) -> None:
@@ -164,13 +164,13 @@ class DiscordConnector(Connector):
                 ProviderEvent(
                     type=check_event_type(event.get("type"), "event.type"),
                     payload=payload,
-                    dedup_key=body_sha256(self.name, request.body),
+                    dedup_key=sha256_of_parts(self.name, request.body),
                     occurred_at=utc_from_timestamp(event.get("timestamp")),
                 )
             ]
         kind = payload.get("type")
         interaction_id = payload.get("id")
-        if isinstance(kind, bool) or kind not in _INTERACTION_KINDS:
+        if not isinstance(kind, int) or isinstance(kind, bool) or kind not in _INTERACTION_KINDS:
             raise MalformedPayloadError("unknown_type", "type")
         if not (isinstance(interaction_id, str) and interaction_id):
             raise MalformedPayloadError("missing_field", "id")

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -49,13 +49,13 @@ class DropboxConnector(Connector):
     options: DropboxOptions
     methods = frozenset({"POST", "GET"})
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if request.method != "GET":
             return None
         challenge = request.query_value("challenge")
         if challenge is None or not _CHALLENGE.fullmatch(challenge):
-            return HandshakeResponse(400, b"bad challenge")
-        return HandshakeResponse(200, challenge.encode(), "text/plain")
+            return ConnectorResponse(400, b"bad challenge")
+        return ConnectorResponse(200, challenge.encode(), "text/plain")
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("x-dropbox-signature", "").strip()

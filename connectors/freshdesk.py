@@ -35,8 +35,8 @@ from connectors._base import (
     ProviderEvent,
     SignedDelivery,
     WebhookRequest,
-    body_sha256,
     one_or_many,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._basic_auth import basic_authorization, check_basic_auth
@@ -146,7 +146,7 @@ class FreshdeskConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=body_sha256(self.name, request.body),
+                dedup_key=sha256_of_parts(self.name, request.body),
                 occurred_at=occurred,
             )
         ]

@@ -37,9 +37,9 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
     secret_values,
+    sha256_of_parts,
 )
 from connectors._timestamps import check_tolerance, parse_timestamp
 from connectors._util import (
@@ -152,7 +152,7 @@ class GenericHmacConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=delivery or body_sha256(self.name, request.body),
+                dedup_key=delivery or sha256_of_parts(self.name, request.body),
                 delivery_id=delivery,
             )
         ]

@@ -32,9 +32,9 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
     secret_values,
+    sha256_of_parts,
 )
 from connectors._util import (
     FORM,
@@ -93,7 +93,7 @@ class GitHubConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=delivery or body_sha256(self.name, request.body),
+                dedup_key=delivery or sha256_of_parts(self.name, request.body),
                 delivery_id=delivery or None,
             )
         ]

@@ -31,8 +31,8 @@ from connectors._base import (
     ProviderEvent,
     SignedDelivery,
     WebhookRequest,
-    body_sha256,
     one_or_many,
+    sha256_of_parts,
 )
 from connectors._util import (
     check_event_type,
@@ -139,7 +139,7 @@ class GitLabConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=delivery or event_uuid or body_sha256(self.name, request.body),
+                dedup_key=delivery or event_uuid or sha256_of_parts(self.name, request.body),
                 provider_event_id=event_uuid,
                 delivery_id=delivery,
             )

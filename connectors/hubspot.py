@@ -42,9 +42,9 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._timestamps import check_tolerance, parse_millis
@@ -159,7 +159,7 @@ class HubSpotConnector(Connector):
         )
         event_id = item.get("eventId")
         if isinstance(event_id, bool) or not isinstance(event_id, int | str) or event_id == "":
-            key = body_sha256(self.name, json.dumps(item, sort_keys=True, separators=(",", ":")))
+            key = sha256_of_parts(self.name, json.dumps(item, sort_keys=True, separators=(",", ":")))
             provider_id = None
         else:
             provider_id = str(event_id)

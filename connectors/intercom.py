@@ -18,7 +18,7 @@ from connectors._base import (
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
-    body_sha256,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._hmac_header import BodyHmacConnector
@@ -50,7 +50,7 @@ class IntercomConnector(BodyHmacConnector):
             ProviderEvent(
                 type=topic,
                 payload=payload,
-                dedup_key=event_id or body_sha256(self.name, request.body),
+                dedup_key=event_id or sha256_of_parts(self.name, request.body),
                 provider_event_id=event_id,
                 occurred_at=utc_from_timestamp(payload.get("created_at")),
             )

@@ -40,8 +40,8 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._util import (
@@ -150,7 +150,7 @@ class JiraConnector(Connector):
             ProviderEvent(
                 type=check_event_type(raw_type, "webhookEvent"),
                 payload=event,
-                dedup_key=delivery or body_sha256(self.name, request.body),
+                dedup_key=delivery or sha256_of_parts(self.name, request.body),
                 delivery_id=delivery or None,
                 occurred_at=utc_from_timestamp(event.get("timestamp")),
             )

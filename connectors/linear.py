@@ -29,8 +29,8 @@ from connectors._base import (
     SecretsOptions,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._hmac_header import BodyHmacConnector
@@ -73,7 +73,7 @@ class LinearConnector(BodyHmacConnector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=delivery or body_sha256(self.name, request.body),
+                dedup_key=delivery or sha256_of_parts(self.name, request.body),
                 delivery_id=delivery,
                 occurred_at=utc_from_timestamp(payload.get("createdAt")),
             )

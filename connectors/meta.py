@@ -29,16 +29,16 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     one_or_many,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._util import (
@@ -81,19 +81,19 @@ class MetaConnector(Connector):
     options: MetaOptions
     methods = frozenset({"POST", "GET"})
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if request.method != "GET":
             return None
         mode = request.query_value("hub.mode")
         token = request.query_value("hub.verify_token")
         challenge = request.query_value("hub.challenge")
         if mode != "subscribe" or token is None or challenge is None:
-            return HandshakeResponse(400, b"bad request")
+            return ConnectorResponse(400, b"bad request")
         if not any_match(secret_values(self.options.verify_tokens), [to_bytes(token)]):
-            return HandshakeResponse(403, b"forbidden")
+            return ConnectorResponse(403, b"forbidden")
         if not _CHALLENGE.fullmatch(challenge):
-            return HandshakeResponse(400, b"bad challenge")
-        return HandshakeResponse(200, challenge.encode())
+            return ConnectorResponse(400, b"bad challenge")
+        return ConnectorResponse(200, challenge.encode())
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("x-hub-signature-256", "").strip()
@@ -114,7 +114,7 @@ class MetaConnector(Connector):
                 raise MalformedPayloadError("bad_entry", "entry[] is not an object")
             for field, item in _items(entry):
                 event_type = check_event_type(f"{obj}.{field}", "object + field")
-                key = body_sha256(
+                key = sha256_of_parts(
                     self.name,
                     obj,
                     json.dumps(entry.get("id")),

@@ -31,16 +31,16 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._util import any_match, check_event_type, json_or_none, to_bytes
@@ -70,13 +70,13 @@ class MicrosoftGraphConnector(Connector):
     Options: ClassVar[type[MicrosoftGraphOptions]] = MicrosoftGraphOptions
     options: MicrosoftGraphOptions
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         token = request.query_value("validationToken")
         if token is None:
             return None
         if not _TOKEN.fullmatch(token):
-            return HandshakeResponse(400, b"bad validationToken")
-        return HandshakeResponse(200, token.encode(), "text/plain")
+            return ConnectorResponse(400, b"bad validationToken")
+        return ConnectorResponse(200, token.encode(), "text/plain")
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         try:
@@ -167,5 +167,5 @@ class MicrosoftGraphConnector(Connector):
 def _dedup_key(name: str, item: dict[str, Any]) -> str:
     data = item.get("resourceData")
     if isinstance(data, dict) and isinstance(data.get("@odata.etag"), str):
-        return body_sha256(name, json.dumps(item, sort_keys=True, separators=(",", ":")))
+        return sha256_of_parts(name, json.dumps(item, sort_keys=True, separators=(",", ":")))
     return f"{name}-{uuid.uuid4()}"

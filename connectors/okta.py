@@ -25,14 +25,14 @@ from pydantic import Field
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
     WebhookRequest,
-    body_sha256,
     parse_json,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._util import check_event_type, check_token
@@ -59,15 +59,15 @@ class OktaConnector(Connector):
     options: OktaOptions
     methods = frozenset({"POST", "GET"})
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if request.method != "GET":
             return None
         if self.options.challenge_requires_auth:
             self.verify(request, now)
         challenge = request.headers.get(_CHALLENGE_HEADER)
         if challenge is None or not _CHALLENGE.fullmatch(challenge.strip()):
-            return HandshakeResponse(400, b"bad challenge")
-        return HandshakeResponse.json({"verification": challenge.strip()})
+            return ConnectorResponse(400, b"bad challenge")
+        return ConnectorResponse.json({"verification": challenge.strip()})
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         value = request.headers.get(self.options.header_name)
@@ -89,7 +89,7 @@ class OktaConnector(Connector):
                 ProviderEvent(
                     type=check_event_type(item.get("eventType"), "data.events[].eventType"),
                     payload=item,
-                    dedup_key=uuid or body_sha256(self.name, request.body, str(i)),
+                    dedup_key=uuid or sha256_of_parts(self.name, request.body, str(i)),
                     provider_event_id=uuid,
                     delivery_id=_str(payload.get("eventId")),
                     occurred_at=utc_from_timestamp(item.get("published")),

@@ -47,7 +47,7 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._keys import load_private_key, spki, verifies
@@ -220,7 +220,7 @@ class PayPalConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=event,
-                dedup_key=event_id or transmission or body_sha256(self.name, request.body),
+                dedup_key=event_id or transmission or sha256_of_parts(self.name, request.body),
                 provider_event_id=event_id,
                 delivery_id=transmission,
                 occurred_at=utc_from_timestamp(event.get("create_time")),

@@ -35,8 +35,8 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._timestamps import check_tolerance, parse_timestamp
@@ -141,7 +141,7 @@ class SendGridConnector(Connector):
         return ProviderEvent(
             type=check_event_type(item["event"], "event"),
             payload=item,
-            dedup_key=event_id or body_sha256(self.name, canonical),
+            dedup_key=event_id or sha256_of_parts(self.name, canonical),
             provider_event_id=event_id,
             occurred_at=utc_from_timestamp(item.get("timestamp")),
         )

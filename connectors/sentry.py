@@ -21,7 +21,7 @@ from connectors._base import (
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
-    body_sha256,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._hmac_header import BodyHmacConnector
@@ -68,7 +68,7 @@ class SentryConnector(BodyHmacConnector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=request_id or body_sha256(self.name, request.body),
+                dedup_key=request_id or sha256_of_parts(self.name, request.body),
                 delivery_id=request_id,
                 occurred_at=occurred,
             )

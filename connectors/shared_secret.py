@@ -33,7 +33,7 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
+    sha256_of_parts,
 )
 from connectors._util import (
     HEADER_NAME,
@@ -112,7 +112,7 @@ class SharedSecretConnector(FreshdeskConnector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=event_id or delivery or body_sha256(self.name, request.body),
+                dedup_key=event_id or delivery or sha256_of_parts(self.name, request.body),
                 provider_event_id=event_id,
                 delivery_id=delivery,
             )

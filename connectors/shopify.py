@@ -27,7 +27,7 @@ from connectors._base import (
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
-    body_sha256,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._hmac_header import BodyHmacConnector
@@ -67,7 +67,7 @@ class ShopifyConnector(BodyHmacConnector):
         if event_id is not None:
             dedup = f"{event_type}:{event_id}"
         else:
-            dedup = delivery or body_sha256(self.name, request.body)
+            dedup = delivery or sha256_of_parts(self.name, request.body)
         return [
             ProviderEvent(
                 type=event_type,

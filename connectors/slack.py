@@ -35,15 +35,15 @@ from pydantic import Field
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
     WebhookRequest,
-    body_sha256,
     parse_json,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._timestamps import check_tolerance
@@ -74,7 +74,7 @@ class SlackConnector(Connector):
     Options: ClassVar[type[SlackOptions]] = SlackOptions
     options: SlackOptions
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if b"url_verification" not in request.body:
             return None
         self.verify(request, now)
@@ -83,8 +83,8 @@ class SlackConnector(Connector):
             return None
         challenge = payload.get("challenge")
         if not (isinstance(challenge, str) and _CHALLENGE.fullmatch(challenge)):
-            return HandshakeResponse(400, b"bad challenge")
-        return HandshakeResponse(200, challenge.encode())
+            return ConnectorResponse(400, b"bad challenge")
+        return ConnectorResponse(200, challenge.encode())
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         timestamp, candidate, signed = v0_signature(request, "x-slack-signature", "x-slack-request-timestamp")
@@ -110,7 +110,7 @@ class SlackConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=event_id or body_sha256(self.name, request.body),
+                dedup_key=event_id or sha256_of_parts(self.name, request.body),
                 provider_event_id=event_id,
                 occurred_at=utc_from_timestamp(payload.get("event_time")),
             )
@@ -131,7 +131,9 @@ class SlackConnector(Connector):
             payload, event_type = fields, "slash_command"
         else:
             raise MalformedPayloadError("missing_field", "payload or command")
-        return ProviderEvent(type=event_type, payload=payload, dedup_key=body_sha256(self.name, request.body))
+        return ProviderEvent(
+            type=event_type, payload=payload, dedup_key=sha256_of_parts(self.name, request.body)
+        )
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         timestamp = int(now)

@@ -43,10 +43,10 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     constant_time_equals,
     parse_json,
     secret_values,
+    sha256_of_parts,
 )
 from connectors._util import (
     DEFAULT_SIGNING_URL,
@@ -122,7 +122,7 @@ class TwilioConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=token or body_sha256(self.name, request.body),
+                dedup_key=token or sha256_of_parts(self.name, request.body),
                 delivery_id=token or None,
                 occurred_at=_occurred(fields.get("Timestamp")),
             )
@@ -144,7 +144,7 @@ class TwilioConnector(Connector):
         """
         url = url or self.options.signing_url or DEFAULT_SIGNING_URL
         key = secret_values(self.options.secrets)[0]
-        headers = {"I-Twilio-Idempotency-Token": f"{int(now)}-{body_sha256(body)[:32]}"}
+        headers = {"I-Twilio-Idempotency-Token": f"{int(now)}-{sha256_of_parts(body)[:32]}"}
         query: tuple[tuple[str, str], ...] = ()
         if _is_form(body):
             headers["Content-Type"] = FORM

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -71,15 +71,15 @@ class TwitchConnector(Connector):
     Options: ClassVar[type[TwitchOptions]] = TwitchOptions
     options: TwitchOptions
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if request.headers.get(_TYPE, "").strip() != _VERIFICATION:
             return None
         self.verify(request, now)
         payload = json_or_none(request.body)
         challenge = payload.get("challenge") if isinstance(payload, dict) else None
         if not (isinstance(challenge, str) and _CHALLENGE.fullmatch(challenge)):
-            return HandshakeResponse(400, b"bad challenge")
-        return HandshakeResponse(200, challenge.encode(), "text/plain")
+            return ConnectorResponse(400, b"bad challenge")
+        return ConnectorResponse(200, challenge.encode(), "text/plain")
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         h = request.headers

@@ -20,7 +20,7 @@ from connectors._base import (
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
-    body_sha256,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._hmac_header import BodyHmacConnector
@@ -54,7 +54,7 @@ class TypeformConnector(BodyHmacConnector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=event_id or token or body_sha256(self.name, request.body),
+                dedup_key=event_id or token or sha256_of_parts(self.name, request.body),
                 provider_event_id=event_id,
                 occurred_at=utc_from_timestamp(lookup(payload, "form_response.submitted_at")),
             )

@@ -27,16 +27,16 @@ from typing import Any, ClassVar
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._util import check_event_type, check_hmac, json_or_none, to_bytes
@@ -58,7 +58,7 @@ class XeroConnector(Connector):
     Options: ClassVar[type[XeroOptions]] = XeroOptions
     options: XeroOptions
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if len(request.body) > _MAX_ITR or b'"events"' not in request.body:
             return None
         payload = json_or_none(request.body)
@@ -67,8 +67,8 @@ class XeroConnector(Connector):
         try:
             self.verify(request, now)
         except VerificationError:
-            return HandshakeResponse(401, b"")
-        return HandshakeResponse(200, b"")
+            return ConnectorResponse(401, b"")
+        return ConnectorResponse(200, b"")
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("x-xero-signature", "").strip()
@@ -91,7 +91,7 @@ class XeroConnector(Connector):
                 raise MalformedPayloadError("bad_item", "events[] is not an object")
             category = check_event_type(item.get("eventCategory"), "eventCategory")
             kind = check_event_type(item.get("eventType"), "eventType")
-            key = body_sha256(self.name, *(json.dumps(item.get(f)) for f in _KEY_FIELDS))
+            key = sha256_of_parts(self.name, *(json.dumps(item.get(f)) for f in _KEY_FIELDS))
             events.append(
                 ProviderEvent(
                     type=check_event_type(f"{category}.{kind}", "eventCategory + eventType"),

@@ -35,9 +35,9 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     parse_json,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._timestamps import check_tolerance, iso_utc, parse_iso_timestamp
@@ -105,7 +105,7 @@ class ZendeskConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=event_id or invocation or body_sha256(self.name, request.body),
+                dedup_key=event_id or invocation or sha256_of_parts(self.name, request.body),
                 provider_event_id=event_id,
                 delivery_id=invocation,
                 occurred_at=occurred,

@@ -27,15 +27,15 @@ from pydantic import Field
 
 from connectors._base import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    body_sha256,
     secret_values,
+    sha256_of_parts,
     utc_from_timestamp,
 )
 from connectors._timestamps import check_tolerance
@@ -59,7 +59,7 @@ class ZoomConnector(Connector):
     Options: ClassVar[type[ZoomOptions]] = ZoomOptions
     options: ZoomOptions
 
-    def handshake(self, request: WebhookRequest, now: float) -> HandshakeResponse | None:
+    def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if _VALIDATION.encode() not in request.body:
             return None
         key = self._verified_key(request, now)
@@ -69,9 +69,9 @@ class ZoomConnector(Connector):
         inner = payload.get("payload")
         plain = inner.get("plainToken") if isinstance(inner, dict) else None
         if not (isinstance(plain, str) and _PLAIN_TOKEN.fullmatch(plain)):
-            return HandshakeResponse(400, b"bad plainToken")
+            return ConnectorResponse(400, b"bad plainToken")
         encrypted = hmac.new(key, plain.encode(), hashlib.sha256).hexdigest()
-        return HandshakeResponse.json({"plainToken": plain, "encryptedToken": encrypted})
+        return ConnectorResponse.json({"plainToken": plain, "encryptedToken": encrypted})
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         self._verified_key(request, now)
@@ -97,7 +97,7 @@ class ZoomConnector(Connector):
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=body_sha256(self.name, request.body),
+                dedup_key=sha256_of_parts(self.name, request.body),
                 occurred_at=utc_from_timestamp(payload.get("event_ts")),
             )
         ]

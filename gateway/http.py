@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors import (
     Connector,
-    HandshakeResponse,
+    ConnectorResponse,
     Headers,
     MalformedPayloadError,
     VerificationError,
@@ -273,7 +273,7 @@ async def _accept(
     return _Answer(200, orjson.dumps({"status": status, "event_ids": ids}), event_ids=listed)
 
 
-def _acknowledge(source: Source, webhook: WebhookRequest) -> HandshakeResponse | None:
+def _acknowledge(source: Source, webhook: WebhookRequest) -> ConnectorResponse | None:
     """The connector's own answer to a stored delivery, if it has one (never an error: the
     events are stored, so a connector bug falls back to hookgate's answer)."""
     try:
@@ -324,7 +324,7 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
     return results, duplicates
 
 
-def _verify(source: Source, webhook: WebhookRequest, now: float) -> HandshakeResponse | None:
+def _verify(source: Source, webhook: WebhookRequest, now: float) -> ConnectorResponse | None:
     """Answer a handshake, or verify; fail closed on anything unexpected."""
     try:
         answer = source.connector.handshake(webhook, now)

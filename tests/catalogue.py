@@ -2,8 +2,9 @@
 
 `CATALOGUE` maps a case key to a `Case`. Every registry name has a main case under its own
 name; a few connectors have extra cases (`<name>_<variant>`) for a second mode worth
-proving (Jira JWTs, GitLab signing tokens, Twilio JSON bodies, ...). The key doubles as
-the source name in the end-to-end configuration.
+proving (Jira JWTs, GitLab signing tokens, Twilio JSON bodies, each way a token-based
+connector takes its credential, ...). The key doubles as the source name in the
+end-to-end configuration.
 
 A case holds:
 
@@ -56,6 +57,7 @@ from cryptography.x509.oid import NameOID
 
 import connectors
 from connectors import Connector, SignedDelivery, WebhookRequest
+from tests.unit._fakes import NOW
 
 __all__ = ["CATALOGUE", "Case", "Delivery", "builtin_connectors", "cases_of", "fixture"]
 
@@ -252,7 +254,7 @@ def _linear_body(now: float) -> bytes:
 
 
 def _linear_wrap(value: Any) -> Any:
-    stamp = {"webhookTimestamp": 1_700_000_000_000}
+    stamp = {"webhookTimestamp": NOW * 1000}
     return {**value, **stamp} if isinstance(value, dict) else {"data": value, **stamp}
 
 
@@ -404,6 +406,24 @@ def _catalogue() -> dict[str, Case]:
             signs_body=False,
         ),
         Case(
+            "freshservice",
+            {"header_name": "X-Api-Key", "token": "fs-header-token"},
+            _file("freshservice", "ticket_created.json"),
+            ("ticket.created",),
+            forged={"token": "fs-header-wrong"},
+            variant="header",
+            signs_body=False,
+        ),
+        Case(
+            "freshservice",
+            {"query_param": "token", "token": "fs-query-token"},
+            _file("freshservice", "ticket_created.json"),
+            ("ticket.created",),
+            forged={"token": "fs-query-wrong"},
+            variant="query",
+            signs_body=False,
+        ),
+        Case(
             "generic-hmac",
             {
                 "secrets": ["generic-secret-1", "generic-secret-0"],
@@ -449,6 +469,15 @@ def _catalogue() -> dict[str, Case]:
             ("Merge Request Hook",),
             forged={"secrets": ["gitlab-wrong-token"]},
             signs_body=False,
+        ),
+        Case(
+            "gitlab",
+            {"secrets": ["gitlab-secret-token"], "signing_secrets": [_whsec("gitlab")]},
+            _file("gitlab", "push.json"),
+            ("Push Hook",),
+            forged={"signing_secrets": [_whsec("gitlab-forged")]},
+            variant="both",
+            stale_by=600,
         ),
         Case(
             "gitlab",
@@ -550,6 +579,18 @@ def _catalogue() -> dict[str, Case]:
             handshake_reply=b'{"verification":"v8Zk2qL0pR"}',
         ),
         Case(
+            "okta",
+            {"secrets": [OKTA_SECRET], "challenge_requires_auth": False},
+            _file("okta", "user.lifecycle.json"),
+            ("user.lifecycle.create", "user.lifecycle.activate"),
+            forged={"secrets": ["okta-wrong-secret"]},
+            variant="open",
+            signs_body=False,
+            handshake=_get({}, {"X-Okta-Verification-Challenge": "v8Zk2qL0pR"}),
+            handshake_reply=b'{"verification":"v8Zk2qL0pR"}',
+            open_handshake=True,
+        ),
+        Case(
             "paddle",
             {"secrets": ["pdl_ntfset_01hv8x2a_Zq3Lm9Yx7Vb2Kd5Nw8Rt"]},
             _file("paddle", "transaction.completed.json"),
@@ -603,6 +644,24 @@ def _catalogue() -> dict[str, Case]:
             _file("shared-secret", "order.shipped.json"),
             ("order.shipped",),
             forged={"token": "ss-wrong-token"},
+            signs_body=False,
+        ),
+        Case(
+            "shared-secret",
+            {"username": "hooks", "password": "ss-basic-password"},
+            _file("shared-secret", "order.shipped.json"),
+            ("order.shipped",),
+            forged={"password": "ss-wrong-password"},
+            variant="basic",
+            signs_body=False,
+        ),
+        Case(
+            "shared-secret",
+            {"query_param": "key", "token": "ss-query-token"},
+            _file("shared-secret", "order.shipped.json"),
+            ("order.shipped",),
+            forged={"token": "ss-query-wrong"},
+            variant="query",
             signs_body=False,
         ),
         Case(

@@ -8,7 +8,6 @@ body in."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import math
 import os
@@ -17,7 +16,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +31,8 @@ from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.sinks import Delivered, MemorySink, Outcome, Permanent
 from gateway.store import DeliveryQueue, StoreAdmin
-from tests._aws import LocalAws, moto_server, use_offline_env
-from tests.e2e.conftest import GITHUB_SECRET, STRIPE_SECRET
+from tests.helpers.aws import Context, LocalAws, aws_event, invoke, moto_server, use_offline_env
+from tests.helpers.served import GITHUB_SECRET, STRIPE_SECRET
 from tests.unit._fakes import FakeClock, make_event
 
 pytestmark = pytest.mark.e2e
@@ -63,18 +61,6 @@ secrets = ["ssm:/lambda-e2e/github"]
 type = "eventbridge"
 event_bus_name = "{BUS}"
 """
-
-
-@dataclass
-class Context:
-    """The parts of a Lambda context the handler reads."""
-
-    remaining_ms: int = 10_000
-    function_name: str = "hookgate"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 def create_bus(aws: LocalAws) -> None:
@@ -177,49 +163,6 @@ def stripe_delivery(now: float, body: bytes = STRIPE_BODY) -> WebhookRequest:
 def github_delivery(now: float) -> WebhookRequest:
     connector = connectors.load("github").from_config({"secrets": [GITHUB_SECRET]})
     return signed_request(connector, GITHUB_BODY, now=now)
-
-
-def _set_header(headers: dict[str, Any], name: str, value: Any) -> None:
-    for key in [k for k in headers if k.lower() == name.lower()]:
-        del headers[key]
-    headers[name] = value
-
-
-def aws_event(
-    kind: str, source: str, request: WebhookRequest, *, encode: bool = False, method: str = "POST"
-) -> dict[str, Any]:
-    """The recorded `kind` of event, carrying `request` to `/webhooks/{source}`."""
-    event: dict[str, Any] = json.loads((FIXTURES / "aws_lambda" / f"{kind}.json").read_text())
-    path = f"/webhooks/{source}"
-    body = base64.b64encode(request.body).decode() if encode else request.body.decode()
-    event.update(body=body, isBase64Encoded=encode)
-    if "pathParameters" in event:
-        event["pathParameters"] = {"source": source}
-    context = event["requestContext"]
-    headers = dict(request.headers.items())
-    if event.get("version") == "2.0":
-        event["rawPath"] = context["http"]["path"] = path
-        context["http"]["method"] = method
-        targets = [event["headers"]]
-    else:
-        event["path"] = path
-        event["httpMethod"] = context["httpMethod"] = method
-        context["path"] = path if context["stage"] == "$default" else f"/{context['stage']}{path}"
-        targets = [event["headers"], event["multiValueHeaders"]]
-        if "Content-Length" in event["headers"]:
-            headers["Content-Length"] = str(len(request.body))
-    if "content-length" in event["headers"]:
-        headers["content-length"] = str(len(request.body))
-    for target in targets:
-        for name, value in headers.items():
-            _set_header(target, name, value if target is event["headers"] else [value])
-    return event
-
-
-def invoke(handler: LambdaHandler, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    response = handler(event, Context())
-    body = base64.b64decode(response["body"]) if response.get("isBase64Encoded") else response["body"]
-    return response["statusCode"], json.loads(body)
 
 
 # -- deliveries ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.catalogue import CATALOGUE, Case, Delivery, builtin_connectors, cases_of
-from tests.e2e.conftest import Served, free_port
+from tests.helpers.served import Served, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -30,13 +30,9 @@ from connectors.testing import signed_request
 from gateway.app import build_source
 from gateway.aws_lambda import create_handler
 from gateway.config import load_settings
-from tests._aws import LocalAws, moto_server, use_offline_env
-from tests.e2e.conftest import GITHUB_SECRET, free_port
-from tests.e2e.test_aws_lambda import aws_event, invoke
-from tests.unit._postgres import postgres_schema
-from tests.unit.test_deploy import (
+from tests.helpers.aws import REGION, LocalAws, aws_event, invoke, moto_server, use_offline_env
+from tests.helpers.deploy import (
     LAMBDA_CONFIG,
-    REGION,
     Dockerfile,
     Kubernetes,
     Stack,
@@ -45,6 +41,8 @@ from tests.unit.test_deploy import (
     load_template,
     of_type,
 )
+from tests.helpers.served import GITHUB_SECRET, free_port
+from tests.unit._postgres import postgres_schema
 
 pytestmark = pytest.mark.e2e
 

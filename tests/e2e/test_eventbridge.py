@@ -17,8 +17,8 @@ import httpx
 import pytest
 import stripe
 
-from tests._aws import REGION, LocalAws, moto_server, use_offline_env
-from tests.e2e.conftest import GITHUB_SECRET, STRIPE_SECRET, Served, base_config, free_port
+from tests.helpers.aws import REGION, LocalAws, moto_server, use_offline_env
+from tests.helpers.served import GITHUB_SECRET, STRIPE_SECRET, Served, base_config, free_port
 
 pytestmark = pytest.mark.e2e
 

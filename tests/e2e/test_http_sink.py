@@ -17,9 +17,8 @@ import httpx
 import pytest
 import standardwebhooks
 
-from tests._http_server import HttpServer, Received, serve_http
-from tests.e2e.conftest import STRIPE_SECRET, Served, free_port
-from tests.e2e.test_serve import stripe_event, stripe_headers
+from tests.helpers.http_server import HttpServer, Received, serve_http
+from tests.helpers.served import STRIPE_SECRET, Served, free_port, stripe_event, stripe_headers
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import HOOKGATE, Served, base_config, free_port
-from tests.e2e.test_serve import stripe_event, stripe_headers
+from tests.helpers.served import HOOKGATE, Served, base_config, free_port, stripe_event, stripe_headers
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import HOOKGATE
+from tests.helpers.served import HOOKGATE
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import pytest
 
 import connectors
 from connectors.testing import signed_request
-from tests.e2e.conftest import Served, base_config, free_port
+from tests.helpers.served import Served, base_config, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import HOOKGATE, free_port
+from tests.helpers.served import HOOKGATE, free_port
 
 pytestmark = pytest.mark.e2e
 

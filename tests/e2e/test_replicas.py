@@ -40,8 +40,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.e2e.conftest import Served, free_port
-from tests.e2e.test_serve import stripe_event, stripe_headers
+from tests.helpers.served import Served, free_port, stripe_event, stripe_headers
 from tests.unit._postgres import postgres_schema
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,7 @@ import httpx
 import pytest
 import standardwebhooks
 
-from tests.e2e.conftest import Served, base_config, free_port
-from tests.e2e.test_serve import stripe_event, stripe_headers
+from tests.helpers.served import Served, base_config, free_port, stripe_event, stripe_headers
 
 pytestmark = pytest.mark.e2e
 

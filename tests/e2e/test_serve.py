@@ -12,30 +12,17 @@ import uuid
 
 import httpx
 import pytest
-import stripe
 
-from tests.e2e.conftest import FRESHDESK_PASSWORD, GITHUB_SECRET, STRIPE_SECRET, Served
+from tests.helpers.served import (
+    FRESHDESK_PASSWORD,
+    GITHUB_SECRET,
+    STRIPE_SECRET,
+    Served,
+    stripe_event,
+    stripe_headers,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def stripe_event(event_id: str | None = None, kind: str = "invoice.paid") -> bytes:
-    event = {
-        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "type": kind,
-        "created": int(time.time()),
-        "data": {"object": {"id": "in_1", "object": "invoice", "amount_paid": 4200}},
-    }
-    return json.dumps(event).encode()
-
-
-def stripe_headers(
-    body: bytes, *, secret: str = STRIPE_SECRET, timestamp: int | None = None
-) -> dict[str, str]:
-    # The official SDK signs: an oracle nobody here wrote.
-    header = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=timestamp)
-    return {"Stripe-Signature": header, "Content-Type": "application/json"}
 
 
 def test_signed_events_reach_the_sink_exactly_once_per_dedup_key(served: Served) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -17,23 +16,9 @@ import stripe
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import MAX_BODY, STRIPE_SECRET, Edge
+from tests.helpers.edge import MARKER, MAX_BODY, STRIPE_SECRET, Edge, stripe_body
 
 pytestmark = pytest.mark.anyio
-
-#: Put in payloads to prove they never reach a log line.
-MARKER = "payload-marker-5c1f0e"
-
-
-def stripe_body(event_id: str = "evt_functional_1", **extra: Any) -> bytes:
-    event = {
-        "id": event_id,
-        "object": "event",
-        "type": "invoice.paid",
-        "created": 1_724_243_541,
-        "data": {"object": {"id": "in_1", "customer_email": f"{MARKER}@example.com", **extra}},
-    }
-    return json.dumps(event).encode()
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:

@@ -11,9 +11,7 @@ import pytest
 import structlog
 
 from gateway.observability import LogStream, configure_logging
-
-from .conftest import STRIPE_SECRET, Edge
-from .test_edge import MARKER, stripe_body
+from tests.helpers.edge import MARKER, STRIPE_SECRET, Edge, stripe_body
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from gateway.events import Event, isoformat, new_event_id
 
-#: The fake clock starts here: 2023-11-14T22:13:20Z.
-NOW = 1_700_000_000.0
+#: The test clock: every unit test's "now" (the fake clock starts here), 2023-11-14T22:13:20Z.
+NOW = 1_700_000_000
 
 _keys = itertools.count(1)
 
@@ -18,7 +18,7 @@ _keys = itertools.count(1)
 class FakeClock:
     """A mutable time, read through `__call__` like `time.time`. Only tests move it."""
 
-    now: float = NOW
+    now: float = float(NOW)
 
     def __call__(self) -> float:
         return self.now

@@ -1,4 +1,4 @@
-"""Fixtures of the pipeline unit tests (store, dispatcher, events, config, HTTP sending)."""
+"""Fixtures of the pipeline unit tests (store, dispatcher, events, config, sinks, HTTP sending)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._http_server import HttpServer, serve_http
+from tests.helpers.aws import use_offline_env
+from tests.helpers.http_server import HttpServer, serve_http
 
 from ._fakes import FakeClock
 
@@ -34,3 +35,9 @@ def http_server() -> Iterator[HttpServer]:
     """A local HTTP server recording requests, answering as each body's `respond` asks."""
     with serve_http() as server:
         yield server
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake AWS credentials only; no shared config, no instance metadata."""
+    use_offline_env(monkeypatch, tmp_path / "aws")

@@ -8,19 +8,16 @@ is captured so the test log stays quiet.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from discord_interactions import verify_key  # type: ignore[import-untyped]
-from hypothesis import given
-from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.discord import DiscordConnector
 from connectors.testing import check_connector, signed_request, tamper
 
-from ._support import FUZZ, NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 SEED = bytes(range(32))
 NACL_KEY = SigningKey(SEED)
@@ -179,7 +176,7 @@ def test_webhook_event() -> None:
     assert connector().handshake(req, NOW) is None
     [event] = connector().normalize(req)
     assert event.type == "APPLICATION_AUTHORIZED"
-    assert event.dedup_key == body_sha256("discord", EVENT)
+    assert event.dedup_key == sha256_of_parts("discord", EVENT)
     assert event.occurred_at is not None
     assert event.occurred_at.year == 2024
 
@@ -196,7 +193,15 @@ def test_interaction() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"[]", b"x", b'{"type": 9, "id": "1"}', b'{"type": 2}', b'{"type": true, "id": "1"}', b'{"event": {}}'],
+    [
+        b"[]",
+        b"x",
+        b'{"type": 9, "id": "1"}',
+        b'{"type": 2}',
+        b'{"type": true, "id": "1"}',
+        b'{"type": [], "id": "1"}',
+        b'{"event": {}}',
+    ],
 )
 def test_normalize_rejects_unusable_bodies(body: bytes) -> None:
     with pytest.raises(MalformedPayloadError):
@@ -206,41 +211,3 @@ def test_normalize_rejects_unusable_bodies(body: bytes) -> None:
 def test_check_connector() -> None:
     [event] = check_connector(connector(), NOW)
     assert event.type == "APPLICATION_AUTHORIZED"
-
-
-_NAMES = ["x-signature-ed25519", "x-signature-timestamp", "content-type"]
-_PIECES = [str(NOW), "-1", "\u0661", "\udcff", "00" * 64, "ab" * 32, " ", "zz"]
-_values = st.one_of(st.text(max_size=30), st.lists(st.sampled_from(_PIECES), max_size=5).map("".join))
-_bodies = st.one_of(
-    st.binary(max_size=120),
-    st.sampled_from([EVENT, COMMAND, fixture("discord", "events_ping.json")]),
-    st.builds(
-        lambda t, e: json.dumps({"type": t, **({"event": e} if e is not None else {})}).encode(),
-        st.integers(-1, 3) | st.booleans() | st.text(max_size=3),
-        st.none() | st.integers() | st.dictionaries(st.just("type"), st.text(max_size=5)),
-    ),
-)
-
-
-@FUZZ
-@given(
-    body=_bodies,
-    headers=st.lists(st.tuples(st.sampled_from(_NAMES) | st.text(max_size=8), _values), max_size=4),
-    signed=st.booleans(),
-    now=st.sampled_from([NOW, NOW + 301, 0]),
-)
-def test_fuzz_verify_and_handshake(
-    body: bytes, headers: list[tuple[str, str]], signed: bool, now: float
-) -> None:
-    req = nacl_signed(body) if signed else WebhookRequest.build(body, headers)
-    c = connector()
-    cause = "ok"
-    try:
-        answer = c.handshake(req, now)
-        if answer is None:
-            c.verify(req, now)
-        else:
-            assert answer.status in (200, 204)
-    except VerificationError as exc:
-        cause = exc.cause
-    assert cause.replace("_", "").isalpha()

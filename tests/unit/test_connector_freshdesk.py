@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.freshdesk import FreshdeskConnector, normalize_triggered_event
 from connectors.testing import check_connector, signed_request, tamper
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 
 def connector(**options: Any) -> FreshdeskConnector:
@@ -151,7 +152,7 @@ def test_json_fixtures(name: str, expected: str) -> None:
     body = fixture("freshdesk", name)
     [event] = connector().normalize(WebhookRequest.build(body))
     assert event.type == expected
-    assert event.dedup_key == body_sha256("freshdesk", body)
+    assert event.dedup_key == sha256_of_parts("freshdesk", body)
     assert event.payload["freshdesk_webhook"]["ticket_id"] == "1187"
 
 

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.generic_hmac import GenericHmacConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 GITHUB_STYLE: dict[str, Any] = {"signature_header": "X-Hub-Signature-256", "signature_prefix": "sha256="}
 # Zendesk: base64 HMAC-SHA256 over timestamp + body, no separator.
@@ -189,7 +190,7 @@ def test_normalize_types_and_dedup() -> None:
     body = fixture("stripe", "invoice.paid.json")
     plain = connector(signature_header="X-Sig")
     [event] = plain.normalize(WebhookRequest.build(body))
-    assert (event.type, event.dedup_key) == ("webhook", body_sha256("generic-hmac", body))
+    assert (event.type, event.dedup_key) == ("webhook", sha256_of_parts("generic-hmac", body))
     by_field = connector(signature_header="X-Sig", type_field="data.object.object")
     assert by_field.normalize(WebhookRequest.build(body))[0].type == "invoice"
     missing = connector(signature_header="X-Sig", type_field="nope.nope", default_type="fallback")

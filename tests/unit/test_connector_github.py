@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.github import GitHubConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 DOCS_SECRET = "It's a Secret to Everybody"
 DOCS_SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
@@ -80,7 +81,7 @@ def test_missing_delivery_falls_back_to_body_hash() -> None:
     body = fixture("github", "push.json")
     req = WebhookRequest.build(body, {"X-GitHub-Event": "push"})
     [ev] = connector().normalize(req)
-    assert ev.dedup_key == body_sha256("github", body)
+    assert ev.dedup_key == sha256_of_parts("github", body)
     assert ev.delivery_id is None
 
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.linear import LinearConnector
-from connectors.testing import check_connector, signed_request
+from connectors.testing import check_connector
 
-from ._support import CLOCK, FUZZ, NOW, fixture, outcome, query_pairs
+from ._fakes import NOW
+from ._support import fixture
 
 SECRET = "lin_wh_8f3a2c1d0e9b8a7f6e5d4c3b2a190817"
 HUSH = "796aa882fa14a077f11a8ce83aeaffea62bc7e9a27834fa93e05caa3aaa5bb44"
@@ -97,7 +95,10 @@ def test_signature_is_checked_before_the_body_is_read() -> None:
 def test_types_and_fallbacks() -> None:
     c = connector()
     [event] = c.normalize(WebhookRequest.build(b'{"action": "remove"}', {"Linear-Event": "Comment"}))
-    assert (event.type, event.dedup_key) == ("Comment.remove", body_sha256("linear", b'{"action": "remove"}'))
+    assert (event.type, event.dedup_key) == (
+        "Comment.remove",
+        sha256_of_parts("linear", b'{"action": "remove"}'),
+    )
     [event] = c.normalize(WebhookRequest.build(b'{"type": "Project"}'))
     assert event.type == "Project"
 
@@ -135,43 +136,3 @@ def test_check_connector() -> None:
     [event] = check_connector(connector(), NOW)
     assert event.type == "Issue.create"
     assert connector().sign(connector().sample_body(NOW), NOW).headers["Linear-Event"] == "Issue"
-
-
-CAUSES = {
-    "ok",
-    "missing_signature",
-    "bad_signature",
-    "missing_timestamp",
-    "malformed_timestamp",
-    "stale_timestamp",
-}
-text = st.text(max_size=70) | st.just(HUSH)
-
-
-@FUZZ
-@given(
-    body=st.binary(max_size=200),
-    headers=st.lists(
-        st.tuples(st.sampled_from(["linear-signature"]) | st.text(max_size=10), text), max_size=4
-    ),
-    query=query_pairs(text),
-    now=CLOCK,
-)
-def test_fuzz_verify(
-    body: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]], now: float
-) -> None:
-    assert outcome(connector("hush", "b"), WebhookRequest.build(body, headers, query=query), now) in CAUSES
-
-
-@FUZZ
-@given(
-    body=st.binary(max_size=100)
-    | st.builds(body_at, st.integers() | st.floats() | st.text(max_size=5) | st.none()),
-    now=CLOCK,
-)
-def test_fuzz_signed_bodies(body: bytes, now: float) -> None:
-    c = connector("a", "b")
-    req = signed_request(c, body, now=NOW)
-    assert outcome(c, req, now) in CAUSES
-    with contextlib.suppress(MalformedPayloadError):
-        assert c.normalize(req)

@@ -18,15 +18,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import NameOID
-from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.paypal import PayPalConnector
 from connectors.testing import check_connector, signed_request, tamper
 
-from ._support import FUZZ, NOW, fixture, outcome
+from ._fakes import NOW
+from ._support import fixture
 
 WEBHOOK_ID = "1JE4291016473214C"
 BODY = fixture("paypal", "payment.capture.completed.json")
@@ -245,7 +244,7 @@ def test_dedup_fallbacks() -> None:
     [event] = connector().normalize(WebhookRequest.build(body, {"PAYPAL-TRANSMISSION-ID": "t-1"}))
     assert event.dedup_key == "t-1"
     [event] = connector().normalize(WebhookRequest.build(body))
-    assert event.dedup_key == body_sha256("paypal", body)
+    assert event.dedup_key == sha256_of_parts("paypal", body)
 
 
 @pytest.mark.parametrize("body", [b"nope", b"[]", b'{"id": "WH-1"}', b'{"event_type": 1}'])
@@ -257,31 +256,3 @@ def test_normalize_rejects_unusable(body: bytes) -> None:
 def test_check_connector() -> None:
     [event] = check_connector(signer(), NOW)
     assert event.type == "PAYMENT.CAPTURE.COMPLETED"
-
-
-@FUZZ
-@given(
-    body=st.binary(max_size=80),
-    changes=st.dictionaries(
-        st.sampled_from(
-            [
-                "PAYPAL-TRANSMISSION-ID",
-                "PAYPAL-TRANSMISSION-TIME",
-                "PAYPAL-TRANSMISSION-SIG",
-                "PAYPAL-AUTH-ALGO",
-                "PAYPAL-CERT-URL",
-            ]
-        ),
-        st.sampled_from(
-            ["", "SHA256withRSA", "AAAA", "2023-11-14T22:13:20+01:00", "0001-01-01T00:00:00+01:00"]
-        )
-        | st.text(max_size=30),
-    ),
-    now=st.floats(min_value=-1e12, max_value=1e13),
-)
-def test_fuzz_verify(body: bytes, changes: dict[str, str], now: float) -> None:
-    req = WebhookRequest.build(body, {**headers(b"x" * 256), **changes})
-    c = connector()
-    assert c.handshake(req, now) is None
-    cause = outcome(c, req, now)
-    assert cause.replace("_", "").isalpha()

@@ -31,7 +31,8 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest
 from connectors.standard_webhooks import StandardWebhooksConnector
 from connectors.testing import check_connector, signed_request, tamper
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 # Secrets in the documented `whsec_<base64>` form (24 and 32 random-looking bytes).
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

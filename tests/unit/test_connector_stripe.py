@@ -13,7 +13,8 @@ from connectors import MalformedPayloadError, VerificationError, WebhookRequest
 from connectors.stripe import StripeConnector
 from connectors.testing import check_connector, signed_request
 
-from ._support import NOW, fixture
+from ._fakes import NOW
+from ._support import fixture
 
 SECRET = "whsec_test_3Qb7T1bq4V2nJx0c9mKzRt8LwYpE"
 OLD_SECRET = "whsec_test_old_Zb2Qk8xN4rVt0LmS6aPe"

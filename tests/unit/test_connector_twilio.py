@@ -14,11 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest, body_sha256
+from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.testing import check_connector, signed_request, tamper
 from connectors.twilio import DEFAULT_SIGNING_URL, TwilioConnector
 
-from ._support import FUZZ, NOW, fixture
+from ._fakes import NOW
+from ._support import FUZZ, fixture
 
 DOCS_TOKEN = "12345"
 DOCS_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -35,14 +36,6 @@ JSON_BODY = b'{"property": "value", "boolean": true}'
 JSON_HASH = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
 JSON_SIGNATURE = "a9nBmqA0ju/hNViExpshrM61xv4="
 URL = "https://hooks.example.com/webhooks/twilio"
-CAUSES_ALL = {
-    "missing_signature",
-    "bad_signature",
-    "bad_body_hash",
-    "malformed_url",
-    "malformed_body",
-    "unsupported_algorithm",
-}
 
 
 def connector(*secrets: str, **options: Any) -> TwilioConnector:
@@ -198,7 +191,7 @@ def test_dedup_falls_back_to_body_hash_and_default_type() -> None:
     body = b"AccountSid=AC1&Foo=bar"
     [event] = connector(default_type="twilio.custom").normalize(form(body, URL, "x"))
     assert event.type == "twilio.custom"
-    assert event.dedup_key == body_sha256("twilio", body)
+    assert event.dedup_key == sha256_of_parts("twilio", body)
     [call] = connector().normalize(form(fixture("twilio", "call.completed.form"), URL, "x"))
     assert call.occurred_at is not None
     assert call.occurred_at.timestamp() == NOW
@@ -257,35 +250,8 @@ def test_check_connector() -> None:
     assert json_event.type == "onMessageAdded"
 
 
-@FUZZ
-@given(
-    body=st.binary(max_size=120),
-    signature=st.text(max_size=40),
-    settings=st.none() | st.text(max_size=30),
-    url=st.sampled_from([URL, URL + "?bodySHA256=ab", "http://[::1", "", "https://h:x/"])
-    | st.text(max_size=30),
-    query=st.lists(st.tuples(st.sampled_from(["bodySHA256", "x"]), st.text(max_size=8)), max_size=2),
-)
-def test_fuzz_verify(
-    body: bytes, signature: str, settings: str | None, url: str, query: list[tuple[str, str]]
-) -> None:
-    headers = {"X-Twilio-Signature": signature}
-    if settings is not None:
-        headers["X-Twilio-Webhooks-Signature-Settings"] = settings
-    req = WebhookRequest.build(body, headers, url=url, query=query)
-    c = connector()
-    assert c.handshake(req, NOW) is None
-    causes: set[str] = set()
-    try:
-        c.verify(req, NOW)
-    except VerificationError as exc:
-        causes.add(exc.cause)
-    else:
-        with contextlib.suppress(MalformedPayloadError):
-            c.normalize(req)
-    assert causes <= CAUSES_ALL
-
-
+# Twilio's own property (tests/unit/test_connectors_fuzz.py fuzzes what all connectors share):
+# an independent implementation of Twilio's scheme accepts whatever the connector signs.
 @FUZZ
 @given(body=st.binary(max_size=120))
 def test_fuzz_sign_verify_round_trip(body: bytes) -> None:

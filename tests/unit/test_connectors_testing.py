@@ -8,7 +8,7 @@ from connectors import ProviderEvent, VerificationError, WebhookRequest
 from connectors.github import GitHubConnector, GitHubOptions
 from connectors.testing import check_connector, signed_request, tamper
 
-from ._support import NOW
+from ._fakes import NOW
 
 
 def github() -> GitHubConnector:

@@ -19,18 +19,11 @@ from gateway.events import Event
 from gateway.observability import Metrics
 from gateway.sinks import Retry
 from gateway.store import Claimed, Settlement, Store, open_store
+from tests.helpers.eventbridge import FakeAws, Harness, Reply, accept, harness
 
 from ._fakes import FakeClock, make_event
-from .test_eventbridge_sink import (  # aws_env: the autouse fake credentials apply here too
-    FakeAws,
-    Harness,
-    Reply,
-    accept,
-    aws_env,  # noqa: F401
-    harness,
-)
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("aws_env")]
 
 POLICY = DispatcherSettings(
     max_attempts=12,

@@ -31,7 +31,7 @@ from gateway.router.targets import target_types
 from gateway.sinks import Delivered, Permanent, Retry, sink_type
 from gateway.sinks.http import HttpDestination, HttpSink, HttpSinkOptions
 from gateway.store import DeliveryRecord, Store, open_store
-from tests._http_server import HttpServer, url_of
+from tests.helpers.http_server import HttpServer, url_of
 
 from ._fakes import FakeClock, make_event
 

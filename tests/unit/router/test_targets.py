@@ -28,17 +28,17 @@ from gateway.router.targets._aws import SqsOptions, SqsTarget, _pack
 from gateway.router.targets._http import HttpTarget
 from gateway.sinks import Delivered, Permanent, Retry
 from gateway.sinks.http import parse_retry_after
-from tests._aws import REGION, LocalAws, moto_server, use_offline_env
-from tests._http_server import HttpServer, url_of
+from tests.helpers.aws import REGION, LocalAws, moto_server, use_offline_env
+from tests.helpers.http_server import HttpServer, url_of
 
-from .._fakes import make_event
+from .._fakes import NOW, make_event
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "whsec_" + base64.b64encode(b"a signing key of 32 bytes, fixed").decode()
 
 
-def delivery(body: Any, *, at: float = 1_700_000_000.0) -> Delivery:
+def delivery(body: Any, *, at: float = NOW) -> Delivery:
     """`body`: bytes as they are, anything else as its JSON."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return Delivery(make_event(at=at), raw)
@@ -187,7 +187,7 @@ async def test_http_never_logs_bodies_or_secrets(http_server: HttpServer, opened
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:
-    now = 1_700_000_000.0
+    now = float(NOW)
     assert parse_retry_after(None, now) is None
     assert parse_retry_after(" 120 ", now) == 120.0
     assert parse_retry_after("1.5", now) == 1.5
@@ -469,7 +469,7 @@ async def test_eventbridge_target_puts_the_event_itself_on_a_bus(aws: LocalAws, 
     assert cls.transforms_input is False
     target = build("eventbridge", event_bus_name="downstream", endpoint_url=aws.endpoint, region=REGION)
     opened.append(target)
-    event: Event = make_event(at=1_700_000_000.0, detail_type="invoice.paid")
+    event: Event = make_event(at=NOW, detail_type="invoice.paid")
     assert await target.send([Delivery(event, event.entry.encode())]) == [Delivered()]
     [message] = receive(aws, url, 1)
     received = json.loads(message["Body"])
