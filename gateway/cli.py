@@ -18,7 +18,7 @@ import click
 from pydantic import BaseModel
 
 import connectors
-from gateway.config import CONFIG_ENV, Settings, load_settings
+from gateway.config import BUS_TYPE, CONFIG_ENV, Settings, load_settings
 from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.events import isoformat
 from gateway.store import StoreAdmin, open_store
@@ -136,8 +136,6 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
 @config_option
 def check_config(config_path: str | None) -> None:
     """Validate the configuration and say what it defines."""
-    from gateway.router.rules import RouterOptions  # noqa: PLC0415 - loaded on use, like the router
-
     settings = _settings(config_path)
     open_store(settings.store, settings.dispatcher, time.time)  # its backend is installed
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
@@ -146,11 +144,11 @@ def check_config(config_path: str | None) -> None:
         routes = ", ".join(source.sinks) or "(none)"
         click.echo(f"  source {name}: connector {source.connector_name} → sinks {routes}")
     for name, spec in settings.sinks.items():
-        detail = ""
-        if isinstance(spec.options, RouterOptions):
-            rules = spec.options.rules.values()
-            detail = f" ({len(rules)} rule(s), {sum(len(r.targets) for r in rules)} target(s))"
-        click.echo(f"  sink {name}: {spec.cls.kind}{detail}")
+        click.echo(f"  sink {name}: {spec.cls.kind}")
+    for name, bus in settings.buses.items():
+        bus_rules = bus.rules.values()
+        detail = f" ({len(bus_rules)} rule(s), {sum(len(r.targets) for r in bus_rules)} target(s))"
+        click.echo(f"  sink {name}: {BUS_TYPE}{detail}")
 
 
 @main.command("connectors")
@@ -349,7 +347,7 @@ def replay(  # noqa: PLR0917 - one parameter per option
     A router among the sinks matches each event against its rules again: the targets of
     the rules it matches receive it, with `replay-name` set.
     """
-    from gateway.router.rules import RouterSink, replay_route  # noqa: PLC0415 - only this command needs it
+    from gateway.router.bus import Bus, replay_route  # noqa: PLC0415 - only this command needs it
 
     settings = _settings(config_path)
     if source is not None and source not in settings.sources:
@@ -357,14 +355,14 @@ def replay(  # noqa: PLR0917 - one parameter per option
     targets = sinks or tuple(sorted({s for src in settings.sources.values() for s in src.sinks}))
     if source is not None and not sinks:
         targets = settings.sources[source].sinks
-    unknown = [s for s in targets if s not in settings.sinks]
+    unknown = [s for s in targets if s not in settings.sinks and s not in settings.buses]
     if unknown:
         raise click.UsageError(f"unknown sink(s): {', '.join(unknown)}")
-    buses = [RouterSink(t, settings.sinks[t].options) for t in targets if settings.sinks[t].cls is RouterSink]
-    plain = tuple(t for t in targets if settings.sinks[t].cls is not RouterSink)
+    buses = [Bus(t, settings.buses[t]) for t in targets if t in settings.buses]
+    plain = tuple(t for t in targets if t not in settings.buses)
     if rule is not None:
         bus_name, _, rule_name = rule.rpartition("/")
-        buses = [b for b in buses if rule_name in b.options.rules and bus_name in ("", b.name)]
+        buses = [b for b in buses if rule_name in b.settings.rules and bus_name in ("", b.name)]
         if not buses:
             raise click.UsageError(
                 f"no router rule {rule!r} among the sinks {', '.join(targets) or '(none)'}"
@@ -400,14 +398,10 @@ def rules() -> None:
 @config_option
 def rules_list(config_path: str | None) -> None:
     """Every rule of every router: state, pattern and targets."""
-    from gateway.router.rules import RouterOptions  # noqa: PLC0415
-
     settings = _settings(config_path)
     found = False
-    for bus, spec in settings.sinks.items():
-        if not isinstance(spec.options, RouterOptions):
-            continue
-        for rule_name, rule in spec.options.rules.items():
+    for bus, bus_settings in settings.buses.items():
+        for rule_name, rule in bus_settings.rules.items():
             found = True
             state = "enabled" if rule.enabled else "disabled"
             pattern = (
@@ -429,12 +423,12 @@ def rules_list(config_path: str | None) -> None:
 @click.option("--rule", help="Only this rule (`RULE` or `BUS/RULE`).")
 def rules_test(config_path: str | None, event_text: str, rule: str | None) -> None:
     """Match an event against the rules; print what each matching rule's targets would receive."""
-    from gateway.router.rules import RouterSink  # noqa: PLC0415
+    from gateway.router.bus import Bus  # noqa: PLC0415
 
     settings = _settings(config_path)
     if event_text.startswith("@"):
         event_text = Path(event_text[1:]).read_text(encoding="utf-8")
-    buses = [RouterSink(n, spec.options) for n, spec in settings.sinks.items() if spec.cls is RouterSink]
+    buses = [Bus(name, bus_settings) for name, bus_settings in settings.buses.items()]
     try:
         results = [r for bus in buses for r in bus.explain(event_text)]
     except ValueError as exc:
