@@ -19,6 +19,7 @@ from gateway.config import Settings, parse_settings
 from gateway.errors import ConfigError
 from gateway.events import Event
 from gateway.router.bus import Bus, replay_route, route_events
+from gateway.router.cli import match_event_pattern, rules
 from gateway.router.rules import BusSettings
 from gateway.sinks import SINK_TYPES, Sink
 from gateway.store import RetryPolicy
@@ -99,6 +100,11 @@ def test_lambda_mode_refuses_a_bus() -> None:
     with pytest.raises(ConfigError, match="a router needs a hookgate store") as info:
         create_handler(settings(archive={"type": "stdout"}), env={})
     assert info.value.key == "sinks.bus.type"
+
+
+def test_the_router_commands_are_registered_on_the_main_group() -> None:
+    assert main.commands["rules"] is rules
+    assert main.commands["test-event-pattern"] is match_event_pattern
 
 
 def test_every_bus_key_is_documented() -> None:
