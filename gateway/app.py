@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -33,7 +33,7 @@ from gateway.sinks import Sink
 from gateway.store import QUEUE_STATES, Inbox, Store, StoreAdmin, open_store
 
 if TYPE_CHECKING:
-    from gateway.router.rules import RouterSink
+    from gateway.router.bus import Bus
 
 __all__ = ["Gateway", "GatewayApp", "build_sinks", "build_source", "create_app"]
 
@@ -58,8 +58,8 @@ class Gateway:
     #: is queued, dispatched, purged or shown.
     store: Store | None = None
     dispatcher: Dispatcher | None = None
-    #: The local event buses among the configured sinks (their targets are in `sinks`).
-    routers: dict[str, RouterSink] = field(default_factory=dict)
+    #: The local event buses (their rules' targets are in `sinks`).
+    buses: dict[str, Bus] = field(default_factory=dict)
     #: After `stop`: the deliveries the store still had to make (None: it did not answer).
     left_pending: int | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -67,12 +67,12 @@ class Gateway:
     def route(
         self, events: Sequence[Event], sinks: Sequence[str]
     ) -> tuple[list[Event], list[tuple[str, ...]]] | None:
-        """Per event, where it goes when `sinks` name a router (None: every event to `sinks`)."""
-        if not self.routers:
+        """Per event, where it goes when `sinks` name a bus (None: every event to `sinks`)."""
+        if not self.buses:
             return None
-        from gateway.router.rules import route_events  # noqa: PLC0415 - loaded with the first router
+        from gateway.router.bus import route_events  # noqa: PLC0415 - loaded with the first bus
 
-        return route_events(events, sinks, self.routers)
+        return route_events(events, sinks, self.buses)
 
     async def start(self, *, dispatch: bool = True) -> None:
         await self.inbox.open()
@@ -136,14 +136,13 @@ def create_app(
     durable = inbox if isinstance(inbox, Store) else None
     if sinks is None:
         sinks = build_sinks(settings)
-    # A router is not dispatched to: each target of its rules is a sink of its own.
-    routers = {name: cast("RouterSink", sink) for name, sink in sinks.items() if sink.kind == "router"}
-    sinks = {name: sink for name, sink in sinks.items() if name not in routers}
-    for router in routers.values():
-        router.instrument(metrics.registry)
-        sinks.update(router.destinations())
+    sinks = dict(sinks)
+    buses = _buses(settings)
+    for bus in buses.values():  # each target of a bus's rules is a sink of its own
+        bus.instrument(metrics.registry)
+        sinks.update(bus.targets())
         if durable is not None:
-            durable.policies.update(router.policies())
+            durable.policies.update(bus.policies())
     dispatcher = None
     if durable is not None:
         dispatcher = Dispatcher(durable, sinks, settings.dispatcher, metrics)
@@ -151,7 +150,7 @@ def create_app(
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
     sources = {name: build_source(spec) for name, spec in settings.sources.items()}
-    gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, routers)
+    gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -237,6 +236,14 @@ class GatewayApp:
             await self._webhooks(scope, receive, send)
         else:
             await self._other(scope, receive, send)
+
+
+def _buses(settings: Settings) -> dict[str, Bus]:
+    if not settings.buses:
+        return {}
+    from gateway.router.bus import Bus  # noqa: PLC0415 - loaded with the first bus
+
+    return {name: Bus(name, bus) for name, bus in settings.buses.items()}
 
 
 def _json(value: object, status: int = 200) -> Response:

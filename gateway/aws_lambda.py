@@ -358,14 +358,13 @@ def create_handler(
 
 def _check(settings: Settings) -> None:
     """What Lambda mode cannot do: acknowledge an event that no sink took."""
+    for name in settings.buses:
+        raise ConfigError(
+            f"sinks.{name}.type",
+            "a router needs a hookgate store; in Lambda mode, route with rules on the EventBridge bus",
+        )
     if not settings.sinks:
         raise ConfigError("sinks", "Lambda mode needs a sink (an eventbridge bus) to put events on")
-    for name, spec in settings.sinks.items():
-        if spec.cls.kind == "router":
-            raise ConfigError(
-                f"sinks.{name}.type",
-                "a router needs a hookgate store; in Lambda mode, route with rules on the EventBridge bus",
-            )
     for name, source in settings.sources.items():
         if not source.sinks:
             raise ConfigError(f"sources.{name}.sinks", "in Lambda mode every source needs a sink")

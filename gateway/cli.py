@@ -11,16 +11,18 @@ import time
 import typing
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from pydantic import BaseModel
 
 import connectors
-from gateway.config import CONFIG_ENV, Settings, load_settings
-from gateway.errors import ConfigError, MissingExtraError, StoreError
+from gateway.cli_options import EXIT_CONFIG, config_option
+from gateway.cli_options import settings_or_exit as _settings
+from gateway.config import BUS_TYPE, Settings
+from gateway.errors import MissingExtraError, StoreError
 from gateway.events import isoformat
+from gateway.router.cli import match_event_pattern, rules
 from gateway.store import StoreAdmin, open_store
 
 if typing.TYPE_CHECKING:
@@ -29,24 +31,6 @@ if typing.TYPE_CHECKING:
 __all__ = ["main"]
 
 T = TypeVar("T")
-EXIT_CONFIG = 2
-
-config_option = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar=CONFIG_ENV,
-    help=f"TOML configuration file (or ${CONFIG_ENV}).",
-)
-
-
-def _settings(config_path: str | None) -> Settings:
-    try:
-        return load_settings(config_path)
-    except ConfigError as exc:
-        click.echo(f"hookgate: invalid configuration: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
 
 
 def _with_store(settings: Settings, fn: Callable[[StoreAdmin], Awaitable[T]]) -> T:
@@ -102,6 +86,10 @@ def main() -> None:
     """hookgate: verify, normalize, persist and forward SaaS webhooks."""
 
 
+main.add_command(rules)
+main.add_command(match_event_pattern)
+
+
 @main.command()
 @config_option
 @click.option("--host", help="Interface to listen on (overrides [server] host).")
@@ -136,8 +124,6 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
 @config_option
 def check_config(config_path: str | None) -> None:
     """Validate the configuration and say what it defines."""
-    from gateway.router.rules import RouterOptions  # noqa: PLC0415 - loaded on use, like the router
-
     settings = _settings(config_path)
     open_store(settings.store, settings.dispatcher, time.time)  # its backend is installed
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
@@ -146,11 +132,11 @@ def check_config(config_path: str | None) -> None:
         routes = ", ".join(source.sinks) or "(none)"
         click.echo(f"  source {name}: connector {source.connector_name} → sinks {routes}")
     for name, spec in settings.sinks.items():
-        detail = ""
-        if isinstance(spec.options, RouterOptions):
-            rules = spec.options.rules.values()
-            detail = f" ({len(rules)} rule(s), {sum(len(r.targets) for r in rules)} target(s))"
-        click.echo(f"  sink {name}: {spec.cls.kind}{detail}")
+        click.echo(f"  sink {name}: {spec.cls.kind}")
+    for name, bus in settings.buses.items():
+        bus_rules = bus.rules.values()
+        detail = f" ({len(bus_rules)} rule(s), {sum(len(r.targets) for r in bus_rules)} target(s))"
+        click.echo(f"  sink {name}: {BUS_TYPE}{detail}")
 
 
 @main.command("connectors")
@@ -349,7 +335,7 @@ def replay(  # noqa: PLR0917 - one parameter per option
     A router among the sinks matches each event against its rules again: the targets of
     the rules it matches receive it, with `replay-name` set.
     """
-    from gateway.router.rules import RouterSink, replay_route  # noqa: PLC0415 - only this command needs it
+    from gateway.router.bus import Bus, replay_route  # noqa: PLC0415 - only this command needs it
 
     settings = _settings(config_path)
     if source is not None and source not in settings.sources:
@@ -357,14 +343,14 @@ def replay(  # noqa: PLR0917 - one parameter per option
     targets = sinks or tuple(sorted({s for src in settings.sources.values() for s in src.sinks}))
     if source is not None and not sinks:
         targets = settings.sources[source].sinks
-    unknown = [s for s in targets if s not in settings.sinks]
+    unknown = [s for s in targets if s not in settings.sinks and s not in settings.buses]
     if unknown:
         raise click.UsageError(f"unknown sink(s): {', '.join(unknown)}")
-    buses = [RouterSink(t, settings.sinks[t].options) for t in targets if settings.sinks[t].cls is RouterSink]
-    plain = tuple(t for t in targets if settings.sinks[t].cls is not RouterSink)
+    buses = [Bus(t, settings.buses[t]) for t in targets if t in settings.buses]
+    plain = tuple(t for t in targets if t not in settings.buses)
     if rule is not None:
         bus_name, _, rule_name = rule.rpartition("/")
-        buses = [b for b in buses if rule_name in b.options.rules and bus_name in ("", b.name)]
+        buses = [b for b in buses if rule_name in b.settings.rules and bus_name in ("", b.name)]
         if not buses:
             raise click.UsageError(
                 f"no router rule {rule!r} among the sinks {', '.join(targets) or '(none)'}"
@@ -389,83 +375,6 @@ def replay(  # noqa: PLR0917 - one parameter per option
     where = [*plain, *(f"{b.name} (rules{f' {rule}' if rule else ''})" for b in buses)]
     named = f" as {name}" if name else ""
     click.echo(f"replayed{named}: {count} event(s) to {', '.join(where) or '(no sinks)'}")
-
-
-@main.group()
-def rules() -> None:
-    """The rules of the local routers (`type = "router"` sinks)."""
-
-
-@rules.command("list")
-@config_option
-def rules_list(config_path: str | None) -> None:
-    """Every rule of every router: state, pattern and targets."""
-    from gateway.router.rules import RouterOptions  # noqa: PLC0415
-
-    settings = _settings(config_path)
-    found = False
-    for bus, spec in settings.sinks.items():
-        if not isinstance(spec.options, RouterOptions):
-            continue
-        for rule_name, rule in spec.options.rules.items():
-            found = True
-            state = "enabled" if rule.enabled else "disabled"
-            pattern = (
-                rule.event_pattern if isinstance(rule.event_pattern, str) else json.dumps(rule.event_pattern)
-            )
-            click.echo(f"{bus}/{rule_name}  {state}  {pattern}")
-            for target in rule.targets:
-                click.echo(
-                    f"    → {target.id}  ({target.type})  "
-                    f"retries ≤ {target.retry_policy.maximum_retry_attempts}"
-                )
-    if not found:
-        click.echo("no router rules configured")
-
-
-@rules.command("test")
-@config_option
-@click.option("--event", "event_text", required=True, help="The event (JSON text, or @FILE).")
-@click.option("--rule", help="Only this rule (`RULE` or `BUS/RULE`).")
-def rules_test(config_path: str | None, event_text: str, rule: str | None) -> None:
-    """Match an event against the rules; print what each matching rule's targets would receive."""
-    from gateway.router.rules import RouterSink  # noqa: PLC0415
-
-    settings = _settings(config_path)
-    if event_text.startswith("@"):
-        event_text = Path(event_text[1:]).read_text(encoding="utf-8")
-    buses = [RouterSink(n, spec.options) for n, spec in settings.sinks.items() if spec.cls is RouterSink]
-    try:
-        results = [r for bus in buses for r in bus.explain(event_text)]
-    except ValueError as exc:
-        click.echo(f"hookgate: invalid event: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-    if rule is not None:
-        results = [r for r in results if rule in (r["rule"], f"{r['bus']}/{r['rule']}")]
-        if not results:
-            raise click.UsageError(f"no rule {rule!r} in the configuration")
-    for result in results:
-        click.echo(json.dumps(result, ensure_ascii=False))
-
-
-@main.command("test-event-pattern")
-@click.option("--event-pattern", "event_pattern", required=True, help="The event pattern (JSON).")
-@click.option("--event", "event", required=True, help="The event to test (JSON).")
-def test_event_pattern(event_pattern: str, event: str) -> None:
-    """Say whether an event matches an EventBridge event pattern, like `aws events test-event-pattern`."""
-    from gateway.router import EventPattern, InvalidEventPatternError  # noqa: PLC0415
-
-    try:
-        pattern = EventPattern(event_pattern)
-    except InvalidEventPatternError as exc:
-        click.echo(f"hookgate: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-    try:
-        result = pattern.matches(event)
-    except ValueError as exc:
-        click.echo(f"hookgate: invalid event: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-    click.echo(json.dumps({"Result": result}))
 
 
 @main.group()

@@ -32,7 +32,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -48,6 +48,9 @@ from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
 from gateway.secrets import resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, sink_type
+
+if TYPE_CHECKING:
+    from gateway.router.rules import BusSettings
 
 __all__ = [
     "DispatcherSettings",
@@ -68,6 +71,8 @@ CONFIG_ENV = "HOOKGATE_CONFIG"
 #: Variables read by the Lambda handler itself (`gateway.aws_lambda`), not settings.
 LAMBDA_ENV_PREFIX = f"{ENV_PREFIX}LAMBDA__"
 _M = typing.TypeVar("_M", bound=BaseModel)
+#: The `type` of a `[sinks.NAME]` table that configures a local event bus, not a sink.
+BUS_TYPE = "router"
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -210,6 +215,8 @@ class Settings:
     dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     sinks: dict[str, SinkSpec] = field(default_factory=dict)
+    #: The local event buses (`[sinks.NAME] type = "router"`): a source's `sinks` may name them.
+    buses: dict[str, BusSettings] = field(default_factory=dict)
     path: Path | None = None
 
 
@@ -234,6 +241,7 @@ def load_settings(
         dispatcher=settings.dispatcher,
         sources=settings.sources,
         sinks=settings.sinks,
+        buses=settings.buses,
         path=file,
     )
 
@@ -299,21 +307,26 @@ def parse_settings(
         return validate_model(model, resolve_secrets(model, dict(data), key, env, base_dir), key)
 
     sinks: dict[str, SinkSpec] = {}
+    buses: dict[str, BusSettings] = {}
     for name, table in _table(raw, "sinks").items():
         key = f"sinks.{name}"
         if not isinstance(table, dict):
             raise ConfigError(key, "must be a table")
         sink_common = validate_model(SinkSettings, {"type": table.get("type")}, key)
-        if sink_common.type not in SINK_TYPES:
-            raise ConfigError(
-                f"{key}.type",
-                f"unknown sink type {sink_common.type!r} (known: {', '.join(sorted(SINK_TYPES))})",
-            )
-        sink_cls = sink_type(sink_common.type)
         sink_table = {k: v for k, v in table.items() if k != "type"}
+        if sink_common.type == BUS_TYPE:
+            from gateway.router.rules import configure_bus  # noqa: PLC0415 - loaded with the first bus
+
+            buses[name] = configure_bus(key, sink_table, validate_options)
+            continue
+        if sink_common.type not in SINK_TYPES:
+            types = ", ".join(sorted([*SINK_TYPES, BUS_TYPE]))
+            raise ConfigError(f"{key}.type", f"unknown sink type {sink_common.type!r} (known: {types})")
+        sink_cls = sink_type(sink_common.type)
         sink_options = sink_cls.configure(key, sink_table, validate_options)
         sinks[name] = SinkSpec(sink_cls, sink_options)
 
+    outputs = tuple(_table(raw, "sinks"))  # the sinks and the buses, in the file's order
     sources: dict[str, SourceSpec] = {}
     for name, table in _table(raw, "sources").items():
         key = f"sources.{name}"
@@ -333,10 +346,10 @@ def parse_settings(
         options = resolve_secrets(connector_cls.Options, options, key, env, base_dir)
         opts = validate_model(connector_cls.Options, options, key, also_allowed=common_keys)
         for sink in common.sinks or ():
-            if sink not in sinks:
+            if sink not in outputs:
                 raise ConfigError(
                     f"{key}.sinks",
-                    f"no sink named {sink!r} (defined: {', '.join(sinks) or 'none'})",
+                    f"no sink named {sink!r} (defined: {', '.join(outputs) or 'none'})",
                 )
         sources[name] = SourceSpec(
             name=name,
@@ -344,11 +357,13 @@ def parse_settings(
             options=opts,
             event_source=common.event_source or f"hookgate.{name}",
             detail_format=common.detail_format,
-            sinks=tuple(common.sinks) if common.sinks is not None else tuple(sinks),
+            sinks=tuple(common.sinks) if common.sinks is not None else outputs,
             max_body_bytes=common.max_body_bytes or server.max_body_bytes,
             public_url=(common.public_url or server.public_url),
         )
-    return Settings(server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks)
+    return Settings(
+        server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks, buses=buses
+    )
 
 
 def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import structlog
 import uvicorn
 
+from gateway.config import BUS_TYPE
 from gateway.observability import version
 
 if TYPE_CHECKING:
@@ -124,7 +125,10 @@ class GatewayServer(uvicorn.Server):
                 for name, source in settings.sources.items()
             },
             store=settings.store.display_url,
-            sinks={name: spec.cls.kind for name, spec in settings.sinks.items()},
+            sinks={
+                **{name: spec.cls.kind for name, spec in settings.sinks.items()},
+                **dict.fromkeys(settings.buses, BUS_TYPE),
+            },
         )
 
 

@@ -5,7 +5,8 @@
     RuleSet({name: pattern, …})    many patterns in one index; `matching(event)` names the matches
     TargetInput(input_path=…)      what a rule's target receives: EventBridge's input transformation
 
-Rules, targets and the `type = "router"` sink: `gateway.router.rules`, `gateway.router.targets`.
+The bus that runs rules (`[sinks.NAME] type = "router"`): `gateway.router.bus`; its
+configuration: `gateway.router.rules`; its target types: `gateway.router.targets`.
 
 See docs/event-patterns.md for the language, the limits and the deviations.
 """

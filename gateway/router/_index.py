@@ -23,8 +23,8 @@ from typing import Any
 from gateway.router import _matchers as m
 from gateway.router._compile import Condition, SubRule
 from gateway.router._event import Leaves, PathSet, flatten
+from gateway.router._sub_rule_match import sub_rule_matches
 from gateway.router._values import Key, float_value, key_of, parse_ip
-from gateway.router._verify import sub_rule_matches
 
 __all__ = ["Automaton"]
 

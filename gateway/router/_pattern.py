@@ -8,8 +8,8 @@ from typing import Any
 from gateway.router._compile import MAX_PATTERN_LENGTH, SubRule, compile_pattern
 from gateway.router._event import PathSet, flatten
 from gateway.router._index import Automaton
+from gateway.router._sub_rule_match import sub_rule_matches
 from gateway.router._values import load_json
-from gateway.router._verify import sub_rule_matches
 
 __all__ = ["EventPattern", "RuleSet", "load_event"]
 

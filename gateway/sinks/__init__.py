@@ -139,12 +139,12 @@ class MemorySink(Sink):
 
 #: Sink types by their `type = "…"` name in configuration, and where each lives: a type
 #: is imported only when a configuration uses it (cold starts pay for what they use).
+#: (`type = "router"` configures a local event bus, `gateway.router.bus`: not a sink.)
 SINK_TYPES: dict[str, str] = {
     "eventbridge": "gateway.sinks.eventbridge:EventBridgeSink",
     "http": "gateway.sinks.http:HttpSink",
     "jsonl": "gateway.sinks.files:JsonlSink",
     "memory": "gateway.sinks:MemorySink",
-    "router": "gateway.router.rules:RouterSink",
     "stdout": "gateway.sinks.files:StdoutSink",
 }
 

@@ -13,11 +13,15 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.app import create_app
+from gateway.aws_lambda import create_handler
 from gateway.cli import main
 from gateway.config import Settings, parse_settings
-from gateway.errors import ConfigError, SinkError
+from gateway.errors import ConfigError
 from gateway.events import Event
-from gateway.router.rules import RouterSink, replay_route, route_events
+from gateway.router.bus import Bus, replay_route, route_events
+from gateway.router.cli import match_event_pattern, rules
+from gateway.router.rules import BusSettings
+from gateway.sinks import SINK_TYPES, Sink
 from gateway.store import RetryPolicy
 
 from .._fakes import make_event
@@ -74,10 +78,45 @@ def with_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return {"type": "router", "rules": {"r": rule}}
 
 
+def test_a_bus_is_configured_beside_the_sinks_not_as_one() -> None:
+    loaded = parse_settings(
+        {
+            "sources": {"stripe": {"connector": "stripe", "secrets": ["whsec_x"]}},
+            "sinks": {"archive": {"type": "stdout"}, "bus": BUS, "copy": {"type": "stdout"}},
+        },
+        env={},
+    )
+    assert list(loaded.sinks) == ["archive", "copy"]
+    assert list(loaded.buses) == ["bus"]
+    assert loaded.buses["bus"].archive is not None
+    assert loaded.sources["stripe"].sinks == ("archive", "bus", "copy")  # every one, in the file's order
+    assert "router" not in SINK_TYPES
+    with pytest.raises(ConfigError, match=r"known: eventbridge, .*router") as info:
+        settings({"type": "fax"})
+    assert info.value.key == "sinks.bus.type"
+
+
+def test_lambda_mode_refuses_a_bus() -> None:
+    with pytest.raises(ConfigError, match="a router needs a hookgate store") as info:
+        create_handler(settings(archive={"type": "stdout"}), env={})
+    assert info.value.key == "sinks.bus.type"
+
+
+def test_the_router_commands_are_registered_on_the_main_group() -> None:
+    assert main.commands["rules"] is rules
+    assert main.commands["test-event-pattern"] is match_event_pattern
+
+
+def test_every_bus_key_is_documented() -> None:
+    configuration = (Path(__file__).resolve().parents[3] / "docs" / "configuration.md").read_text()
+    part = configuration.split('### `type = "router"`', 1)[1].split("\n### ", 1)[0]
+    for key in BusSettings.model_fields:
+        assert f"| `{key}` |" in part, f"router key {key} is not documented"
+
+
 def test_a_bus_is_built_from_configuration() -> None:
-    spec = settings().sinks["bus"]
-    bus = RouterSink("bus", spec.options)
-    assert sorted(bus.destinations()) == ["bus/everything/c", "bus/paid/a", "bus/paid/b"]
+    bus = Bus("bus", settings().buses["bus"])
+    assert sorted(bus.targets()) == ["bus/everything/c", "bus/paid/a", "bus/paid/b"]
     assert bus.policies()["bus/paid/b"] == RetryPolicy(4, 600.0)
     assert bus.policies()["bus/paid/a"] == RetryPolicy(186, 86_400.0)  # EventBridge's defaults
 
@@ -188,9 +227,9 @@ def test_target_secrets_may_be_references() -> None:
     with pytest.raises(ConfigError, match="HOOK_SIGNING is not set") as info:
         settings(bus)
     assert info.value.key == "sinks.bus.rules.r.targets[0].signing_secret"
-    spec = parse_settings({"sinks": {"bus": bus}}, env={"HOOK_SIGNING": "whsec_c2VjcmV0"}).sinks["bus"]
-    target = spec.options.rules["r"].targets[0].options  # type: ignore[attr-defined]
-    assert target.signing_secret.get_secret_value() == "whsec_c2VjcmV0"
+    spec = parse_settings({"sinks": {"bus": bus}}, env={"HOOK_SIGNING": "whsec_c2VjcmV0"}).buses["bus"]
+    target = spec.rules["r"].targets[0].options
+    assert target.signing_secret.get_secret_value() == "whsec_c2VjcmV0"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -210,8 +249,8 @@ def test_nested_target_secrets_may_be_references(auth: dict[str, str], field: st
     with pytest.raises(ConfigError, match="HOOK_AUTH is not set") as info:
         settings(bus)
     assert info.value.key == f"sinks.bus.rules.r.targets[0].auth.{field}"
-    spec = parse_settings({"sinks": {"bus": bus}}, env={"HOOK_AUTH": "s3cret"}).sinks["bus"]
-    resolved = spec.options.rules["r"].targets[0].options.auth  # type: ignore[attr-defined]
+    spec = parse_settings({"sinks": {"bus": bus}}, env={"HOOK_AUTH": "s3cret"}).buses["bus"]
+    resolved = spec.rules["r"].targets[0].options.auth  # type: ignore[attr-defined]
     assert getattr(resolved, field).get_secret_value() == "s3cret"
 
 
@@ -221,7 +260,7 @@ def entry(event: Event) -> dict[str, Any]:
 
 
 def test_route_events_sends_each_event_to_its_rules_targets_and_archives() -> None:
-    bus = RouterSink("bus", settings().sinks["bus"].options)
+    bus = Bus("bus", settings().buses["bus"])
     paid = make_event(at=1000.0, detail_type="invoice.paid")
     other = make_event(at=1000.0, source="github", detail_type="push")
     routed = route_events([paid, other], ["bus", "archive"], {"bus": bus})
@@ -237,20 +276,20 @@ def test_route_events_sends_each_event_to_its_rules_targets_and_archives() -> No
 
 
 def test_an_archive_without_retention_keeps_forever() -> None:
-    bus = RouterSink("bus", settings({"type": "router", "archive": {}}).sinks["bus"].options)
+    bus = Bus("bus", settings({"type": "router", "archive": {}}).buses["bus"])
     assert bus.keep_until({"source": "x"}, 5.0) == math.inf
 
 
 def test_replay_route_follows_one_rule_or_all() -> None:
-    bus = RouterSink("bus", settings().sinks["bus"].options)
+    bus = Bus("bus", settings().buses["bus"])
     paid = make_event(at=1.0, detail_type="invoice.paid")
     assert replay_route([bus])(paid) == ["bus/paid/a", "bus/paid/b", "bus/everything/c"]
     assert replay_route([bus], rule="paid")(paid) == ["bus/paid/a", "bus/paid/b"]
 
 
 async def test_rule_targets_render_their_input_and_replays_carry_their_name(tmp_path: Path) -> None:
-    bus = RouterSink("bus", settings().sinks["bus"].options)
-    targets = bus.destinations()
+    bus = Bus("bus", settings().buses["bus"])
+    targets = bus.targets()
     event = make_event(at=1.0, detail_type="invoice.paid")
     c = targets["bus/everything/c"]
     assert (
@@ -270,9 +309,8 @@ async def test_the_app_dispatches_to_targets_not_to_the_bus(tmp_path: Path) -> N
     assert {"bus/paid/a", "bus/paid/b", "bus/everything/c", "archive"} <= set(gateway.sinks)
     assert gateway.store is not None
     assert gateway.store.policy("bus/paid/b") == RetryPolicy(4, 600.0)
-    assert gateway.routers["bus"].name == "bus"
-    with pytest.raises(SinkError, match="delivers through its targets"):
-        await gateway.routers["bus"].deliver([])
+    assert gateway.buses["bus"].name == "bus"
+    assert not isinstance(gateway.buses["bus"], Sink)  # nothing is delivered to the bus itself
 
 
 def write_config(tmp_path: Path) -> Path:

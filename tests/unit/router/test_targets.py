@@ -233,9 +233,9 @@ def test_http_secrets_are_secret_and_may_be_references() -> None:
             }
         },
     }
-    spec = parse_settings({"sinks": {"bus": table}}, env={"SIGNING": SECRET}).sinks["bus"]
-    options = spec.options.rules["r"].targets[0].options  # type: ignore[attr-defined]
-    assert options.signing_secret.get_secret_value() == SECRET
+    spec = parse_settings({"sinks": {"bus": table}}, env={"SIGNING": SECRET}).buses["bus"]
+    options = spec.rules["r"].targets[0].options
+    assert options.signing_secret.get_secret_value() == SECRET  # type: ignore[attr-defined]
     assert "hunter2" not in repr(options)
     assert SECRET not in repr(options)
 

@@ -1,0 +1,89 @@
+"""The local router's commands: `hookgate rules list|test` and `hookgate test-event-pattern`.
+
+Registered on the main group by `gateway.cli`. The bus itself (its targets, their
+clients) is imported only when `rules test` runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.cli_options import EXIT_CONFIG, config_option, settings_or_exit
+from gateway.router import EventPattern, InvalidEventPatternError
+
+__all__ = ["match_event_pattern", "rules"]
+
+
+@click.group()
+def rules() -> None:
+    """The rules of the local routers (`type = "router"` sinks)."""
+
+
+@rules.command("list")
+@config_option
+def rules_list(config_path: str | None) -> None:
+    """Every rule of every router: state, pattern and targets."""
+    settings = settings_or_exit(config_path)
+    found = False
+    for bus, bus_settings in settings.buses.items():
+        for rule_name, rule in bus_settings.rules.items():
+            found = True
+            state = "enabled" if rule.enabled else "disabled"
+            pattern = (
+                rule.event_pattern if isinstance(rule.event_pattern, str) else json.dumps(rule.event_pattern)
+            )
+            click.echo(f"{bus}/{rule_name}  {state}  {pattern}")
+            for target in rule.targets:
+                click.echo(
+                    f"    → {target.id}  ({target.type})  "
+                    f"retries ≤ {target.retry_policy.maximum_retry_attempts}"
+                )
+    if not found:
+        click.echo("no router rules configured")
+
+
+@rules.command("test")
+@config_option
+@click.option("--event", "event_text", required=True, help="The event (JSON text, or @FILE).")
+@click.option("--rule", help="Only this rule (`RULE` or `BUS/RULE`).")
+def rules_test(config_path: str | None, event_text: str, rule: str | None) -> None:
+    """Match an event against the rules; print what each matching rule's targets would receive."""
+    from gateway.router.bus import Bus  # noqa: PLC0415 - loaded on use
+
+    settings = settings_or_exit(config_path)
+    if event_text.startswith("@"):
+        event_text = Path(event_text[1:]).read_text(encoding="utf-8")
+    buses = [Bus(name, bus_settings) for name, bus_settings in settings.buses.items()]
+    try:
+        results = [r for bus in buses for r in bus.explain(event_text)]
+    except ValueError as exc:
+        click.echo(f"hookgate: invalid event: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    if rule is not None:
+        results = [r for r in results if rule in (r["rule"], f"{r['bus']}/{r['rule']}")]
+        if not results:
+            raise click.UsageError(f"no rule {rule!r} in the configuration")
+    for result in results:
+        click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@click.command("test-event-pattern")
+@click.option("--event-pattern", "event_pattern", required=True, help="The event pattern (JSON).")
+@click.option("--event", "event", required=True, help="The event to test (JSON).")
+def match_event_pattern(event_pattern: str, event: str) -> None:
+    """Say whether an event matches an EventBridge event pattern, like `aws events test-event-pattern`."""
+    try:
+        pattern = EventPattern(event_pattern)
+    except InvalidEventPatternError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        result = pattern.matches(event)
+    except ValueError as exc:
+        click.echo(f"hookgate: invalid event: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(json.dumps({"Result": result}))
