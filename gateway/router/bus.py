@@ -120,7 +120,10 @@ class Bus:
     def policies(self) -> dict[str, RetryPolicy]:
         """The retry policy of each target, by destination."""
         return {
-            self.destination(rule_name, t.id): t.retry_policy.policy()
+            self.destination(rule_name, t.id): RetryPolicy(
+                t.retry_policy.maximum_retry_attempts + 1,  # the first attempt is not a retry
+                float(t.retry_policy.maximum_event_age_seconds),
+            )
             for rule_name, rule in self.settings.rules.items()
             for t in rule.targets
         }

@@ -25,7 +25,6 @@ from gateway.router._pattern import EventPattern
 from gateway.router._transform import InvalidTargetInputError, TargetInput
 from gateway.router.targets import Target, TargetOptions, target_types
 from gateway.sinks import Validate
-from gateway.store import RetryPolicy
 
 __all__ = [
     "MAX_TARGETS_PER_RULE",
@@ -52,9 +51,6 @@ class RetryPolicySettings(_Model):
 
     maximum_retry_attempts: int = Field(185, ge=0, le=185)
     maximum_event_age_seconds: int = Field(86_400, ge=60, le=86_400)
-
-    def policy(self) -> RetryPolicy:
-        return RetryPolicy(self.maximum_retry_attempts + 1, float(self.maximum_event_age_seconds))
 
 
 class InputTransformerSettings(_Model):

@@ -235,3 +235,27 @@ def test_the_files_the_demo_writes_are_git_ignored() -> None:
         assert f"`{name}`" in section
     assert "git-ignored" in section
     assert "second terminal" in section
+
+
+def test_the_architecture_names_only_what_exists_and_every_package() -> None:
+    """docs/architecture.md names each package's one job: every path it names exists, and
+    every package of the code is named (a new subsystem gets its line)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:gateway|connectors)(?:/\w+)*(?:\.py|/))", text))
+    named |= set(
+        re.findall(r"^\s*(?:─▶ )?((?:gateway|connectors)(?:/[\w<>]+)*(?:\.py|/))", text, re.MULTILINE)
+    )
+    assert named, "docs/architecture.md names no module"
+    for path in sorted(named):
+        if "<provider>" in path:
+            continue
+        assert (ROOT / path).exists(), f"docs/architecture.md names {path}, which does not exist"
+    packages = {
+        f"{init.parent.relative_to(ROOT).as_posix()}/"
+        for top in ("gateway", "connectors")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    missing = sorted(
+        p for p in packages if p not in named and not any(part.startswith("_") for part in p.split("/"))
+    )
+    assert not missing, f"packages without a line in docs/architecture.md: {missing}"
