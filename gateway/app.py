@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -203,15 +204,8 @@ def create_app(
 
 def build_source(spec: SourceSpec) -> Source:
     """The running source of a configured one: its connector built from its options."""
-    return Source(
-        name=spec.name,
-        connector=spec.cls(spec.options),
-        event_source=spec.event_source,
-        detail_format=spec.detail_format,
-        sinks=spec.sinks,
-        max_body_bytes=spec.max_body_bytes,
-        public_url=spec.public_url,
-    )
+    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+    return Source(**fields, connector=spec.cls(spec.options))
 
 
 def build_sinks(settings: Settings) -> dict[str, Sink]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -29,6 +29,7 @@ from connectors import (
     VerificationError,
     WebhookRequest,
 )
+from gateway.config import SourceSpec
 from gateway.errors import StoreError
 from gateway.events import Event, build_event
 from gateway.store import PersistResult
@@ -42,20 +43,10 @@ log = structlog.get_logger()
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
-    """A source at the edge: the URL path segment, its connector and routing."""
+class Source(SourceSpec):
+    """A source at the edge: a configured source with its connector built."""
 
-    name: str
     connector: Connector
-    event_source: str
-    detail_format: Literal["envelope", "payload"]
-    sinks: tuple[str, ...]
-    max_body_bytes: int
-    public_url: str | None
-
-    @property
-    def connector_name(self) -> str:
-        return self.connector.name
 
 
 def _begin_request() -> tuple[float, str]:
