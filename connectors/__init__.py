@@ -21,6 +21,7 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
+from connectors._enrich import Enricher, EnrichmentError
 from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load, refresh
 from connectors._util import MAX_TYPE_LENGTH
 
@@ -30,6 +31,8 @@ __all__ = [
     "Connector",
     "ConnectorOptions",
     "ConnectorResponse",
+    "Enricher",
+    "EnrichmentError",
     "Headers",
     "MalformedPayloadError",
     "PluginError",

@@ -8,7 +8,9 @@ body bytes, a case-insensitive header map, the query, the public URL) and the cl
                    ──verify()─────▶ None | raises VerificationError(cause)
                    ──normalize()──▶ [ProviderEvent, ...]       | raises MalformedPayloadError
 
-`verify` never parses the body; `normalize` only ever runs on verified bytes.
+`verify` never parses the body; `normalize` only ever runs on verified bytes. A connector
+whose provider sends notifications without the event's data may name an `Enricher`
+(`enricher()`), which the gateway runs after the events are stored (`connectors._enrich`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from connectors._enrich import Enricher
 
 __all__ = [
     "Connector",
@@ -215,6 +219,12 @@ class Connector(abc.ABC):
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         """Answer a provider handshake/challenge, or return None to go on with `verify`."""
+        return None
+
+    def enricher(self) -> Enricher | None:
+        """What completes this source's stored events through the provider's API, if they
+        need it (`connectors._enrich`): None, the default, forwards events as they arrived.
+        Called once when the gateway is built; the enricher does the I/O, not the connector."""
         return None
 
     def acknowledge(self, request: WebhookRequest) -> ConnectorResponse | None:

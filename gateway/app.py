@@ -26,12 +26,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config import Settings, SourceSpec
 from gateway.dispatcher import Dispatcher
+from gateway.enrichment import Enrichment, SourceEnricher
 from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler
 from gateway.observability import Metrics
 from gateway.sinks import Sink
-from gateway.store import QUEUE_STATES, Inbox, Store, StoreAdmin, open_store
+from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, Store, StoreAdmin, open_store
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
@@ -144,13 +145,14 @@ def create_app(
         sinks.update(bus.targets())
         if durable is not None:
             durable.policies.update(bus.policies())
+    sources = {name: build_source(spec) for name, spec in settings.sources.items()}
     dispatcher = None
     if durable is not None:
-        dispatcher = Dispatcher(durable, sinks, settings.dispatcher, metrics)
+        enrichment = _enrichment(durable, sources)
+        dispatcher = Dispatcher(durable, sinks, settings.dispatcher, metrics, enrichment)
     else:
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
-    sources = {name: build_source(spec) for name, spec in settings.sources.items()}
     gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
 
     async def healthz(request: Request) -> Response:
@@ -206,6 +208,16 @@ def build_source(spec: SourceSpec) -> Source:
     """The running source of a configured one: its connector built from its options."""
     fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
     return Source(**fields, connector=spec.cls(spec.options))
+
+
+def _enrichment(queue: DeliveryQueue, sources: Mapping[str, Source]) -> Enrichment | None:
+    """The enrichment step of the sources whose connector has an enricher (None: no source)."""
+    found = {}
+    for name, source in sources.items():
+        enricher = source.connector.enricher()
+        if enricher is not None:
+            found[name] = SourceEnricher(enricher, source.detail_format)
+    return Enrichment(queue, found) if found else None
 
 
 def build_sinks(settings: Settings) -> dict[str, Sink]:

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 import structlog
 
 from gateway.config import DispatcherSettings
+from gateway.enrichment import Enrichment
 from gateway.events import Event
 from gateway.observability import Metrics
 from gateway.sinks import Delivered, Outcome, Permanent, Retry, Sink
@@ -43,8 +44,11 @@ class Dispatcher:
         sinks: Mapping[str, Sink],
         settings: DispatcherSettings,
         metrics: Metrics,
+        enrichment: Enrichment | None = None,
     ) -> None:
         self.queue = queue
+        #: Completes events through their provider's API before any sink sees them.
+        self.enrichment = enrichment
         self.sinks = dict(sinks)
         self.settings = settings
         self.metrics = metrics
@@ -78,6 +82,8 @@ class Dispatcher:
                 event.set()
 
     async def start(self) -> None:
+        if self.enrichment is not None:
+            await self.enrichment.open()
         for name, sink in self.sinks.items():
             try:
                 await sink.open()
@@ -94,6 +100,8 @@ class Dispatcher:
         self._tasks.clear()
         for sink in self.sinks.values():
             await sink.close()
+        if self.enrichment is not None:
+            await self.enrichment.close()
 
     async def run_once(self, name: str) -> int:
         """Deliver one batch for sink `name`; the number of events handled."""
@@ -138,14 +146,12 @@ class Dispatcher:
     async def _deliver(self, name: str, sink: Sink, claimed: list[Claimed]) -> None:
         started = time.perf_counter()
         events = [c.event for c in claimed]
-        try:
-            outcomes: Sequence[Outcome] = await sink.deliver(events)
-            if len(outcomes) != len(events):
-                raise RuntimeError(f"sink returned {len(outcomes)} outcomes for {len(events)} events")
-        except Exception as exc:  # noqa: BLE001 - a failing sink means: retry the batch
-            cause = f"sink_error: {type(exc).__name__}: {exc}"[:500]
-            log.warning("sink_failed", sink=name, batch=len(events), cause=cause)
-            outcomes = [Retry(cause)] * len(events)
+        ready: list[Claimed] = claimed
+        failed: dict[str, Outcome] = {}
+        if self.enrichment is not None:  # events a source's enricher completes first
+            ready, failed = await self.enrichment.complete(claimed)
+        sent = iter(await self._send(name, sink, [c.event for c in ready]) if ready else ())
+        outcomes = [failed[c.event.id] if c.event.id in failed else next(sent) for c in claimed]
         elapsed = time.perf_counter() - started
         self.metrics.delivery_latency.labels(name).observe(elapsed)
         self.metrics.batch_size.labels(name).observe(len(events))
@@ -176,6 +182,19 @@ class Dispatcher:
             **counts,
             **extra,
         )
+
+    @staticmethod
+    async def _send(name: str, sink: Sink, events: list[Event]) -> Sequence[Outcome]:
+        """The sink's outcome of each event (a sink that fails: retry them all)."""
+        try:
+            outcomes: Sequence[Outcome] = await sink.deliver(events)
+            if len(outcomes) != len(events):
+                raise RuntimeError(f"sink returned {len(outcomes)} outcomes for {len(events)} events")
+        except Exception as exc:  # noqa: BLE001 - a failing sink means: retry the batch
+            cause = f"sink_error: {type(exc).__name__}: {exc}"[:500]
+            log.warning("sink_failed", sink=name, batch=len(events), cause=cause)
+            outcomes = [Retry(cause)] * len(events)
+        return outcomes
 
 
 def _settlement(event_id: str, outcome: Outcome) -> Settlement:

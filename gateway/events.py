@@ -39,6 +39,8 @@ class Event:
 
     `keep_until`: kept (archived) until then, even once delivered and past the dedup
     window. `replay_name`: set on an event claimed for a delivery that a replay queued.
+    `enriched_at`: when its source's enricher completed `entry` (`connectors.Enricher`),
+    as claimed deliveries know it.
     """
 
     id: str
@@ -49,6 +51,7 @@ class Event:
     entry: str
     keep_until: float | None = None
     replay_name: str | None = None
+    enriched_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.entry)

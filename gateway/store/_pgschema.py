@@ -89,6 +89,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE deliveries ADD COLUMN replay_name text",
         ),
     ),
+    Migration(
+        3,
+        "when an event's entry was completed by its source's enricher",
+        ("ALTER TABLE events ADD COLUMN enriched_at double precision",),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -72,8 +72,9 @@ class Transition:
 
 
 class DeliveryQueue(StoreBase):
-    """What the dispatcher needs: `claim`, `settle`, `release_claims`. The state machine
-    and the retry schedule are here; the backend claims and applies transitions."""
+    """What the dispatcher needs: `claim`, `settle`, `release_claims`, and `save_enriched`
+    for events its sources' enrichers complete. The state machine and the retry schedule
+    are here; the backend claims and applies transitions."""
 
     #: The lease and retry policy of deliveries: `lease_seconds`, `max_attempts`,
     #: `max_age_seconds` and the backoff delays (the `[dispatcher]` settings).
@@ -137,6 +138,13 @@ class DeliveryQueue(StoreBase):
             delay = max(delay, min(retry_after, policy.max_delay_seconds))
         return delay
 
+    async def save_enriched(self, event_id: str, entry: str) -> str:
+        """Store `entry` as the event's enriched entry, once: the first enrichment stored
+        wins (another worker or replica may have completed the same event meanwhile), and
+        claims from then on carry it. The entry now stored (this one, or the earlier one)."""
+        stored = await self._save_enriched(event_id, entry, self.clock())
+        return entry if stored is None else stored
+
     async def release_claims(self) -> int:
         """Make this node's leases due now: on start for a single-node store (every lease is
         its own), on stop for a shared one (hands them to the other replicas at once)."""
@@ -151,3 +159,8 @@ class DeliveryQueue(StoreBase):
 
     @abc.abstractmethod
     async def _release_claims(self, now: float) -> int: ...
+
+    @abc.abstractmethod
+    async def _save_enriched(self, event_id: str, entry: str, now: float) -> str | None:
+        """Set `entry` and `enriched_at` unless already set; the stored entry (None: the
+        event is gone, purged)."""

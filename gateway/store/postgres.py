@@ -121,7 +121,7 @@ WITH due AS (
     RETURNING d.event_id, d.attempts, d.replay_name, due.due_at AS was_due
 )
 SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, e.keep_until,
-       c.replay_name, c.attempts
+       c.replay_name, e.enriched_at, c.attempts
 FROM claimed c JOIN events e ON e.id = c.event_id
 ORDER BY c.was_due, c.event_id
 """
@@ -379,7 +379,7 @@ class PostgresStore(Store):
 
         async def run(conn: Conn) -> list[Claimed]:
             cur = await conn.execute(_CLAIM, params)
-            return [Claimed(Event(*row[:8]), row[8]) for row in await cur.fetchall()]
+            return [Claimed(Event(*row[:9]), row[9]) for row in await cur.fetchall()]
 
         return await self._run(run)
 
@@ -410,6 +410,21 @@ class PostgresStore(Store):
                 [now, now, self.owner],
             )
             return cur.rowcount
+
+        return await self._run(run)
+
+    async def _save_enriched(self, event_id: str, entry: str, now: float) -> str | None:
+        async def run(conn: Conn) -> str | None:
+            cur = await conn.execute(
+                "UPDATE events SET entry = %s, enriched_at = %s "
+                "WHERE id = %s AND enriched_at IS NULL RETURNING entry",
+                [entry, now, event_id],
+            )
+            row = await cur.fetchone()
+            if row is None:  # enriched already (a statement of its own sees that commit), or gone
+                cur = await conn.execute("SELECT entry FROM events WHERE id = %s", [event_id])
+                row = await cur.fetchone()
+            return None if row is None else str(row[0])
 
         return await self._run(run)
 

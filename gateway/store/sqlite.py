@@ -36,7 +36,7 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Statements are separated by ";" (and no comment holds one).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS events (
     detail_type TEXT NOT NULL,
     received_at REAL NOT NULL,
     entry TEXT NOT NULL,
-    keep_until REAL
+    keep_until REAL,
+    enriched_at REAL
 );
 CREATE TABLE IF NOT EXISTS dedup (
     source TEXT NOT NULL,
@@ -81,6 +82,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE events ADD COLUMN keep_until REAL",
         "ALTER TABLE deliveries ADD COLUMN replay_name TEXT",
     ),
+    3: ("ALTER TABLE events ADD COLUMN enriched_at REAL",),
 }
 
 
@@ -281,7 +283,8 @@ class SQLiteStore(Store):
         def run(conn: sqlite3.Connection) -> list[Claimed]:
             rows = conn.execute(
                 "SELECT e.id, e.source, e.dedup_key, e.detail_type, e.received_at, e.entry, e.keep_until, "
-                "d.replay_name, d.attempts FROM deliveries d JOIN events e ON e.id = d.event_id "
+                "d.replay_name, e.enriched_at, d.attempts "
+                "FROM deliveries d JOIN events e ON e.id = d.event_id "
                 "WHERE d.sink = ? AND d.state IN ('pending', 'retry', 'forwarding') AND d.due_at <= ? "
                 "ORDER BY d.due_at LIMIT ?",
                 (sink, now, limit),
@@ -291,7 +294,7 @@ class SQLiteStore(Store):
                 "updated_at = ? WHERE event_id = ? AND sink = ?",
                 [(now + lease, now, row[0], sink) for row in rows],
             )
-            return [Claimed(Event(*row[:8]), row[8] + 1) for row in rows]
+            return [Claimed(Event(*row[:9]), row[9] + 1) for row in rows]
 
         return await self._run(run)
 
@@ -317,6 +320,17 @@ class SQLiteStore(Store):
                 (now, now),
             )
             return cur.rowcount
+
+        return await self._run(run)
+
+    async def _save_enriched(self, event_id: str, entry: str, now: float) -> str | None:
+        def run(conn: sqlite3.Connection) -> str | None:
+            conn.execute(
+                "UPDATE events SET entry = ?, enriched_at = ? WHERE id = ? AND enriched_at IS NULL",
+                (entry, now, event_id),
+            )
+            row = conn.execute("SELECT entry FROM events WHERE id = ?", (event_id,)).fetchone()
+            return None if row is None else str(row[0])
 
         return await self._run(run)
 

@@ -864,6 +864,27 @@ async def test_events_and_states_survive_close_and_reopen(stores: StoreFactory, 
     assert await claim_ids(reopened, "b") == [in_flight.id]
 
 
+async def test_an_enriched_entry_is_stored_once_and_claimed_from_then_on(
+    store: Store, clock: FakeClock
+) -> None:
+    event = make_event(at=clock.now)
+    await persist_one(store, event, ("a", "b"))
+    [first] = await store.claim("a", 10)
+    assert (first.event.entry, first.event.enriched_at) == (event.entry, None)
+
+    clock.advance(5)
+    assert await store.save_enriched(event.id, '{"full":1}') == '{"full":1}'
+    # The first enrichment stored wins: a late second one gets it back, and changes nothing.
+    assert await store.save_enriched(event.id, '{"full":2}') == '{"full":1}'
+    [other] = await store.claim("b", 10)
+    assert (other.event.entry, other.event.enriched_at) == ('{"full":1}', clock.now)
+    found = await store.get_event(event.id)
+    assert found is not None
+    assert found[0].entry == '{"full":1}'
+    # An event that is gone (purged meanwhile) takes the entry as given, and stores nothing.
+    assert await store.save_enriched("0" * 36, '{"full":3}') == '{"full":3}'
+
+
 async def test_a_version_1_sqlite_database_is_migrated_in_place(sqlite_url: str, clock: FakeClock) -> None:
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:  # the schema hookgate 0.1 created
@@ -889,7 +910,7 @@ async def test_a_version_1_sqlite_database_is_migrated_in_place(sqlite_url: str,
     conn.close()
     store = await StoreFactory({"url": sqlite_url}, clock)()
     try:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == 3
         [claimed] = await store.claim("a", 10)
         assert claimed.event == old
     finally:
