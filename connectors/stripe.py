@@ -5,6 +5,12 @@ base64-decode it, unlike Svix). Several `v1` values appear while a secret is rol
 `v0` and other schemes are ignored so nobody can downgrade. The timestamp must be within
 `tolerance_seconds` of now, on both sides (the SDK only checks the past; we refuse
 deliveries from the future too, beyond the same tolerance).
+
+Two payloads arrive signed the same way: snapshot events (`"object": "event"`, the object
+in `data`) and the thin events of event destinations (`"object": "v2.core.event"`: the
+event's id, type and related object, not its data). With an `api_key`, the full thin
+event is fetched through the `stripe` SDK after the delivery is stored
+(`connectors._stripe_fetch`); without one, thin events are forwarded as they arrived.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import hmac
 import json
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 from connectors._base import (
     Connector,
@@ -27,6 +33,7 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
+from connectors._enrich import Enricher
 from connectors._timestamps import check_tolerance, parse_timestamp
 from connectors._util import (
     check_event_type,
@@ -39,13 +46,30 @@ from connectors._util import (
 __all__ = ["StripeConnector", "StripeOptions"]
 
 
+#: The `object` of a thin event (an event destination's notification), as Stripe sends it.
+THIN_EVENT_OBJECT = "v2.core.event"
+
+
 class StripeOptions(SecretsOptions):
     tolerance_seconds: int = Field(300, ge=0, description="max age of the signed timestamp")
+    api_key: SecretStr | None = Field(
+        None, description="a secret or restricted key (rk_…) that reads events: thin events are fetched"
+    )
+    api_base: str | None = Field(None, description="the Stripe API's URL (a proxy, a test server)")
+    stripe_version: str | None = Field(None, description="the Stripe-Version of API calls (SDK's default)")
+    api_timeout_seconds: float = Field(30.0, gt=0, description="the time allowed for one API call")
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://api.stripe.com")
+        return value.rstrip("/") if value else value
 
 
 class StripeConnector(Connector):
     name = "stripe"
-    summary = "Stripe webhook endpoints (Stripe-Signature, v1 HMAC-SHA256, rotation, tolerance)"
+    summary = "Stripe webhook endpoints and event destinations (v1 HMAC-SHA256, rotation, thin events)"
     Options: ClassVar[type[StripeOptions]] = StripeOptions
     options: StripeOptions
 
@@ -59,7 +83,17 @@ class StripeConnector(Connector):
         check_hmac(secret_values(self.options.secrets), signed, [to_bytes(s) for s in signatures])
         check_tolerance(timestamp, now, self.options.tolerance_seconds)
 
+    def enricher(self) -> Enricher | None:
+        """With an `api_key`: the fetcher of thin events' full events (the SDK is loaded then)."""
+        if self.options.api_key is None:
+            return None
+        from connectors._stripe_fetch import StripeEventFetcher  # noqa: PLC0415 - only with an api_key
+
+        return StripeEventFetcher(self.options)
+
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        # A thin event is normalized like a snapshot one: its id, its type, and `created`
+        # (an ISO-8601 string in thin events, a unix time in snapshot events).
         event = json_object(request.body)
         event_id, event_type = event.get("id"), event.get("type")
         if not isinstance(event_id, str) or not event_id:

@@ -16,7 +16,7 @@ once per event. Concurrent attempts in this process share one call; an event han
 several sinks from memory finds the result in a small cache. Two replicas completing the
 same event at the same moment may each call the API once; the first stored wins.
 
-A router's rules are matched when the event is stored, so they see the notification
+A local bus's rules are matched when the event is stored, so they see the notification
 (its type and ids); its targets, like every sink, receive the completed event.
 """
 
