@@ -46,7 +46,7 @@ from pydantic import (
 import connectors
 from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
-from gateway.secrets import resolve_secrets
+from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, sink_type
 
 if TYPE_CHECKING:
@@ -194,6 +194,8 @@ class SourceSpec:
     sinks: tuple[str, ...]
     max_body_bytes: int
     public_url: str | None
+    #: The AWS secret references (`secretsmanager:…`, `ssm:…`) its options were read from.
+    secret_references: tuple[str, ...] = field(default=(), kw_only=True)
 
     @property
     def connector_name(self) -> str:
@@ -221,9 +223,13 @@ class Settings:
 
 
 def load_settings(
-    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    secrets: AwsSecrets | None = None,
 ) -> Settings:
-    """Read the TOML file (or `$HOOKGATE_CONFIG`), apply environment overrides, validate."""
+    """Read the TOML file (or `$HOOKGATE_CONFIG`), apply environment overrides, validate.
+    AWS secret references are read through `secrets` (default: once per process)."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     file = Path(path) if path else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
@@ -234,7 +240,8 @@ def load_settings(
             raise ConfigError("", f"config file not found: {file}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("", f"{file}: invalid TOML: {exc}") from None
-    settings = parse_settings(apply_env_overrides(raw, env), env=env, base_dir=file.parent if file else None)
+    base_dir = file.parent if file else None
+    settings = parse_settings(apply_env_overrides(raw, env), env=env, base_dir=base_dir, secrets=secrets)
     return Settings(
         server=settings.server,
         store=settings.store,
@@ -290,7 +297,11 @@ def _parse_env_value(value: str) -> Any:
 
 
 def parse_settings(
-    raw: Mapping[str, Any], *, env: Mapping[str, str] | None = None, base_dir: Path | None = None
+    raw: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    secrets: AwsSecrets | None = None,
 ) -> Settings:
     """Validate an already-loaded mapping (TOML shape) into `Settings`."""
     env = os.environ if env is None else env
@@ -304,7 +315,8 @@ def parse_settings(
 
     def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references resolved."""
-        return validate_model(model, resolve_secrets(model, dict(data), key, env, base_dir), key)
+        resolved = resolve_secrets(model, dict(data), key, env, base_dir, secrets=secrets)
+        return validate_model(model, resolved, key)
 
     sinks: dict[str, SinkSpec] = {}
     buses: dict[str, BusSettings] = {}
@@ -343,7 +355,8 @@ def parse_settings(
         except connectors.PluginError as exc:
             raise ConfigError(f"{key}.connector", str(exc)) from None
         options = {k: v for k, v in table.items() if k not in common_keys}
-        options = resolve_secrets(connector_cls.Options, options, key, env, base_dir)
+        references = aws_references(connector_cls.Options, options)
+        options = resolve_secrets(connector_cls.Options, options, key, env, base_dir, secrets=secrets)
         opts = validate_model(connector_cls.Options, options, key, also_allowed=common_keys)
         for sink in common.sinks or ():
             if sink not in outputs:
@@ -360,6 +373,7 @@ def parse_settings(
             sinks=tuple(common.sinks) if common.sinks is not None else outputs,
             max_body_bytes=common.max_body_bytes or server.max_body_bytes,
             public_url=(common.public_url or server.public_url),
+            secret_references=references,
         )
     return Settings(
         server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks, buses=buses
