@@ -115,15 +115,25 @@ class LambdaSettings(BaseModel):
 
 
 def lambda_settings(env: Mapping[str, str]) -> tuple[LambdaSettings, dict[str, str]]:
-    """The Lambda-only settings in `env`, and `env` without them (for `load_settings`)."""
+    """The Lambda-only settings in `env`, and `env` without them (for `load_settings`). An
+    error names the variable, with its value unless the key is unknown (as for the server's
+    settings: an unknown name may be a misspelt secret's)."""
     found: dict[str, str] = {}
+    names: dict[str, str] = {}
     rest: dict[str, str] = {}
     for name, value in env.items():
         if name.upper().startswith(LAMBDA_ENV_PREFIX):
-            found[name[len(LAMBDA_ENV_PREFIX) :].lower()] = value
+            key = name[len(LAMBDA_ENV_PREFIX) :].lower()
+            found[key], names[f"lambda.{key}"] = value, name
         else:
             rest[name] = value
-    return validate_model(LambdaSettings, found, "lambda"), rest
+    try:
+        return validate_model(LambdaSettings, found, "lambda"), rest
+    except ConfigError as exc:
+        name = names.get(exc.key, "")
+        known = exc.key.removeprefix("lambda.") in LambdaSettings.model_fields
+        variable = f"{name}={env[name]}" if name and known else name
+        raise ConfigError(exc.key, exc.message, variable=variable) from None
 
 
 # -- the store ------------------------------------------------------------------------------

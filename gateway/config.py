@@ -11,7 +11,10 @@ Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
 case-insensitive, `_` also matches `-`; a value starting with `[` or `{` is JSON).
 Secret values (fields typed `SecretStr`) may be references, resolved by `gateway.secrets`
-before validation. Every problem is a `ConfigError` whose `key` is the dotted path.
+before validation. Every problem is a `ConfigError` whose `key` is the dotted path; one
+that an override caused also names the variable, and its value only where the key is known
+and holds no secret (`HOOKGATE_SERVER__PORT=abc: server.port: …`, but
+`HOOKGATE_SOURCES__STRIPE__SECRET: sources.stripe.secret: unknown key …`).
 
 `Settings` holds validated values only: each source's connector class and options, each
 sink's class and options. The composition root (`gateway.app`) builds the connectors
@@ -24,6 +27,7 @@ a number, since a connector's model is not known until its table names the conne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -38,10 +42,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 import connectors
 from connectors import Connector, ConnectorOptions
@@ -74,6 +80,7 @@ _M = typing.TypeVar("_M", bound=BaseModel)
 #: The `type` of a `[sinks.NAME]` table that configures a local event bus, not a sink.
 BUS_TYPE = "router"
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_URL_PASSWORD = re.compile(r"^(\w+://[^:/@]*):[^@/]*@")
 
 
 class _Model(BaseModel):
@@ -139,7 +146,7 @@ class StoreSettings(_Model):
     @property
     def display_url(self) -> str:
         """`url` without its password, fit for logs and output."""
-        return re.sub(r"^(\w+://[^:/@]*):[^@/]*@", r"\1:***@", self.url)
+        return _without_password(self.url)
 
 
 class DispatcherSettings(_Model):
@@ -240,8 +247,11 @@ def load_settings(
             raise ConfigError("", f"config file not found: {file}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("", f"{file}: invalid TOML: {exc}") from None
-    base_dir = file.parent if file else None
-    settings = parse_settings(apply_env_overrides(raw, env), env=env, base_dir=base_dir, secrets=secrets)
+    merged, origins = _overlay(raw, env)
+    try:
+        settings = parse_settings(merged, env=env, base_dir=file.parent if file else None, secrets=secrets)
+    except ConfigError as exc:
+        raise _named(exc, origins, merged, env) from None
     return Settings(
         server=settings.server,
         store=settings.store,
@@ -255,7 +265,18 @@ def load_settings(
 
 def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """Return a copy of `raw` with every `HOOKGATE_A__B__C=value` applied at a.b.c."""
+    return _overlay(raw, env)[0]
+
+
+#: Where each overridden key came from: its path → (the variable, the variable's own path).
+#: A table an override created (`sources.new`) counts as coming from that override.
+_Origins = dict[tuple[str, ...], tuple[str, tuple[str, ...]]]
+
+
+def _overlay(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any], _Origins]:
+    """`apply_env_overrides`, and where each overridden key came from."""
     result: dict[str, Any] = json.loads(json.dumps(raw))
+    origins: _Origins = {}
     for name in sorted(env):
         if (
             not name.startswith(ENV_PREFIX)
@@ -267,14 +288,23 @@ def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str
         if len(path) < 2:
             continue
         node = result
+        keys: list[str] = []
+        created: list[tuple[str, ...]] = []
         for part in path[:-1]:
             key = _match_key(node, part)
+            keys.append(key)
             child = node.get(key)
             if not isinstance(child, dict):
                 child = node[key] = {}
+                created.append(tuple(keys))
             node = child
-        node[_match_key(node, path[-1])] = _parse_env_value(env[name])
-    return result
+        keys.append(_match_key(node, path[-1]))
+        node[keys[-1]] = _parse_env_value(env[name])
+        own = tuple(keys)
+        origins[own] = (name, own)
+        for table in created:
+            origins.setdefault(table, (name, own))
+    return result, origins
 
 
 def _match_key(node: dict[str, Any], part: str) -> str:
@@ -282,6 +312,79 @@ def _match_key(node: dict[str, Any], part: str) -> str:
         if key.lower().replace("-", "_") == part.replace("-", "_"):
             return key
     return part
+
+
+def _named(
+    exc: ConfigError, origins: _Origins, raw: Mapping[str, Any], env: Mapping[str, str]
+) -> ConfigError:
+    """`exc` naming the override behind each problem it lists (`validate_model` lists the
+    others as `key: message` lines after the first)."""
+    first, *others = exc.message.split("\n")
+    lines = [first]
+    for line in others:
+        variable = _variable(line.partition(": ")[0], origins, raw, env)
+        lines.append(f"{variable}: {line}" if variable else line)
+    message = "\n".join(lines)
+    variable = _variable(exc.key, origins, raw, env)
+    if not variable and message == exc.message:
+        return exc
+    return ConfigError(exc.key, message, variable=variable)
+
+
+def _variable(key: str, origins: _Origins, raw: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The override behind an error at `key` (the deepest one at or above it): `NAME=value`,
+    or `NAME` alone unless `_shows_value`; "" when the key owes nothing to the environment."""
+    parts = tuple(re.sub(r"\[(\d+)\]", r".\1", key).split(".")) if key else ()
+    found = [path for path in origins if parts[: len(path)] == path]
+    if not found:
+        return ""
+    name, path = origins[max(found, key=len)]
+    value = env[name]
+    return f"{name}={_without_password(value)}" if _shows_value(path, raw, value) else name
+
+
+def _without_password(url: str) -> str:
+    return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def _shows_value(path: tuple[str, ...], raw: Mapping[str, Any], value: str) -> bool:
+    """Whether an override's value may be echoed: it sets a key that its section declares
+    and that cannot hold a secret (not a secret, not a table such as `headers` or `auth`),
+    and is not a JSON table. An unknown key may be a secret's misspelt name."""
+    if value.lstrip().startswith("{"):
+        return False
+    found = _declared_field(path, raw)
+    return found is not None and not _may_hold_secret(found.annotation)
+
+
+def _declared_field(path: tuple[str, ...], raw: Mapping[str, Any]) -> FieldInfo | None:
+    """The field that `path` (section.key or section.name.key) sets, if it is declared."""
+    sections: dict[str, type[BaseModel]] = {
+        "server": ServerSettings,
+        "store": StoreSettings,
+        "dispatcher": DispatcherSettings,
+    }
+    models: list[type[BaseModel]] = []
+    if len(path) == 2 and path[0] in sections:
+        models.append(sections[path[0]])
+    elif len(path) == 3 and path[0] in ("sources", "sinks"):
+        common, kind = (SourceSettings, "connector") if path[0] == "sources" else (SinkSettings, "type")
+        models.append(common)
+        with contextlib.suppress(LookupError, TypeError, AttributeError, ImportError, connectors.PluginError):
+            name = raw[path[0]][path[1]][kind]
+            models.append(connectors.load(name).Options if path[0] == "sources" else sink_type(name).Options)
+    for model in models:
+        if path[-1] in model.model_fields:
+            return model.model_fields[path[-1]]
+    return None
+
+
+def _may_hold_secret(annotation: Any) -> bool:
+    if annotation is SecretStr or typing.get_origin(annotation) in (dict, Mapping):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, (BaseModel, dict)):
+        return True
+    return any(_may_hold_secret(a) for a in typing.get_args(annotation))
 
 
 def _parse_env_value(value: str) -> Any:

@@ -28,12 +28,16 @@ class HookgateError(Exception):
 
 
 class ConfigError(HookgateError):
-    """An invalid configuration. `key` is the dotted path of the offending key."""
+    """An invalid configuration. `key` is the dotted path of the offending key; `variable`
+    the environment override it came from, if any (`NAME=value`, or `NAME` alone when the
+    value may be a secret), which the message starts with."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}" if key else message)
+    def __init__(self, key: str, message: str, *, variable: str = "") -> None:
+        text = f"{key}: {message}" if key else message
+        super().__init__(f"{variable}: {text}" if variable else text)
         self.key = key
         self.message = message
+        self.variable = variable
 
 
 class MissingExtraError(HookgateError, ImportError):

@@ -187,6 +187,97 @@ def test_environment_can_define_a_whole_source() -> None:
     assert secrets(settings) == ["whsec_env_only"]
 
 
+def env_error(env: dict[str, str], path: Path | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, env=env)
+    return exc.value
+
+
+def test_an_invalid_override_names_the_variable_and_its_value(tmp_path: Path) -> None:
+    error = env_error({**ENV, "HOOKGATE_SERVER__PORT": "abc"}, write(tmp_path))
+    assert (error.key, error.variable) == ("server.port", "HOOKGATE_SERVER__PORT=abc")
+    assert str(error).startswith("HOOKGATE_SERVER__PORT=abc: server.port: Input should be a valid integer")
+
+    error = env_error({**ENV, "HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS": "soon"}, write(tmp_path))
+    assert str(error).startswith(
+        "HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=soon: sources.stripe.tolerance_seconds: "
+    )
+
+
+def test_the_same_error_from_the_file_names_no_variable(tmp_path: Path) -> None:
+    error = env_error(
+        ENV, write(tmp_path, CONFIG.replace("tolerance_seconds = 300", 'tolerance_seconds = "soon"'))
+    )
+    assert error.variable == ""
+    assert str(error).startswith("sources.stripe.tolerance_seconds: ")
+
+
+def test_an_override_of_an_unknown_key_names_the_variable_but_not_its_value(tmp_path: Path) -> None:
+    error = env_error({**ENV, "HOOKGATE_SERVER__PROT": "9000"}, write(tmp_path))
+    assert str(error).startswith("HOOKGATE_SERVER__PROT: server.prot: unknown key (allowed: ")
+    # A misspelt secret's name: the value may be the secret.
+    error = env_error({**ENV, "HOOKGATE_SOURCES__STRIPE__SECRET": "whsec_typo_4f1"}, write(tmp_path))
+    assert str(error).startswith("HOOKGATE_SOURCES__STRIPE__SECRET: sources.stripe.secret: unknown key")
+    assert "whsec_typo_4f1" not in str(error)
+    error = env_error({"HOOKGATE_SERVRE__PORT": "9000"})
+    assert str(error).startswith("HOOKGATE_SERVRE__PORT: servre: unknown section")
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        # a secret field: named, never its value (here a reference, or the secret itself)
+        ({"HOOKGATE_SOURCES__STRIPE__SECRETS": '["env:UNSET_VAR"]'}, "HOOKGATE_SOURCES__STRIPE__SECRETS"),
+        ({"HOOKGATE_SOURCES__STRIPE__SECRETS": "[42]"}, "HOOKGATE_SOURCES__STRIPE__SECRETS"),
+        ({"HOOKGATE_SOURCES__SUPPORT__PASSWORD": "[1, 2]"}, "HOOKGATE_SOURCES__SUPPORT__PASSWORD"),
+        # a table, which may hold credentials (headers, auth): named, not shown
+        ({"HOOKGATE_SINKS__ARCHIVE": '{"type": "jsonl", "fsync": "sometimes"}'}, "HOOKGATE_SINKS__ARCHIVE"),
+        # a URL: shown without its password
+        (
+            {"HOOKGATE_STORE__URL": "mysql://app:hunter2@db/hookgate"},
+            "HOOKGATE_STORE__URL=mysql://app:***@db/hookgate",
+        ),
+    ],
+)
+def test_a_value_that_may_be_secret_is_not_shown(tmp_path: Path, env: dict[str, str], variable: str) -> None:
+    error = env_error({**ENV, **env}, write(tmp_path))
+    assert error.variable == variable
+    assert str(error).startswith(f"{variable}: ")
+    for secret in ("UNSET_VAR", "42", "hunter2", "sometimes"):
+        assert secret not in error.variable
+
+
+def test_a_source_an_override_created_names_it_for_what_the_source_lacks() -> None:
+    error = env_error({"HOOKGATE_SOURCES__NEW__TOLERANCE_SECONDS": "5"})
+    # Without a connector, no key of the source is known: its value is not shown.
+    assert str(error) == "HOOKGATE_SOURCES__NEW__TOLERANCE_SECONDS: sources.new.connector: Field required"
+
+
+def test_every_problem_listed_names_its_variable() -> None:
+    env = {
+        "HOOKGATE_SOURCES__STRIPE__CONNECTOR": "stripe",
+        "HOOKGATE_SOURCES__STRIPE__SECRETS": '["whsec_x"]',
+        "HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS": "soon",
+        "HOOKGATE_SOURCES__STRIPE__DETAIL": "payload",
+    }
+    first, second = str(env_error(env)).split("\n")
+    assert first.startswith(
+        "HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=soon: sources.stripe.tolerance_seconds: "
+    )
+    assert second.startswith("HOOKGATE_SOURCES__STRIPE__DETAIL: sources.stripe.detail: unknown key")
+
+
+def test_lambda_mode_variables_are_named_too() -> None:
+    from gateway.aws_lambda import lambda_settings  # noqa: PLC0415 - needs the lambda extra
+
+    with pytest.raises(ConfigError) as exc:
+        lambda_settings({"HOOKGATE_LAMBDA__BASE_PATH": "prod"})
+    assert str(exc.value).startswith("HOOKGATE_LAMBDA__BASE_PATH=prod: lambda.base_path: ")
+    with pytest.raises(ConfigError) as exc:
+        lambda_settings({"HOOKGATE_LAMBDA__DEDUP_TABEL": "dedup"})
+    assert str(exc.value).startswith("HOOKGATE_LAMBDA__DEDUP_TABEL: lambda.dedup_tabel: unknown key")
+
+
 # -- secrets ------------------------------------------------------------------------------
 
 
