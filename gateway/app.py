@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -64,6 +64,9 @@ class Gateway:
     buses: dict[str, Bus] = field(default_factory=dict)
     #: After `stop`: the deliveries the store still had to make (None: it did not answer).
     left_pending: int | None = None
+    #: Lambda mode: after a delivery failed verification, the source rebuilt with its
+    #: secrets read again, to verify it once more (None: nothing new to verify it with).
+    refresh_source: Callable[[Source], Awaitable[Source | None]] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def route(

@@ -45,10 +45,12 @@ source and dedup key (`detail.metadata.source` and `dedup_key`, or the provider'
 in a `detail_format = "payload"` detail).
 
 Configuration is the server's: the TOML file named by `HOOKGATE_CONFIG` (packaged with the
-function) and `HOOKGATE_…` overrides, resolved once per cold start (AWS secret references
-included: see `gateway.secrets`). The Lambda-only keys are environment variables
-under `HOOKGATE_LAMBDA__`, kept out of the server's settings: `DEDUP_TABLE` and
-`BASE_PATH` (a prefix to strip from request paths, e.g. an HTTP API's named stage).
+function) and `HOOKGATE_…` overrides, resolved once per cold start, except the sources'
+AWS secrets (`secretsmanager:…`, `ssm:…`), which are read again after a TTL and after a
+failed verification (`gateway._secret_refresh`). The Lambda-only keys are environment
+variables under `HOOKGATE_LAMBDA__`, kept out of the server's settings: `DEDUP_TABLE`,
+`BASE_PATH` (a prefix to strip from request paths, e.g. an HTTP API's named stage) and
+`SECRETS_TTL_SECONDS`.
 Inside the Lambda runtime the handler is built when the module is imported (the init
 phase, which provisioned concurrency runs ahead of requests); elsewhere on the first call.
 """
@@ -77,11 +79,13 @@ except ImportError:  # the Lambda runtime reports this one line (an ImportError 
     raise MissingExtraError("lambda", "Lambda mode (gateway.aws_lambda)") from None
 
 from gateway._dedup_table import DedupTable, Held
+from gateway._secret_refresh import SourceRefresher
 from gateway.app import GatewayApp, build_sinks, create_app
 from gateway.config import LAMBDA_ENV_PREFIX, Settings, StoreSettings, load_settings, validate_model
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
 from gateway.observability import LogStream, configure_logging
+from gateway.secrets import AwsSecrets
 from gateway.sinks import Delivered, Outcome, Retry, Sink
 from gateway.store import Inbox, PersistResult
 
@@ -98,7 +102,8 @@ __all__ = [
 
 log = structlog.get_logger()
 
-#: Environment variables of Lambda mode only: `HOOKGATE_LAMBDA__DEDUP_TABLE`, `…__BASE_PATH`.
+#: Environment variables of Lambda mode only: `HOOKGATE_LAMBDA__DEDUP_TABLE`, `…__BASE_PATH`,
+#: `…__SECRETS_TTL_SECONDS`.
 #: Seconds left in the current invocation, when Lambda says (see `LambdaHandler`).
 _remaining: contextvars.ContextVar[float | None] = contextvars.ContextVar("remaining", default=None)
 
@@ -112,6 +117,9 @@ class LambdaSettings(BaseModel):
     dedup_table: str | None = Field(None, min_length=1, max_length=1024)
     #: A prefix stripped from request paths, e.g. "/prod" for an HTTP API's stage "prod".
     base_path: str = Field("/", pattern=r"^/")
+    #: The sources' AWS secrets are read again once they are this old (and, once, after a
+    #: failed verification when they are older than a minute).
+    secrets_ttl_seconds: float = Field(300.0, ge=60)
 
 
 def lambda_settings(env: Mapping[str, str]) -> tuple[LambdaSettings, dict[str, str]]:
@@ -290,9 +298,17 @@ class LambdaHandler:
     created here, so that the init phase pays for them rather than the first request.
     """
 
-    def __init__(self, app: GatewayApp, *, base_path: str = "/", logs: LogStream | None = None) -> None:
+    def __init__(
+        self,
+        app: GatewayApp,
+        *,
+        base_path: str = "/",
+        logs: LogStream | None = None,
+        refresher: SourceRefresher | None = None,
+    ) -> None:
         self.app = app
         self._logs = logs
+        self._refresher = refresher
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)  # Mangum runs the app on the current loop
         self._adapter = Mangum(app, lifespan="off", api_gateway_base_path=base_path)
@@ -315,6 +331,8 @@ class LambdaHandler:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         asyncio.set_event_loop(self._loop)
+        if self._refresher is not None and self._refresher.stale():
+            self._loop.run_until_complete(self._refresher.refresh())
         token = _remaining.set(_remaining_seconds(context))
         try:
             return self._adapter(event, context)
@@ -348,22 +366,38 @@ def create_handler(
     clock: Callable[[], float] | None = None,
     dedup: DedupTable | None = None,
     logs: LogStream | None = None,
+    secrets: AwsSecrets | None = None,
 ) -> LambdaHandler:
     """Build the Lambda handler from `settings` (default: loaded from `env`, like the
-    server) and the `HOOKGATE_LAMBDA__…` variables in `env` (default `os.environ`)."""
+    server) and the `HOOKGATE_LAMBDA__…` variables in `env` (default `os.environ`).
+
+    The sources' AWS secrets are read again (`SourceRefresher`) through `secrets`, the
+    `AwsSecrets` that `settings` were loaded with (default: one made here when `settings`
+    are loaded here; given `settings` without it are never refreshed)."""
     env = os.environ if env is None else env
     options, server_env = lambda_settings(env)
+    clock = clock or time.time
     if settings is None:
-        settings = load_settings(env=server_env)
+        secrets = secrets or AwsSecrets(clock=clock)
+        settings = load_settings(env=server_env, secrets=secrets)
     _check(settings)
     if sinks is None:
         sinks = build_sinks(settings)
     if dedup is None and options.dedup_table:
         dedup = DedupTable(options.dedup_table)
-    clock = clock or time.time
     store = DirectStore(settings.store, clock, settings.dispatcher.lease_seconds, sinks=sinks, dedup=dedup)
     app = create_app(settings, store=store, sinks=sinks, clock=clock)
-    return LambdaHandler(app, base_path=options.base_path, logs=logs)
+    refresher = None
+    if secrets is not None:
+        reader = secrets  # for the closure: the same cache, so only the secrets due are read
+
+        def load() -> Settings:
+            return load_settings(env=server_env, secrets=reader)
+
+        ttl = options.secrets_ttl_seconds
+        refresher = SourceRefresher(app.gateway.sources, settings.sources, load, secrets, ttl=ttl)
+        app.gateway.refresh_source = refresher.after_rejection
+    return LambdaHandler(app, base_path=options.base_path, logs=logs, refresher=refresher)
 
 
 def _check(settings: Settings) -> None:
@@ -382,10 +416,11 @@ def _check(settings: Settings) -> None:
 
 @functools.cache
 def _default_handler() -> LambdaHandler:
-    settings = load_settings(env=lambda_settings(os.environ)[1])
+    secrets = AwsSecrets()
+    settings = load_settings(env=lambda_settings(os.environ)[1], secrets=secrets)
     logs = configure_logging(settings.server.log_level)
     logging.getLogger("mangum").setLevel(logging.WARNING)  # the edge logs each request already
-    return create_handler(settings, logs=logs)
+    return create_handler(settings, logs=logs, secrets=secrets)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -247,7 +247,11 @@ async def _accept(
         url=_public_url(source, scope, query),
     )
     now = gateway.clock()
-    answer = _verify(source, webhook, now)
+    try:
+        answer = _verify(source, webhook, now)
+    except _Rejected as rejected:
+        source = await _refreshed(gateway, source, rejected)
+        answer = _verify(source, webhook, now)
     if answer is not None:
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
@@ -331,6 +335,17 @@ def _verify(source: Source, webhook: WebhookRequest, now: float) -> ConnectorRes
         log.error("connector_error", step="verify", error=type(exc).__name__)
         raise _Rejected(401, "verification_failed", "unauthorized", "connector_error") from None
     return answer
+
+
+async def _refreshed(gateway: Gateway, source: Source, rejected: _Rejected) -> Source:
+    """After a failed verification, the source rebuilt with its secrets read again (Lambda
+    mode), for one more try; else `rejected` again."""
+    fresh = None
+    if rejected.status == 401 and gateway.refresh_source is not None:
+        fresh = await gateway.refresh_source(source)
+    if fresh is None:
+        raise rejected
+    return fresh
 
 
 def _normalize(source: Source, webhook: WebhookRequest, now: float) -> list[Event]:

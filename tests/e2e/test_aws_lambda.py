@@ -16,10 +16,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from structlog.testing import capture_logs
 
 import connectors
 from connectors import WebhookRequest
@@ -29,6 +32,7 @@ from gateway.aws_lambda import DedupTable, DirectStore, LambdaHandler, create_ha
 from gateway.config import parse_settings
 from gateway.errors import ConfigError, StoreError
 from gateway.events import Event
+from gateway.secrets import AwsSecrets
 from gateway.sinks import Delivered, MemorySink, Outcome, Permanent
 from gateway.store import DeliveryQueue, StoreAdmin
 from tests.helpers.aws import Context, LocalAws, aws_event, invoke, moto_server, use_offline_env
@@ -455,6 +459,158 @@ print(json.dumps({"response": response, "imported": [m for m in unwanted if m in
     assert [line["status"] for line in logged if line["event"] == "request"] == [200]
 
 
+# -- secrets read again ---------------------------------------------------------------------
+
+NEW_STRIPE_SECRET = "whsec_rotated_after_the_cold_start_5Yq"
+
+
+@dataclass
+class Calls:
+    """The calls a boto3 session made, by operation name (a botocore event hook)."""
+
+    made: list[str] = field(default_factory=list)
+
+    def record(self, model: Any, **_: Any) -> None:
+        self.made.append(model.name)
+
+    def count(self, operation: str) -> int:
+        return self.made.count(operation)
+
+
+@pytest.fixture
+def calls() -> Calls:
+    return Calls()
+
+
+@pytest.fixture
+def refreshing(aws: LocalAws, config: Path, clock: FakeClock, calls: Calls) -> Iterator[LambdaHandler]:
+    """The handler as Lambda builds it, its AWS secrets read through a session whose calls
+    are counted, on the fake clock."""
+    session = boto3.session.Session()
+    session.events.register("before-call.*.*", calls.record)
+    secrets = AwsSecrets(clock=clock, session=session)
+    handler = create_handler(env=lambda_env(config), clock=clock, secrets=secrets)
+    try:
+        yield handler
+    finally:
+        handler.close()
+
+
+def signed_stripe(now: float, secret: str) -> dict[str, Any]:
+    connector = connectors.load("stripe").from_config({"secrets": [secret]})
+    body = STRIPE_BODY.replace(STRIPE_EVENT_ID.encode(), f"evt_{uuid.uuid4().hex}".encode())
+    return aws_event("function-url", "stripe", signed_request(connector, body, now=now))
+
+
+def rotate(aws: LocalAws, value: str = NEW_STRIPE_SECRET) -> None:
+    aws.client("secretsmanager").put_secret_value(SecretId="lambda-e2e/stripe", SecretString=value)
+
+
+def test_a_secret_rotated_after_the_cold_start_is_read_again_on_its_first_delivery(
+    aws: LocalAws, refreshing: LambdaHandler, clock: FakeClock, calls: Calls
+) -> None:
+    assert calls.count("GetSecretValue") == 1  # the cold start
+    assert invoke(refreshing, signed_stripe(clock(), STRIPE_SECRET))[0] == 200
+    rotate(aws)
+    clock.advance(61)
+
+    status, answer = invoke(refreshing, signed_stripe(clock(), NEW_STRIPE_SECRET))
+
+    assert status == 200, answer
+    assert calls.count("GetSecretValue") == 2  # one refresh
+    assert invoke(refreshing, signed_stripe(clock(), NEW_STRIPE_SECRET))[0] == 200
+    assert invoke(refreshing, signed_stripe(clock(), STRIPE_SECRET))[0] == 401
+    assert calls.count("GetSecretValue") == 2
+    assert calls.count("GetParameter") == 1  # github's secret, in SSM: not read again
+
+
+def test_a_secret_read_within_the_minute_is_not_read_again_on_a_failure(
+    aws: LocalAws, refreshing: LambdaHandler, clock: FakeClock, calls: Calls
+) -> None:
+    rotate(aws)
+    clock.advance(59)
+    assert invoke(refreshing, signed_stripe(clock(), NEW_STRIPE_SECRET))[0] == 401
+    assert calls.count("GetSecretValue") == 1
+    clock.advance(1)
+    assert invoke(refreshing, signed_stripe(clock(), NEW_STRIPE_SECRET))[0] == 200
+    assert calls.count("GetSecretValue") == 2
+
+
+def test_forged_deliveries_read_a_secret_at_most_once_a_minute(
+    aws: LocalAws, refreshing: LambdaHandler, clock: FakeClock, calls: Calls
+) -> None:
+    started = clock()
+    reads: list[float] = []
+    for _ in range(180):  # a forged delivery every second for three minutes
+        clock.advance(1)
+        before = calls.count("GetSecretValue")
+        assert invoke(refreshing, signed_stripe(clock(), "whsec_forged"))[0] == 401
+        if calls.count("GetSecretValue") > before:
+            reads.append(clock() - started)
+    assert reads == [60, 120, 180]  # the cold start's read, then one a minute
+    assert calls.count("GetSecretValue") == 4
+    assert on_the_bus(aws) == []
+
+
+def test_secrets_are_read_again_after_their_ttl(
+    aws: LocalAws, refreshing: LambdaHandler, clock: FakeClock, calls: Calls
+) -> None:
+    rotate(aws)
+    aws.client("ssm").put_parameter(
+        Name="/lambda-e2e/github", Value="github-rotated", Type="SecureString", Overwrite=True
+    )
+    clock.advance(299)
+    # Before the TTL: the old secret is still the one in use.
+    assert invoke(refreshing, signed_stripe(clock(), STRIPE_SECRET))[0] == 200
+    assert invoke(refreshing, aws_event("function-url", "github", github_delivery(clock())))[0] == 200
+    assert (calls.count("GetSecretValue"), calls.count("GetParameter")) == (1, 1)
+    clock.advance(1)
+    # At the TTL, the next request reads them again before it is verified.
+    assert invoke(refreshing, signed_stripe(clock(), STRIPE_SECRET))[0] == 401
+    assert (calls.count("GetSecretValue"), calls.count("GetParameter")) == (2, 2)
+    assert invoke(refreshing, signed_stripe(clock(), NEW_STRIPE_SECRET))[0] == 200
+    connector = connectors.load("github").from_config({"secrets": ["github-rotated"]})
+    rotated = signed_request(connector, GITHUB_BODY, now=clock())
+    assert invoke(refreshing, aws_event("function-url", "github", rotated))[0] == 200
+    assert (calls.count("GetSecretValue"), calls.count("GetParameter")) == (2, 2)
+
+
+def test_a_ttl_is_set_by_its_variable(aws: LocalAws, config: Path, clock: FakeClock, calls: Calls) -> None:
+    session = boto3.session.Session()
+    session.events.register("before-call.*.*", calls.record)
+    env = lambda_env(config, HOOKGATE_LAMBDA__SECRETS_TTL_SECONDS="3600")
+    handler = create_handler(env=env, clock=clock, secrets=AwsSecrets(clock=clock, session=session))
+    try:
+        rotate(aws)
+        clock.advance(3599)
+        assert invoke(handler, signed_stripe(clock(), STRIPE_SECRET))[0] == 200
+        clock.advance(1)
+        assert invoke(handler, signed_stripe(clock(), NEW_STRIPE_SECRET))[0] == 200
+        assert calls.count("GetSecretValue") == 2
+    finally:
+        handler.close()
+
+
+def test_a_secret_that_cannot_be_read_again_keeps_its_value(
+    aws: LocalAws, refreshing: LambdaHandler, clock: FakeClock, calls: Calls
+) -> None:
+    aws.client("secretsmanager").delete_secret(SecretId="lambda-e2e/stripe", ForceDeleteWithoutRecovery=True)
+    clock.advance(300)
+    with capture_logs() as logs:
+        assert invoke(refreshing, signed_stripe(clock(), STRIPE_SECRET))[0] == 200
+    [failed] = [line for line in logs if line["event"] == "secret_refresh_failed"]
+    assert failed["secret"] == "secretsmanager:lambda-e2e/stripe"
+    assert "ResourceNotFoundException" in failed["error"]
+    assert STRIPE_SECRET not in json.dumps(logs, default=str)
+    # Tried again a minute later, not sooner.
+    clock.advance(59)
+    assert invoke(refreshing, signed_stripe(clock(), "whsec_forged"))[0] == 401
+    assert calls.count("GetSecretValue") == 2
+    clock.advance(1)
+    assert invoke(refreshing, signed_stripe(clock(), "whsec_forged"))[0] == 401
+    assert calls.count("GetSecretValue") == 3
+
+
 # -- configuration ---------------------------------------------------------------------------
 
 
@@ -520,7 +676,7 @@ def test_lambda_settings_come_from_their_own_variables() -> None:
     with pytest.raises(ConfigError) as caught:
         lambda_settings({"HOOKGATE_LAMBDA__DEDUP_TABEL": "dedup"})
     assert caught.value.key == "lambda.dedup_tabel"
-    assert caught.value.message == "unknown key (allowed: base_path, dedup_table)"
+    assert caught.value.message == "unknown key (allowed: base_path, dedup_table, secrets_ttl_seconds)"
 
 
 @pytest.mark.parametrize(
