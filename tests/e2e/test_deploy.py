@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -26,9 +25,10 @@ import httpx
 import pytest
 
 import connectors
+from connectors import WebhookRequest
 from connectors.testing import signed_request
 from gateway.app import build_source
-from gateway.aws_lambda import create_handler
+from gateway.aws_lambda import LambdaHandler, create_handler
 from gateway.config import load_settings
 from tests.helpers.aws import REGION, LocalAws, aws_event, invoke, moto_server, use_offline_env
 from tests.helpers.deploy import (
@@ -41,7 +41,7 @@ from tests.helpers.deploy import (
     load_template,
     of_type,
 )
-from tests.helpers.served import GITHUB_SECRET, free_port
+from tests.helpers.served import FRESHDESK_PASSWORD, GITHUB_SECRET, free_port
 from tests.unit._postgres import postgres_schema
 
 pytestmark = pytest.mark.e2e
@@ -230,8 +230,9 @@ def create_stack(stack: Stack, aws: LocalAws) -> None:
         arn = aws.client("events").create_event_bus(Name=props["Name"])["EventBusArn"]
         stack.physical[logical_id], stack.attributes[f"{logical_id}.Arn"] = props["Name"], arn
     for logical_id, props in created("AWS::SecretsManager::Secret"):
-        password = props["GenerateSecretString"]["PasswordLength"] * "x"
-        arn = aws.client("secretsmanager").create_secret(Name=props["Name"], SecretString=password)["ARN"]
+        arn = aws.client("secretsmanager").create_secret(
+            Name=props["Name"], SecretString=props["SecretString"]
+        )["ARN"]
         stack.physical[logical_id] = arn
     for logical_id, props in created("AWS::DynamoDB::Table"):
         name = f"{stack.parameters['AWS::StackName']}-{logical_id}"
@@ -263,31 +264,48 @@ def received(sqs: Any, url: str) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in messages]
 
 
-def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(local_aws: LocalAws) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    stack = Stack(
-        load_template(),
-        {"StripeSecretName": f"deploy-{suffix}/stripe", "GitHubSecretName": f"deploy-{suffix}/github"},
+def deploy_locally(aws: LocalAws, source_secrets: Mapping[str, str]) -> Stack:
+    """The stack created on moto, then the operator's step after deploying: every source's
+    secret, under the source's name, into the one JSON secret."""
+    stack = Stack(load_template())
+    create_stack(stack, aws)
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=stack.physical["SourceSecrets"], SecretString=json.dumps(source_secrets)
     )
-    create_stack(stack, local_aws)
-    # The operator's step after deploying: each provider's secret into its secret.
-    secrets = {"StripeSecret": STRIPE_SECRET, "GitHubSecret": GITHUB_SECRET}
-    for logical_id, value in secrets.items():
-        local_aws.client("secretsmanager").put_secret_value(
-            SecretId=stack.physical[logical_id], SecretString=value
-        )
+    return stack
+
+
+def function_handler(stack: Stack, config: Path) -> LambdaHandler:
+    """The real handler, with the function's environment from the template and `config`
+    where packaging puts the bundled file."""
     [function] = of_type(stack.template, "AWS::Serverless::Function").values()
     env: dict[str, str] = stack.resolve(function["Properties"]["Environment"]["Variables"])
-    # Packaging puts the bundled file where HOOKGATE_CONFIG says, in the function's root.
     assert env["HOOKGATE_CONFIG"] == f"/var/task/{LAMBDA_CONFIG.name}"
-    env["HOOKGATE_CONFIG"] = str(LAMBDA_CONFIG)
+    env["HOOKGATE_CONFIG"] = str(config)
     aws_env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    handler = create_handler(env={**aws_env, **env})
+    return create_handler(env={**aws_env, **env})
+
+
+#: The bundled sources' secrets, as the operator puts them; the Freshdesk source `support`
+#: authenticates with HTTP Basic, username "hookgate" as in the README.
+SOURCE_SECRETS = {"stripe": STRIPE_SECRET, "github": GITHUB_SECRET, "support": FRESHDESK_PASSWORD}
+SIGNERS: dict[str, dict[str, Any]] = {
+    "stripe": {"connector": "stripe", "secrets": [STRIPE_SECRET]},
+    "github": {"connector": "github", "secrets": [GITHUB_SECRET]},
+    "support": {"connector": "freshdesk", "username": "hookgate", "password": FRESHDESK_PASSWORD},
+}
+
+
+def delivery_for(signer: Mapping[str, Any]) -> WebhookRequest:
+    options = {k: v for k, v in signer.items() if k != "connector"}
+    return signed_request(connectors.load(signer["connector"]).from_config(options), now=time.time())
+
+
+def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(local_aws: LocalAws) -> None:
+    stack = deploy_locally(local_aws, SOURCE_SECRETS)
+    handler = function_handler(stack, LAMBDA_CONFIG)
     try:
-        deliveries = {
-            name: signed_request(connectors.load(name).from_config({"secrets": [secret]}), now=time.time())
-            for name, secret in (("stripe", STRIPE_SECRET), ("github", GITHUB_SECRET))
-        }
+        deliveries = {name: delivery_for(signer) for name, signer in SIGNERS.items()}
         answers = {
             name: invoke(handler, aws_event("function-url", name, delivery))
             for name, delivery in deliveries.items()
@@ -297,18 +315,44 @@ def test_the_sam_stack_takes_signed_deliveries_onto_its_bus_and_queue(local_aws:
         refused = invoke(handler, aws_event("function-url", "github", forged))
     finally:
         handler.close()
-    assert {name: status for name, (status, _) in answers.items()} == {"stripe": 200, "github": 200}
+    assert {name: status for name, (status, _) in answers.items()} == {
+        "stripe": 200,
+        "github": 200,
+        "support": 200,
+    }
     assert retried == (200, {"status": "duplicate", "event_ids": answers["github"][1]["event_ids"]})
     assert refused[0] == 401
     # The example rule delivered each event once to its queue.
     events = received(local_aws.client("sqs"), stack.physical["EventsQueue"])
-    assert sorted(e["source"] for e in events) == ["hookgate.github", "hookgate.stripe"]
+    assert sorted(e["source"] for e in events) == ["hookgate.github", "hookgate.stripe", "hookgate.support"]
     ids = {e["detail"]["metadata"]["event_id"] for e in events}
     assert ids == {i for _, answer in answers.values() for i in answer["event_ids"]}
     # The dedup table holds the keys, with the TTL attribute the template names.
     table = stack.physical["DedupTable"]
     ttl = local_aws.client("dynamodb").describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     items = local_aws.client("dynamodb").scan(TableName=table)["Items"]
-    assert len(items) == 2
+    assert len(items) == 3
     assert all(item["state"]["S"] == "done" and ttl["AttributeName"] in item for item in items)
     assert received(local_aws.client("sqs"), stack.physical["DeadLetterQueue"]) == []
+
+
+def test_a_source_added_to_the_bundled_file_needs_only_its_key_in_the_secret(
+    local_aws: LocalAws, tmp_path: Path
+) -> None:
+    """Adding a source is one edit: its table in hookgate.toml (and its key in the secret);
+    the template, the function's environment and its role stay as they are."""
+    config = tmp_path / LAMBDA_CONFIG.name
+    config.write_text(
+        LAMBDA_CONFIG.read_text()
+        + '\n[sources.shop]\nconnector = "shopify"\nsecrets = ["secretsmanager:hookgate/sources#shop"]\n'
+    )
+    stack = deploy_locally(local_aws, {**SOURCE_SECRETS, "shop": "shpss_deploy_test_0123"})
+    handler = function_handler(stack, config)
+    try:
+        shop = delivery_for({"connector": "shopify", "secrets": ["shpss_deploy_test_0123"]})
+        status, answer = invoke(handler, aws_event("function-url", "shop", shop))
+    finally:
+        handler.close()
+    assert status == 200, answer
+    [event] = received(local_aws.client("sqs"), stack.physical["EventsQueue"])
+    assert event["source"] == "hookgate.shop"

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import connectors
 from gateway.aws_lambda import LambdaSettings, lambda_settings
 from gateway.cli import main
 from gateway.config import Settings, apply_env_overrides, load_settings, parse_settings
+from gateway.secrets import AwsSecrets
 from gateway.sinks.eventbridge import EventBridgeOptions
 from tests.helpers.aws import REGION
 from tests.helpers.deploy import (
@@ -121,7 +122,7 @@ def _grants(cfn: Mapping[str, Any], deduplicate: str) -> dict[str, list[Any]]:
 
 
 def test_the_role_grants_each_action_on_its_one_resource(cfn: dict[str, Any]) -> None:
-    secrets = ["StripeSecret-id", "GitHubSecret-id"]
+    secrets = ["SourceSecrets-id"]
     expected = {
         "logs:CreateLogStream": ["arn:FunctionLogGroup.Arn"],
         "logs:PutLogEvents": ["arn:FunctionLogGroup.Arn"],
@@ -133,7 +134,7 @@ def test_the_role_grants_each_action_on_its_one_resource(cfn: dict[str, Any]) ->
     assert _grants(cfn, "false") == expected
     [bus] = of_type(cfn, "AWS::Events::EventBus")
     assert bus == "EventBus"
-    assert set(of_type(cfn, "AWS::SecretsManager::Secret")) == {"StripeSecret", "GitHubSecret"}
+    assert set(of_type(cfn, "AWS::SecretsManager::Secret")) == {"SourceSecrets"}
 
 
 def test_the_example_rule_delivers_to_sqs_with_a_dead_letter_queue(cfn: dict[str, Any]) -> None:
@@ -193,35 +194,42 @@ def lambda_configuration(env: Mapping[str, str]) -> tuple[LambdaSettings, dict[s
     return options, apply_env_overrides(tomllib.loads(LAMBDA_CONFIG.read_text()), rest)
 
 
+class OfflineSecrets(AwsSecrets):
+    """Every Secrets Manager secret is a JSON object with a value for each of `keys`."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        super().__init__()
+        self.keys = list(keys)
+        self.read_secrets: list[str] = []
+
+    def _get(self, reference: str, secret: str) -> str:
+        self.read_secrets.append(secret)
+        return json.dumps({key: f"offline-{key}" for key in self.keys})
+
+
 def offline(raw: dict[str, Any]) -> Settings:
-    """`raw` validated, every `secretsmanager:` reference replaced by a literal."""
-    copy = json.loads(json.dumps(raw))
-    for table in copy["sources"].values():
-        table["secrets"] = [s.replace("secretsmanager:", "literal:") for s in table["secrets"]]
-    return parse_settings(copy, env={})
+    """`raw` validated, its secrets read from `OfflineSecrets` (every source's key present)."""
+    return parse_settings(raw, env={}, secrets=OfflineSecrets(raw["sources"]))
 
 
 def test_the_function_environment_configures_the_bundled_configuration(sam: dict[str, Any]) -> None:
-    parameters = {
-        "EventBusName": "payments",
-        "StripeSecretName": "prod/stripe",
-        "GitHubSecretName": "prod/github",
-        "PublicUrl": "https://hooks.example.com",
-    }
+    parameters = {"EventBusName": "payments", "PublicUrl": "https://hooks.example.com"}
     stack = Stack(sam, parameters)
     env = _lambda_environment(stack)
     assert env["HOOKGATE_CONFIG"] == f"/var/task/{LAMBDA_CONFIG.name}"
     options, raw = lambda_configuration(env)
     assert options.dedup_table == "DedupTable-id"
-    # Each source reads the secret the template creates for it, under that name.
-    references = {name: table["secrets"] for name, table in raw["sources"].items()}
-    assert references == {"stripe": ["secretsmanager:prod/stripe"], "github": ["secretsmanager:prod/github"]}
-    secret_resources = of_type(sam, "AWS::SecretsManager::Secret").values()
-    assert {stack.resolve(r["Properties"]["Name"]) for r in secret_resources} == {
-        "prod/stripe",
-        "prod/github",
-    }
     settings = offline(raw)
+    # Every source reads its own key of the one secret the template creates (and lets the
+    # function read), so adding a source changes neither the environment nor the template.
+    [secret] = of_type(sam, "AWS::SecretsManager::Secret").values()
+    name = stack.resolve(secret["Properties"]["Name"])
+    assert json.loads(stack.resolve(secret["Properties"]["SecretString"])) == {}
+    references = {source: spec.secret_references for source, spec in settings.sources.items()}
+    assert references == {
+        source: (f"secretsmanager:{name}#{source}",) for source in ("stripe", "github", "support")
+    }
+    assert [k for k in env if k.startswith("HOOKGATE_SOURCES__")] == []
     [(name, bus)] = settings.sinks.items()
     assert isinstance(bus.options, EventBridgeOptions)
     assert (bus.cls.kind, bus.options.event_bus_name) == ("eventbridge", "payments")
@@ -239,6 +247,24 @@ def test_optional_settings_leave_the_environment_when_off(sam: dict[str, Any]) -
     function = of_type(sam, "AWS::Serverless::Function")["HookgateFunction"]["Properties"]
     assert "ReservedConcurrentExecutions" not in Stack(sam).resolve(function)
     assert Stack(sam, {"ReservedConcurrency": "50"}).resolve(function)["ReservedConcurrentExecutions"] == "50"
+
+
+def test_the_bundled_configuration_has_the_readme_sources() -> None:
+    """The README's Freshdesk source, and Stripe's, as the README configures them: only
+    their secrets come from elsewhere (the JSON secret instead of the environment)."""
+    readme = (ROOT / "README.md").read_text()
+    example = tomllib.loads(re.findall(r"```toml\n(.*?)```", readme.split("## Configuration", 1)[1], re.S)[0])
+    bundled = tomllib.loads(LAMBDA_CONFIG.read_text())["sources"]
+    for name, table in example["sources"].items():
+        keys = set(table) | set(bundled[name])
+        differ = {k for k in keys if table.get(k) != bundled[name].get(k)}
+        assert differ, name
+        for key in differ:
+            values = bundled[name][key] if isinstance(bundled[name][key], list) else [bundled[name][key]]
+            assert all(str(v).startswith("secretsmanager:hookgate/sources#") for v in values), key
+    assert bundled["support"]["connector"] == "freshdesk"
+    settings = offline(lambda_configuration({})[1])
+    assert settings.sources["support"].connector_name == "freshdesk"
 
 
 def test_the_lambda_answers_before_the_providers_give_up() -> None:
