@@ -132,7 +132,7 @@ def list_connectors(as_json: bool) -> None:
 @click.argument("source")
 @click.option("--url", help="Webhook URL to post to (default: this config's server address).")
 def send_test(config_path: str | None, source: str, url: str | None) -> None:
-    """Post a correctly signed sample event to a running gateway."""
+    """Post a correctly signed sample event of the source SOURCE to a running gateway."""
     import httpx  # noqa: PLC0415
 
     from gateway.app import build_source  # noqa: PLC0415

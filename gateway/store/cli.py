@@ -147,7 +147,9 @@ def events_list(  # noqa: PLR0917 - one parameter per option
 @events.command("show")
 @config_option
 @click.argument("reference")
-@json_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="Accepted like elsewhere: the event is shown as JSON anyway."
+)
 def events_show(config_path: str | None, reference: str, as_json: bool) -> None:
     """Show one stored event, its entry and its deliveries, as JSON.
 

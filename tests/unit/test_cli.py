@@ -16,11 +16,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import main
+from gateway.cli_reference import render
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.events import Event
 from gateway.store import Settlement, open_store
 
 from ._fakes import make_event
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: RFC 3339, UTC, milliseconds: what every time in a JSON document looks like.
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -346,3 +349,42 @@ def test_every_list_and_show_command_takes_json() -> None:
         "hookgate connectors",
     ):
         assert "--json" in {opt for p in commands[path].params for opt in p.opts}, path
+
+
+# -- the reference, completion ---------------------------------------------------------------
+
+
+def test_the_cli_reference_is_current() -> None:
+    page = ROOT / "docs" / "cli.md"
+    assert page.read_text(encoding="utf-8") == render(), (
+        "docs/cli.md is out of date with the commands: regenerate it with "
+        "`python -m gateway.cli_reference docs/cli.md`"
+    )
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/cli.md)" in readme, "README.md does not link docs/cli.md"
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"), [("bash", "complete -o"), ("zsh", "compdef"), ("fish", "complete")]
+)
+def test_shell_completion_scripts_come_from_the_documented_variable(shell: str, marker: str) -> None:
+    assert f"_HOOKGATE_COMPLETE={shell}_source hookgate" in render()
+    result = CliRunner().invoke(main, [], prog_name="hookgate", env={"_HOOKGATE_COMPLETE": f"{shell}_source"})
+    assert result.exit_code == 0, result.output
+    assert marker in result.output
+    assert "_HOOKGATE_COMPLETE" in result.output
+
+
+def test_completion_offers_the_commands_and_the_states() -> None:
+    def complete(*words: str) -> list[str]:
+        env = {
+            "_HOOKGATE_COMPLETE": "bash_complete",
+            "COMP_WORDS": " ".join(["hookgate", *words]),
+            "COMP_CWORD": str(len(words)),
+        }
+        result = CliRunner().invoke(main, [], prog_name="hookgate", env=env)
+        assert result.exit_code == 0, result.output
+        return [line.split(",", 1)[1] for line in result.output.splitlines()]
+
+    assert {"list", "show"} <= set(complete("events", ""))
+    assert "dead" in complete("events", "list", "--state", "")
