@@ -1,72 +1,33 @@
-"""The `hookgate` command line."""
+"""The `hookgate` command line.
+
+Each subsystem owns its commands: the store's (`events`, `dlq`, `replay`, `db`) live in
+`gateway.store.cli`, the router's (`rules`, `test-event-pattern`) in `gateway.router.cli`;
+this module holds the main group and the commands of the gateway as a whole.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import math
-import re
 import sys
 import time
 import typing
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from pydantic import BaseModel
 
 import connectors
-from gateway.cli_options import EXIT_CONFIG, config_option
+from gateway import views
+from gateway.cli_options import EXIT_CONFIG, config_option, echo_json, json_option
 from gateway.cli_options import settings_or_exit as _settings
-from gateway.config import BUS_TYPE, Settings
-from gateway.errors import MissingExtraError, StoreError
-from gateway.events import isoformat
+from gateway.config import BUS_TYPE
+from gateway.errors import MissingExtraError
 from gateway.router.cli import match_event_pattern, rules
-from gateway.store import StoreAdmin, open_store
+from gateway.store import open_store
+from gateway.store.cli import db, dlq, events, replay
 
 if typing.TYPE_CHECKING:
     from gateway.observability import LogFormat
 
 __all__ = ["main"]
-
-T = TypeVar("T")
-
-
-def _with_store(settings: Settings, fn: Callable[[StoreAdmin], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = open_store(settings.store, settings.dispatcher, time.time)
-        await store.open()
-        try:
-            return await fn(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
-def parse_time(value: str, now: float | None = None) -> float:
-    """ISO-8601 (`2026-11-28T10:00:00Z`) or a relative age (`90s`, `30m`, `2h`, `7d`)."""
-    now = time.time() if now is None else now
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", value.strip())
-    if match:
-        factor = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-        return now - float(match[1]) * factor
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither ISO-8601 nor an age like 2h") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-class _Time(click.ParamType):  # type: ignore[type-arg]
-    name = "time"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        return value if isinstance(value, float) else parse_time(str(value))
-
-
-TIME = _Time()
 
 
 class _Main(click.Group):
@@ -86,8 +47,8 @@ def main() -> None:
     """hookgate: verify, normalize, persist and forward SaaS webhooks."""
 
 
-main.add_command(rules)
-main.add_command(match_event_pattern)
+for _command in (db, dlq, events, match_event_pattern, replay, rules):
+    main.add_command(_command)
 
 
 @main.command()
@@ -140,34 +101,30 @@ def check_config(config_path: str | None) -> None:
 
 
 @main.command("connectors")
-def list_connectors() -> None:
+@json_option
+def list_connectors(as_json: bool) -> None:
     """List installed connectors and their configuration keys."""
+    loaded: dict[str, Any] = {}
     for name in connectors.available():
         try:
-            cls = connectors.load(name)
+            loaded[name] = connectors.load(name)
         except connectors.PluginError as exc:
-            click.echo(f"{name}: BROKEN ({exc})")
+            loaded[name] = exc
+    document = views.connectors_document(loaded)
+    if as_json:
+        echo_json(document)
+        return
+    for found in document["connectors"]:
+        if "error" in found:
+            click.echo(f"{found['name']}: BROKEN ({found['error']})")
             continue
-        click.echo(f"{name}: {cls.summary}")
-        for key, desc in _option_keys(cls.Options):
-            click.echo(f"    {key}: {desc}")
-
-
-def _option_keys(model: type[BaseModel]) -> list[tuple[str, str]]:
-    rows = []
-    for key, info in model.model_fields.items():
-        kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
-        kind = re.sub(r"typing\.|pydantic\.types\.", "", kind)
-        required = (
-            "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
-        )
-        if typing.get_origin(info.annotation) is typing.Literal:
-            kind = " | ".join(repr(a) for a in typing.get_args(info.annotation))
-        text = f"{kind}, {required}"
-        if info.description:
-            text += f" — {info.description}"
-        rows.append((key, text))
-    return rows
+        click.echo(f"{found['name']}: {found['summary']}")
+        for option in found["options"]:
+            required = "required" if option["required"] else f"default {option['default']!r}"
+            text = f"{option['type']}, {required}"
+            if option["description"]:
+                text += f" — {option['description']}"
+            click.echo(f"    {option['key']}: {text}")
 
 
 @main.command("send-test")
@@ -175,7 +132,7 @@ def _option_keys(model: type[BaseModel]) -> list[tuple[str, str]]:
 @click.argument("source")
 @click.option("--url", help="Webhook URL to post to (default: this config's server address).")
 def send_test(config_path: str | None, source: str, url: str | None) -> None:
-    """Post a correctly signed sample event to a running gateway."""
+    """Post a correctly signed sample event of the source SOURCE to a running gateway."""
     import httpx  # noqa: PLC0415
 
     from gateway.app import build_source  # noqa: PLC0415
@@ -206,190 +163,3 @@ def send_test(config_path: str | None, source: str, url: str | None) -> None:
         sys.exit(1)
     click.echo(f"{response.status_code} {response.text}")
     sys.exit(0 if response.is_success else 1)
-
-
-@main.group()
-def events() -> None:
-    """Inspect stored events."""
-
-
-@events.command("list")
-@config_option
-@click.option("--source", help="Only this source.")
-@click.option("--since", type=TIME, help="Received at or after (ISO-8601 or an age like 2h).")
-@click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def events_list(
-    config_path: str | None, source: str | None, since: float | None, limit: int, as_json: bool
-) -> None:
-    settings = _settings(config_path)
-    rows = _with_store(settings, lambda s: s.list_events(source=source, since=since, limit=limit))
-    for row in rows:
-        states = {d.sink: d.state for d in row.deliveries}
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "id": row.id,
-                        "source": row.source,
-                        "detail_type": row.detail_type,
-                        "received_at": isoformat(row.received_at),
-                        "deliveries": states,
-                    }
-                )
-            )
-        else:
-            summary = " ".join(f"{k}={v}" for k, v in states.items())
-            click.echo(
-                f"{row.id}  {isoformat(row.received_at)}  {row.source:<12} {row.detail_type:<40} {summary}"
-            )
-
-
-@events.command("show")
-@config_option
-@click.argument("event_id")
-def events_show(config_path: str | None, event_id: str) -> None:
-    settings = _settings(config_path)
-    found = _with_store(settings, lambda s: s.get_event(event_id))
-    if found is None:
-        click.echo(f"no event {event_id}", err=True)
-        sys.exit(1)
-    event, deliveries = found
-    kept = event.keep_until
-    out = {
-        "event": event.as_dict(),
-        # archived by a router: kept past the dedup window until then ("forever": no end)
-        "archived_until": None if kept is None else ("forever" if kept == math.inf else isoformat(kept)),
-        "deliveries": [
-            {
-                "sink": d.sink,
-                "state": d.state,
-                "attempts": d.attempts,
-                "last_cause": d.last_cause,
-                "updated_at": isoformat(d.updated_at),
-            }
-            for d in deliveries
-        ],
-    }
-    click.echo(json.dumps(out, indent=2, ensure_ascii=False))
-
-
-@main.group()
-def dlq() -> None:
-    """The dead-letter store: deliveries that failed for good."""
-
-
-@dlq.command("list")
-@config_option
-@click.option("--sink", help="Only this sink.")
-@click.option("--limit", type=int, default=100, show_default=True)
-def dlq_list(config_path: str | None, sink: str | None, limit: int) -> None:
-    settings = _settings(config_path)
-    rows = _with_store(settings, lambda s: s.list_dead(sink=sink, limit=limit))
-    for row in rows:
-        click.echo(
-            f"{row.event_id}  {row.sink:<12} {row.source:<12} {row.detail_type:<32} "
-            f"attempts={row.attempts}  cause={row.last_cause}"
-        )
-    if not rows:
-        click.echo("dead-letter store is empty")
-
-
-@dlq.command("redrive")
-@config_option
-@click.argument("event_ids", nargs=-1)
-@click.option("--all", "everything", is_flag=True, help="Every dead delivery.")
-@click.option("--sink", help="Only deliveries to this sink.")
-def dlq_redrive(
-    config_path: str | None, event_ids: tuple[str, ...], everything: bool, sink: str | None
-) -> None:
-    """Queue dead deliveries again with a fresh retry budget."""
-    if not event_ids and not everything:
-        raise click.UsageError("name EVENT_IDS or pass --all")
-    settings = _settings(config_path)
-    count = _with_store(settings, lambda s: s.redrive(None if everything else event_ids, sink))
-    click.echo(f"redriven: {count}")
-
-
-@main.command()
-@config_option
-@click.option("--source", help="Only events of this source.")
-@click.option(
-    "--from", "--since", "since", type=TIME, required=True, help="From (ISO-8601 or an age like 2h)."
-)
-@click.option("--to", "--until", "until", type=TIME, help="Up to (exclusive).")
-@click.option("--sink", "sinks", multiple=True, help="Only to these sinks (default: the source's sinks).")
-@click.option("--rule", help="Only to the targets of this router rule (`RULE` or `BUS/RULE`).")
-@click.option("--name", help="The replay's name, set as `replay-name` on what router targets receive.")
-def replay(  # noqa: PLR0917 - one parameter per option
-    config_path: str | None,
-    source: str | None,
-    since: float,
-    until: float | None,
-    sinks: tuple[str, ...],
-    rule: str | None,
-    name: str | None,
-) -> None:
-    """Deliver stored events again (a running gateway picks them up).
-
-    A router among the sinks matches each event against its rules again: the targets of
-    the rules it matches receive it, with `replay-name` set.
-    """
-    from gateway.router.bus import Bus, replay_route  # noqa: PLC0415 - only this command needs it
-
-    settings = _settings(config_path)
-    if source is not None and source not in settings.sources:
-        raise click.UsageError(f"no source {source!r} in the configuration")
-    targets = sinks or tuple(sorted({s for src in settings.sources.values() for s in src.sinks}))
-    if source is not None and not sinks:
-        targets = settings.sources[source].sinks
-    unknown = [s for s in targets if s not in settings.sinks and s not in settings.buses]
-    if unknown:
-        raise click.UsageError(f"unknown sink(s): {', '.join(unknown)}")
-    buses = [Bus(t, settings.buses[t]) for t in targets if t in settings.buses]
-    plain = tuple(t for t in targets if t not in settings.buses)
-    if rule is not None:
-        bus_name, _, rule_name = rule.rpartition("/")
-        buses = [b for b in buses if rule_name in b.settings.rules and bus_name in ("", b.name)]
-        if not buses:
-            raise click.UsageError(
-                f"no router rule {rule!r} among the sinks {', '.join(targets) or '(none)'}"
-            )
-        plain, rule = (), rule_name
-    route = replay_route(buses, rule=rule) if buses else None
-    if buses and name is None:
-        name = f"replay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-
-    async def run(store: StoreAdmin) -> int:
-        with click.progressbar(length=0, label="replaying", file=sys.stderr) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
-            return await store.replay(
-                plain, route=route, name=name, source=source, since=since, until=until, progress=progress
-            )
-
-    count = _with_store(settings, run)
-    where = [*plain, *(f"{b.name} (rules{f' {rule}' if rule else ''})" for b in buses)]
-    named = f" as {name}" if name else ""
-    click.echo(f"replayed{named}: {count} event(s) to {', '.join(where) or '(no sinks)'}")
-
-
-@main.group()
-def db() -> None:
-    """The store's database schema."""
-
-
-@db.command("upgrade")
-@config_option
-def db_upgrade(config_path: str | None) -> None:
-    """Create the store's schema or apply its pending migrations (`serve` does it too)."""
-    settings = _settings(config_path)
-    try:
-        version = _with_store(settings, lambda s: s.schema_version())
-    except StoreError as exc:
-        click.echo(f"hookgate: {exc}", err=True)
-        sys.exit(1)
-    click.echo(f"{settings.store.display_url}: schema version {version}")

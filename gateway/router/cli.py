@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from gateway.cli_options import EXIT_CONFIG, config_option, settings_or_exit
+from gateway import views
+from gateway.cli_options import (
+    EXIT_CONFIG,
+    JSON_INPUT,
+    config_option,
+    echo_json,
+    json_option,
+    settings_or_exit,
+)
 from gateway.router import EventPattern, InvalidEventPatternError
 
 __all__ = ["match_event_pattern", "rules"]
@@ -25,9 +32,13 @@ def rules() -> None:
 
 @rules.command("list")
 @config_option
-def rules_list(config_path: str | None) -> None:
+@json_option
+def rules_list(config_path: str | None, as_json: bool) -> None:
     """Every rule of every router: state, pattern and targets."""
     settings = settings_or_exit(config_path)
+    if as_json:
+        echo_json(views.rules_document(settings.buses))
+        return
     found = False
     for bus, bus_settings in settings.buses.items():
         for rule_name, rule in bus_settings.rules.items():
@@ -48,15 +59,22 @@ def rules_list(config_path: str | None) -> None:
 
 @rules.command("test")
 @config_option
-@click.option("--event", "event_text", required=True, help="The event (JSON text, or @FILE).")
+@click.option(
+    "--event",
+    "event_text",
+    type=JSON_INPUT,
+    required=True,
+    help="The event: JSON text, @FILE, or - for stdin.",
+)
 @click.option("--rule", help="Only this rule (`RULE` or `BUS/RULE`).")
-def rules_test(config_path: str | None, event_text: str, rule: str | None) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document instead of a JSON line per rule."
+)
+def rules_test(config_path: str | None, event_text: str, rule: str | None, as_json: bool) -> None:
     """Match an event against the rules; print what each matching rule's targets would receive."""
     from gateway.router.bus import Bus  # noqa: PLC0415 - loaded on use
 
     settings = settings_or_exit(config_path)
-    if event_text.startswith("@"):
-        event_text = Path(event_text[1:]).read_text(encoding="utf-8")
     buses = [Bus(name, bus_settings) for name, bus_settings in settings.buses.items()]
     try:
         results = [r for bus in buses for r in bus.explain(event_text)]
@@ -67,13 +85,28 @@ def rules_test(config_path: str | None, event_text: str, rule: str | None) -> No
         results = [r for r in results if rule in (r["rule"], f"{r['bus']}/{r['rule']}")]
         if not results:
             raise click.UsageError(f"no rule {rule!r} in the configuration")
+    if as_json:
+        echo_json(views.rule_test_document(results))
+        return
     for result in results:
         click.echo(json.dumps(result, ensure_ascii=False))
 
 
 @click.command("test-event-pattern")
-@click.option("--event-pattern", "event_pattern", required=True, help="The event pattern (JSON).")
-@click.option("--event", "event", required=True, help="The event to test (JSON).")
+@click.option(
+    "--event-pattern",
+    "event_pattern",
+    type=JSON_INPUT,
+    required=True,
+    help="The event pattern: JSON text, @FILE, or - for stdin.",
+)
+@click.option(
+    "--event",
+    "event",
+    type=JSON_INPUT,
+    required=True,
+    help="The event to test: JSON text, @FILE, or - for stdin.",
+)
 def match_event_pattern(event_pattern: str, event: str) -> None:
     """Say whether an event matches an EventBridge event pattern, like `aws events test-event-pattern`."""
     try:

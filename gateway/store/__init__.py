@@ -45,7 +45,15 @@ from typing import Any
 from gateway._extras import require
 from gateway.config import DispatcherSettings, StoreSettings
 from gateway.events import id_floor
-from gateway.store._admin import QUEUE_STATES, DeadLetter, DeliveryRecord, EventSummary, StoreAdmin
+from gateway.store._admin import (
+    QUEUE_STATES,
+    DeadLetter,
+    DeliveryRecord,
+    EventSummary,
+    StoreAdmin,
+    delivery_id,
+    split_delivery_id,
+)
 from gateway.store._base import StoreBase
 from gateway.store._inbox import Inbox, PersistResult
 from gateway.store._queue import (
@@ -77,8 +85,10 @@ __all__ = [
     "StoreAdmin",
     "StoreBase",
     "Transition",
+    "delivery_id",
     "event_filters",
     "open_store",
+    "split_delivery_id",
 ]
 
 
@@ -101,23 +111,47 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
 
 
 def event_filters(
-    query: str, source: str | None, since: float | None, until: float | None, *, mark: str
+    query: str,
+    source: str | None,
+    since: float | None,
+    until: float | None,
+    *,
+    mark: str,
+    detail_type: str | None = None,
+    dedup_key: str | None = None,
+    id_prefix: str | None = None,
+    sink: str | None = None,
+    state: State | None = None,
 ) -> tuple[str, list[Any]]:
-    """`query` narrowed to a source and a time range, with its parameters.
+    """`query` (over the table `events`) narrowed by each filter given, with its parameters
+    (the filters of `StoreAdmin.list_events`).
 
-    Event ids are UUIDv7, so a time range is an id range (`id_floor`). `mark` is the
-    driver's parameter placeholder (`?` for sqlite3, `%s` for psycopg).
+    Event ids are UUIDv7, so a time range is an id range (`id_floor`), and so is an id
+    prefix (ids are ASCII: every id starting with the prefix sorts below the prefix
+    followed by DEL). `mark` is the driver's parameter placeholder (`?` for sqlite3,
+    `%s` for psycopg).
     """
     params: list[Any] = []
-    if source is not None:
-        query += f" AND source = {mark}"
-        params.append(source)
+    for column, value in (("source", source), ("detail_type", detail_type), ("dedup_key", dedup_key)):
+        if value is not None:
+            query += f" AND {column} = {mark}"
+            params.append(value)
     if since is not None:
         query += f" AND id >= {mark}"
         params.append(id_floor(since))
     if until is not None:
         query += f" AND id < {mark}"
         params.append(id_floor(until))
+    if id_prefix is not None:
+        query += f" AND id >= {mark} AND id < {mark}"
+        params.extend((id_prefix, id_prefix + "\x7f"))
+    if sink is not None or state is not None:
+        query += " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id"
+        for column, value in (("sink", sink), ("state", state)):
+            if value is not None:
+                query += f" AND d.{column} = {mark}"
+                params.append(value)
+        query += ")"
     return query, params
 
 

@@ -1,5 +1,10 @@
 """The admin role: what the CLI (and an admin API) asks of a store: events and their
-deliveries, dead letters, redrive, replay, purge, queue depth, the schema version."""
+deliveries, dead letters, redrive, replay, purge, queue depth, the schema version.
+
+A delivery has no id of its own: it is the one (event, sink) pair, so its id is
+`EVENT_ID/SINK` (`delivery_id`). A sink's name may hold `/` (a router target's is
+`BUS/RULE/TARGET`); an event id never does, so the id splits at its first `/`.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,31 @@ from gateway.events import Event
 from gateway.store._base import StoreBase
 from gateway.store._queue import State
 
-__all__ = ["QUEUE_STATES", "DeadLetter", "DeliveryRecord", "EventSummary", "StoreAdmin"]
+__all__ = [
+    "QUEUE_STATES",
+    "DeadLetter",
+    "DeliveryRecord",
+    "EventSummary",
+    "StoreAdmin",
+    "delivery_id",
+    "split_delivery_id",
+]
 
 #: The states `StoreAdmin.depth` counts: what is still queued, and what is dead-lettered.
 QUEUE_STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "dead")
 #: Events a replay loads and requeues at a time.
 _REPLAY_CHUNK = 500
+
+
+def delivery_id(event_id: str, sink: str) -> str:
+    """The id of the delivery of event `event_id` to `sink`: `EVENT_ID/SINK`."""
+    return f"{event_id}/{sink}"
+
+
+def split_delivery_id(value: str) -> tuple[str, str] | None:
+    """(event id, sink) of a delivery id; None when `value` is not one."""
+    event_id, slash, sink = value.partition("/")
+    return (event_id, sink) if slash and event_id and sink else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +128,47 @@ class StoreAdmin(StoreBase):
 
     @abc.abstractmethod
     async def list_events(
-        self, *, source: str | None = None, since: float | None = None, limit: int = 50
-    ) -> list[EventSummary]: ...
+        self,
+        *,
+        source: str | None = None,
+        since: float | None = None,
+        detail_type: str | None = None,
+        dedup_key: str | None = None,
+        id_prefix: str | None = None,
+        sink: str | None = None,
+        state: State | None = None,
+        limit: int = 50,
+    ) -> list[EventSummary]:
+        """Events newest first, each with its deliveries. Every filter given narrows the
+        list: `dedup_key` is the provider's event id as deduplicated; `id_prefix` matches
+        the start of the event id; `sink` and `state` keep the events with a delivery to
+        that sink, in that state (both: one delivery matching both)."""
+
+    async def find_events(self, reference: str, *, limit: int = 10) -> list[EventSummary]:
+        """The events `reference` names, for a person who pasted it from somewhere:
+
+        - an event id, or a delivery id (`EVENT_ID/SINK`): that event;
+        - a provider event id (the dedup key, e.g. Stripe's `evt_…`): every stored event
+          with that key, newest first (one, unless a key came back after its window);
+        - else an event id prefix: every event whose id starts with it.
+
+        One result is the event; more are candidates to choose from (at most `limit`);
+        none: nothing matches.
+        """
+        reference = reference.strip()
+        if not reference:
+            return []
+        split = split_delivery_id(reference)
+        if split is not None:
+            event_id, sink = split
+            found = await self.list_events(id_prefix=event_id, limit=1)
+            if found and found[0].id == event_id and any(d.sink == sink for d in found[0].deliveries):
+                return found
+        by_id = await self.list_events(id_prefix=reference.lower(), limit=limit)
+        exact = [summary for summary in by_id if summary.id == reference.lower()]
+        if exact:
+            return exact
+        return await self.list_events(dedup_key=reference, limit=limit) or by_id
 
     @abc.abstractmethod
     async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]: ...

@@ -94,6 +94,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "when an event's entry was completed by its source's enricher",
         ("ALTER TABLE events ADD COLUMN enriched_at double precision",),
     ),
+    Migration(
+        4,
+        "events found by their provider event id (dedup key)",
+        ("CREATE INDEX events_dedup_key ON events (dedup_key)",),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

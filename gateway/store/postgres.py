@@ -506,7 +506,16 @@ class PostgresStore(Store):
         return await self._run(run)
 
     async def list_events(
-        self, *, source: str | None = None, since: float | None = None, limit: int = 50
+        self,
+        *,
+        source: str | None = None,
+        since: float | None = None,
+        detail_type: str | None = None,
+        dedup_key: str | None = None,
+        id_prefix: str | None = None,
+        sink: str | None = None,
+        state: State | None = None,
+        limit: int = 50,
     ) -> list[EventSummary]:
         query, params = event_filters(
             "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE true",
@@ -514,6 +523,11 @@ class PostgresStore(Store):
             since,
             None,
             mark="%s",
+            detail_type=detail_type,
+            dedup_key=dedup_key,
+            id_prefix=id_prefix,
+            sink=sink,
+            state=state,
         )
 
         async def run(conn: Conn) -> list[EventSummary]:

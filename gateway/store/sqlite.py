@@ -36,7 +36,7 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Statements are separated by ";" (and no comment holds one).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS events (
     keep_until REAL,
     enriched_at REAL
 );
+-- Found by the provider's event id (`hookgate events show evt_…`, `events list --provider-id`).
+CREATE INDEX IF NOT EXISTS events_dedup_key ON events (dedup_key);
 CREATE TABLE IF NOT EXISTS dedup (
     source TEXT NOT NULL,
     dedup_key TEXT NOT NULL,
@@ -83,6 +85,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE deliveries ADD COLUMN replay_name TEXT",
     ),
     3: ("ALTER TABLE events ADD COLUMN enriched_at REAL",),
+    4: ("CREATE INDEX IF NOT EXISTS events_dedup_key ON events (dedup_key)",),
 }
 
 
@@ -428,7 +431,16 @@ class SQLiteStore(Store):
         return await self._read(run)
 
     async def list_events(
-        self, *, source: str | None = None, since: float | None = None, limit: int = 50
+        self,
+        *,
+        source: str | None = None,
+        since: float | None = None,
+        detail_type: str | None = None,
+        dedup_key: str | None = None,
+        id_prefix: str | None = None,
+        sink: str | None = None,
+        state: State | None = None,
+        limit: int = 50,
     ) -> list[EventSummary]:
         def run(conn: sqlite3.Connection) -> list[EventSummary]:
             sql, params = event_filters(
@@ -437,6 +449,11 @@ class SQLiteStore(Store):
                 since,
                 None,
                 mark="?",
+                detail_type=detail_type,
+                dedup_key=dedup_key,
+                id_prefix=id_prefix,
+                sink=sink,
+                state=state,
             )
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
             return [

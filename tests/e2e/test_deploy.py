@@ -190,9 +190,9 @@ def test_kubernetes_replicas_share_one_postgresql_database(tmp_path: Path) -> No
             assert answers == [200, 200]
             listed = run(["hookgate", "events", "list", "--json"], replicas[1][0], tmp_path)
             assert listed.returncode == 0, listed.stderr
-            [event] = [json.loads(line) for line in listed.stdout.splitlines()]
+            [event] = json.loads(listed.stdout)["events"]
             assert event["source"] == "stripe"
-            assert set(event["deliveries"]) == {"bus"}
+            assert {delivery["sink"] for delivery in event["deliveries"]} == {"bus"}
             for process in (first, second):
                 process.send_signal(signal.SIGTERM)
                 assert process.wait(20) == -signal.SIGTERM

@@ -169,7 +169,7 @@ def test_send_test_and_inspection_commands(served: Served) -> None:
     served.wait_for_sink(lambda e: len(e) == 1)
 
     listed = served.cli("events", "list", "--json")
-    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    rows = json.loads(listed.stdout)["events"]
     assert rows[0]["id"] == event_id
     shown = json.loads(served.cli("events", "show", event_id).stdout)
     assert shown["event"]["detail-type"] == "payment_intent.succeeded"

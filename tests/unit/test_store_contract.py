@@ -768,6 +768,64 @@ async def test_list_events_newest_first_with_filters(store: Store, clock: FakeCl
     assert [s.id for s in await store.list_events(limit=1)] == [third.id]
 
 
+async def test_list_events_filters_by_type_provider_id_and_delivery_state(
+    store: Store, clock: FakeClock
+) -> None:
+    paid = make_event(at=clock.now, key="evt_paid")
+    clock.advance(1)
+    push = make_event(at=clock.now, source="github", detail_type="push", key="evt_paid")
+    clock.advance(1)
+    failed = make_event(at=clock.now, detail_type="invoice.payment_failed")
+    await store.persist([paid, push, failed], ["a", "b"])
+    [claimed] = [c for c in await store.claim("a", 10) if c.event.id == failed.id]
+    await settle_all(store, [claimed], "permanent", "rejected")
+
+    async def ids(**filters: Any) -> list[str]:
+        return [s.id for s in await store.list_events(**filters)]
+
+    assert await ids(detail_type="push") == [push.id]
+    assert await ids(dedup_key="evt_paid") == [push.id, paid.id]
+    assert await ids(dedup_key="evt_paid", source="stripe") == [paid.id]
+    assert await ids(state="dead") == [failed.id]
+    assert await ids(state="dead", sink="a") == [failed.id]
+    assert await ids(state="dead", sink="b") == []
+    assert await ids(sink="b") == [failed.id, push.id, paid.id]
+    assert await ids(sink="c") == []
+    assert await ids(state="forwarding", sink="a") == [push.id, paid.id]
+    assert await ids(id_prefix=paid.id) == [paid.id]
+    assert await ids(id_prefix=paid.id[:8]) == [failed.id, push.id, paid.id]  # the same second
+    assert await ids(id_prefix="f") == []
+    assert await ids(detail_type="push", state="dead") == []
+
+
+async def test_find_events_by_id_delivery_id_provider_id_or_id_prefix(store: Store, clock: FakeClock) -> None:
+    first = make_event(at=clock.now, key="evt_A")
+    second = make_event(at=clock.now, key="evt_B")
+    await store.persist([first, second], ("archive", "bus/paid/hook"))
+    clock.advance(RETENTION + 1)
+    again = make_event(at=clock.now, key="evt_A")  # the key came back after its window
+    await persist_one(store, again)
+
+    async def ids(reference: str, **limit: int) -> list[str]:
+        return [s.id for s in await store.find_events(reference, **limit)]
+
+    assert await ids(second.id) == [second.id]
+    assert await ids(second.id.upper()) == [second.id]
+    assert await ids(f"{second.id}/archive") == [second.id]
+    assert await ids(f"{second.id}/bus/paid/hook") == [second.id]  # a sink name with slashes
+    assert await ids(f"{second.id}/elsewhere") == []
+    assert await ids("evt_B") == [second.id]
+    assert await ids("evt_A") == [again.id, first.id]
+    assert await ids(again.id[:10]) == [again.id]  # unique: a later millisecond
+    assert set(await ids(first.id[:8])) == {first.id, second.id}  # ambiguous: candidates
+    assert len(await ids(first.id[:8], limit=1)) == 1
+    assert await ids("0000") == []
+    assert await ids("evt_C") == []
+    assert await ids("  ") == []
+    [found] = await store.find_events(f" {second.id} ")
+    assert (found.dedup_key, [d.sink for d in found.deliveries]) == ("evt_B", ["archive", "bus/paid/hook"])
+
+
 async def test_get_event_of_an_unknown_id_is_none(store: Store) -> None:
     assert await store.get_event("0190b1a2-0000-7000-8000-000000000000") is None
 
@@ -910,8 +968,9 @@ async def test_a_version_1_sqlite_database_is_migrated_in_place(sqlite_url: str,
     conn.close()
     store = await StoreFactory({"url": sqlite_url}, clock)()
     try:
-        assert await store.schema_version() == 3
+        assert await store.schema_version() == 4
         [claimed] = await store.claim("a", 10)
         assert claimed.event == old
+        assert [s.id for s in await store.list_events(dedup_key=old.dedup_key)] == [old.id]
     finally:
         await store.close()

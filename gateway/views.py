@@ -1,0 +1,225 @@
+"""The JSON shapes of what hookgate shows, defined once.
+
+`hookgate … --json` prints these documents, and an admin API returns the same ones, so a
+field has one name wherever it appears:
+
+    event summary   id, source, detail_type, dedup_key, received_at, deliveries
+    event           the summary's fields, archived_until, and `event` (the stored entry)
+    delivery        id (`EVENT_ID/SINK`), event_id, sink, state, attempts, last_cause,
+                    due_at, updated_at
+    dead letter     a delivery's fields with its event's source, detail_type, received_at
+    rule            bus, name, enabled, description, event_pattern, targets
+    rule test       bus, rule, enabled, matched, targets (target id → what it receives)
+    connector       name, summary, options (or `error` when it cannot be loaded)
+
+Times are RFC 3339 UTC strings with milliseconds (`2026-11-28T10:00:00.123Z`), ids are
+strings, and deliveries nest under their event. A list is a document with one key naming
+what it holds (`{"events": [...]}`), so it can grow fields (paging) without breaking.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.events import Event
+from gateway.store import DeadLetter, DeliveryRecord, EventSummary, delivery_id
+
+if typing.TYPE_CHECKING:
+    from connectors import Connector
+    from gateway.router.rules import BusSettings, RuleSettings
+
+__all__ = [
+    "connector_view",
+    "connectors_document",
+    "dead_letter_view",
+    "dead_letters_document",
+    "delivery_view",
+    "event_summary_view",
+    "event_view",
+    "events_document",
+    "option_views",
+    "redrive_document",
+    "replay_document",
+    "rule_test_document",
+    "rule_view",
+    "rules_document",
+    "timestamp",
+]
+
+
+def timestamp(moment: float) -> str:
+    """An RFC 3339 UTC time with milliseconds: `2026-11-28T10:00:00.123Z`."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- stored events ---------------------------------------------------------------------------
+
+
+def delivery_view(event_id: str, record: DeliveryRecord) -> dict[str, Any]:
+    """One delivery of an event to one sink. `due_at`: when a pending or retrying delivery
+    is next tried, or when the lease of one in flight ends."""
+    return {
+        "id": delivery_id(event_id, record.sink),
+        "event_id": event_id,
+        "sink": record.sink,
+        "state": record.state,
+        "attempts": record.attempts,
+        "last_cause": record.last_cause,
+        "due_at": timestamp(record.due_at),
+        "updated_at": timestamp(record.updated_at),
+    }
+
+
+def event_summary_view(summary: EventSummary) -> dict[str, Any]:
+    """A stored event without its entry: what a list shows."""
+    return {
+        "id": summary.id,
+        "source": summary.source,
+        "detail_type": summary.detail_type,
+        "dedup_key": summary.dedup_key,
+        "received_at": timestamp(summary.received_at),
+        "deliveries": [delivery_view(summary.id, record) for record in summary.deliveries],
+    }
+
+
+def event_view(event: Event, deliveries: Sequence[DeliveryRecord]) -> dict[str, Any]:
+    """A stored event in full: the summary's fields, `archived_until` (kept by a router's
+    archive past the dedup window until then; "forever": no end; null: not archived) and
+    `event`, the EventBridge-shaped entry as stored."""
+    kept = event.keep_until
+    return {
+        **event_summary_view(
+            EventSummary(
+                event.id,
+                event.source,
+                event.detail_type,
+                event.dedup_key,
+                event.received_at,
+                tuple(deliveries),
+            )
+        ),
+        "archived_until": None if kept is None else ("forever" if kept == math.inf else timestamp(kept)),
+        "event": event.as_dict(),
+    }
+
+
+def events_document(summaries: Iterable[EventSummary]) -> dict[str, Any]:
+    return {"events": [event_summary_view(summary) for summary in summaries]}
+
+
+def dead_letter_view(row: DeadLetter) -> dict[str, Any]:
+    """A dead-lettered delivery, with what identifies its event."""
+    return {
+        "id": delivery_id(row.event_id, row.sink),
+        "event_id": row.event_id,
+        "sink": row.sink,
+        "source": row.source,
+        "detail_type": row.detail_type,
+        "attempts": row.attempts,
+        "last_cause": row.last_cause,
+        "received_at": timestamp(row.received_at),
+        "updated_at": timestamp(row.updated_at),
+    }
+
+
+def dead_letters_document(rows: Iterable[DeadLetter]) -> dict[str, Any]:
+    return {"dead_letters": [dead_letter_view(row) for row in rows]}
+
+
+def redrive_document(count: int) -> dict[str, Any]:
+    """What `redrive` did: how many dead deliveries were queued again."""
+    return {"redriven": count}
+
+
+def replay_document(
+    count: int, *, name: str | None, sinks: Sequence[str], rules: Sequence[str]
+) -> dict[str, Any]:
+    """What a replay did: how many events it queued again, under which name, for which
+    sinks, and for the targets of which router rules (`BUS` for all of a bus's rules,
+    `BUS/RULE` for one)."""
+    return {"replayed": count, "name": name, "sinks": list(sinks), "rules": list(rules)}
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def rule_view(bus: str, name: str, rule: RuleSettings) -> dict[str, Any]:
+    """One rule of a router. `event_pattern` is the pattern as a JSON value."""
+    pattern = rule.event_pattern
+    return {
+        "bus": bus,
+        "name": name,
+        "enabled": rule.enabled,
+        "description": rule.description,
+        "event_pattern": json.loads(pattern) if isinstance(pattern, str) else pattern,
+        "targets": [
+            {
+                "id": target.id,
+                "type": target.type,
+                "maximum_retry_attempts": target.retry_policy.maximum_retry_attempts,
+            }
+            for target in rule.targets
+        ],
+    }
+
+
+def rules_document(buses: Mapping[str, BusSettings]) -> dict[str, Any]:
+    return {
+        "rules": [
+            rule_view(bus, name, rule)
+            for bus, settings in buses.items()
+            for name, rule in settings.rules.items()
+        ]
+    }
+
+
+def rule_test_document(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """`rules test`: per rule (bus, rule, enabled), whether the event matched and what each
+    target would receive (`targets`: target id → its input)."""
+    return {"results": list(results)}
+
+
+def option_views(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The configuration keys of a connector's `Options`: key, type, required, default
+    (null when required), description."""
+    rows = []
+    for key, info in model.model_fields.items():
+        kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
+        kind = re.sub(r"typing\.|pydantic\.types\.", "", kind)
+        if typing.get_origin(info.annotation) is typing.Literal:
+            kind = " | ".join(repr(a) for a in typing.get_args(info.annotation))
+        required = info.is_required()
+        rows.append(
+            {
+                "key": key,
+                "type": kind,
+                "required": required,
+                "default": None if required else info.get_default(call_default_factory=True),
+                "description": info.description or "",
+            }
+        )
+    return rows
+
+
+def connector_view(name: str, cls: type[Connector]) -> dict[str, Any]:
+    return {"name": name, "summary": cls.summary, "options": option_views(cls.Options)}
+
+
+def connectors_document(loaded: Mapping[str, type[Connector] | Exception]) -> dict[str, Any]:
+    """Every installed connector; one that cannot be loaded has its `error` instead."""
+    return {
+        "connectors": [
+            {"name": name, "error": str(found)}
+            if isinstance(found, Exception)
+            else connector_view(name, found)
+            for name, found in loaded.items()
+        ]
+    }
