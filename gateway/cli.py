@@ -16,8 +16,7 @@ import click
 
 import connectors
 from gateway import views
-from gateway.cli_options import EXIT_CONFIG, config_option, echo_json, json_option
-from gateway.cli_options import settings_or_exit as _settings
+from gateway.cli_options import EXIT_CONFIG, config_option, echo_json, json_option, settings_or_exit
 from gateway.config import BUS_TYPE
 from gateway.errors import MissingExtraError
 from gateway.router.cli import match_event_pattern, rules
@@ -66,7 +65,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     from gateway.observability import configure_logging  # noqa: PLC0415
     from gateway.server import GatewayServer  # noqa: PLC0415
 
-    settings = _settings(config_path)
+    settings = settings_or_exit(config_path)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     log_stream = configure_logging(settings.server.log_level, log_format=log_format)
@@ -85,7 +84,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
 @config_option
 def check_config(config_path: str | None) -> None:
     """Validate the configuration and say what it defines."""
-    settings = _settings(config_path)
+    settings = settings_or_exit(config_path)
     open_store(settings.store, settings.dispatcher, time.time)  # its backend is installed
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
     click.echo(f"  store: {settings.store.display_url}")
@@ -137,7 +136,7 @@ def send_test(config_path: str | None, source: str, url: str | None) -> None:
 
     from gateway.app import build_source  # noqa: PLC0415
 
-    settings = _settings(config_path)
+    settings = settings_or_exit(config_path)
     spec = settings.sources.get(source)
     if spec is None:
         raise click.UsageError(f"no source {source!r} in the configuration")
