@@ -32,7 +32,7 @@ from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler
 from gateway.observability import Metrics
 from gateway.sinks import Sink
-from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, Store, StoreAdmin, open_store
+from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store, StoreAdmin, open_store
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
@@ -142,6 +142,8 @@ def create_app(
     if sinks is None:
         sinks = build_sinks(settings)
     sinks = dict(sinks)
+    if durable is not None:
+        durable.policies.update(_sink_policies(settings))
     buses = _buses(settings)
     for bus in buses.values():  # each target of a bus's rules is a sink of its own
         bus.instrument(metrics.registry)
@@ -221,6 +223,19 @@ def _enrichment(queue: DeliveryQueue, sources: Mapping[str, Source]) -> Enrichme
         if enricher is not None:
             found[name] = SourceEnricher(enricher, source.detail_format)
     return Enrichment(queue, found) if found else None
+
+
+def _sink_policies(settings: Settings) -> dict[str, RetryPolicy]:
+    """The sinks that have a `retry_policy` of their own, and that policy in full."""
+    defaults = settings.dispatcher
+    return {
+        name: RetryPolicy(
+            spec.retry_policy.max_attempts or defaults.max_attempts,
+            float(spec.retry_policy.max_age_seconds or defaults.max_age_seconds),
+        )
+        for name, spec in settings.sinks.items()
+        if spec.retry_policy is not None
+    }
 
 
 def build_sinks(settings: Settings) -> dict[str, Sink]:

@@ -53,7 +53,7 @@ import connectors
 from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
-from gateway.sinks import SINK_TYPES, Sink, SinkOptions, sink_type
+from gateway.sinks import SINK_TYPES, Sink, SinkOptions, Validate, sink_type
 
 if TYPE_CHECKING:
     from gateway.router.rules import BusSettings
@@ -184,8 +184,19 @@ class SourceSettings(_Model):
         return value
 
 
+class SinkRetrySettings(_Model):
+    """A sink's own retry budget (`[sinks.NAME] retry_policy`); what it leaves out follows
+    `[dispatcher]`. Backoff always follows `[dispatcher]`."""
+
+    max_attempts: int | None = Field(None, ge=1)
+    max_age_seconds: int | None = Field(None, ge=1)
+
+
 class SinkSettings(_Model):
+    """Keys every sink has; the remaining keys belong to its type."""
+
     type: str
+    retry_policy: SinkRetrySettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +226,8 @@ class SinkSpec:
 
     cls: type[Sink]
     options: SinkOptions
+    #: Its own retry budget, if it has one (else `[dispatcher]`'s).
+    retry_policy: SinkRetrySettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,22 +437,11 @@ def parse_settings(
     sinks: dict[str, SinkSpec] = {}
     buses: dict[str, BusSettings] = {}
     for name, table in _table(raw, "sinks").items():
-        key = f"sinks.{name}"
-        if not isinstance(table, dict):
-            raise ConfigError(key, "must be a table")
-        sink_common = validate_model(SinkSettings, {"type": table.get("type")}, key)
-        sink_table = {k: v for k, v in table.items() if k != "type"}
-        if sink_common.type == BUS_TYPE:
-            from gateway.router.rules import configure_bus  # noqa: PLC0415 - loaded with the first bus
-
-            buses[name] = configure_bus(key, sink_table, validate_options)
-            continue
-        if sink_common.type not in SINK_TYPES:
-            types = ", ".join(sorted([*SINK_TYPES, BUS_TYPE]))
-            raise ConfigError(f"{key}.type", f"unknown sink type {sink_common.type!r} (known: {types})")
-        sink_cls = sink_type(sink_common.type)
-        sink_options = sink_cls.configure(key, sink_table, validate_options)
-        sinks[name] = SinkSpec(sink_cls, sink_options)
+        output = _sink_or_bus(f"sinks.{name}", table, validate_options)
+        if isinstance(output, SinkSpec):
+            sinks[name] = output
+        else:
+            buses[name] = output
 
     outputs = tuple(_table(raw, "sinks"))  # the sinks and the buses, in the file's order
     sources: dict[str, SourceSpec] = {}
@@ -481,6 +483,28 @@ def parse_settings(
     return Settings(
         server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks, buses=buses
     )
+
+
+def _sink_or_bus(key: str, table: Any, validate_options: Validate) -> SinkSpec | BusSettings:
+    """A `[sinks.NAME]` table: a sink of its `type`, or a local bus (`type = "router"`)."""
+    if not isinstance(table, dict):
+        raise ConfigError(key, "must be a table")
+    common = {"type": table.get("type"), **{k: table[k] for k in ("retry_policy",) if k in table}}
+    settings = validate_model(SinkSettings, common, key)
+    own = {k: v for k, v in table.items() if k not in common}
+    if settings.type == BUS_TYPE:
+        if settings.retry_policy is not None:
+            raise ConfigError(
+                f"{key}.retry_policy", "a bus has no retry policy: each target of its rules has its own"
+            )
+        from gateway.router.rules import configure_bus  # noqa: PLC0415 - loaded with the first bus
+
+        return configure_bus(key, own, validate_options)
+    if settings.type not in SINK_TYPES:
+        types = ", ".join(sorted([*SINK_TYPES, BUS_TYPE]))
+        raise ConfigError(f"{key}.type", f"unknown sink type {settings.type!r} (known: {types})")
+    cls = sink_type(settings.type)
+    return SinkSpec(cls, cls.configure(key, own, validate_options), settings.retry_policy)
 
 
 def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:

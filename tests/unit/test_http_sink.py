@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from standardwebhooks.webhooks import Webhook
 from structlog.testing import capture_logs
 
-from gateway.app import build_sinks
+from gateway.app import build_sinks, create_app
 from gateway.cli import main
 from gateway.config import DispatcherSettings, StoreSettings, parse_settings
 from gateway.dispatcher import Dispatcher
@@ -30,7 +30,7 @@ from gateway.observability import Metrics
 from gateway.router.targets import target_types
 from gateway.sinks import Delivered, Permanent, Retry, sink_type
 from gateway.sinks.http import HttpDestination, HttpSink, HttpSinkOptions
-from gateway.store import DeliveryRecord, Store, open_store
+from gateway.store import DeliveryRecord, RetryPolicy, Store, open_store
 from tests.helpers.http_server import HttpServer, url_of
 
 from ._fakes import FakeClock, make_event
@@ -325,3 +325,37 @@ async def delivery_of(store: Store, event_id: str) -> DeliveryRecord:
     assert found is not None
     [delivery] = found[1]
     return delivery
+
+
+async def test_a_sinks_own_retry_policy_dead_letters_on_its_own_budget(
+    http_server: HttpServer, opened: list[HttpSink], store: Store, clock: FakeClock
+) -> None:
+    table = {"url": url_of(http_server), "retry_policy": {"max_attempts": 2}}
+    settings = parse_settings({"sinks": {"app": {"type": "http", **table}}}, env={})
+    sink = configured(table)
+    opened.append(sink)
+    app = create_app(settings, store=store, sinks={"app": sink}, clock=clock, dispatch=False)
+    # The sink's own attempts; its age limit, left out, follows [dispatcher].
+    assert store.policy("app") == RetryPolicy(2, float(settings.dispatcher.max_age_seconds))
+    assert store.policy("other") == RetryPolicy(POLICY.max_attempts, float(POLICY.max_age_seconds))
+    dispatcher = app.gateway.dispatcher
+    assert dispatcher is not None
+    failing = event({"respond": {"status": 500}}, at=clock.now)
+    await store.persist([failing], ["app"])
+    await dispatcher.drain("app")
+    clock.advance(60)
+    await dispatcher.drain("app")
+    [dead] = await store.list_dead(sink="app")
+    assert (dead.event_id, dead.attempts, dead.last_cause) == (failing.id, 2, "max_attempts: http_500")
+
+
+def test_a_retry_policy_is_checked_and_a_bus_has_none() -> None:
+    with pytest.raises(ConfigError) as bad:
+        parse_settings(
+            {"sinks": {"app": {"type": "jsonl", "path": "x.jsonl", "retry_policy": {"max_attempts": 0}}}},
+            env={},
+        )
+    assert bad.value.key == "sinks.app.retry_policy.max_attempts"
+    with pytest.raises(ConfigError) as bus:
+        parse_settings({"sinks": {"bus": {"type": "router", "retry_policy": {"max_attempts": 3}}}}, env={})
+    assert bus.value.key == "sinks.bus.retry_policy"
