@@ -12,6 +12,7 @@ from typing import ClassVar, TextIO
 from pydantic import Field
 
 from gateway.events import Event
+from gateway.paths import OutputPath
 from gateway.sinks import Delivered, Outcome, Retry, Sink, SinkOptions
 
 __all__ = ["JsonlSink", "StdoutSink", "append_lines", "open_for_append"]
@@ -33,7 +34,7 @@ def append_lines(file: TextIO, lines: Iterable[str], *, fsync: bool) -> None:
 
 
 class JsonlOptions(SinkOptions):
-    path: str = Field(description="file the events are appended to, one JSON entry per line")
+    path: OutputPath = Field(description="file the events are appended to, one JSON entry per line")
     fsync: bool = Field(True, description="fsync before reporting delivered")
 
 
