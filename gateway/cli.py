@@ -32,11 +32,17 @@ __all__ = ["main"]
 
 T = TypeVar("T")
 
+#: The exit status of a command whose store failed.
+EXIT_STORE = 1
 
-def _with_store(settings: Settings, fn: Callable[[StoreAdmin], Awaitable[T]]) -> T:
+
+def _with_store(settings: Settings, fn: Callable[[StoreAdmin], Awaitable[T]], *, create: bool = False) -> T:
+    """`fn` over the configured store. A command that only reads never creates it (a
+    missing store is a `StoreError` naming it); one that writes passes `create=True`."""
+
     async def run() -> T:
         store = open_store(settings.store, settings.dispatcher, time.time)
-        await store.open()
+        await store.open(create=create)
         try:
             return await fn(store)
         finally:
@@ -70,7 +76,8 @@ TIME = _Time()
 
 
 class _Main(click.Group):
-    """The command group; a feature whose extra is not installed ends any command in one line."""
+    """The command group; a feature whose extra is not installed, or a store that fails
+    (or does not exist, for a command that only reads), ends any command in one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -78,6 +85,9 @@ class _Main(click.Group):
         except MissingExtraError as exc:
             click.echo(f"hookgate: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
+        except StoreError as exc:
+            click.echo(f"hookgate: {exc}", err=True)
+            sys.exit(EXIT_STORE)
 
 
 @click.group(cls=_Main)
@@ -224,6 +234,8 @@ def events_list(
 ) -> None:
     settings = _settings(config_path)
     rows = _with_store(settings, lambda s: s.list_events(source=source, since=since, limit=limit))
+    if not rows:
+        click.echo(f"no events in {settings.store.display_url}", err=as_json)
     for row in rows:
         states = {d.sink: d.state for d in row.deliveries}
         if as_json:
@@ -252,7 +264,7 @@ def events_show(config_path: str | None, event_id: str) -> None:
     settings = _settings(config_path)
     found = _with_store(settings, lambda s: s.get_event(event_id))
     if found is None:
-        click.echo(f"no event {event_id}", err=True)
+        click.echo(f"no event {event_id} in {settings.store.display_url}", err=True)
         sys.exit(1)
     event, deliveries = found
     kept = event.keep_until
@@ -292,7 +304,7 @@ def dlq_list(config_path: str | None, sink: str | None, limit: int) -> None:
             f"attempts={row.attempts}  cause={row.last_cause}"
         )
     if not rows:
-        click.echo("dead-letter store is empty")
+        click.echo(f"no dead letters in {settings.store.display_url}")
 
 
 @dlq.command("redrive")
@@ -307,7 +319,7 @@ def dlq_redrive(
     if not event_ids and not everything:
         raise click.UsageError("name EVENT_IDS or pass --all")
     settings = _settings(config_path)
-    count = _with_store(settings, lambda s: s.redrive(None if everything else event_ids, sink))
+    count = _with_store(settings, lambda s: s.redrive(None if everything else event_ids, sink), create=True)
     click.echo(f"redriven: {count}")
 
 
@@ -371,7 +383,7 @@ def replay(  # noqa: PLR0917 - one parameter per option
                 plain, route=route, name=name, source=source, since=since, until=until, progress=progress
             )
 
-    count = _with_store(settings, run)
+    count = _with_store(settings, run, create=True)
     where = [*plain, *(f"{b.name} (rules{f' {rule}' if rule else ''})" for b in buses)]
     named = f" as {name}" if name else ""
     click.echo(f"replayed{named}: {count} event(s) to {', '.join(where) or '(no sinks)'}")
@@ -388,7 +400,7 @@ def db_upgrade(config_path: str | None) -> None:
     """Create the store's schema or apply its pending migrations (`serve` does it too)."""
     settings = _settings(config_path)
     try:
-        version = _with_store(settings, lambda s: s.schema_version())
+        version = _with_store(settings, lambda s: s.schema_version(), create=True)
     except StoreError as exc:
         click.echo(f"hookgate: {exc}", err=True)
         sys.exit(1)
