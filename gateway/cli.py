@@ -20,7 +20,7 @@ import connectors
 from gateway.cli_options import EXIT_CONFIG, config_option
 from gateway.cli_options import settings_or_exit as _settings
 from gateway.config import BUS_TYPE, Settings
-from gateway.errors import MissingExtraError, StoreError
+from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.events import isoformat
 from gateway.router.cli import match_event_pattern, rules
 from gateway.store import StoreAdmin, open_store
@@ -113,6 +113,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     """Run the gateway."""
     from gateway.app import create_app  # noqa: PLC0415 - only `serve` needs the server
     from gateway.observability import configure_logging  # noqa: PLC0415
+    from gateway.preflight import open_outputs  # noqa: PLC0415
     from gateway.server import GatewayServer  # noqa: PLC0415
 
     settings = _settings(config_path)
@@ -120,6 +121,12 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     port = settings.server.port if port is None else port
     log_stream = configure_logging(settings.server.log_level, log_format=log_format)
     app = create_app(settings)
+    server = GatewayServer(app, host, port, log_stream)
+    try:  # a sink's file that cannot be opened: before anything runs
+        open_outputs(settings)
+    except ConfigError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     base = settings.server.public_url or f"http://{host}:{port}"
     click.echo(f"hookgate listening on http://{host}:{port}")
     for name, source in settings.sources.items():
@@ -127,15 +134,20 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     if not settings.sources:
         click.echo("  no [sources] configured: every webhook URL answers 404")
     sys.stdout.flush()
-    GatewayServer(app, host, port, log_stream).run()
+    server.run()
 
 
 @main.command("check-config")
 @config_option
 def check_config(config_path: str | None) -> None:
-    """Validate the configuration and say what it defines."""
+    """Validate the configuration and say what it defines; warn (on stderr) about what
+    looks wrong in a valid one: no source, a source going to no sink, an unwritable file."""
+    from gateway.preflight import warnings  # noqa: PLC0415
+
     settings = _settings(config_path)
     open_store(settings.store, settings.dispatcher, time.time)  # its backend is installed
+    for warning in warnings(settings):
+        click.echo(f"hookgate: warning: {warning}", err=True)
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
     click.echo(f"  store: {settings.store.display_url}")
     for name, source in settings.sources.items():

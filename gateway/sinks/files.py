@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -52,9 +53,10 @@ class JsonlSink(Sink):
         self._file = await asyncio.to_thread(open_for_append, self.options.path)
 
     async def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):  # lines a failed write left behind: reported for retry
+                file.close()
 
     def _write(self, events: Sequence[Event]) -> None:
         assert self._file is not None
@@ -66,6 +68,7 @@ class JsonlSink(Sink):
                 await self.open()
             await asyncio.to_thread(self._write, events)
         except OSError as exc:
+            await self.close()  # the next attempt opens the file again, its buffer empty
             return [Retry(f"io_error: {exc.strerror}")] * len(events)
         return [Delivered()] * len(events)
 
