@@ -114,7 +114,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     from gateway.app import create_app  # noqa: PLC0415 - only `serve` needs the server
     from gateway.observability import configure_logging  # noqa: PLC0415
     from gateway.preflight import open_outputs  # noqa: PLC0415
-    from gateway.server import GatewayServer  # noqa: PLC0415
+    from gateway.server import GatewayServer, ListenError  # noqa: PLC0415
 
     settings = _settings(config_path)
     host = host or settings.server.host
@@ -122,11 +122,16 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     log_stream = configure_logging(settings.server.log_level, log_format=log_format)
     app = create_app(settings)
     server = GatewayServer(app, host, port, log_stream)
-    try:  # a sink's file that cannot be opened: before anything runs
+    try:  # a sink's file that cannot be opened, an address in use: before anything runs
         open_outputs(settings)
     except ConfigError as exc:
         click.echo(f"hookgate: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    try:
+        server.listen()
+    except ListenError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(1)
     base = settings.server.public_url or f"http://{host}:{port}"
     click.echo(f"hookgate listening on http://{host}:{port}")
     for name, source in settings.sources.items():

@@ -1,13 +1,15 @@
 """Real `hookgate` processes started from directories other than the configuration's:
 relative paths follow the file; and `serve` refuses, before it says it listens, a sink it
-cannot open."""
+cannot open or an address already in use."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -115,3 +117,40 @@ def test_serve_refuses_a_sink_it_cannot_open_before_it_listens(tmp_path: Path) -
     )
     assert "listening" not in result.stdout
     assert not (tmp_path / "state").exists()  # nothing started, nothing stored
+
+
+HOLD = """
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    """A port another process listens on."""
+    with subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None
+            yield int(holder.stdout.readline())
+        finally:
+            holder.kill()
+
+
+@pytest.mark.parametrize("which", ["port", "metrics_port"])
+def test_serve_on_a_port_in_use_is_one_line_before_any_listening_line(
+    tmp_path: Path, held_port: int, which: str
+) -> None:
+    (tmp_path / "hookgate.toml").write_text(
+        f"[server]\nport = {held_port if which == 'port' else free_port()}\n"
+        f"{f'metrics_port = {held_port}' if which == 'metrics_port' else ''}\n"
+        '[sources.stripe]\nconnector = "stripe"\nsecrets = ["whsec_test"]\n'
+    )
+    result = hookgate(tmp_path, "serve", "--config", "hookgate.toml")
+    assert result.returncode == 1
+    assert result.stderr == f"hookgate: cannot listen on 127.0.0.1:{held_port}: address already in use\n"
+    assert "listening" not in result.stdout
+    assert result.stdout == ""
