@@ -16,9 +16,16 @@ import click
 
 import connectors
 from gateway import views
-from gateway.cli_options import EXIT_CONFIG, config_option, echo_json, json_option, settings_or_exit
+from gateway.cli_options import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    config_option,
+    echo_json,
+    json_option,
+    settings_or_exit,
+)
 from gateway.config import BUS_TYPE
-from gateway.errors import MissingExtraError
+from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.router.cli import match_event_pattern, rules
 from gateway.store import open_store
 from gateway.store.cli import db, dlq, events, replay
@@ -30,7 +37,8 @@ __all__ = ["main"]
 
 
 class _Main(click.Group):
-    """The command group; a feature whose extra is not installed ends any command in one line."""
+    """The command group; a feature whose extra is not installed, or a store that fails
+    (or does not exist, for a command that only reads), ends any command in one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -38,6 +46,9 @@ class _Main(click.Group):
         except MissingExtraError as exc:
             click.echo(f"hookgate: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
+        except StoreError as exc:
+            click.echo(f"hookgate: {exc}", err=True)
+            sys.exit(EXIT_FAILURE)
 
 
 @click.group(cls=_Main)
@@ -63,13 +74,25 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     """Run the gateway."""
     from gateway.app import create_app  # noqa: PLC0415 - only `serve` needs the server
     from gateway.observability import configure_logging  # noqa: PLC0415
-    from gateway.server import GatewayServer  # noqa: PLC0415
+    from gateway.preflight import open_outputs  # noqa: PLC0415
+    from gateway.server import GatewayServer, ListenError  # noqa: PLC0415
 
     settings = settings_or_exit(config_path)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     log_stream = configure_logging(settings.server.log_level, log_format=log_format)
     app = create_app(settings)
+    server = GatewayServer(app, host, port, log_stream)
+    try:  # a sink's file that cannot be opened, an address in use: before anything runs
+        open_outputs(settings)
+    except ConfigError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        server.listen()
+    except ListenError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(1)
     base = settings.server.public_url or f"http://{host}:{port}"
     click.echo(f"hookgate listening on http://{host}:{port}")
     for name, source in settings.sources.items():
@@ -77,15 +100,20 @@ def serve(config_path: str | None, host: str | None, port: int | None, log_forma
     if not settings.sources:
         click.echo("  no [sources] configured: every webhook URL answers 404")
     sys.stdout.flush()
-    GatewayServer(app, host, port, log_stream).run()
+    server.run()
 
 
 @main.command("check-config")
 @config_option
 def check_config(config_path: str | None) -> None:
-    """Validate the configuration and say what it defines."""
+    """Validate the configuration and say what it defines; warn (on stderr) about what
+    looks wrong in a valid one: no source, a source going to no sink, an unwritable file."""
+    from gateway.preflight import warnings  # noqa: PLC0415
+
     settings = settings_or_exit(config_path)
     open_store(settings.store, settings.dispatcher, time.time)  # its backend is installed
+    for warning in warnings(settings):
+        click.echo(f"hookgate: warning: {warning}", err=True)
     click.echo(f"configuration OK: {settings.path or '(defaults)'}")
     click.echo(f"  store: {settings.store.display_url}")
     for name, source in settings.sources.items():

@@ -38,8 +38,9 @@ EXIT_CONFIG = 2
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
     EXIT_FAILURE: (
-        "nothing found (`events show` of an unknown event) or the operation failed (`send-test` "
-        "not accepted, `db upgrade` could not reach the database)"
+        "nothing found (`events show` of an unknown event), no store to read (a command that only "
+        "reads never creates one), or the operation failed (`send-test` not accepted, the store "
+        "unreachable, `serve`'s address already in use)"
     ),
     EXIT_CONFIG: (
         "refused: a usage error (unknown option, missing argument), an invalid configuration "

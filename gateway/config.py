@@ -10,6 +10,8 @@
 Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
 case-insensitive, `_` also matches `-`; a value starting with `[` or `{` is JSON).
+A relative path (the SQLite store's, a `jsonl` path, a `file:` secret) is relative to the
+configuration file's directory (`gateway.paths`); without a file, to the current one.
 Secret values (fields typed `SecretStr`) may be references, resolved by `gateway.secrets`
 before validation. Every problem is a `ConfigError` whose `key` is the dotted path; one
 that an override caused also names the variable, and its value only where the key is known
@@ -52,6 +54,7 @@ from pydantic.fields import FieldInfo
 import connectors
 from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
+from gateway.paths import StoreUrl, path_context
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, Validate, sink_type
 
@@ -114,7 +117,8 @@ class ServerSettings(_Model):
 
 class StoreSettings(_Model):
     #: `sqlite:///PATH`, or `postgresql://…` (also `postgres://…`) for replicas sharing a database.
-    url: str = "sqlite:///./hookgate.db"
+    #: A relative PATH is relative to the configuration file (the default: to the current directory).
+    url: StoreUrl = "sqlite:///./hookgate.db"
     #: A (source, dedup key) seen within this window is acknowledged and not stored again.
     dedup_retention_seconds: int = Field(7 * 24 * 3600, ge=1)
     #: PostgreSQL: the schema holding hookgate's tables (created and migrated by hookgate).
@@ -261,8 +265,9 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("", f"{file}: invalid TOML: {exc}") from None
     merged, origins = _overlay(raw, env)
+    base_dir = file.parent.absolute() if file is not None else None
     try:
-        settings = parse_settings(merged, env=env, base_dir=file.parent if file else None, secrets=secrets)
+        settings = parse_settings(merged, env=env, base_dir=base_dir, secrets=secrets)
     except ConfigError as exc:
         raise _named(exc, origins, merged, env) from None
     return Settings(
@@ -419,20 +424,21 @@ def parse_settings(
     base_dir: Path | None = None,
     secrets: AwsSecrets | None = None,
 ) -> Settings:
-    """Validate an already-loaded mapping (TOML shape) into `Settings`."""
+    """Validate an already-loaded mapping (TOML shape) into `Settings`; relative paths
+    in it are relative to `base_dir` (the configuration file's directory), if any."""
     env = os.environ if env is None else env
     known = {"server", "store", "dispatcher", "sources", "sinks"}
     for key in raw:
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
     server = validate_model(ServerSettings, raw.get("server", {}), "server")
-    store = validate_model(StoreSettings, raw.get("store", {}), "store")
+    store = validate_model(StoreSettings, raw.get("store", {}), "store", base_dir=base_dir)
     dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
 
     def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
-        """A sink's (or its parts') options, secret references resolved."""
+        """A sink's (or its parts') options, secret references and paths resolved."""
         resolved = resolve_secrets(model, dict(data), key, env, base_dir, secrets=secrets)
-        return validate_model(model, resolved, key)
+        return validate_model(model, resolved, key, base_dir=base_dir)
 
     sinks: dict[str, SinkSpec] = {}
     buses: dict[str, BusSettings] = {}
@@ -462,7 +468,9 @@ def parse_settings(
         options = {k: v for k, v in table.items() if k not in common_keys}
         references = aws_references(connector_cls.Options, options)
         options = resolve_secrets(connector_cls.Options, options, key, env, base_dir, secrets=secrets)
-        opts = validate_model(connector_cls.Options, options, key, also_allowed=common_keys)
+        opts = validate_model(
+            connector_cls.Options, options, key, also_allowed=common_keys, base_dir=base_dir
+        )
         for sink in common.sinks or ():
             if sink not in outputs:
                 raise ConfigError(
@@ -514,11 +522,19 @@ def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def validate_model(model: type[_M], data: Any, key: str, *, also_allowed: Iterable[str] = ()) -> _M:
-    """`data` validated as `model`; a `ConfigError` names the first offending key under
-    `key` (and lists the others), an unknown key with the keys allowed."""
+def validate_model(
+    model: type[_M],
+    data: Any,
+    key: str,
+    *,
+    also_allowed: Iterable[str] = (),
+    base_dir: Path | None = None,
+) -> _M:
+    """`data` validated as `model`, its relative paths (`gateway.paths`) made relative to
+    `base_dir`; a `ConfigError` names the first offending key under `key` (and lists the
+    others), an unknown key with the keys allowed."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=path_context(base_dir))
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False, include_input=False):

@@ -8,11 +8,17 @@ closed; and how many deliveries were left pending, to resume on the next start).
 With `[server] metrics_port`, a second listener on that port (same host) serves
 `/metrics` and nothing else, and the webhook port no longer serves it: the metrics can
 stay inside a private network while the webhook port faces the providers.
+
+`listen()` binds both ports before anything starts or prints: an address already in use
+is one `ListenError` (`cannot listen on 127.0.0.1:8080: address already in use`), not a
+gateway that starts and then stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -21,22 +27,50 @@ import structlog
 import uvicorn
 
 from gateway.config import BUS_TYPE
+from gateway.errors import HookgateError
 from gateway.observability import version
 
 if TYPE_CHECKING:
-    import socket
-
     from starlette.types import ASGIApp
 
     from gateway.app import GatewayApp
     from gateway.observability import LogStream
 
-__all__ = ["GatewayServer"]
+__all__ = ["GatewayServer", "ListenError", "bind"]
 
 log = structlog.get_logger()
 
 #: How long in-flight requests have to finish once a shutdown begins.
 GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+class ListenError(HookgateError):
+    """The server cannot listen on its address (in use, not an address of this host, ...)."""
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to `port` on every address of `host`, as asyncio's `create_server`
+    binds them (not yet listening); a `ListenError` if any cannot be bound."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in bound:
+            sock.close()
+        reason = (exc.strerror or str(exc)).lower()
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+    return bound
 
 
 class GatewayServer(uvicorn.Server):
@@ -61,6 +95,25 @@ class GatewayServer(uvicorn.Server):
         #: raising the signal again, which leaves no time for the log thread.
         self.log_stream = log_stream
         self.metrics_url: str | None = None
+        self._sockets: list[socket.socket] | None = None
+        self._metrics_sockets: list[socket.socket] | None = None
+
+    def listen(self) -> None:
+        """Bind the webhook port, and the metrics port if any, now (`run` serves on them);
+        a `ListenError` names the address that cannot be bound."""
+        metrics_port = self.gateway_app.gateway.settings.server.metrics_port
+        sockets = bind(self.config.host, self.config.port)
+        if self.gateway_app.metrics_app is not None and metrics_port is not None:
+            try:
+                self._metrics_sockets = bind(self.config.host, metrics_port)
+            except ListenError:
+                for sock in sockets:
+                    sock.close()
+                raise
+        self._sockets = sockets
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        super().run(sockets if sockets is not None else self._sockets)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -100,16 +153,18 @@ class GatewayServer(uvicorn.Server):
                 config=config, server_state=state, app_state=self.lifespan.state
             )
 
+        loop = asyncio.get_running_loop()
         try:
-            listener = await asyncio.get_running_loop().create_server(
-                protocol, host=config.host, port=config.port, backlog=config.backlog
-            )
-        except OSError as exc:
+            sockets = self._metrics_sockets or bind(config.host, config.port)
+            listeners = [
+                await loop.create_server(protocol, sock=sock, backlog=config.backlog) for sock in sockets
+            ]
+        except (ListenError, OSError) as exc:
             log.error("metrics_listener_failed", port=config.port, error=str(exc))
             await self.lifespan.shutdown()
             sys.exit(1)
-        self.servers.append(listener)
-        self.metrics_url = _url(listener)
+        self.servers.extend(listeners)
+        self.metrics_url = _url(listeners[0])
 
     def _log_started(self) -> None:
         settings = self.gateway_app.gateway.settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -12,6 +13,7 @@ from typing import ClassVar, TextIO
 from pydantic import Field
 
 from gateway.events import Event
+from gateway.paths import OutputPath
 from gateway.sinks import Delivered, Outcome, Retry, Sink, SinkOptions
 
 __all__ = ["JsonlSink", "StdoutSink", "append_lines", "open_for_append"]
@@ -33,7 +35,7 @@ def append_lines(file: TextIO, lines: Iterable[str], *, fsync: bool) -> None:
 
 
 class JsonlOptions(SinkOptions):
-    path: str = Field(description="file the events are appended to, one JSON entry per line")
+    path: OutputPath = Field(description="file the events are appended to, one JSON entry per line")
     fsync: bool = Field(True, description="fsync before reporting delivered")
 
 
@@ -51,9 +53,10 @@ class JsonlSink(Sink):
         self._file = await asyncio.to_thread(open_for_append, self.options.path)
 
     async def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):  # lines a failed write left behind: reported for retry
+                file.close()
 
     def _write(self, events: Sequence[Event]) -> None:
         assert self._file is not None
@@ -65,6 +68,7 @@ class JsonlSink(Sink):
                 await self.open()
             await asyncio.to_thread(self._write, events)
         except OSError as exc:
+            await self.close()  # the next attempt opens the file again, its buffer empty
             return [Retry(f"io_error: {exc.strerror}")] * len(events)
         return [Delivered()] * len(events)
 

@@ -18,9 +18,9 @@ Outcomes follow EventBridge's API destinations, which retry 429 and 5xx only: 2x
 Delivered; 429, 5xx, timeouts and connection errors → Retry, honouring `Retry-After`
 (seconds or an HTTP date; a negative value stops retries, as on EventBridge: Permanent);
 any other status → Permanent("http_<status>"), redirects included. The sink's retries
-follow its `retry_policy` (else `[dispatcher]`); a target's, its rule's `retry_policy`. Bodies, headers and secrets
-are never logged; a response body is read (up to 64 KiB) only to keep the connection
-reusable.
+follow its `retry_policy` (else `[dispatcher]`); a target's, its rule's `retry_policy`.
+Bodies, headers and secrets are never logged; a response body is read (up to 64 KiB) only
+to keep the connection reusable.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ of other replicas are live, and only expire.
 
 from __future__ import annotations
 
+import abc
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,12 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
 
     def __post_init__(self) -> None:
         """A backend's own state, set up once the settings are in place."""
+
+    @abc.abstractmethod
+    async def open(self, *, create: bool = True) -> None:
+        """Acquire the database, creating or migrating its schema. With `create=False` (a
+        command that only reads), a database hookgate never created is a `StoreError`
+        naming it, and is not created."""
 
     def _lease(self) -> float | None:
         """A leased persist is a claim like any other: it holds for the queue's lease."""

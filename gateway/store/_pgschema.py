@@ -20,7 +20,7 @@ from psycopg.rows import TupleRow
 
 from gateway.errors import StoreError
 
-__all__ = ["LATEST", "MIGRATIONS", "Migration", "upgrade"]
+__all__ = ["LATEST", "MIGRATIONS", "Migration", "schema_exists", "upgrade"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 LATEST = MIGRATIONS[-1].version
+
+
+async def schema_exists(conn: psycopg.AsyncConnection[TupleRow], schema: str) -> bool:
+    """Whether hookgate created `schema` (it holds hookgate's migration table)."""
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{schema}.hookgate_schema"])
+    row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 async def upgrade(conn: psycopg.AsyncConnection[TupleRow], schema: str) -> tuple[int, int]:

@@ -39,12 +39,14 @@ T = TypeVar("T")
 _CANDIDATES = 10
 
 
-def with_store(settings: Settings, fn: Callable[[StoreAdmin], Awaitable[T]]) -> T:
-    """Open the configured store, run `fn` on its admin side, close it."""
+def with_store(settings: Settings, fn: Callable[[StoreAdmin], Awaitable[T]], *, create: bool = False) -> T:
+    """Open the configured store, run `fn` on its admin side, close it. A command that only
+    reads never creates the store (a missing one is a `StoreError` naming it); one that
+    writes passes `create=True`."""
 
     async def run() -> T:
         store = open_store(settings.store, settings.dispatcher, time.time)
-        await store.open()
+        await store.open(create=create)
         try:
             return await fn(store)
         finally:
@@ -137,6 +139,8 @@ def events_list(  # noqa: PLR0917 - one parameter per option
             limit=limit,
         ),
     )
+    if not rows:  # say which store was read (on stderr when stdout is a JSON document)
+        click.echo(f"no events in {settings.store.display_url}", err=as_json)
     if as_json:
         echo_json(views.events_document(rows))
         return
@@ -171,7 +175,7 @@ def events_show(config_path: str | None, reference: str, as_json: bool) -> None:
         echo_json(shown)
         return
     if not candidates:
-        click.echo(f"hookgate: no event matches {reference!r}", err=True)
+        click.echo(f"hookgate: no event matches {reference!r} in {settings.store.display_url}", err=True)
         sys.exit(EXIT_FAILURE)
     more = " or more" if len(candidates) == _CANDIDATES else ""
     click.echo(f"hookgate: {reference!r} names {len(candidates)}{more} events; give one id:", err=True)
@@ -197,6 +201,8 @@ def dlq_list(config_path: str | None, sink: str | None, limit: int, as_json: boo
     """List dead-lettered deliveries, most recently failed first, with their cause."""
     settings = settings_or_exit(config_path)
     rows = with_store(settings, lambda s: s.list_dead(sink=sink, limit=limit))
+    if not rows:
+        click.echo(f"no dead letters in {settings.store.display_url}", err=as_json)
     if as_json:
         echo_json(views.dead_letters_document(rows))
         return
@@ -205,8 +211,6 @@ def dlq_list(config_path: str | None, sink: str | None, limit: int, as_json: boo
             f"{row.event_id}  {row.sink:<12} {row.source:<12} {row.detail_type:<32} "
             f"attempts={row.attempts}  cause={row.last_cause}"
         )
-    if not rows:
-        click.echo("dead-letter store is empty")
 
 
 @dlq.command("redrive")
@@ -225,7 +229,7 @@ def dlq_redrive(
     if not event_ids and not everything:
         raise click.UsageError("name EVENT_IDS or pass --all")
     settings = settings_or_exit(config_path)
-    count = with_store(settings, lambda s: s.redrive(None if everything else event_ids, sink))
+    count = with_store(settings, lambda s: s.redrive(None if everything else event_ids, sink), create=True)
     if as_json:
         echo_json(views.redrive_document(count))
     else:
@@ -297,7 +301,7 @@ def replay(  # noqa: PLR0917 - one parameter per option
                 plain, route=route, name=name, source=source, since=since, until=until, progress=progress
             )
 
-    count = with_store(settings, run)
+    count = with_store(settings, run, create=True)
     if as_json:
         routed = [f"{b.name}/{rule}" if rule else b.name for b in buses]
         echo_json(views.replay_document(count, name=name, sinks=plain, rules=routed))
@@ -321,7 +325,7 @@ def db_upgrade(config_path: str | None) -> None:
     """Create the store's schema or apply its pending migrations (`serve` does it too)."""
     settings = settings_or_exit(config_path)
     try:
-        version = with_store(settings, lambda s: s.schema_version())
+        version = with_store(settings, lambda s: s.schema_version(), create=True)
     except StoreError as exc:
         click.echo(f"hookgate: {exc}", err=True)
         sys.exit(EXIT_FAILURE)

@@ -20,7 +20,8 @@ is run again call by call, so one call's bad input never fails the others.
 - The replica holding a lease is recorded (`claimed_by`): `release_claims` releases only
   this replica's own leases, never another's live ones.
 
-The schema is created and migrated on `open` (`_pgschema`).
+The schema is created and migrated on `open` (`_pgschema`), unless `create=False`
+(a command that only reads) finds no schema: then the store is refused, not created.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from gateway.store import (
     Transition,
     event_filters,
 )
-from gateway.store._pgschema import upgrade
+from gateway.store._pgschema import schema_exists, upgrade
 
 __all__ = ["PostgresStore"]
 
@@ -219,7 +220,7 @@ class PostgresStore(Store):
     def owner(self, value: str) -> None:
         self._owner = value
 
-    async def open(self) -> None:
+    async def open(self, *, create: bool = True) -> None:
         if self._pool is not None:
             return
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
@@ -237,6 +238,11 @@ class PostgresStore(Store):
             async with await psycopg.AsyncConnection.connect(
                 self.settings.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)
             ) as conn:
+                if not create and not await schema_exists(conn, self.settings.schema_name):
+                    raise StoreError(
+                        f"no store in postgresql database {self.settings.display_url}: its schema "
+                        f"{self.settings.schema_name!r} does not exist (`hookgate serve` creates it)"
+                    )
                 before, after = await upgrade(conn, self.settings.schema_name)
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
         except psycopg.Error as exc:

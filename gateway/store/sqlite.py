@@ -89,11 +89,23 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, *, create: bool = True) -> sqlite3.Connection:
+    """A connection to the database at `path`, its schema created or migrated; with
+    `create=False`, a missing file is a `StoreError` naming it, and stays missing."""
+    memory = path == ":memory:"
+    if not create and not memory and not Path(path).is_file():
+        raise StoreError(
+            f"no store at {Path(path).absolute()}: the file does not exist (`hookgate serve` creates it)"
+        )
     try:
-        if path != ":memory:":
+        if memory:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        elif create:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        else:  # read-write, never create: the file may have gone since it was seen
+            uri = f"{Path(path).absolute().as_uri()}?mode=rw"
+            conn = sqlite3.connect(uri, isolation_level=None, check_same_thread=False, uri=True)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
@@ -226,12 +238,12 @@ class SQLiteStore(Store):
     def path(self) -> str:
         return self.settings.url.removeprefix("sqlite:///")
 
-    async def open(self) -> None:
+    async def open(self, *, create: bool = True) -> None:
         if self._writer is None:
-            writer = Writer(functools.partial(_connect, self.path))
+            writer = Writer(functools.partial(_connect, self.path, create=create))
             writer.start()
             self._writer = writer
-            self._reader = _connect(self.path)
+            self._reader = _connect(self.path, create=create)
             self._reader_lock = threading.Lock()
 
     async def schema_version(self) -> int:

@@ -48,8 +48,8 @@ def test_startup_and_shutdown_lines(served: Served) -> None:
     assert started["metrics_url"] == f"{served.url}/metrics"
 
     served.stop()
-    served.config.write_text(served.config.read_text().replace(str(served.sink), str(served.tmp)))
-    served.start()  # the sink's path is a directory now: every delivery waits for a retry
+    served.config.write_text(served.config.read_text().replace(str(served.sink), "/dev/full"))
+    served.start()  # the sink's file refuses every write now (ENOSPC): every delivery waits for a retry
     body = stripe_event()
     assert httpx.post(f"{served.url}/webhooks/stripe", content=body, headers=stripe_headers(body)).is_success
     served.stop()

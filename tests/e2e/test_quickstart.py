@@ -1,11 +1,13 @@
 """The README's Quickstart, as a new user runs it: `hookgate serve --config examples/demo.toml`,
 then `hookgate send-test stripe`; the event lands in the archive and, through the demo's
-router rule, in the ledger, transformed."""
+router rule, in the ledger, transformed, both next to the configuration file (a copy of
+the demo, in a project directory of its own)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -33,12 +35,16 @@ def wait_for_lines(path: Path, count: int, timeout: float = 20.0) -> list[dict[s
 
 
 def test_the_demo_serves_and_routes_a_test_event(tmp_path: Path) -> None:
+    project = tmp_path / "project"  # the repository root, as far as the demo knows
+    (project / "examples").mkdir(parents=True)
+    shutil.copy(DEMO, project / "examples" / "demo.toml")
+    demo = "examples/demo.toml"
     port = free_port()
     env = {**os.environ, "HOOKGATE_SERVER__PORT": str(port)}  # the demo's 8080 may be taken here
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
-        [HOOKGATE, "serve", "--config", str(DEMO)],
-        cwd=tmp_path,
+        [HOOKGATE, "serve", "--config", demo],
+        cwd=project,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -54,8 +60,8 @@ def test_the_demo_serves_and_routes_a_test_event(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the demo never became healthy"
                 time.sleep(0.05)
         sent = subprocess.run(
-            [HOOKGATE, "send-test", "stripe", "--config", str(DEMO)],
-            cwd=tmp_path,
+            [HOOKGATE, "send-test", "stripe", "--config", demo],
+            cwd=project,
             env=env,
             capture_output=True,
             text=True,
@@ -64,16 +70,27 @@ def test_the_demo_serves_and_routes_a_test_event(tmp_path: Path) -> None:
         )
         assert sent.returncode == 0, sent.stdout + sent.stderr
 
-        [archived] = wait_for_lines(tmp_path / "events.jsonl", 1)
+        [archived] = wait_for_lines(project / "examples" / "events.jsonl", 1)
         assert archived["source"] == "hookgate.stripe"
         assert archived["detail-type"] == "payment_intent.succeeded"
-        [ledger] = wait_for_lines(tmp_path / "payments.jsonl", 1)
+        [ledger] = wait_for_lines(project / "examples" / "payments.jsonl", 1)
         assert ledger == {
             "payment": "pi_3MtwBwLkdIwHu7ix28a3tqPa",
             "amount": 2000,
             "currency": "usd",
             "rule": "payments",
         }
+        listed = subprocess.run(
+            [HOOKGATE, "events", "list", "--config", demo],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "payment_intent.succeeded" in listed.stdout
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(15)

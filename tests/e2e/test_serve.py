@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -179,13 +180,14 @@ def test_send_test_and_inspection_commands(served: Served) -> None:
     replayed = served.cli("replay", "--source", "stripe", "--since", "1h")
     assert "replayed: 1 event(s) to archive" in replayed.stdout
     served.wait_for_sink(lambda e: len(e) == 2)  # delivered again
-    assert served.cli("dlq", "list").stdout.strip() == "dead-letter store is empty"
+    assert served.cli("dlq", "list").stdout.strip() == f"no dead letters in sqlite:///{served.db}"
 
 
 def test_failing_sink_dead_letters_then_redrive_delivers(served: Served) -> None:
     served.stop()
-    blocked = served.tmp / "blocked"
-    blocked.mkdir()  # a directory where the sink wants a file: every write fails
+    # A file that opens (a sink that cannot even be opened stops `serve` from starting)
+    # but refuses every write: ENOSPC, a full disk.
+    blocked = Path("/dev/full")
     original = served.config.read_text()
     broken = original.replace(str(served.sink), str(blocked))
     served.config.write_text(broken.replace("[dispatcher]", "[dispatcher]\nmax_attempts = 2"))

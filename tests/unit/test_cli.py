@@ -207,7 +207,8 @@ def test_events_show_of_nothing_known_exits_1(stored: Stored) -> None:
     for reference in ("evt_unknown", "ffff", f"{stored.paid.id}/nowhere"):
         result = stored.run("events", "show", reference)
         assert result.exit_code == 1
-        assert result.stderr == f"hookgate: no event matches {reference!r}\n"
+        store = f"sqlite:///{stored.config.parent / 'hookgate.db'}"
+        assert result.stderr == f"hookgate: no event matches {reference!r} in {store}\n"
 
 
 # -- the dead-letter store, replay -----------------------------------------------------------

@@ -73,7 +73,7 @@ def test_the_documented_shape_loads(tmp_path: Path) -> None:
     settings = load_settings(path, env=ENV)
 
     assert settings.path == path
-    assert settings.store.url == "sqlite:///./hookgate.db"
+    assert settings.store.url == f"sqlite:///{tmp_path / 'hookgate.db'}"  # next to the file
     assert settings.server.port == 8080
 
     stripe = settings.sources["stripe"]
@@ -99,7 +99,7 @@ def test_the_documented_shape_loads(tmp_path: Path) -> None:
     archive = settings.sinks["archive"]
     assert archive.cls is JsonlSink
     assert isinstance(archive.options, JsonlOptions)
-    assert archive.options.path == "./events.jsonl"
+    assert archive.options.path == str(tmp_path / "events.jsonl")
     sink = build_sinks(settings)["archive"]
     assert (sink.name, sink.options) == ("archive", archive.options)
 

@@ -943,6 +943,27 @@ async def test_an_enriched_entry_is_stored_once_and_claimed_from_then_on(
     assert await store.save_enriched("0" * 36, '{"full":3}') == '{"full":3}'
 
 
+async def test_opening_without_create_refuses_a_store_never_created(
+    stores: StoreFactory, tmp_path: Path, clock: FakeClock
+) -> None:
+    """What a command that only reads does: it never creates the database it reads."""
+    settings = StoreSettings.model_validate(stores.table)
+    reader = open_store(settings, DispatcherSettings.model_validate(POLICY), clock)
+    with pytest.raises(StoreError, match=r"^no store (at|in) ") as refused:
+        await reader.open(create=False)
+    if not settings.is_postgres:
+        assert str(tmp_path / "hookgate.db") in str(refused.value)  # the error names the file
+        assert not any(tmp_path.glob("hookgate.db*"))  # noqa: ASYNC240 - a test's look at its directory
+    event = make_event(at=clock.now)
+    await persist_one(await stores(), event)  # a store that exists...
+    reader = open_store(settings, DispatcherSettings.model_validate(POLICY), clock)
+    await reader.open(create=False)  # ...is opened as usual
+    try:
+        assert [e.id for e in await reader.list_events()] == [event.id]
+    finally:
+        await reader.close()
+
+
 async def test_a_version_1_sqlite_database_is_migrated_in_place(sqlite_url: str, clock: FakeClock) -> None:
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:  # the schema hookgate 0.1 created
