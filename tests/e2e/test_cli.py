@@ -48,4 +48,4 @@ def test_events_show_finds_a_served_event_by_its_provider_id(served: Served) -> 
 
     unknown = served.cli("events", "show", "evt_never_sent", check=False)
     assert unknown.returncode == 1
-    assert unknown.stderr == "hookgate: no event matches 'evt_never_sent'\n"
+    assert unknown.stderr == f"hookgate: no event matches 'evt_never_sent' in sqlite:///{served.db}\n"

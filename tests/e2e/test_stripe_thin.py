@@ -162,7 +162,7 @@ def test_api_outages_are_retried_until_the_event_is_fetched(tmp_path: Path, api:
         [entry] = served.sink_at("archive")
         assert entry["detail"]["payload"] == FULL
         assert len(api.retrieves()) == 4
-        assert served.cli("dlq", "list").stdout.strip() == "dead-letter store is empty"
+        assert served.cli("dlq", "list").stdout.strip() == f"no dead letters in sqlite:///{served.db}"
     finally:
         served.stop()
     log = served.log_text()
