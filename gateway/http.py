@@ -302,9 +302,9 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
         counters.duplicates.inc(duplicates)
     if fresh:
         counters.persisted.inc(len(fresh))
-        if dispatcher is None:  # an inbox that delivered them itself (Lambda mode)
-            pass
-        elif routes is not None:
+    # Without a dispatcher, the inbox delivered the events itself (Lambda mode).
+    if fresh and dispatcher is not None:
+        if routes is not None:
             for event, result, route in zip(events, results, routes, strict=True):
                 if result.duplicate or not route:
                     continue
