@@ -16,7 +16,7 @@ from gateway.events import Event
 from gateway.paths import OutputPath
 from gateway.sinks import Delivered, Outcome, Retry, Sink, SinkOptions
 
-__all__ = ["JsonlSink", "StdoutSink", "append_lines", "open_for_append"]
+__all__ = ["JsonlFile", "JsonlSink", "StdoutSink", "append_lines", "open_for_append"]
 
 
 def open_for_append(path: str) -> TextIO:
@@ -34,6 +34,37 @@ def append_lines(file: TextIO, lines: Iterable[str], *, fsync: bool) -> None:
         os.fsync(file.fileno())
 
 
+class JsonlFile:
+    """A JSON-lines file appended to by a sink or a target: opened on first use; a failed
+    write closes it, so the next attempt opens it again with an empty buffer."""
+
+    def __init__(self, path: str, *, fsync: bool) -> None:
+        self.path = path
+        self.fsync = fsync
+        self._file: TextIO | None = None
+
+    async def open(self) -> None:
+        if self._file is None:
+            self._file = await asyncio.to_thread(open_for_append, self.path)
+
+    async def close(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):  # lines a failed write left behind: reported for retry
+                await asyncio.to_thread(file.close)
+
+    async def append(self, lines: Sequence[str]) -> Outcome:
+        """Append `lines` (one outcome for all of them: written, or to be retried)."""
+        try:
+            await self.open()
+            assert self._file is not None
+            await asyncio.to_thread(append_lines, self._file, lines, fsync=self.fsync)
+        except OSError as exc:
+            await self.close()
+            return Retry(f"io_error: {exc.strerror}")
+        return Delivered()
+
+
 class JsonlOptions(SinkOptions):
     path: OutputPath = Field(description="file the events are appended to, one JSON entry per line")
     fsync: bool = Field(True, description="fsync before reporting delivered")
@@ -47,30 +78,18 @@ class JsonlSink(Sink):
     options: JsonlOptions
     max_batch = 500
 
-    _file: TextIO | None = None
+    def __init__(self, name: str, options: SinkOptions | None = None) -> None:
+        super().__init__(name, options)
+        self._file = JsonlFile(self.options.path, fsync=self.options.fsync)
 
     async def open(self) -> None:
-        self._file = await asyncio.to_thread(open_for_append, self.options.path)
+        await self._file.open()
 
     async def close(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            with contextlib.suppress(OSError):  # lines a failed write left behind: reported for retry
-                file.close()
-
-    def _write(self, events: Sequence[Event]) -> None:
-        assert self._file is not None
-        append_lines(self._file, (event.entry for event in events), fsync=self.options.fsync)
+        await self._file.close()
 
     async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
-        try:
-            if self._file is None:
-                await self.open()
-            await asyncio.to_thread(self._write, events)
-        except OSError as exc:
-            await self.close()  # the next attempt opens the file again, its buffer empty
-            return [Retry(f"io_error: {exc.strerror}")] * len(events)
-        return [Delivered()] * len(events)
+        return [await self._file.append([event.entry for event in events])] * len(events)
 
 
 class StdoutSink(Sink):

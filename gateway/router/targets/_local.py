@@ -19,14 +19,14 @@ import importlib
 import inspect
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar
 
 import structlog
 from pydantic import Field, field_validator
 
 from gateway.router.targets import Delivery, PermanentError, Target, TargetOptions
 from gateway.sinks import Delivered, Outcome, Permanent, Retry
-from gateway.sinks.files import JsonlOptions, append_lines, open_for_append
+from gateway.sinks.files import JsonlFile, JsonlOptions
 
 __all__ = ["CallableOptions", "CallableTarget", "JsonlTarget", "JsonlTargetOptions", "resolve_callable"]
 
@@ -122,26 +122,15 @@ class JsonlTarget(Target):
     options: JsonlTargetOptions
     max_batch = 500
 
-    _file: TextIO | None = None
+    def __init__(self, name: str, options: TargetOptions) -> None:
+        super().__init__(name, options)
+        self._file = JsonlFile(self.options.path, fsync=self.options.fsync)
 
     async def open(self) -> None:
-        if self._file is None:
-            self._file = await asyncio.to_thread(open_for_append, self.options.path)
+        await self._file.open()
 
     async def close(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            await asyncio.to_thread(file.close)
-
-    def _write(self, lines: list[str]) -> None:
-        assert self._file is not None
-        append_lines(self._file, lines, fsync=self.options.fsync)
+        await self._file.close()
 
     async def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
-        lines = [_line(d.body) for d in deliveries]
-        try:
-            await self.open()
-            await asyncio.to_thread(self._write, lines)
-        except OSError as exc:
-            return [Retry(f"io_error: {exc.strerror}")] * len(deliveries)
-        return [Delivered()] * len(deliveries)
+        return [await self._file.append([_line(d.body) for d in deliveries])] * len(deliveries)
