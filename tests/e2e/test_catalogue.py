@@ -110,12 +110,11 @@ def logged_causes(gateway: Served, request_ids: dict[str, str], timeout: float =
     """The logged `cause_detail` of each request (by `x-request-id`); log lines come in batches."""
     deadline = time.monotonic() + timeout
     while True:
-        records = {}
-        for line in gateway.log_text().splitlines():
-            if line.startswith("{"):
-                record = json.loads(line)
-                if record.get("event") == "request":
-                    records[record.get("request_id")] = record
+        records = {
+            record.get("request_id"): record
+            for record in gateway.log_records()
+            if record.get("event") == "request"
+        }
         found = {
             what: records[rid].get("cause_detail", "") for what, rid in request_ids.items() if rid in records
         }

@@ -27,9 +27,7 @@ def records(served: Served, event: str, timeout: float = 10.0) -> list[dict[str,
     """The JSON log lines named `event` (waiting a moment for the first: lines are batched)."""
     deadline = time.monotonic() + timeout
     while True:
-        lines = served.log_text().splitlines()
-        found = [json.loads(line) for line in lines if line.startswith("{")]
-        found = [r for r in found if r["event"] == event]
+        found = [r for r in served.log_records() if r["event"] == event]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)

@@ -161,6 +161,18 @@ class Served:
     def log_text(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.logs if p.exists())
 
+    def log_records(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far, parsed; a line still being written (the log
+        is written in batches, by another thread) is left for the next look."""
+        records: list[dict[str, Any]] = []
+        for path in self.logs:
+            if not path.exists():
+                continue
+            text = path.read_text(errors="replace")
+            complete = text[: text.rfind("\n") + 1]
+            records.extend(json.loads(line) for line in complete.splitlines() if line.startswith("{"))
+        return records
+
     def wait_for_sink(
         self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
     ) -> list[dict[str, Any]]:
