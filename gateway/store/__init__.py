@@ -50,6 +50,7 @@ from gateway.store._admin import (
     QUEUE_STATES,
     DeadLetter,
     DeliveryRecord,
+    EventQuery,
     EventSummary,
     StoreAdmin,
     delivery_id,
@@ -76,6 +77,7 @@ __all__ = [
     "DeadLetter",
     "DeliveryQueue",
     "DeliveryRecord",
+    "EventQuery",
     "EventSummary",
     "Inbox",
     "PersistResult",
@@ -117,29 +119,23 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
         return self.delivery_policy.lease_seconds
 
 
-def event_filters(
-    query: str,
-    source: str | None,
-    since: float | None,
-    until: float | None,
-    *,
-    mark: str,
-    detail_type: str | None = None,
-    dedup_key: str | None = None,
-    id_prefix: str | None = None,
-    sink: str | None = None,
-    state: State | None = None,
-) -> tuple[str, list[Any]]:
-    """`query` (over the table `events`) narrowed by each filter given, with its parameters
-    (the filters of `StoreAdmin.list_events`).
+def event_filters(query: str, filters: EventQuery, *, mark: str) -> tuple[str, list[Any]]:
+    """`query` (over the table `events`) narrowed by each filter `filters` gives, with its
+    parameters.
 
     Event ids are UUIDv7, so a time range is an id range (`id_floor`), and so is an id
     prefix (ids are ASCII: every id starting with the prefix sorts below the prefix
     followed by DEL). `mark` is the driver's parameter placeholder (`?` for sqlite3,
     `%s` for psycopg).
     """
+    source, since, until = filters.source, filters.since, filters.until
+    id_prefix, sink, state = filters.id_prefix, filters.sink, filters.state
     params: list[Any] = []
-    for column, value in (("source", source), ("detail_type", detail_type), ("dedup_key", dedup_key)):
+    for column, value in (
+        ("source", source),
+        ("detail_type", filters.detail_type),
+        ("dedup_key", filters.dedup_key),
+    ):
         if value is not None:
             query += f" AND {column} = {mark}"
             params.append(value)

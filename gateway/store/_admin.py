@@ -20,6 +20,7 @@ __all__ = [
     "QUEUE_STATES",
     "DeadLetter",
     "DeliveryRecord",
+    "EventQuery",
     "EventSummary",
     "StoreAdmin",
     "delivery_id",
@@ -75,6 +76,21 @@ class DeadLetter:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which stored events a query selects: each filter given narrows it (`event_filters`
+    turns it into SQL for either backend)."""
+
+    source: str | None = None
+    since: float | None = None
+    until: float | None = None
+    detail_type: str | None = None
+    dedup_key: str | None = None
+    id_prefix: str | None = None
+    sink: str | None = None
+    state: State | None = None
+
+
 class StoreAdmin(StoreBase):
     """Queries over the stored events and operations on their deliveries. Each query is a
     backend primitive; the operations (redrive, replay, purge) keep their policy here."""
@@ -126,7 +142,6 @@ class StoreAdmin(StoreBase):
     @abc.abstractmethod
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None: ...
 
-    @abc.abstractmethod
     async def list_events(
         self,
         *,
@@ -143,6 +158,20 @@ class StoreAdmin(StoreBase):
         list: `dedup_key` is the provider's event id as deduplicated; `id_prefix` matches
         the start of the event id; `sink` and `state` keep the events with a delivery to
         that sink, in that state (both: one delivery matching both)."""
+        query = EventQuery(
+            source=source,
+            since=since,
+            detail_type=detail_type,
+            dedup_key=dedup_key,
+            id_prefix=id_prefix,
+            sink=sink,
+            state=state,
+        )
+        return await self._list_events(query, limit)
+
+    @abc.abstractmethod
+    async def _list_events(self, query: EventQuery, limit: int) -> list[EventSummary]:
+        """The newest `limit` events `query` selects, each with its deliveries."""
 
     async def find_events(self, reference: str, *, limit: int = 10) -> list[EventSummary]:
         """The events `reference` names, for a person who pasted it from somewhere:

@@ -46,6 +46,7 @@ from gateway.store import (
     Claimed,
     DeadLetter,
     DeliveryRecord,
+    EventQuery,
     EventSummary,
     PersistResult,
     State,
@@ -453,7 +454,9 @@ class PostgresStore(Store):
         return await self._run(run)
 
     async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
-        query, params = event_filters("SELECT id FROM events WHERE true", source, since, until, mark="%s")
+        query, params = event_filters(
+            "SELECT id FROM events WHERE true", EventQuery(source, since, until), mark="%s"
+        )
 
         async def run(conn: Conn) -> list[str]:
             cur = await conn.execute(query + " ORDER BY id", params)
@@ -511,33 +514,15 @@ class PostgresStore(Store):
 
         return await self._run(run)
 
-    async def list_events(
-        self,
-        *,
-        source: str | None = None,
-        since: float | None = None,
-        detail_type: str | None = None,
-        dedup_key: str | None = None,
-        id_prefix: str | None = None,
-        sink: str | None = None,
-        state: State | None = None,
-        limit: int = 50,
-    ) -> list[EventSummary]:
-        query, params = event_filters(
+    async def _list_events(self, query: EventQuery, limit: int) -> list[EventSummary]:
+        sql, params = event_filters(
             "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE true",
-            source,
-            since,
-            None,
+            query,
             mark="%s",
-            detail_type=detail_type,
-            dedup_key=dedup_key,
-            id_prefix=id_prefix,
-            sink=sink,
-            state=state,
         )
 
         async def run(conn: Conn) -> list[EventSummary]:
-            cur = await conn.execute(query + " ORDER BY id DESC LIMIT %s", [*params, limit])
+            cur = await conn.execute(sql + " ORDER BY id DESC LIMIT %s", [*params, limit])
             rows = await cur.fetchall()
             records = await _deliveries(conn, [row[0] for row in rows])
             return [

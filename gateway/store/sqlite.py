@@ -23,6 +23,7 @@ from gateway.store import (
     Claimed,
     DeadLetter,
     DeliveryRecord,
+    EventQuery,
     EventSummary,
     PersistResult,
     State,
@@ -370,7 +371,9 @@ class SQLiteStore(Store):
 
     async def _event_ids(self, source: str | None, since: float | None, until: float | None) -> list[str]:
         def run(conn: sqlite3.Connection) -> list[str]:
-            sql, params = event_filters("SELECT id FROM events WHERE 1 = 1", source, since, until, mark="?")
+            sql, params = event_filters(
+                "SELECT id FROM events WHERE 1 = 1", EventQuery(source, since, until), mark="?"
+            )
             return [row[0] for row in conn.execute(sql + " ORDER BY id", params)]
 
         return await self._read(run)
@@ -442,30 +445,12 @@ class SQLiteStore(Store):
 
         return await self._read(run)
 
-    async def list_events(
-        self,
-        *,
-        source: str | None = None,
-        since: float | None = None,
-        detail_type: str | None = None,
-        dedup_key: str | None = None,
-        id_prefix: str | None = None,
-        sink: str | None = None,
-        state: State | None = None,
-        limit: int = 50,
-    ) -> list[EventSummary]:
+    async def _list_events(self, query: EventQuery, limit: int) -> list[EventSummary]:
         def run(conn: sqlite3.Connection) -> list[EventSummary]:
             sql, params = event_filters(
                 "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE 1 = 1",
-                source,
-                since,
-                None,
+                query,
                 mark="?",
-                detail_type=detail_type,
-                dedup_key=dedup_key,
-                id_prefix=id_prefix,
-                sink=sink,
-                state=state,
             )
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
             return [
