@@ -5,6 +5,7 @@ entry-point group; see `docs/writing-a-connector.md`.
 """
 
 from connectors._base import (
+    API_VERSION,
     Connector,
     ConnectorOptions,
     ConnectorResponse,
@@ -23,9 +24,10 @@ from connectors._base import (
 )
 from connectors._enrich import Enricher, EnrichmentError
 from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load, refresh
-from connectors._util import MAX_TYPE_LENGTH
+from connectors.toolkit import MAX_TYPE_LENGTH
 
 __all__ = [
+    "API_VERSION",
     "ENTRY_POINT_GROUP",
     "MAX_TYPE_LENGTH",
     "Connector",

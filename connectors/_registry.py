@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from importlib.metadata import EntryPoint, entry_points
 
-from connectors._base import Connector, ConnectorOptions
+from connectors._base import API_VERSION, Connector, ConnectorOptions
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginError", "available", "load", "refresh"]
 
@@ -35,6 +35,13 @@ def _validate(ep: EntryPoint) -> type[Connector]:
         raise PluginError(ep.name, f"class {obj.__name__} declares name {getattr(obj, 'name', None)!r}")
     if not (isinstance(obj.Options, type) and issubclass(obj.Options, ConnectorOptions)):
         raise PluginError(ep.name, "Options must subclass connectors.ConnectorOptions")
+    written_for = getattr(obj, "api_version", None)
+    if written_for != API_VERSION:
+        raise PluginError(
+            ep.name,
+            f"written for connector API {written_for!r}; this hookgate provides API {API_VERSION}: "
+            "install a version of the plugin made for it (or upgrade hookgate)",
+        )
     if getattr(obj, "__abstractmethods__", None):
         missing = ", ".join(sorted(obj.__abstractmethods__))
         raise PluginError(ep.name, f"does not implement {missing}")

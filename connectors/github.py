@@ -21,10 +21,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -36,7 +36,7 @@ from connectors._base import (
     secret_values,
     sha256_of_parts,
 )
-from connectors._util import (
+from connectors.toolkit import (
     FORM,
     check_event_type,
     check_hmac,
@@ -63,11 +63,9 @@ class GitHubOptions(SecretsOptions):
     """Only `secrets`: GitHub webhooks have no other knob that matters for verification."""
 
 
-class GitHubConnector(Connector):
+class GitHubConnector(Connector[GitHubOptions]):
     name = "github"
     summary = "GitHub repository/organization/app webhooks (X-Hub-Signature-256, rotation)"
-    Options: ClassVar[type[GitHubOptions]] = GitHubOptions
-    options: GitHubOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("x-hub-signature-256")

@@ -161,7 +161,7 @@ def test_every_serve_option_is_in_the_readme() -> None:
                 assert f"[{option}" in README or f"{option} " in README, f"serve {option} is not in README.md"
 
 
-@pytest.mark.parametrize("module", ["connectors", "gateway"])
+@pytest.mark.parametrize("module", ["connectors", "connectors.toolkit", "gateway"])
 def test_public_api_is_deliberate(module: str) -> None:
     mod = importlib.import_module(module)
     exported = mod.__all__
