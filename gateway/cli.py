@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 import connectors
+from connectors import CONNECTORS
 from gateway import views
 from gateway.cli_options import (
     EXIT_CONFIG,
@@ -27,6 +28,8 @@ from gateway.cli_options import (
 from gateway.config import BUS_TYPE
 from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.router.cli import match_event_pattern, rules
+from gateway.router.targets import TARGETS
+from gateway.sinks import SINKS
 from gateway.store import open_store
 from gateway.store.cli import db, dlq, events, replay
 
@@ -127,31 +130,38 @@ def check_config(config_path: str | None) -> None:
         click.echo(f"  sink {name}: {BUS_TYPE}{detail}")
 
 
-@main.command("connectors")
-@json_option
-def list_connectors(as_json: bool) -> None:
-    """List installed connectors and their configuration keys."""
-    loaded: dict[str, Any] = {}
-    for name in connectors.available():
-        try:
-            loaded[name] = connectors.load(name)
-        except connectors.PluginError as exc:
-            loaded[name] = exc
-    document = views.connectors_document(loaded)
-    if as_json:
-        echo_json(document)
-        return
-    for found in document["connectors"]:
-        if "error" in found:
-            click.echo(f"{found['name']}: BROKEN ({found['error']})")
-            continue
-        click.echo(f"{found['name']}: {found['summary']}")
-        for option in found["options"]:
-            required = "required" if option["required"] else f"default {option['default']!r}"
-            text = f"{option['type']}, {required}"
-            if option["description"]:
-                text += f" — {option['description']}"
-            click.echo(f"    {option['key']}: {text}")
+def _plugins_command(plural: str, registry: connectors.PluginRegistry[Any], what: str) -> None:
+    """Add `hookgate <plural>`: the installed plugins of a kind and their configuration keys."""
+
+    @main.command(plural, help=f"List installed {what} and their configuration keys.")
+    @json_option
+    def list_plugins(as_json: bool) -> None:
+        loaded: dict[str, Any] = {}
+        for name in registry.available():
+            try:
+                loaded[name] = registry.load(name)
+            except connectors.PluginError as exc:
+                loaded[name] = exc
+        document = views.plugins_document(plural, loaded)
+        if as_json:
+            echo_json(document)
+            return
+        for found in document[plural]:
+            if "error" in found:
+                click.echo(f"{found['name']}: BROKEN ({found['error']})")
+                continue
+            click.echo(f"{found['name']}: {found['summary']}")
+            for option in found["options"]:
+                required = "required" if option["required"] else f"default {option['default']!r}"
+                text = f"{option['type']}, {required}"
+                if option["description"]:
+                    text += f" — {option['description']}"
+                click.echo(f"    {option['key']}: {text}")
+
+
+_plugins_command("connectors", CONNECTORS, "connectors")
+_plugins_command("sinks", SINKS, "sink types")
+_plugins_command("targets", TARGETS, "router target types")
 
 
 @main.command("send-test")

@@ -56,7 +56,7 @@ from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
 from gateway.paths import StoreUrl, path_context
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
-from gateway.sinks import SINK_TYPES, Sink, SinkOptions, Validate, sink_type
+from gateway.sinks import SINKS, Sink, SinkOptions, Validate, sink_type
 
 if TYPE_CHECKING:
     from gateway.router.rules import BusSettings
@@ -508,10 +508,13 @@ def _sink_or_bus(key: str, table: Any, validate_options: Validate) -> SinkSpec |
         from gateway.router.rules import configure_bus  # noqa: PLC0415 - loaded with the first bus
 
         return configure_bus(key, own, validate_options)
-    if settings.type not in SINK_TYPES:
-        types = ", ".join(sorted([*SINK_TYPES, BUS_TYPE]))
+    if settings.type not in SINKS.available():
+        types = ", ".join(sorted([*SINKS.available(), BUS_TYPE]))
         raise ConfigError(f"{key}.type", f"unknown sink type {settings.type!r} (known: {types})")
-    cls = sink_type(settings.type)
+    try:
+        cls = sink_type(settings.type)
+    except connectors.PluginError as exc:
+        raise ConfigError(f"{key}.type", str(exc)) from None
     return SinkSpec(cls, cls.configure(key, own, validate_options), settings.retry_policy)
 
 

@@ -25,7 +25,7 @@ import re
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -33,12 +33,9 @@ from gateway.events import Event
 from gateway.store import DeadLetter, DeliveryRecord, EventSummary, delivery_id
 
 if typing.TYPE_CHECKING:
-    from connectors import Connector
     from gateway.router.rules import BusSettings, RuleSettings
 
 __all__ = [
-    "connector_view",
-    "connectors_document",
     "dead_letter_view",
     "dead_letters_document",
     "delivery_view",
@@ -46,6 +43,8 @@ __all__ = [
     "event_view",
     "events_document",
     "option_views",
+    "plugin_view",
+    "plugins_document",
     "redrive_document",
     "replay_document",
     "rule_test_document",
@@ -209,17 +208,23 @@ def option_views(model: type[BaseModel]) -> list[dict[str, Any]]:
     return rows
 
 
-def connector_view(name: str, cls: type[Connector]) -> dict[str, Any]:
+class Plugin(Protocol):
+    """What `hookgate connectors`, `sinks` and `targets` show of a plugin class."""
+
+    summary: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+
+
+def plugin_view(name: str, cls: type[Plugin]) -> dict[str, Any]:
     return {"name": name, "summary": cls.summary, "options": option_views(cls.Options)}
 
 
-def connectors_document(loaded: Mapping[str, type[Connector] | Exception]) -> dict[str, Any]:
-    """Every installed connector; one that cannot be loaded has its `error` instead."""
+def plugins_document(plural: str, loaded: Mapping[str, type[Plugin] | Exception]) -> dict[str, Any]:
+    """Every installed plugin of a kind (`{"connectors": [...]}`); one that cannot be loaded
+    has its `error` instead."""
     return {
-        "connectors": [
-            {"name": name, "error": str(found)}
-            if isinstance(found, Exception)
-            else connector_view(name, found)
+        plural: [
+            {"name": name, "error": str(found)} if isinstance(found, Exception) else plugin_view(name, found)
             for name, found in loaded.items()
         ]
     }

@@ -41,7 +41,7 @@ from gateway.events import Event, isoformat
 from gateway.router._pattern import EventPattern, RuleSet, load_event
 from gateway.router._transform import InvalidTargetInputError, RuleContext, TargetInput
 from gateway.router.rules import BusSettings, TargetSettings
-from gateway.router.targets import Delivery, Target, target_types
+from gateway.router.targets import Delivery, Target, target_type
 from gateway.sinks import Outcome, Permanent, Sink
 from gateway.store import RetryPolicy
 
@@ -171,7 +171,7 @@ class RuleTarget(Sink):
         super().__init__(name)
         self.settings = settings
         self.context = context
-        self.target: Target = target_types()[settings.type](name, settings.options)
+        self.target: Target = target_type(settings.type)(name, settings.options)
         self.max_batch = self.target.max_batch
         self.input = _target_input(settings)
 

@@ -19,11 +19,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors import PluginError
 from gateway.errors import ConfigError
 from gateway.router._errors import InvalidEventPatternError
 from gateway.router._pattern import EventPattern
 from gateway.router._transform import InvalidTargetInputError, TargetInput
-from gateway.router.targets import Target, TargetOptions, target_types
+from gateway.router.targets import TARGETS, TargetOptions, target_type
 from gateway.sinks import Validate
 
 __all__ = [
@@ -100,7 +101,6 @@ def configure_bus(key: str, table: Mapping[str, Any], validate: Validate) -> Bus
     if not isinstance(rules, dict):
         raise ConfigError(f"{key}.rules", "must be a table of rules")
     checked: dict[str, Any] = {}
-    types = target_types()
     for rule_name, rule in rules.items():
         rule_key = f"{key}.rules.{rule_name}"
         if not _NAME.match(rule_name):
@@ -113,16 +113,14 @@ def configure_bus(key: str, table: Mapping[str, Any], validate: Validate) -> Bus
         if len(targets) > MAX_TARGETS_PER_RULE:
             raise ConfigError(f"{rule_key}.targets", f"at most {MAX_TARGETS_PER_RULE} targets per rule")
         _check_pattern(rule.get("event_pattern"), f"{rule_key}.event_pattern", required=True)
-        checked[rule_name] = {**rule, "targets": _check_targets(targets, rule_key, types, validate)}
+        checked[rule_name] = {**rule, "targets": _check_targets(targets, rule_key, validate)}
     archive = table.get("archive")
     if isinstance(archive, dict):
         _check_pattern(archive.get("event_pattern"), f"{key}.archive.event_pattern", required=False)
     return validate(BusSettings, {**table, "rules": checked}, key)
 
 
-def _check_targets(
-    targets: list[Any], rule_key: str, types: Mapping[str, type[Target]], validate: Validate
-) -> list[dict[str, Any]]:
+def _check_targets(targets: list[Any], rule_key: str, validate: Validate) -> list[dict[str, Any]]:
     checked = []
     seen: set[str] = set()
     for i, target in enumerate(targets):
@@ -130,16 +128,19 @@ def _check_targets(
         if not isinstance(target, dict):
             raise ConfigError(key, "must be a table")
         kind = str(target.get("type"))
-        if kind not in types:
-            raise ConfigError(
-                f"{key}.type", f"unknown target type {kind!r} (known: {', '.join(sorted(types))})"
-            )
+        if kind not in TARGETS.available():
+            known = ", ".join(TARGETS.available())
+            raise ConfigError(f"{key}.type", f"unknown target type {kind!r} (known: {known})")
+        try:
+            cls = target_type(kind)
+        except PluginError as exc:
+            raise ConfigError(f"{key}.type", str(exc)) from None
         target_id = target.get("id")
         if target_id in seen:
             raise ConfigError(f"{key}.id", f"two targets of one rule are both named {target_id!r}")
         seen.add(str(target_id))
         own = {k: v for k, v in target.items() if k not in _TARGET_COMMON}
-        options = validate(types[kind].Options, own, key)
+        options = validate(cls.Options, own, key)
         common = {k: v for k, v in target.items() if k in _TARGET_COMMON}
         transformer = common.get("input_transformer")
         try:

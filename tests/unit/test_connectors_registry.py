@@ -78,10 +78,10 @@ FAKES = {
 @pytest.fixture
 def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     eps = {name: EntryPoint(name, value, _registry.ENTRY_POINT_GROUP) for name, (value, _) in FAKES.items()}
-    monkeypatch.setattr(_registry, "_entry_points", lambda: eps)
-    _registry.load.cache_clear()
+    monkeypatch.setitem(_registry.CONNECTORS.__dict__, "_entry_points", eps)
+    _registry.CONNECTORS.load.cache_clear()
     yield
-    _registry.load.cache_clear()
+    _registry.refresh()
 
 
 @pytest.mark.parametrize("name", sorted(FAKES))

@@ -72,6 +72,7 @@ class EventBridgeTarget(Target):
     """Puts the matched event on another EventBridge bus, through the `eventbridge` sink."""
 
     kind = "eventbridge"
+    summary = "puts the event on an Amazon EventBridge bus"
     Options: ClassVar[type[TargetOptions]] = EventBridgeTargetOptions
     options: EventBridgeTargetOptions
     transforms_input = False
@@ -140,6 +141,7 @@ class SqsTarget(Target):
     """Sends each delivery's input as an SQS message; see the module docstring."""
 
     kind = "sqs"
+    summary = "sends the rule's input to an SQS queue (standard or FIFO)"
     Options: ClassVar[type[TargetOptions]] = SqsOptions
     options: SqsOptions
     max_batch = MAX_MESSAGES_PER_BATCH
