@@ -1,0 +1,259 @@
+"""Targets that carry messages on AWS: an SNS topic (`sns`) and a Kinesis data stream
+(`kinesis`), on the AWS targets' base (`_aws.AwsTarget`, `call_outcome`, `entry_outcome`).
+
+`sns` publishes each delivery's input as one message (`PublishBatch`, 10 messages and
+`max_message_bytes` per call at most). On a FIFO topic (`….fifo`) every message needs a
+group: `message_group_id` (fixed) or `message_group_id_path` (a JSONPath into the original
+event, as EventBridge reads its dynamic parameters); the deduplication id is the event id
+(a replay's own id, so a replay is not deduplicated away). Per message, a failure the
+sender caused is dead-lettered, any other retried.
+
+`kinesis` puts each delivery's input as one record (`PutRecords`: 500 records and 5 MiB per
+call at most, a record 1 MiB at most with its key). The partition key is the event id, as
+on EventBridge, or what `partition_key_path` names in the original event (a string or a
+number; 256 characters at most). Per record: `ProvisionedThroughputExceededException` and
+`InternalFailure` are retried, any other code dead-lettered.
+
+An event whose path finds no usable value is dead-lettered (`INVALID_PARAMETER`): no
+retry can give it one. Failed calls: `call_outcome`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator, model_validator
+
+from gateway.router._transform import EventPath
+from gateway.router.targets import Delivery, TargetOptions
+from gateway.router.targets._aws import (
+    _PUNCTUATED,
+    _REFUSED_CHARACTER,
+    MAX_MESSAGES_PER_BATCH,
+    AwsOptions,
+    AwsTarget,
+    _Entry,
+    _pack,
+    deduplication_id,
+    entry_outcome,
+    region_of_arn,
+)
+from gateway.sinks import Delivered, Outcome, Permanent, Retry
+
+__all__ = [
+    "MAX_RECORDS_PER_CALL",
+    "KinesisOptions",
+    "KinesisTarget",
+    "SnsOptions",
+    "SnsTarget",
+]
+
+#: SNS's limit on a message, and on the messages of one `PublishBatch` together.
+MAX_SNS_MESSAGE_BYTES = 262_144
+#: Kinesis: records per `PutRecords`, bytes per record (data and key) and per call.
+MAX_RECORDS_PER_CALL = 500
+MAX_RECORD_BYTES = 1_048_576
+MAX_CALL_BYTES = 5 * 1_048_576
+MAX_PARTITION_KEY_LENGTH = 256
+_TOPIC = r"^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+_STREAM = r"^(arn:aws[\w-]*:kinesis:[a-z0-9-]+:\d{12}:stream/)?[a-zA-Z0-9_.-]{1,128}$"
+
+
+def _check_path(value: str | None, key: str) -> str | None:
+    if value is not None:
+        EventPath(value, key)
+    return value
+
+
+def _key_in_event(path: EventPath, delivery: Delivery) -> str | None:
+    """What `path` names in the delivery's original event, as text (None: nothing usable)."""
+    found = path.find(json.loads(delivery.event.entry))
+    if isinstance(found, str):
+        return found
+    if isinstance(found, int | float) and not isinstance(found, bool):
+        return json.dumps(found)
+    return None
+
+
+class SnsOptions(AwsOptions):
+    topic_arn: str = Field(pattern=_TOPIC, description="the topic")
+    message_group_id: str | None = Field(
+        None, pattern=_PUNCTUATED, description="a FIFO topic's group of every message"
+    )
+    message_group_id_path: str | None = Field(
+        None, description="a FIFO topic's group of each message: a JSONPath into the event"
+    )
+    max_message_bytes: int = Field(
+        MAX_SNS_MESSAGE_BYTES,
+        ge=1024,
+        le=MAX_SNS_MESSAGE_BYTES,
+        description="limit on a message and on one call's messages together",
+    )
+
+    @field_validator("message_group_id_path")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        return _check_path(value, "message_group_id_path")
+
+    @model_validator(mode="after")
+    def _fifo_needs_a_group(self) -> SnsOptions:
+        given = (self.message_group_id is not None) + (self.message_group_id_path is not None)
+        if given > 1:
+            raise ValueError("set message_group_id or message_group_id_path, not both")
+        if self.topic_arn.endswith(".fifo") and not given:
+            raise ValueError("a FIFO topic needs message_group_id or message_group_id_path")
+        if given and not self.topic_arn.endswith(".fifo"):
+            raise ValueError("message groups are for FIFO topics (….fifo)")
+        return self
+
+    def region_name(self) -> str | None:
+        return self.region or region_of_arn(self.topic_arn)
+
+
+class SnsTarget(AwsTarget):
+    """Publishes each delivery's input as an SNS message; see the module docstring."""
+
+    kind = "sns"
+    service = "sns"
+    Options: ClassVar[type[TargetOptions]] = SnsOptions
+    options: SnsOptions
+    max_batch = MAX_MESSAGES_PER_BATCH
+
+    def __init__(self, name: str, options: TargetOptions) -> None:
+        super().__init__(name, options)
+        path = self.options.message_group_id_path
+        self._group_path = EventPath(path, "message_group_id_path") if path is not None else None
+
+    async def _send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        opts = self.options
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        entries: list[tuple[int, _Entry, int]] = []
+        for index, delivery in enumerate(deliveries):
+            entry = self._entry(index, delivery)
+            if isinstance(entry, Permanent):
+                outcomes[index] = entry
+            else:
+                entries.append((index, entry, len(delivery.body)))
+        calls = list(_pack(entries, opts.max_message_bytes))
+        results = await asyncio.gather(*(asyncio.to_thread(self._publish, call) for call in calls))
+        for call, call_outcomes in zip(calls, results, strict=True):
+            for (index, _), outcome in zip(call, call_outcomes, strict=True):
+                outcomes[index] = outcome
+        return [o if o is not None else Retry("target_error: no outcome") for o in outcomes]
+
+    def _entry(self, index: int, delivery: Delivery) -> _Entry | Permanent:
+        opts = self.options
+        size = len(delivery.body)
+        if size > opts.max_message_bytes:
+            return Permanent(f"too_large: {size} bytes (limit {opts.max_message_bytes})")
+        body = delivery.body.decode("utf-8", "replace")
+        if _REFUSED_CHARACTER.search(body):
+            return Permanent("invalid_characters: a character SNS refuses in a message")
+        entry: _Entry = {"Id": str(index), "Message": body}
+        group = opts.message_group_id
+        if self._group_path is not None:
+            group = _key_in_event(self._group_path, delivery)
+            if group is None or not 0 < len(group) <= 128 or not group.isascii() or not group.isprintable():
+                return Permanent(
+                    f"INVALID_PARAMETER: message_group_id_path {self._group_path.text} finds no group id "
+                    "(1 to 128 printable ASCII characters) in this event"
+                )
+        if group is not None:
+            entry["MessageGroupId"] = group
+        if opts.topic_arn.endswith(".fifo"):
+            entry["MessageDeduplicationId"] = deduplication_id(delivery)
+        return entry
+
+    def _publish(self, call: list[tuple[int, _Entry]]) -> list[Outcome]:
+        """One PublishBatch call (in a worker thread): an outcome per entry, in order."""
+        try:
+            response = self.client.publish_batch(
+                TopicArn=self.options.topic_arn, PublishBatchRequestEntries=[entry for _, entry in call]
+            )
+        except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
+            return [self._failed(exc, len(call))] * len(call)
+        by_id: dict[str, Outcome] = {str(ok.get("Id")): Delivered() for ok in response.get("Successful", [])}
+        for failed in response.get("Failed", []):
+            code, message = failed.get("Code") or "UnknownError", failed.get("Message") or ""
+            by_id[str(failed.get("Id"))] = entry_outcome(
+                code, message, sender_fault=bool(failed.get("SenderFault"))
+            )
+        return [by_id.get(entry["Id"], Retry("bad_response: no result for the message")) for _, entry in call]
+
+
+class KinesisOptions(AwsOptions):
+    stream_name: str = Field(pattern=_STREAM, description="the stream: a name or an ARN")
+    partition_key_path: str | None = Field(
+        None,
+        description="a JSONPath into the event naming each record's partition key (default: the event id)",
+    )
+
+    @field_validator("partition_key_path")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        return _check_path(value, "partition_key_path")
+
+    def region_name(self) -> str | None:
+        return self.region or region_of_arn(self.stream_name)
+
+
+class KinesisTarget(AwsTarget):
+    """Puts each delivery's input as a Kinesis record; see the module docstring."""
+
+    kind = "kinesis"
+    service = "kinesis"
+    Options: ClassVar[type[TargetOptions]] = KinesisOptions
+    options: KinesisOptions
+    max_batch = MAX_RECORDS_PER_CALL
+
+    def __init__(self, name: str, options: TargetOptions) -> None:
+        super().__init__(name, options)
+        path = self.options.partition_key_path
+        self._key_path = EventPath(path, "partition_key_path") if path is not None else None
+
+    async def _send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        records: list[tuple[int, _Entry, int]] = []
+        for index, delivery in enumerate(deliveries):
+            key = delivery.event.id if self._key_path is None else _key_in_event(self._key_path, delivery)
+            if key is None or not 0 < len(key) <= MAX_PARTITION_KEY_LENGTH:
+                assert self._key_path is not None
+                outcomes[index] = Permanent(
+                    f"INVALID_PARAMETER: partition_key_path {self._key_path.text} finds no partition key "
+                    f"(a string or a number, 1 to {MAX_PARTITION_KEY_LENGTH} characters) in this event"
+                )
+                continue
+            size = len(delivery.body) + len(key.encode())
+            if size > MAX_RECORD_BYTES:
+                outcomes[index] = Permanent(
+                    f"too_large: {size} bytes with the key (limit {MAX_RECORD_BYTES})"
+                )
+                continue
+            records.append((index, {"Data": delivery.body, "PartitionKey": key}, size))
+        calls = list(_pack(records, MAX_CALL_BYTES, MAX_RECORDS_PER_CALL))
+        results = await asyncio.gather(*(asyncio.to_thread(self._put, call) for call in calls))
+        for call, call_outcomes in zip(calls, results, strict=True):
+            for (index, _), outcome in zip(call, call_outcomes, strict=True):
+                outcomes[index] = outcome
+        return [o if o is not None else Retry("target_error: no outcome") for o in outcomes]
+
+    def _put(self, call: list[tuple[int, _Entry]]) -> list[Outcome]:
+        """One PutRecords call (in a worker thread): an outcome per record, in order."""
+        stream = self.options.stream_name
+        where = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
+        try:
+            response = self.client.put_records(Records=[record for _, record in call], **where)
+        except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
+            return [self._failed(exc, len(call))] * len(call)
+        results: list[dict[str, Any]] = response.get("Records", [])
+        if len(results) != len(call):
+            return [Retry("bad_response: not one result per record")] * len(call)
+        return [
+            entry_outcome(r["ErrorCode"], r.get("ErrorMessage") or "", sender_fault=True)
+            if r.get("ErrorCode")
+            else Delivered()
+            for r in results
+        ]
