@@ -9,6 +9,7 @@
     kinesis       a Kinesis data stream (partition key from the event)
     stepfunctions a Step Functions state machine (an execution per event)
     lambda        a Lambda function, invoked asynchronously
+    cloudwatch-logs  a CloudWatch Logs log group
 
 A target looks like a sink: `send` takes a batch of `Delivery` (the stored event and the
 body the rule rendered for this target) and reports one outcome per delivery, in order:
@@ -92,9 +93,15 @@ def target_types() -> dict[str, type[Target]]:
     """Target types by their `type = "…"` name in configuration."""
     from gateway.router.targets._aws import EventBridgeTarget, SqsTarget  # noqa: PLC0415 - import on use
     from gateway.router.targets._aws_compute import LambdaTarget, StepFunctionsTarget  # noqa: PLC0415
-    from gateway.router.targets._aws_messaging import KinesisTarget, SnsTarget  # noqa: PLC0415
+    from gateway.router.targets._aws_messaging import (  # noqa: PLC0415
+        CloudWatchLogsTarget,
+        KinesisTarget,
+        SnsTarget,
+    )
     from gateway.router.targets._http import HttpTarget  # noqa: PLC0415 - httpx loads with the first router
     from gateway.router.targets._local import CallableTarget, JsonlTarget  # noqa: PLC0415
 
-    aws = (EventBridgeTarget, SqsTarget, SnsTarget, KinesisTarget, StepFunctionsTarget, LambdaTarget)
-    return {cls.kind: cls for cls in (HttpTarget, CallableTarget, JsonlTarget, *aws)}
+    local: list[type[Target]] = [HttpTarget, CallableTarget, JsonlTarget]
+    aws: list[type[Target]] = [EventBridgeTarget, SqsTarget, SnsTarget, KinesisTarget, StepFunctionsTarget]
+    aws += [LambdaTarget, CloudWatchLogsTarget]
+    return {cls.kind: cls for cls in local + aws}

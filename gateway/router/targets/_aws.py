@@ -1,6 +1,6 @@
 """Targets on AWS: the pieces every one shares, another EventBridge bus (`eventbridge`) and an
-SQS queue (`sqs`). Step Functions and Lambda live in `_aws_compute`, SNS and Kinesis in
-`_aws_messaging`, on the same base.
+SQS queue (`sqs`). Step Functions and Lambda live in `_aws_compute`; SNS, Kinesis and
+CloudWatch Logs in `_aws_messaging`, on the same base.
 
 `AwsTarget` is the base: one boto3 client per target (made in a worker thread on first use,
 botocore retrying a call a few times in adaptive mode; calls run in worker threads, boto3
@@ -53,6 +53,7 @@ __all__ = [
     "call_outcome",
     "deduplication_id",
     "entry_outcome",
+    "error_code",
     "region_of_arn",
 ]
 
@@ -140,6 +141,12 @@ def region_of_arn(arn: str) -> str | None:
     """The Region of an ARN (None for a name)."""
     found = _ARN_REGION.match(arn)
     return found.group(1) if found else None
+
+
+def error_code(exc: Exception) -> str | None:
+    """The AWS error code of botocore's `exc` (None when it has none)."""
+    response = getattr(exc, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
 
 
 def deduplication_id(delivery: Delivery) -> str:

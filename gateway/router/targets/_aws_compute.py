@@ -34,7 +34,7 @@ import structlog
 from pydantic import Field
 
 from gateway.router.targets import Delivery, TargetOptions
-from gateway.router.targets._aws import AwsOptions, AwsTarget, deduplication_id, region_of_arn
+from gateway.router.targets._aws import AwsOptions, AwsTarget, deduplication_id, error_code, region_of_arn
 from gateway.sinks import Delivered, Outcome, Permanent, Retry
 
 __all__ = [
@@ -133,7 +133,7 @@ class StepFunctionsTarget(AwsTarget):
                 return self._finished(self.client.start_sync_execution(**arguments))
             self.client.start_execution(**arguments)
         except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
-            if _code(exc) == "ExecutionAlreadyExists":
+            if error_code(exc) == "ExecutionAlreadyExists":
                 log.info("stepfunctions_execution_exists", target=self.name, event_id=delivery.event.id)
                 return Delivered()
             return self._failed(exc, 1, event_id=delivery.event.id)
@@ -147,11 +147,6 @@ class StepFunctionsTarget(AwsTarget):
         if status == "FAILED":
             return Permanent(f"EXECUTION_FAILED: {detail}".rstrip(": ")[:500])
         return Retry(f"EXECUTION_{status}: {detail}".rstrip(": ")[:500])
-
-
-def _code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
 
 
 class LambdaOptions(AwsOptions):

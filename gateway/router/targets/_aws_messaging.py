@@ -1,5 +1,6 @@
-"""Targets that carry messages on AWS: an SNS topic (`sns`) and a Kinesis data stream
-(`kinesis`), on the AWS targets' base (`_aws.AwsTarget`, `call_outcome`, `entry_outcome`).
+"""Targets that carry messages and records on AWS: an SNS topic (`sns`), a Kinesis data
+stream (`kinesis`) and a CloudWatch Logs log group (`cloudwatch-logs`), on the AWS targets'
+base (`_aws.AwsTarget`, `call_outcome`, `entry_outcome`).
 
 `sns` publishes each delivery's input as one message (`PublishBatch`, 10 messages and
 `max_message_bytes` per call at most). On a FIFO topic (`….fifo`) every message needs a
@@ -14,6 +15,15 @@ on EventBridge, or what `partition_key_path` names in the original event (a stri
 number; 256 characters at most). Per record: `ProvisionedThroughputExceededException` and
 `InternalFailure` are retried, any other code dead-lettered.
 
+`cloudwatch-logs` writes each delivery's input as one log event (`PutLogEvents`, in time
+order, 10,000 events and 1 MiB per call at most, a call spanning less than 24 hours) to
+`log_stream_name`, created on first use. An input of EventBridge's form for this target, a
+JSON object of exactly `timestamp` (ISO 8601 or epoch milliseconds) and `message` (a
+string, or any JSON logged as its text), gives both; any other input is the message, at
+the event's time. A log event older than 14 days or more than 2 hours ahead is
+dead-lettered before any call (`TOO_OLD`, `TOO_NEW`), as are those CloudWatch Logs rejects
+for their time (its `rejectedLogEventsInfo`, whose end indexes are exclusive).
+
 An event whose path finds no usable value is dead-lettered (`INVALID_PARAMETER`): no
 retry can give it one. Failed calls: `call_outcome`.
 """
@@ -22,7 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -39,12 +52,15 @@ from gateway.router.targets._aws import (
     _pack,
     deduplication_id,
     entry_outcome,
+    error_code,
     region_of_arn,
 )
 from gateway.sinks import Delivered, Outcome, Permanent, Retry
 
 __all__ = [
     "MAX_RECORDS_PER_CALL",
+    "CloudWatchLogsOptions",
+    "CloudWatchLogsTarget",
     "KinesisOptions",
     "KinesisTarget",
     "SnsOptions",
@@ -58,6 +74,16 @@ MAX_RECORDS_PER_CALL = 500
 MAX_RECORD_BYTES = 1_048_576
 MAX_CALL_BYTES = 5 * 1_048_576
 MAX_PARTITION_KEY_LENGTH = 256
+#: CloudWatch Logs: events per `PutLogEvents`, bytes per call (26 more per event), per event.
+MAX_LOG_EVENTS_PER_CALL = 10_000
+MAX_LOG_CALL_BYTES = 1_048_576
+MAX_LOG_EVENT_BYTES = 262_144 - 26
+_LOG_EVENT_OVERHEAD = 26
+#: What PutLogEvents accepts of a log event's time, and of a call's span, in milliseconds.
+_LOG_MAX_AGE_MS = 14 * 86_400_000
+_LOG_MAX_AHEAD_MS = 2 * 3_600_000
+_LOG_CALL_SPAN_MS = 86_400_000
+_LOG_GROUP = r"^(arn:aws[\w-]*:logs:[a-z0-9-]+:\d{12}:log-group:)?[\.\-_/#A-Za-z0-9]{1,512}(:\*)?$"
 _TOPIC = r"^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
 _STREAM = r"^(arn:aws[\w-]*:kinesis:[a-z0-9-]+:\d{12}:stream/)?[a-zA-Z0-9_.-]{1,128}$"
 
@@ -257,3 +283,143 @@ class KinesisTarget(AwsTarget):
             else Delivered()
             for r in results
         ]
+
+
+class CloudWatchLogsOptions(AwsOptions):
+    log_group_name: str = Field(pattern=_LOG_GROUP, description="the log group: a name or an ARN")
+    log_stream_name: str = Field(
+        "hookgate",
+        min_length=1,
+        max_length=512,
+        pattern=r"^[^:*]*$",
+        description="the stream, created on first use",
+    )
+
+    def region_name(self) -> str | None:
+        return self.region or region_of_arn(self.log_group_name)
+
+
+def _milliseconds(value: Any) -> int | None:
+    """An ISO 8601 time or epoch milliseconds, as epoch milliseconds (None: neither)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            return None
+    return None
+
+
+def _log_event(delivery: Delivery) -> tuple[int, str] | Permanent:
+    """The (timestamp, message) of a delivery's input; see the module docstring."""
+    value = delivery.value()
+    if isinstance(value, dict) and set(value) == {"timestamp", "message"}:
+        at = _milliseconds(value["timestamp"])
+        if at is None:
+            return Permanent(
+                "INVALID_PARAMETER: the input's timestamp is neither ISO 8601 nor epoch milliseconds"
+            )
+        message = value["message"]
+        return at, message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+    at = _milliseconds(json.loads(delivery.event.entry).get("time"))
+    text = delivery.body.decode("utf-8", "replace")
+    return (at if at is not None else int(delivery.event.received_at * 1000)), text
+
+
+_TOO_OLD = Permanent("TOO_OLD: older than CloudWatch Logs accepts (14 days)")
+_TOO_NEW = Permanent("TOO_NEW: more than 2 hours ahead")
+
+
+def _within_a_day(entries: list[tuple[int, _Entry, int]]) -> list[list[tuple[int, _Entry, int]]]:
+    """Log events in time order, in runs spanning less than 24 hours each."""
+    runs: list[list[tuple[int, _Entry, int]]] = []
+    for entry in entries:
+        if not runs or entry[1]["timestamp"] - runs[-1][0][1]["timestamp"] >= _LOG_CALL_SPAN_MS:
+            runs.append([])
+        runs[-1].append(entry)
+    return runs
+
+
+class CloudWatchLogsTarget(AwsTarget):
+    """Writes each delivery's input as a log event; see the module docstring."""
+
+    kind = "cloudwatch-logs"
+    service = "logs"
+    Options: ClassVar[type[TargetOptions]] = CloudWatchLogsOptions
+    options: CloudWatchLogsOptions
+    max_batch = 500
+
+    def __init__(self, name: str, options: TargetOptions) -> None:
+        super().__init__(name, options)
+        self._stream_ready = False
+        self._lock = threading.Lock()
+
+    def _where(self) -> dict[str, str]:
+        group = self.options.log_group_name
+        if group.startswith("arn:"):
+            return {"logGroupIdentifier": group.removesuffix(":*")}
+        return {"logGroupName": group}
+
+    async def _send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        entries: list[tuple[int, _Entry, int]] = []
+        now = int(time.time() * 1000)
+        for index, delivery in enumerate(deliveries):
+            found = _log_event(delivery)
+            if isinstance(found, Permanent):
+                outcomes[index] = found
+                continue
+            at, message = found
+            size = len(message.encode())
+            if not message:
+                outcomes[index] = Permanent("INVALID_PARAMETER: an empty message")
+            elif size > MAX_LOG_EVENT_BYTES:
+                outcomes[index] = Permanent(f"too_large: {size} bytes (limit {MAX_LOG_EVENT_BYTES})")
+            elif at < now - _LOG_MAX_AGE_MS:
+                outcomes[index] = _TOO_OLD
+            elif at > now + _LOG_MAX_AHEAD_MS:
+                outcomes[index] = _TOO_NEW
+            else:
+                entries.append((index, {"timestamp": at, "message": message}, size + _LOG_EVENT_OVERHEAD))
+        entries.sort(key=lambda e: e[1]["timestamp"])  # a call's events must be in time order
+        for day in _within_a_day(entries):
+            for call in _pack(day, MAX_LOG_CALL_BYTES, MAX_LOG_EVENTS_PER_CALL):
+                for (index, _), outcome in zip(call, await asyncio.to_thread(self._put, call), strict=True):
+                    outcomes[index] = outcome
+        return [o if o is not None else Retry("target_error: no outcome") for o in outcomes]
+
+    def _put(self, call: list[tuple[int, _Entry]]) -> list[Outcome]:
+        """One PutLogEvents call (in a worker thread), the stream created first if need be."""
+        try:
+            with self._lock:
+                if not self._stream_ready:
+                    self._create_stream()
+                    self._stream_ready = True
+            response = self.client.put_log_events(
+                logStreamName=self.options.log_stream_name, logEvents=[e for _, e in call], **self._where()
+            )
+        except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
+            return [self._failed(exc, len(call))] * len(call)
+        rejected = response.get("rejectedLogEventsInfo") or {}
+        too_new = rejected.get("tooNewLogEventStartIndex", len(call))
+        too_old = rejected.get("tooOldLogEventEndIndex", 0)
+        expired = rejected.get("expiredLogEventEndIndex", 0)
+        outcomes: list[Outcome] = []
+        for position in range(len(call)):
+            if position < expired:
+                outcomes.append(Permanent("EXPIRED: older than the log group's retention"))
+            elif position < too_old:
+                outcomes.append(_TOO_OLD)
+            elif position >= too_new:
+                outcomes.append(_TOO_NEW)
+            else:
+                outcomes.append(Delivered())
+        return outcomes
+
+    def _create_stream(self) -> None:
+        try:
+            self.client.create_log_stream(logStreamName=self.options.log_stream_name, **self._where())
+        except Exception as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise

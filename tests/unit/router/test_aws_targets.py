@@ -12,6 +12,7 @@ import json
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -39,9 +40,11 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/events"
 PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
 
-def stripe_event(customer: Any = "cus_1", amount: int = 4200, *, replay: str | None = None) -> Event:
-    """A stored Stripe event whose payload names a customer (`None`: none)."""
-    event_id = new_event_id(NOW)
+def stripe_event(
+    customer: Any = "cus_1", amount: int = 4200, *, replay: str | None = None, at: float = NOW
+) -> Event:
+    """A stored Stripe event whose payload names a customer (`None`: none), received `at`."""
+    event_id = new_event_id(at)
     payload: dict[str, Any] = {"id": f"evt_{event_id[:8]}", "data": {"object": {"amount_paid": amount}}}
     if customer is not None:
         payload["data"]["object"]["customer"] = customer
@@ -50,7 +53,7 @@ def stripe_event(customer: Any = "cus_1", amount: int = 4200, *, replay: str | N
         "id": event_id,
         "detail-type": "invoice.paid",
         "source": "hookgate.stripe",
-        "time": isoformat(NOW),
+        "time": isoformat(at),
         "resources": [],
         "detail": {"metadata": {"event_id": event_id}, "payload": payload},
     }
@@ -59,7 +62,7 @@ def stripe_event(customer: Any = "cus_1", amount: int = 4200, *, replay: str | N
         source="stripe",
         dedup_key=payload["id"],
         detail_type="invoice.paid",
-        received_at=NOW,
+        received_at=at,
         entry=json.dumps(entry),
         replay_name=replay,
     )
@@ -478,6 +481,57 @@ async def test_lambda_invokes_asynchronously_with_the_input(stub: AwsStub, opene
     missing = build(opened, "lambda", stub.endpoint, function_name="absent")
     [outcome] = await missing.send([delivery({"n": 3})])
     assert outcome == Permanent("NO_RESOURCE: ResourceNotFoundException: Function not found")
+
+
+# -- CloudWatch Logs -------------------------------------------------------------------------
+
+
+def event_time(event: Event) -> int:
+    """The envelope's `time` (seconds), in epoch milliseconds."""
+    stamp = json.loads(event.entry)["time"].replace("Z", "+00:00")
+    return int(datetime.fromisoformat(stamp).timestamp()) * 1000
+
+
+async def test_cloudwatch_logs_writes_log_events_in_time_order(aws: LocalAws, opened: list[Target]) -> None:
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="/hookgate/payments")
+    now = time.time()
+    later, earlier = stripe_event("cus_L", at=now - 60), stripe_event("cus_E", at=now - 120)
+    target = build(opened, "cloudwatch-logs", aws.endpoint, log_group_name="/hookgate/payments")
+    stamp = "2026-01-01T00:00:00Z"
+    outcomes = await target.send(
+        [
+            delivery(None, later),  # the whole event, at the event's time
+            delivery({"timestamp": int((now - 90) * 1000), "message": {"paid": True}}),  # EventBridge's form
+            delivery(b"plain text", earlier),
+            delivery({"timestamp": stamp, "message": "old"}),
+            delivery({"timestamp": "yesterday", "message": "?"}),
+        ]
+    )
+    assert outcomes == [
+        Delivered(),
+        Delivered(),
+        Delivered(),
+        Permanent("TOO_OLD: older than CloudWatch Logs accepts (14 days)"),
+        Permanent("INVALID_PARAMETER: the input's timestamp is neither ISO 8601 nor epoch milliseconds"),
+    ]
+    found = logs.get_log_events(
+        logGroupName="/hookgate/payments", logStreamName="hookgate", startFromHead=True
+    )
+    written = [(e["timestamp"], e["message"]) for e in found["events"]]
+    assert written == [
+        (event_time(earlier), "plain text"),
+        (int((now - 90) * 1000), '{"paid": true}'),
+        (event_time(later), later.entry),
+    ]
+    # The stream exists now: a second target on it does not fail to create it.
+    again = build(opened, "cloudwatch-logs", aws.endpoint, log_group_name="/hookgate/payments")
+    assert await again.send([delivery({"n": 1}, stripe_event(at=now))]) == [Delivered()]
+
+    missing = build(opened, "cloudwatch-logs", aws.endpoint, log_group_name="/hookgate/absent")
+    [outcome] = await missing.send([delivery({"n": 1}, stripe_event(at=now))])
+    assert isinstance(outcome, Permanent)
+    assert outcome.cause.startswith("NO_RESOURCE: ResourceNotFoundException")
 
 
 # -- input transformers, configuration, failures ------------------------------------------

@@ -483,6 +483,7 @@ def test_every_target_type_is_registered_with_its_options() -> None:
     types = target_types()
     assert sorted(types) == [
         "callable",
+        "cloudwatch-logs",
         "eventbridge",
         "http",
         "jsonl",
