@@ -534,6 +534,41 @@ async def test_cloudwatch_logs_writes_log_events_in_time_order(aws: LocalAws, op
     assert outcome.cause.startswith("NO_RESOURCE: ResourceNotFoundException")
 
 
+async def test_cloudwatch_logs_calls_span_a_day_and_rejections_are_per_event(opened: list[Target]) -> None:
+    """botocore's Stubber checks each call against the service model and answers what
+    CloudWatch Logs answers when it rejects log events for their time (end indexes exclusive)."""
+    import boto3  # noqa: PLC0415
+    from botocore.stub import ANY, Stubber  # noqa: PLC0415
+
+    now = time.time()
+    target = target_types()["cloudwatch-logs"].from_config("t", {"log_group_name": "g", "region": REGION})
+    opened.append(target)
+    client = boto3.client("logs", region_name=REGION, aws_access_key_id="a", aws_secret_access_key="b")
+    target._client = client  # type: ignore[attr-defined]
+    stamps = [now - 3 * 86_400, now - 3 * 86_400 + 1, now - 60, now - 30, now]
+    deliveries = [delivery({"timestamp": int(t * 1000), "message": f"m{i}"}) for i, t in enumerate(stamps)]
+    with Stubber(client) as stubber:
+        stubber.add_response("create_log_stream", {}, {"logGroupName": "g", "logStreamName": "hookgate"})
+        first_day = {"logGroupName": "g", "logStreamName": "hookgate", "logEvents": ANY}
+        stubber.add_response(
+            "put_log_events", {"rejectedLogEventsInfo": {"expiredLogEventEndIndex": 1}}, first_day
+        )
+        stubber.add_response(
+            "put_log_events",
+            {"rejectedLogEventsInfo": {"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 2}},
+            first_day,
+        )
+        outcomes = await target.send(list(reversed(deliveries)))  # any order in, time order out
+        stubber.assert_no_pending_responses()
+    assert list(reversed(outcomes)) == [
+        Permanent("EXPIRED: older than the log group's retention"),
+        Delivered(),
+        Permanent("TOO_OLD: older than CloudWatch Logs accepts (14 days)"),
+        Delivered(),
+        Permanent("TOO_NEW: more than 2 hours ahead"),
+    ]
+
+
 # -- input transformers, configuration, failures ------------------------------------------
 
 
