@@ -7,8 +7,8 @@ Each operation is routed, read and answered as the model says (the JSON protocol
 `X-Amz-Target`, REST-JSON by its `requestUri`, headers, query string and payload), so the
 real boto3 client talks to it unchanged; a handler gets the request's parameters and returns
 the output's, or raises `StubError(code)`, answered with the status and shape the model gives
-that error. Every request is recorded with the service and Region of its SigV4 credential
-scope, which must name the operation's service.
+that error (or one of AWS's common errors). Every request is recorded with the service and
+Region of its SigV4 credential scope, which must name the operation's service.
 """
 
 from __future__ import annotations
@@ -137,11 +137,22 @@ def _written(op: _Operation, output: dict[str, Any]) -> tuple[int, dict[str, str
     return status, headers, body
 
 
+#: Errors every operation may answer (AWS's common errors), which the models do not list.
+_COMMON_ERRORS = {
+    "AccessDeniedException": 400,
+    "ThrottlingException": 400,
+    "UnrecognizedClientException": 400,
+}
+
+
 def _error(op: _Operation, error: StubError) -> tuple[int, dict[str, str], bytes]:
     shapes = {shape.name: shape for shape in op.model.error_shapes}
-    if error.code not in shapes:
-        raise AssertionError(f"{op.model.name} has no error {error.code}")
-    status = shapes[error.code].metadata.get("error", {}).get("httpStatusCode", 400)
+    if error.code in _COMMON_ERRORS:
+        status = _COMMON_ERRORS[error.code]
+    elif error.code in shapes:
+        status = shapes[error.code].metadata.get("error", {}).get("httpStatusCode", 400)
+    else:
+        status, error = 500, StubError("InternalFailure", f"{op.model.name} has no error {error.code}")
     body = json.dumps({"__type": error.code, "message": error.message}).encode()
     return status, {"Content-Type": "application/json", "X-Amzn-ErrorType": error.code}, body
 

@@ -12,6 +12,7 @@ counts as delivered (the event did start its execution). `start` chooses the cal
     sync    StartSyncExecution (Express only): delivered once the workflow SUCCEEDED;
             FAILED is dead-lettered (`EXECUTION_FAILED: error: cause`), TIMED_OUT retried
     auto    DescribeStateMachine once, on first use: EXPRESS → sync, STANDARD → async
+            (async when the credentials may not describe it, as EventBridge starts both)
 
 `lambda` invokes the function asynchronously (`Invoke`, `InvocationType=Event`) with the
 input as its payload (JSON, as Lambda requires; at most `max_payload_bytes`): delivered
@@ -114,7 +115,11 @@ class StepFunctionsTarget(AwsTarget):
                     self.client.describe_state_machine, stateMachineArn=self.options.state_machine_arn
                 )
             except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
-                return [self._failed(exc, len(deliveries), call="DescribeStateMachine")] * len(deliveries)
+                outcome = self._failed(exc, len(deliveries), call="DescribeStateMachine")
+                if not (isinstance(outcome, Permanent) and outcome.cause.startswith("NO_PERMISSIONS")):
+                    return [outcome] * len(deliveries)
+                log.warning("stepfunctions_starts_async", target=self.name, reason="type unknown")
+                described = {}
             self._sync = described.get("type") == "EXPRESS"
         return list(await asyncio.gather(*(asyncio.to_thread(self._start, d) for d in deliveries)))
 

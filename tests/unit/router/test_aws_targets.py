@@ -278,6 +278,28 @@ async def test_stepfunctions_auto_runs_express_workflows_synchronously(
     assert outcome.cause.startswith("NO_RESOURCE: StateMachineDoesNotExist")
 
 
+async def test_stepfunctions_auto_starts_async_when_the_type_cannot_be_read(
+    stub: AwsStub, opened: list[Target]
+) -> None:
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:private"
+
+    def describe(params: dict[str, Any]) -> dict[str, Any]:
+        raise StubError("AccessDeniedException", "not authorized to perform states:DescribeStateMachine")
+
+    def start(params: dict[str, Any]) -> dict[str, Any]:
+        return {"executionArn": f"{arn}:{params['name']}", "startDate": NOW}
+
+    stub.serve("stepfunctions", "DescribeStateMachine", describe)
+    stub.serve("stepfunctions", "StartExecution", start)
+    stub.calls.clear()
+    target = build(opened, "stepfunctions", stub.endpoint, state_machine_arn=arn)
+    with capture_logs() as logs:
+        assert await target.send([delivery({"n": 1}), delivery({"n": 2})]) == [Delivered()] * 2
+        assert await target.send([delivery({"n": 3})]) == [Delivered()]
+    assert [c.operation for c in stub.calls] == ["DescribeStateMachine", *["StartExecution"] * 3]
+    assert [e["event"] for e in logs] == ["stepfunctions_call_failed", "stepfunctions_starts_async"]
+
+
 def test_stepfunctions_options_are_checked() -> None:
     cls = target_types()["stepfunctions"]
     with pytest.raises(ValidationError, match="state_machine_arn"):
