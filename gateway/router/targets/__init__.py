@@ -5,6 +5,11 @@
     jsonl         a file of JSON lines, fsynced before reporting
     eventbridge   another EventBridge bus (gets the event itself, never a transformed input)
     sqs           an SQS queue (standard or FIFO)
+    sns           an SNS topic (standard or FIFO)
+    kinesis       a Kinesis data stream (partition key from the event)
+    stepfunctions a Step Functions state machine (an execution per event)
+    lambda        a Lambda function, invoked asynchronously
+    cloudwatch-logs  a CloudWatch Logs log group
 
 A target looks like a sink: `send` takes a batch of `Delivery` (the stored event and the
 body the rule rendered for this target) and reports one outcome per delivery, in order:
