@@ -5,6 +5,7 @@
     jsonl         a file of JSON lines, fsynced before reporting
     eventbridge   another EventBridge bus (gets the event itself, never a transformed input)
     sqs           an SQS queue (standard or FIFO)
+    bus           another local bus, with loop protection
 
 A target looks like a sink: `send` takes a batch of `Delivery` (the stored event and the
 body the rule rendered for this target) and reports one outcome per delivery, in order:
@@ -87,7 +88,11 @@ class Target(abc.ABC):
 def target_types() -> dict[str, type[Target]]:
     """Target types by their `type = "…"` name in configuration."""
     from gateway.router.targets._aws import EventBridgeTarget, SqsTarget  # noqa: PLC0415 - import on use
+    from gateway.router.targets._bus import BusTarget  # noqa: PLC0415
     from gateway.router.targets._http import HttpTarget  # noqa: PLC0415 - httpx loads with the first router
     from gateway.router.targets._local import CallableTarget, JsonlTarget  # noqa: PLC0415
 
-    return {cls.kind: cls for cls in (HttpTarget, CallableTarget, JsonlTarget, EventBridgeTarget, SqsTarget)}
+    return {
+        cls.kind: cls
+        for cls in (HttpTarget, CallableTarget, JsonlTarget, EventBridgeTarget, SqsTarget, BusTarget)
+    }
