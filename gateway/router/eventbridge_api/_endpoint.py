@@ -86,7 +86,7 @@ class EventBridgeApi:
             assert api is not None
             region = api.region or signed_region
             allowed = name in self._key_buses.get(key_id, ()) and region == signed_region
-            views[name] = BusView(api.account, region, allowed)
+            views[name] = BusView(api.account, region, allowed, api.max_request_bytes)
         return views
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -157,8 +157,7 @@ class EventBridgeApi:
     async def _put_events(
         self, payload: dict[str, Any], views: Mapping[str, BusView], now: float, fields: dict[str, Any]
     ) -> dict[str, Any]:
-        limit = max(b.api.max_request_bytes for b in self.buses.values() if b.api)
-        plans = plan_put_events(payload, buses=views, default=self.default, now=now, max_request_bytes=limit)
+        plans = plan_put_events(payload, buses=views, default=self.default, now=now)
         by_bus: dict[str, list[Accepted]] = {}
         for plan in plans:
             if isinstance(plan, Accepted):

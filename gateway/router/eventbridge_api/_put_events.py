@@ -2,9 +2,9 @@
 event for a bus (with EventBridge's envelope) or its `ErrorCode` and `ErrorMessage`.
 
 Whole request (`ValidationException`, nothing is stored): 1 to 10 entries; the entries'
-size as EventBridge counts it (`entry_size`) below `max_request_bytes`; `EventBusName`
-and `TraceHeader` within the model's constraints; at least one entry with `Source`,
-`DetailType` and `Detail`. Wrong JSON types are a `SerializationException`.
+size as EventBridge counts it (`entry_size`) below the smallest `max_request_bytes` of the
+buses they name; `EventBusName` and `TraceHeader` within the model's constraints; at least
+one entry with `Source`, `DetailType` and `Detail`. Wrong JSON types are a `SerializationException`.
 
 Per entry, in this order: `Source`, `DetailType` and `Detail` present (`InvalidArgument`);
 a source starting with `aws.` (`NotAuthorizedForSourceException`); `DetailType` at most
@@ -84,6 +84,7 @@ class BusView:
     account: str
     region: str
     allowed: bool
+    max_request_bytes: int = 1_048_576
 
     def arn(self, bus: str) -> str:
         return f"arn:aws:events:{self.region}:{self.account}:event-bus/{bus}"
@@ -191,13 +192,15 @@ def plan_put_events(
     buses: Mapping[str, BusView],
     default: str | None,
     now: float,
-    max_request_bytes: int,
     new_id: Callable[[float], str] = new_event_id,
 ) -> list[Accepted | Refused]:
     """Per entry, in order: its event and bus, or why EventBridge refuses it (`buses`: this
-    endpoint's). `ApiError` when the request fails as a whole."""
+    endpoint's). `ApiError` when the request fails as a whole: its size is checked against
+    the smallest `max_request_bytes` of the buses its entries name."""
     entries = _entries(request)
-    if _size(entries) >= max_request_bytes:
+    named = {resolve_bus(e.get("EventBusName"), buses, default) for e in entries} - {None}
+    limit = min(buses[b].max_request_bytes for b in named or buses if b is not None)
+    if _size(entries) >= limit:
         raise ApiError("ValidationException", "Total size of the entries in the request is over the limit.")
     if not any(all(entry.get(name) for name in _REQUIRED) for entry in entries):
         raise ApiError(
