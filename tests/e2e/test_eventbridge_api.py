@@ -279,6 +279,7 @@ SHARED: dict[str, list[dict[str, Any]]] = {
     "aws. source": [{**ok, "Source": "aws.ec2"}],
     "DetailType over 128": [{**ok, "DetailType": LONG_TYPE}],
     "Detail not an object": [{**ok, "Detail": "[1, 2]"}],
+    "Detail 600 levels deep": [{**ok, "Detail": '{"a":' * 600 + "1" + "}" * 600}],
     "no entry complete": [{"Source": "a.b"}, {"DetailType": "x"}],
     "over the size limit": [{**ok, "Detail": BIG}, {**ok, "Detail": BIG}],
     "unknown bus": [{**ok, "EventBusName": "missing"}, ok],
@@ -290,6 +291,7 @@ DIFFERENCES: dict[str, tuple[Any, Any]] = {
     "aws. source": (["ok"], ["NotAuthorizedForSourceException"]),
     "DetailType over 128": (["ok"], ["InvalidArgument"]),
     "Detail not an object": (["ok"], ["MalformedDetail"]),
+    "Detail 600 levels deep": (["ok"], ["MalformedDetail"]),  # EventBridge takes 1000, hookgate 500
     "no entry complete": (["InvalidArgument", "InvalidArgument"], "raised ValidationException"),
     "over the size limit": (["ok", "ok"], "raised ValidationException"),
     "unknown bus": ("raised ResourceNotFoundException", ["ResourceNotFoundException", "ok"]),
