@@ -127,8 +127,9 @@ class EventBridgeApi:
         except _TooLargeError:
             raise ApiError("RequestEntityTooLargeException", "Request entity too large", 413) from None
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         request = SignedRequest(
-            scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"), headers, raw
+            scope["method"], path, scope.get("query_string", b"").decode("latin-1"), headers, raw
         )
         now = self.gateway.clock()
         key_id, signed_region = verify(request, self._secrets, now, region=self.region)

@@ -39,7 +39,8 @@ _SPACES = re.compile(r"\s+")
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
     """What SigV4 covers. `headers` keep their order and repeats (names in any case);
-    `path` is the decoded path; `query` the raw query string."""
+    `path` and `query` as they were sent (percent-encoded): AWS's canonical path, outside
+    S3, encodes the sent path once more."""
 
     method: str
     path: str

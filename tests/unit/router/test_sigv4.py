@@ -233,3 +233,13 @@ def test_any_input_verifies_or_is_an_api_error(authorization: str, date: str | N
     if error is not None:
         assert error.status in (400, 403)
         assert SECRET not in error.message
+
+
+def test_the_path_is_canonical_as_sent_encoded_once_more() -> None:
+    request = AWSRequest(method="POST", url="http://127.0.0.1:8080/bus%20api/put", data=BODY, headers={})
+    SigV4Auth(Credentials(KEY, SECRET), "events", "eu-west-1").add_auth(request)
+    headers = [(k, v) for k, v in request.headers.items()] + [("Host", "127.0.0.1:8080")]
+    now = datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    assert verify(SignedRequest("POST", "/bus%20api/put", "", headers, BODY), SECRETS, now)[0] == KEY
+    decoded = SignedRequest("POST", "/bus api/put", "", headers, BODY)
+    assert refused(decoded, now).code == "InvalidSignatureException"
