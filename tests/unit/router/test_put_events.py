@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.events import isoformat
 from gateway.router.eventbridge_api import API_SOURCE, ApiError, plan_put_events
@@ -158,3 +160,42 @@ def test_a_request_that_fails_as_a_whole(request_body: Any, code: str) -> None:
     failure = error(request=request_body)
     assert (failure.code, failure.status) == (code, 400)
     assert json.loads(failure.body()) == {"__type": code, "message": failure.message}
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "Source": st.one_of(st.text(max_size=12), _json),
+        "DetailType": st.one_of(st.text(max_size=12), _json),
+        "Detail": st.one_of(st.text(max_size=40), _json.map(json.dumps), _json),
+        "Resources": st.one_of(st.lists(st.text(max_size=10), max_size=3), _json),
+        "Time": st.one_of(st.floats(allow_nan=False), st.text(max_size=25), _json),
+        "EventBusName": st.one_of(st.sampled_from(["shop", "audit", "default", ARN, "x/y"]), _json),
+        "TraceHeader": st.one_of(st.text(max_size=10), _json),
+    },
+)
+
+
+@given(request=st.one_of(_json, st.fixed_dictionaries({"Entries": st.lists(_entry, max_size=12)})))
+def test_any_request_is_planned_or_refused_with_a_400(request: Any) -> None:
+    try:
+        results = plan_put_events(request, buses=BUSES, default="shop", now=NOW)
+    except ApiError as exc:
+        failure: ApiError | None = exc
+        results = []
+    else:
+        failure = None
+    if failure is not None:
+        assert failure.status == 400
+        assert failure.code in {"ValidationException", "SerializationException"}
+    for result in results:
+        assert isinstance(result, Accepted | Refused)
+        if isinstance(result, Accepted):
+            assert isinstance(json.loads(result.event.entry)["detail"], dict)
