@@ -2,8 +2,9 @@
 `hookgate serve` publishes, gets its per-entry results, and the rules' targets (jsonl files,
 another bus through a `bus` target) receive the events; the same entries put on moto's
 EventBridge give the same per-entry results except where moto departs from what EventBridge
-documents (listed below, and in docs/router.md); and every way a request can be unsigned
-or wrongly signed is answered as AWS answers it."""
+documents (listed below, and in docs/router.md); every way a request can be unsigned or
+wrongly signed is answered as AWS answers it; and hookgate's own `eventbridge` sink publishes
+to a hookgate bus through the API."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.helpers.aws import REGION, moto_server
-from tests.helpers.served import Served, base_config, free_port
+from tests.helpers.served import Served, base_config, free_port, stripe_event, stripe_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -420,3 +421,82 @@ def test_bad_requests_are_answered_never_with_a_500(bus: Served) -> None:
     response = httpx.post(bus.url + "/", content=huge, headers=signed(bus.url, huge))
     assert response.status_code == 413
     assert httpx.get(bus.url + "/").status_code == 404
+
+
+# -- hookgate's own EventBridge sink, pointed at a hookgate bus ------------------------------
+
+FORWARDING = """
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[store]
+url = "sqlite:///{tmp}/hookgate.db"
+
+[dispatcher]
+poll_interval_seconds = 0.2
+base_delay_seconds = 0.05
+max_delay_seconds = 0.2
+
+[sources.stripe]
+connector = "stripe"
+secrets = ["env:E2E_STRIPE_SECRET"]
+event_source = "com.example.stripe"
+sinks = ["forward"]
+
+[sinks.forward]
+type = "eventbridge"
+event_bus_name = "shop"
+endpoint_url = "http://127.0.0.1:{port}"
+region = "{region}"
+
+[sinks.shop]
+type = "router"
+
+[sinks.shop.api]
+credentials = [{{ access_key_id = "{key}", secret_access_key = "env:E2E_SHOP_BUS_SECRET" }}]
+
+[sinks.shop.rules.payments]
+event_pattern = {{ source = ["com.example.stripe"], detail-type = ["invoice.paid"] }}
+
+[[sinks.shop.rules.payments.targets]]
+id = "file"
+type = "jsonl"
+path = "{tmp}/payments.jsonl"
+"""
+
+
+def test_hookgates_eventbridge_sink_publishes_to_a_hookgate_bus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Stripe webhook, stored, is put by the `eventbridge` sink (botocore, batching, Time
+    and TraceHeader) on a bus of the same gateway through its API, whose rule delivers it."""
+    monkeypatch.setenv("E2E_SHOP_BUS_SECRET", SECRET)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    port = free_port()
+    config = tmp_path / "hookgate.toml"
+    config.write_text(FORWARDING.format(port=port, tmp=tmp_path, key=KEY, region=REGION))
+    served = Served(tmp_path, config, port)
+    served.start()
+    try:
+        body = stripe_event(kind="invoice.paid")
+        response = httpx.post(
+            f"{served.url}/webhooks/stripe",
+            content=body,
+            headers={**stripe_headers(body), "X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793"},
+        )
+        assert response.status_code == 200, response.text
+        [webhook_id] = response.json()["event_ids"]
+        [received] = wait_for(tmp_path / "payments.jsonl", 1)
+    finally:
+        served.stop()
+    assert received["id"] != webhook_id  # a new event on the bus, as EventBridge's PutEvents makes
+    assert (received["source"], received["detail-type"]) == ("com.example.stripe", "invoice.paid")
+    assert (received["account"], received["region"]) == (ACCOUNT, REGION)
+    assert received["detail"]["metadata"]["event_id"] == webhook_id
+    assert received["detail"]["payload"] == json.loads(body)
+    assert received["trace-header"] == "Root=1-5759e988-bd862e3fe1be46a994272793"
