@@ -32,10 +32,19 @@ from gateway.dispatcher import Dispatcher
 from gateway.enrichment import Enrichment, SourceEnricher
 from gateway.errors import StoreError
 from gateway.events import Event
-from gateway.http import RequestLogMiddleware, Source, WebhookHandler
+from gateway.http import RequestLogMiddleware, Source, WebhookHandler, store_events
 from gateway.observability import Metrics
 from gateway.sinks import Sink
-from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store, StoreAdmin, open_store
+from gateway.store import (
+    QUEUE_STATES,
+    DeliveryQueue,
+    Inbox,
+    PersistResult,
+    RetryPolicy,
+    Store,
+    StoreAdmin,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
@@ -175,6 +184,7 @@ def create_app(
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
     gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
+    apis = _connect_buses(gateway) if buses else {}
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -226,7 +236,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    return GatewayApp(gateway, app, _listener([metrics_route], separate), _listener(admin, admin_apart))
+    metrics_app = _listener([metrics_route], separate)
+    return GatewayApp(gateway, app, metrics_app, _listener(admin, admin_apart), apis)
 
 
 def _listener(routes: list[BaseRoute], apart: bool) -> ASGIApp | None:
@@ -298,6 +309,7 @@ class GatewayApp:
         app: Starlette,
         metrics_app: ASGIApp | None = None,
         admin_app: ASGIApp | None = None,
+        apis: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.gateway = gateway
         self.state = app.state
@@ -307,10 +319,14 @@ class GatewayApp:
         self.admin_app = admin_app
         self._webhooks = WebhookHandler(gateway)
         self._other = RequestLogMiddleware(app)
+        #: The buses' EventBridge API, by path (`POST` only).
+        self._apis = dict(apis or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(WebhookHandler.prefix):
             await self._webhooks(scope, receive, send)
+        elif scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self._apis:
+            await self._apis[scope["path"]](scope, receive, send)
         else:
             await self._other(scope, receive, send)
 
@@ -321,6 +337,22 @@ def _buses(settings: Settings) -> dict[str, Bus]:
     from gateway.router.bus import Bus  # noqa: PLC0415 - loaded with the first bus
 
     return {name: Bus(name, bus) for name, bus in settings.buses.items()}
+
+
+def _connect_buses(gateway: Gateway) -> dict[str, ASGIApp]:
+    """The buses' `bus` targets put events through the gateway's inbox; the buses' API
+    endpoints, by path."""
+    from gateway.router.eventbridge_api import api_endpoints  # noqa: PLC0415 - loaded with the first bus
+    from gateway.router.targets._bus import BusTarget  # noqa: PLC0415
+
+    async def publish(bus: str, events: Sequence[Event]) -> list[PersistResult]:
+        return await store_events(gateway, events, (bus,))
+
+    for sink in gateway.sinks.values():
+        target = getattr(sink, "target", None)
+        if isinstance(target, BusTarget):
+            target.publish = publish
+    return dict(api_endpoints(gateway))
 
 
 def _json(value: object, status: int = 200) -> Response:

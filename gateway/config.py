@@ -457,6 +457,10 @@ def parse_settings(
         else:
             buses[name] = output
 
+    if buses:
+        from gateway.router.rules import check_buses  # noqa: PLC0415 - loaded with the first bus
+
+        check_buses(buses)
     outputs = tuple(_table(raw, "sinks"))  # the sinks and the buses, in the file's order
     sources: dict[str, SourceSpec] = {}
     for name, table in _table(raw, "sources").items():

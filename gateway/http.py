@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -37,7 +38,7 @@ from gateway.store import PersistResult
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-__all__ = ["QUIET_PATHS", "RequestLogMiddleware", "Source", "WebhookHandler"]
+__all__ = ["QUIET_PATHS", "RequestLogMiddleware", "Source", "WebhookHandler", "store_events"]
 
 log = structlog.get_logger()
 
@@ -279,34 +280,41 @@ def _acknowledge(source: Source, webhook: WebhookRequest) -> ConnectorResponse |
 
 
 async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple[list[PersistResult], int]:
-    """Persist `events` durably (503 when the store cannot), then hand the new ones to the
-    dispatcher: from memory when it has room (stored leased to this process), else by a
-    wake-up. The results, and how many were duplicates."""
-    dispatcher = gateway.dispatcher
-    # Through a router, each event goes to the targets of the rules it matches.
-    routes: list[tuple[str, ...]] | None = None
-    routed = gateway.route(events, source.sinks)
-    if routed is not None:
-        events, routes = routed
-    targets = source.sinks if routes is None else tuple({s for route in routes for s in route})
-    leased = dispatcher is not None and dispatcher.has_room(targets, len(events))
+    """Persist `events` durably (503 when the store cannot) and hand the new ones to the
+    dispatcher; the results, and how many were duplicates."""
     try:
-        results = await gateway.inbox.persist(events, source.sinks, routes=routes, leased=leased)
+        results = await store_events(gateway, events, source.sinks)
     except StoreError as exc:
         log.error("store_unavailable", error=str(exc))
         raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
-    fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
-    duplicates = len(results) - len(fresh)
-    if fresh and gateway.feed.active:  # the admin API's live streams
-        where = routes if routes is not None else [source.sinks] * len(results)
-        gateway.feed.publish_events(
-            fresh, [w for w, r in zip(where, results, strict=True) if not r.duplicate]
-        )
+    duplicates = sum(1 for result in results if result.duplicate)
     counters = gateway.metrics.source(source.name)
     if duplicates:
         counters.duplicates.inc(duplicates)
-    if fresh:
-        counters.persisted.inc(len(fresh))
+    if len(results) > duplicates:
+        counters.persisted.inc(len(results) - duplicates)
+    return results, duplicates
+
+
+async def store_events(
+    gateway: Gateway, events: Sequence[Event], sinks: Sequence[str]
+) -> list[PersistResult]:
+    """Persist `events` durably for `sinks` (through the rules of the buses among them),
+    then hand the new ones to the dispatcher: from memory when it has room (stored leased
+    to this process), else by a wake-up. Raises `StoreError` when the store cannot."""
+    dispatcher = gateway.dispatcher
+    # Through a router, each event goes to the targets of the rules it matches.
+    routes: list[tuple[str, ...]] | None = None
+    routed = gateway.route(events, sinks)
+    if routed is not None:
+        events, routes = routed
+    targets = tuple(sinks) if routes is None else tuple({s for route in routes for s in route})
+    leased = dispatcher is not None and dispatcher.has_room(targets, len(events))
+    results = await gateway.inbox.persist(events, sinks, routes=routes, leased=leased)
+    fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
+    if fresh and gateway.feed.active:  # the admin API's live streams
+        where = routes if routes is not None else [tuple(sinks)] * len(results)
+        gateway.feed.publish_events(fresh, [w for w, r in zip(where, results, strict=True) if not r.duplicate])
     # Without a dispatcher, the inbox delivered the events itself (Lambda mode).
     if fresh and dispatcher is not None:
         if routes is not None:
@@ -318,10 +326,10 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
                 else:
                     dispatcher.notify(route)
         elif leased:
-            dispatcher.hand_off(fresh, source.sinks)
+            dispatcher.hand_off(fresh, sinks)
         else:
-            dispatcher.notify(source.sinks)
-    return results, duplicates
+            dispatcher.notify(sinks)
+    return results
 
 
 def _verify(source: Source, webhook: WebhookRequest, now: float) -> ConnectorResponse | None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["Bus", "ReplayPlan", "RuleTarget", "plan_replay", "replay_route", "route_events"]
 
 _SECONDS_PER_DAY = 86_400.0
+_MATCHED: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
 
 
 class Bus:
@@ -76,12 +78,15 @@ class Bus:
     def instrument(self, registry: CollectorRegistry) -> None:
         """`hookgate_router_matched_events{bus, rule}`: events each rule matched at ingest
         (EventBridge's `MatchedEvents`); `rule=""` counts the events no rule matched."""
-        self._matched = Counter(
-            "hookgate_router_matched_events",
-            "Events matched by a rule of a local router at ingest (rule empty: no rule matched)",
-            ["bus", "rule"],
-            registry=registry,
-        )
+        counter = _MATCHED.get(registry)
+        if counter is None:  # one family for every bus of the registry
+            counter = _MATCHED[registry] = Counter(
+                "hookgate_router_matched_events",
+                "Events matched by a rule of a local router at ingest (rule empty: no rule matched)",
+                ["bus", "rule"],
+                registry=registry,
+            )
+        self._matched = counter
 
     # -- routing ------------------------------------------------------------------------
     def destination(self, rule: str, target: str) -> str:

@@ -482,6 +482,7 @@ async def test_eventbridge_target_puts_the_event_itself_on_a_bus(aws: LocalAws, 
 def test_every_target_type_is_registered_with_its_options() -> None:
     types = target_types()
     assert sorted(types) == [
+        "bus",
         "callable",
         "cloudwatch-logs",
         "eventbridge",
