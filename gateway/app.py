@@ -186,30 +186,7 @@ def create_app(
     gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
     apis = _connect_buses(gateway) if buses else {}
 
-    async def healthz(request: Request) -> Response:
-        return _json({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        if durable is None:  # an inbox that keeps nothing is ready once it is built
-            return _json({"status": "ready"})
-        try:
-            await asyncio.wait_for(durable.depth(), timeout=2.0)
-        except (StoreError, TimeoutError) as exc:
-            log.warning("not_ready", error=str(exc))
-            return _json({"status": "unavailable"}, 503)
-        return _json({"status": "ready"})
-
-    async def metrics_endpoint(request: Request) -> Response:
-        with contextlib.suppress(StoreError, TimeoutError):
-            depth = {} if durable is None else await asyncio.wait_for(durable.depth(), timeout=2.0)
-            for sink in gateway.sinks:
-                for state in QUEUE_STATES:
-                    metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
-        with contextlib.suppress(StoreError, TimeoutError):
-            lag = {} if durable is None else await asyncio.wait_for(durable.oldest_pending(), timeout=2.0)
-            for sink in gateway.sinks:
-                metrics.oldest_pending_age.labels(sink).set(lag.get(sink, 0.0))
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    healthz, readyz, metrics_route = _probes(gateway)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -220,7 +197,6 @@ def create_app(
             await gateway.stop()
 
     # With a metrics port, `/metrics` is served there only (`GatewayApp.metrics_app`).
-    metrics_route = Route("/metrics", metrics_endpoint, methods=["GET"])
     separate = settings.server.metrics_port is not None
     # With an admin port, the admin API is served there only (`GatewayApp.admin_app`).
     from gateway.admin.app import admin_routes  # noqa: PLC0415 - its endpoints use this module
@@ -228,8 +204,8 @@ def create_app(
     admin, admin_apart = admin_routes(gateway), settings.admin.separate
     app = Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
+            healthz,
+            readyz,
             *(() if separate else (metrics_route,)),
             *(() if admin_apart else admin),
         ],
@@ -238,6 +214,42 @@ def create_app(
     app.state.gateway = gateway
     metrics_app = _listener([metrics_route], separate)
     return GatewayApp(gateway, app, metrics_app, _listener(admin, admin_apart), apis)
+
+
+def _probes(gateway: Gateway) -> tuple[Route, Route, Route]:
+    """`/healthz` (the process runs), `/readyz` (the store answers) and `/metrics`."""
+    store, metrics = gateway.store, gateway.metrics
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        if store is None:  # an inbox that keeps nothing is ready once it is built
+            return _json({"status": "ready"})
+        try:
+            await asyncio.wait_for(store.depth(), timeout=2.0)
+        except (StoreError, TimeoutError) as exc:
+            log.warning("not_ready", error=str(exc))
+            return _json({"status": "unavailable"}, 503)
+        return _json({"status": "ready"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        with contextlib.suppress(StoreError, TimeoutError):
+            depth = {} if store is None else await asyncio.wait_for(store.depth(), timeout=2.0)
+            for sink in gateway.sinks:
+                for state in QUEUE_STATES:
+                    metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
+        with contextlib.suppress(StoreError, TimeoutError):
+            lag = {} if store is None else await asyncio.wait_for(store.oldest_pending(), timeout=2.0)
+            for sink in gateway.sinks:
+                metrics.oldest_pending_age.labels(sink).set(lag.get(sink, 0.0))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return (
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    )
 
 
 def _listener(routes: list[BaseRoute], apart: bool) -> ASGIApp | None:

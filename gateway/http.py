@@ -314,7 +314,9 @@ async def store_events(
     fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
     if fresh and gateway.feed.active:  # the admin API's live streams
         where = routes if routes is not None else [tuple(sinks)] * len(results)
-        gateway.feed.publish_events(fresh, [w for w, r in zip(where, results, strict=True) if not r.duplicate])
+        gateway.feed.publish_events(
+            fresh, [w for w, r in zip(where, results, strict=True) if not r.duplicate]
+        )
     # Without a dispatcher, the inbox delivered the events itself (Lambda mode).
     if fresh and dispatcher is not None:
         if routes is not None:
