@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -78,6 +77,8 @@ REQUEST_FILTERS = ("outcome", "source", "since", "until")
 DEAD_LETTER_FILTERS = ("source", "sink", "detail_type", "since", "until")
 #: The overview's chart: the last hour in 12 buckets of 5 minutes, from at most this many requests.
 _CHART_BUCKETS, _CHART_SECONDS, _CHART_REQUESTS = 12, 3600, 5000
+#: The largest form a page sends (the rules tester's event is the largest).
+MAX_FORM_BYTES = 262_144
 
 Page = Callable[[Request, Session, ApiClient], Awaitable[Response]]
 
@@ -171,7 +172,7 @@ class Console:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{PREFIX}/login?{urlencode({'next': target})}", 303)
             if request.method == "POST":
-                form = await request.form()
+                form = await _form(request)
                 if not self._same_origin(request) or not session.csrf_ok(_text(form, "csrf")):
                     log.warning("console_csrf_refused", who=session.name, path=request.url.path)
                     return PlainTextResponse("refused: stale or missing form token; reload the page", 403)
@@ -220,7 +221,7 @@ class Console:
             return self.render(request, self.sessions.of(request), "login.html", next=target)
         if not self._same_origin(request):
             return PlainTextResponse("refused: cross-site login", 403)
-        form = await request.form()
+        form = await _form(request)
         token = (_text(form, "token") or "").strip()
         if not token:
             return self.render(request, None, "login.html", 400, next=target, error="Enter a token.")
@@ -243,7 +244,7 @@ class Console:
         session = self.sessions.of(request)
         response = RedirectResponse(f"{PREFIX}/login", 303)
         if session is not None:
-            form = await request.form()
+            form = await _form(request)
             if not self._same_origin(request) or not session.csrf_ok(_text(form, "csrf")):
                 return PlainTextResponse("refused: stale or missing form token; reload the page", 403)
             self.sessions.end(session)
@@ -254,8 +255,9 @@ class Console:
     # -- pages ------------------------------------------------------------------------------
     async def overview(self, request: Request, session: Session, api: ApiClient) -> Response:
         sources = await api.get("/sources")
-        if not sources.ok:
+        if not sources.ok and not sources.missing:
             return self.failed(request, session, sources)
+        named = [s["name"] for s in sources.body["items"]] if sources.ok else []
         now = self.clock()
         since = now - _CHART_SECONDS
         width = _CHART_SECONDS / _CHART_BUCKETS
@@ -276,7 +278,7 @@ class Console:
                 break
             page = await api.get("/requests", {"since": since, "limit": 1000, "cursor": cursor})
         charts = []
-        for name in sorted(set(counts) | {s["name"] for s in sources.body["items"]}):
+        for name in sorted(set(counts) | set(named)):
             buckets = [
                 Bucket(_when(since + i * width)[11:16], ok, bad) for i, (ok, bad) in enumerate(counts[name])
             ]
@@ -287,7 +289,6 @@ class Console:
             session,
             "overview.html",
             charts=charts,
-            sources=sources.body["items"],
             queue=queue.body if queue.ok else None,
             requests_available=requests_answer.ok,
         )
@@ -332,7 +333,7 @@ class Console:
 
     async def redeliver(self, request: Request, session: Session, api: ApiClient) -> Response:
         event_id = request.path_params["id"]
-        form = await request.form()
+        form = await _form(request)
         sink = _text(form, "sink")
         answer = await api.post(f"/events/{event_id}/redeliver", {"sinks": [sink] if sink else None})
         if not answer.ok:
@@ -376,7 +377,7 @@ class Console:
         )
 
     async def _redrive(self, request: Request, session: Session, api: ApiClient) -> Response:
-        form = await request.form()
+        form = await _form(request)
         dry_run = _text(form, "action") == "dry-run"
         body: dict[str, Any] = {"dry_run": dry_run}
         selected = [str(v) for v in form.getlist("delivery")]
@@ -394,7 +395,7 @@ class Console:
 
     async def replays(self, request: Request, session: Session, api: ApiClient) -> Response:
         if request.method == "POST":
-            form = await request.form()
+            form = await _form(request)
             body = {k: v for k in ("name", "source", "rule", "since", "until") if (v := _text(form, k))}
             answer = await api.post("/replays", body)
             if not answer.ok:
@@ -413,7 +414,7 @@ class Console:
             return self.failed(request, session, answer)
         tested, sample, problem = None, "", None
         if request.method == "POST":
-            form = await request.form()
+            form = await _form(request)
             sample = _text(form, "event") or ""
             try:
                 event = json.loads(sample)
@@ -453,6 +454,33 @@ class Console:
         return Passthrough()
 
 
-def _text(form: FormData | Mapping[str, Any], key: str) -> str | None:
-    value = form.get(key)
-    return value if isinstance(value, str) else None
+class Form:
+    """A URL-encoded form (the only kind the console's pages send)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+
+    def get(self, key: str) -> str | None:
+        return next((v for k, v in self._pairs if k == key), None)
+
+    def getlist(self, key: str) -> list[str]:
+        return [v for k, v in self._pairs if k == key]
+
+
+async def _form(request: Request) -> Form:
+    """The request's form, read once (at most `MAX_FORM_BYTES`: a larger one is empty)."""
+    found: Form | None = getattr(request.state, "form", None)
+    if found is None:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                body = b""
+                break
+        found = Form(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        request.state.form = found
+    return found
+
+
+def _text(form: Form, key: str) -> str | None:
+    return form.get(key)
