@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
+from gateway.admin import dead_letters, replays, rules, sources, stream
 from gateway.admin.api import API_PREFIX, Api, Routes
 from gateway.console import PREFIX as CONSOLE_PREFIX
 from gateway.console import Console
@@ -21,7 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["ENDPOINTS", "admin_routes"]
 
 #: The endpoint modules' routes, in the order openapi.json lists them.
-ENDPOINTS: tuple[Routes, ...] = ()
+ENDPOINTS: tuple[Routes, ...] = (
+    sources.routes,
+    dead_letters.routes,
+    replays.routes,
+    rules.routes,
+    stream.routes,
+)
 
 
 def admin_routes(gateway: Gateway) -> list[BaseRoute]:
