@@ -31,6 +31,7 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler
 from gateway.observability import Metrics
+from gateway.requestlog import RequestLog
 from gateway.sinks import Sink
 from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store, StoreAdmin, open_store
 
@@ -62,6 +63,8 @@ class Gateway:
     dispatcher: Dispatcher | None = None
     #: The local event buses (their rules' targets are in `sinks`).
     buses: dict[str, Bus] = field(default_factory=dict)
+    #: The requests log (None: nothing keeps one, Lambda mode).
+    requests: RequestLog | None = None
     #: After `stop`: the deliveries the store still had to make (None: it did not answer).
     left_pending: int | None = None
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its
@@ -86,6 +89,8 @@ class Gateway:
             released = await store.release_claims()
             if released:
                 log.info("claims_released", count=released)
+        if self.requests is not None:
+            self._tasks.append(asyncio.create_task(self.requests.run(), name="requests-log"))
         if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
@@ -158,7 +163,10 @@ def create_app(
     else:
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
-    gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
+    requests = None if durable is None else RequestLog(durable)
+    gateway = Gateway(
+        settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses, requests=requests
+    )
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
