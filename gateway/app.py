@@ -21,9 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.admin.app import admin_routes
 from gateway.config import Settings, SourceSpec
 from gateway.dispatcher import Dispatcher
 from gateway.enrichment import Enrichment, SourceEnricher
@@ -204,17 +205,24 @@ def create_app(
     # With a metrics port, `/metrics` is served there only (`GatewayApp.metrics_app`).
     metrics_route = Route("/metrics", metrics_endpoint, methods=["GET"])
     separate = settings.server.metrics_port is not None
+    # With an admin port, the admin API is served there only (`GatewayApp.admin_app`).
+    admin, admin_apart = admin_routes(gateway), settings.admin.separate
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *(() if separate else (metrics_route,)),
+            *(() if admin_apart else admin),
         ],
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    metrics_app = RequestLogMiddleware(Starlette(routes=[metrics_route])) if separate else None
-    return GatewayApp(gateway, app, metrics_app)
+    return GatewayApp(gateway, app, _listener([metrics_route], separate), _listener(admin, admin_apart))
+
+
+def _listener(routes: list[BaseRoute], apart: bool) -> ASGIApp | None:
+    """What a listener of its own serves (`routes`, when `apart`), logged like the rest."""
+    return RequestLogMiddleware(Starlette(routes=routes)) if routes and apart else None
 
 
 def build_source(spec: SourceSpec) -> Source:
@@ -255,11 +263,19 @@ class GatewayApp:
     """The ASGI application: `/webhooks/…` straight to the webhook handler (the hot path),
     everything else (health, metrics, lifespan) through Starlette."""
 
-    def __init__(self, gateway: Gateway, app: Starlette, metrics_app: ASGIApp | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        app: Starlette,
+        metrics_app: ASGIApp | None = None,
+        admin_app: ASGIApp | None = None,
+    ) -> None:
         self.gateway = gateway
         self.state = app.state
         #: What the separate metrics listener serves (`[server] metrics_port`), if any.
         self.metrics_app = metrics_app
+        #: What the admin API's own listener serves (`[admin] port`), if any.
+        self.admin_app = admin_app
         self._webhooks = WebhookHandler(gateway)
         self._other = RequestLogMiddleware(app)
 

@@ -6,6 +6,7 @@
     [dispatcher] retry policy and batching
     [sources.NAME]  connector = "stripe" + the connector's own keys + common keys
     [sinks.NAME]    type = "jsonl" + the sink's own keys
+    [admin]      the admin API: tokens and roles, its own listener (`gateway.admin.config`)
 
 Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
@@ -53,6 +54,7 @@ from pydantic.fields import FieldInfo
 
 import connectors
 from connectors import Connector, ConnectorOptions
+from gateway.admin.config import AdminSettings, parse_admin
 from gateway.errors import ConfigError
 from gateway.paths import StoreUrl, path_context
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
@@ -243,6 +245,7 @@ class Settings:
     sinks: dict[str, SinkSpec] = field(default_factory=dict)
     #: The local event buses (`[sinks.NAME] type = "router"`): a source's `sinks` may name them.
     buses: dict[str, BusSettings] = field(default_factory=dict)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     path: Path | None = None
 
 
@@ -277,6 +280,7 @@ def load_settings(
         sources=settings.sources,
         sinks=settings.sinks,
         buses=settings.buses,
+        admin=settings.admin,
         path=file,
     )
 
@@ -381,6 +385,7 @@ def _declared_field(path: tuple[str, ...], raw: Mapping[str, Any]) -> FieldInfo 
         "server": ServerSettings,
         "store": StoreSettings,
         "dispatcher": DispatcherSettings,
+        "admin": AdminSettings,
     }
     models: list[type[BaseModel]] = []
     if len(path) == 2 and path[0] in sections:
@@ -427,13 +432,14 @@ def parse_settings(
     """Validate an already-loaded mapping (TOML shape) into `Settings`; relative paths
     in it are relative to `base_dir` (the configuration file's directory), if any."""
     env = os.environ if env is None else env
-    known = {"server", "store", "dispatcher", "sources", "sinks"}
+    known = {"server", "store", "dispatcher", "sources", "sinks", "admin"}
     for key in raw:
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
     server = validate_model(ServerSettings, raw.get("server", {}), "server")
     store = validate_model(StoreSettings, raw.get("store", {}), "store", base_dir=base_dir)
     dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
+    admin = parse_admin(raw.get("admin", {}), env=env, base_dir=base_dir, secrets=secrets)
 
     def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references and paths resolved."""
@@ -489,7 +495,13 @@ def parse_settings(
             secret_references=references,
         )
     return Settings(
-        server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks, buses=buses
+        server=server,
+        store=store,
+        dispatcher=dispatcher,
+        sources=sources,
+        sinks=sinks,
+        buses=buses,
+        admin=admin,
     )
 
 

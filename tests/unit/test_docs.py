@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 import connectors
+from gateway.admin.config import AdminSettings
 from gateway.cli import main
 from gateway.config import DispatcherSettings, ServerSettings, SourceSettings, StoreSettings
 from gateway.observability import Metrics
@@ -62,6 +63,7 @@ def test_ci_runs_the_readme_test_command() -> None:
         ("[store]", StoreSettings),
         ("[dispatcher]", DispatcherSettings),
         ("[sources.NAME]", SourceSettings),
+        ("[admin]", AdminSettings),
     ],
 )
 def test_every_setting_is_documented(section: str, model: type[BaseModel]) -> None:

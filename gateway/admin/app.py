@@ -1,0 +1,30 @@
+"""The admin API's routes, as the composition root mounts them.
+
+Every endpoint module is listed once in `ENDPOINTS`; a new resource adds its module's
+`routes` there. With `[admin] port` the routes go on their own listener
+(`GatewayApp.admin_app`), else on the webhook port; without tokens there are none.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute, Mount
+
+from gateway.admin.api import API_PREFIX, Api, Routes
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+__all__ = ["ENDPOINTS", "admin_routes"]
+
+#: The endpoint modules' routes, in the order openapi.json lists them.
+ENDPOINTS: tuple[Routes, ...] = ()
+
+
+def admin_routes(gateway: Gateway) -> list[BaseRoute]:
+    """`/api/v1` over `gateway` (none when no token is configured: the API is off)."""
+    settings = gateway.settings.admin
+    if not settings.enabled:
+        return []
+    return [Mount(API_PREFIX, app=Api(gateway, settings, ENDPOINTS))]
