@@ -119,6 +119,10 @@ class FreshdeskConnector(Connector):
     Options: ClassVar[type[FreshdeskOptions]] = FreshdeskOptions
     options: FreshdeskOptions
 
+    def secret_headers(self) -> frozenset[str]:
+        name = self.options.header_name
+        return frozenset() if name is None else frozenset({name.lower()})
+
     def verify(self, request: WebhookRequest, now: float) -> None:
         opts = self.options
         if opts.header_name is not None:

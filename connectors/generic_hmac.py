@@ -98,6 +98,9 @@ class GenericHmacConnector(Connector):
     Options: ClassVar[type[GenericHmacOptions]] = GenericHmacOptions
     options: GenericHmacOptions
 
+    def secret_headers(self) -> frozenset[str]:
+        return frozenset({self.options.signature_header.lower()})
+
     def verify(self, request: WebhookRequest, now: float) -> None:
         opts = self.options
         header = request.headers.get(opts.signature_header)

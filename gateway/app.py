@@ -34,6 +34,7 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler
 from gateway.observability import Metrics
+from gateway.requestlog import RequestLog
 from gateway.sinks import Sink
 from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store, StoreAdmin, open_store
 
@@ -77,6 +78,8 @@ class Gateway:
     feed: LiveFeed = field(default_factory=LiveFeed)
     #: The replays the admin API started in this process.
     replays: Replays = field(default_factory=Replays)
+    #: The requests log (None: nothing keeps one, Lambda mode).
+    requests: RequestLog | None = None
     #: After `stop`: the deliveries the store still had to make (None: it did not answer).
     left_pending: int | None = None
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its
@@ -101,6 +104,8 @@ class Gateway:
             released = await store.release_claims()
             if released:
                 log.info("claims_released", count=released)
+        if self.requests is not None:
+            self._tasks.append(asyncio.create_task(self.requests.run(), name="requests-log"))
         if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
@@ -174,7 +179,18 @@ def create_app(
     else:
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
-    gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
+    gateway = Gateway(
+        settings,
+        sources,
+        inbox,
+        dict(sinks),
+        metrics,
+        clock,
+        durable,
+        dispatcher,
+        buses,
+        requests=None if durable is None else RequestLog(durable),
+    )
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
