@@ -74,7 +74,7 @@ EVENT_FILTERS = (
     "q",
 )
 REQUEST_FILTERS = ("outcome", "source", "since", "until")
-DEAD_LETTER_FILTERS = ("source", "sink", "detail_type", "since", "until")
+DEAD_LETTER_FILTERS = ("source", "sink", "cause", "since", "until")
 #: The overview's chart: the last hour in 12 buckets of 5 minutes, from at most this many requests.
 _CHART_BUCKETS, _CHART_SECONDS, _CHART_REQUESTS = 12, 3600, 5000
 #: The largest form a page sends (the rules tester's event is the largest).
@@ -257,7 +257,7 @@ class Console:
         sources = await api.get("/sources")
         if not sources.ok and not sources.missing:
             return self.failed(request, session, sources)
-        named = [s["name"] for s in sources.body["items"]] if sources.ok else []
+        named = [s["name"] for s in sources.body["sources"]] if sources.ok else []
         now = self.clock()
         since = now - _CHART_SECONDS
         width = _CHART_SECONDS / _CHART_BUCKETS
@@ -297,15 +297,17 @@ class Console:
         answer = await api.get("/sources")
         if not answer.ok:
             return self.failed(request, session, answer)
-        return self.render(request, session, "sources.html", sources=answer.body["items"])
+        return self.render(request, session, "sources.html", sources=answer.body["sources"])
 
     async def send_test(self, request: Request, session: Session, api: ApiClient) -> Response:
         name = request.path_params["name"]
         answer = await api.post(f"/sources/{name}/test")
         if not answer.ok:
             return self.failed(request, session, answer)
-        status = answer.body.get("status", "sent") if isinstance(answer.body, dict) else "sent"
-        return self.back("/sources", f"Test webhook sent to {name}: {status}")
+        result = answer.body
+        outcome = "accepted" if result["accepted"] else "refused"
+        stored = ", ".join(result["event_ids"]) or "nothing"
+        return self.back("/sources", f"Test webhook to {name}: {result['status']} {outcome}; stored {stored}")
 
     async def events(self, request: Request, session: Session, api: ApiClient) -> Response:
         filters = {k: request.query_params.get(k, "") for k in EVENT_FILTERS}
@@ -332,13 +334,13 @@ class Console:
         return self.render(request, session, "event.html", event=answer.body)
 
     async def redeliver(self, request: Request, session: Session, api: ApiClient) -> Response:
+        """A dead destination of the event, queued again (the dead letters' redrive)."""
         event_id = request.path_params["id"]
-        form = await _form(request)
-        sink = _text(form, "sink")
-        answer = await api.post(f"/events/{event_id}/redeliver", {"sinks": [sink] if sink else None})
+        sink = _text(await _form(request), "sink") or ""
+        answer = await api.post("/dead-letters/redrive", {"ids": [f"{event_id}/{sink}"]})
         if not answer.ok:
             return self.failed(request, session, answer)
-        return self.back(f"/events/{event_id}", f"Queued again: {answer.body.get('count', 0)} deliveries")
+        return self.back(f"/events/{event_id}", f"Queued again: {answer.body['redriven']} deliveries")
 
     async def requests(self, request: Request, session: Session, api: ApiClient) -> Response:
         filters = {k: request.query_params.get(k, "") for k in REQUEST_FILTERS}
@@ -380,33 +382,32 @@ class Console:
         form = await _form(request)
         dry_run = _text(form, "action") == "dry-run"
         body: dict[str, Any] = {"dry_run": dry_run}
-        selected = [str(v) for v in form.getlist("delivery")]
+        kept = {k: v for k in DEAD_LETTER_FILTERS if (v := _text(form, k))}
         if _text(form, "scope") == "matching":
-            body["filter"] = {k: v for k in DEAD_LETTER_FILTERS if (v := _text(form, k))}
+            body["filter"] = kept
         else:
-            body["delivery_ids"] = selected
+            body["ids"] = form.getlist("delivery")
         answer = await api.post("/dead-letters/redrive", body)
         if not answer.ok:
             return self.failed(request, session, answer)
-        count = answer.body.get("count", 0)
-        notice = f"{count} dead letters would be redriven" if dry_run else f"Redriven: {count} dead letters"
-        kept = {k: v for k in DEAD_LETTER_FILTERS if (v := _text(form, k))}
+        matched, redriven = answer.body["matched"], answer.body["redriven"]
+        notice = f"Redriven: {redriven} of {matched}"
+        if dry_run:
+            notice = f"{matched} dead letters would be redriven"
         return RedirectResponse(f"{PREFIX}/dead-letters?{urlencode({**kept, 'notice': notice})}", 303)
 
     async def replays(self, request: Request, session: Session, api: ApiClient) -> Response:
         if request.method == "POST":
             form = await _form(request)
-            body = {k: v for k in ("name", "source", "rule", "since", "until") if (v := _text(form, k))}
+            body = {k: v for k in ("name", "source", "rule", "from", "to") if (v := _text(form, k))}
             answer = await api.post("/replays", body)
             if not answer.ok:
                 return self.failed(request, session, answer)
-            return self.back(
-                "/replays", f"Replay started: {answer.body.get('name') or answer.body.get('id', '')}"
-            )
+            return self.back("/replays", f"Replay started: {answer.body['name'] or answer.body['id']}")
         answer = await api.get("/replays")
         if not answer.ok:
             return self.failed(request, session, answer)
-        return self.render(request, session, "replays.html", items=answer.body["items"])
+        return self.render(request, session, "replays.html", items=answer.body["replays"])
 
     async def rules(self, request: Request, session: Session, api: ApiClient) -> Response:
         answer = await api.get("/rules")
@@ -423,7 +424,7 @@ class Console:
             else:
                 result = await api.post("/rules/test", {"event": event})
                 if result.ok:
-                    tested = result.body
+                    tested = result.body["results"]
                 else:
                     problem = result.error
         return self.render(
@@ -431,7 +432,7 @@ class Console:
             session,
             "rules.html",
             400 if problem else 200,
-            rules=answer.body["items"],
+            rules=answer.body["rules"],
             tested=tested,
             sample=sample,
             problem=problem,

@@ -6,7 +6,9 @@ Every page is screenshotted (laptop and phone, light and dark) into
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,8 @@ import httpx
 import pytest
 
 from tests.helpers.browser import chromium, screenshot, serious_violations
-from tests.helpers.served import Served, base_config, free_port
+from tests.helpers.http_server import serve_http
+from tests.helpers.served import Served, base_config, free_port, stripe_event, stripe_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -27,22 +30,71 @@ tokens = [
   {{ name = "support", token = "{VIEWER_TOKEN}", role = "viewer" }},
 ]
 """
+#: `app` gets every event, at a port where nothing listens until a test starts a server
+#: there: its deliveries die after one attempt, and a redrive then delivers them.
+SINKS = """
+[sinks.app]
+type = "http"
+url = "http://127.0.0.1:{app_port}/hooks"
+retry_policy = {{ max_attempts = 1 }}
+
+[sinks.bus]
+type = "router"
+
+[sinks.bus.rules.paid]
+description = "paid invoices to the ledger"
+event_pattern = '{{"detail-type": ["invoice.paid"]}}'
+
+[[sinks.bus.rules.paid.targets]]
+id = "ledger"
+type = "jsonl"
+path = "ledger.jsonl"
+"""
 PAGES = ["/", "/sources", "/events", "/requests", "/dead-letters", "/replays", "/rules", "/live"]
 PHONE = {"width": 390, "height": 844}
 
 
 class ConsoleServed(Served):
+    app_port: int = 0
+
     def env(self) -> dict[str, str]:
         return {**super().env(), "E2E_ADMIN_TOKEN": ADMIN_TOKEN}
 
+    def api(self, path: str, token: str = ADMIN_TOKEN, **params: Any) -> Any:
+        answer = httpx.get(
+            f"{self.url}/api/v1{path}", params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def send_stripe(self, event_id: str | None = None) -> str:
+        """A signed Stripe delivery through the edge; the id of the event it stored."""
+        body = stripe_event(event_id)
+        answer = httpx.post(f"{self.url}/webhooks/stripe", content=body, headers=stripe_headers(body))
+        assert answer.status_code == 200, answer.text
+        [stored] = answer.headers["x-hookgate-event-ids"].split(",")
+        return stored
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("the condition never held")
+
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServed]:
     tmp = tmp_path_factory.mktemp("console")
     port = free_port()
     config = tmp / "hookgate.toml"
-    config.write_text(base_config(tmp, port, extra=ADMIN))
+    app_port = free_port()
+    config.write_text(base_config(tmp, port, extra=ADMIN + SINKS.format(app_port=app_port)))
     served = ConsoleServed(tmp, config, port)
+    served.app_port = app_port
     served.start()
     try:
         yield served
@@ -202,3 +254,132 @@ def test_artifacts_directory_is_ignored_by_git() -> None:
     )
     assert ignored.returncode == 0
     assert Path(ARTIFACTS).name == "console"
+
+
+def test_the_sources_page_copies_a_webhook_url_and_sends_a_signed_test(
+    browser: Any, gateway: ConsoleServed
+) -> None:
+    context = browser.new_context(base_url=gateway.url, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    log_in(page)
+    page.get_by_role("link", name="Sources").click()
+    card = page.get_by_role("region", name="stripe")
+    assert card.locator("code").inner_text() == f"{gateway.url}/webhooks/stripe"
+    card.get_by_role("button", name="Copy URL").click()
+    assert card.get_by_role("button", name="Copied").is_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == f"{gateway.url}/webhooks/stripe"
+    before = gateway.stored_count()
+    card.get_by_role("button", name="Send test webhook").click()
+    notice = page.get_by_role("status").inner_text()
+    assert notice.startswith("Test webhook to stripe: 200 accepted; stored ")
+    assert gateway.stored_count() == before + 1
+    stored = notice.rsplit(" ", 1)[1]
+    assert any(e["id"] == stored for e in gateway.sink_entries())
+    screenshot(page, "sources-after-test")
+    context.close()
+
+
+def test_a_dead_letter_is_counted_then_redriven_and_delivered(page: Any, gateway: ConsoleServed) -> None:
+    event_id = gateway.send_stripe()
+    delivery = f"{event_id}/app"
+    wait_until(lambda: any(d["id"] == delivery for d in gateway.api("/dead-letters")["items"]))
+    log_in(page)
+    page.get_by_role("link", name="Dead letters").click()
+    row = page.get_by_role("row").filter(has=page.locator(f'input[value="{delivery}"]'))
+    assert "dead" in row.inner_text()
+    row.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Count (dry run)").click()
+    assert page.get_by_role("status").inner_text() == "1 dead letters would be redriven"
+    assert any(d["id"] == delivery for d in gateway.api("/dead-letters")["items"])  # nothing moved
+    with serve_http(gateway.app_port) as app:
+        page.locator(f'input[value="{delivery}"]').check()
+        page.get_by_role("button", name="Redrive", exact=True).click()
+        assert page.get_by_role("status").inner_text() == "Redriven: 1 of 1"
+        wait_until(lambda: any(event_id.encode() in r.body for r in app.received))
+
+        def gone() -> bool:
+            page.reload()
+            return bool(page.locator(f'input[value="{delivery}"]').count() == 0)
+
+        wait_until(gone)
+    screenshot(page, "dead-letters-after-redrive")
+
+
+def test_a_new_event_appears_in_the_live_tail_without_reloading(page: Any, gateway: ConsoleServed) -> None:
+    log_in(page)
+    page.get_by_role("link", name="Live tail").click()
+    page.get_by_text("Connected.").wait_for()
+    page.evaluate("window.notReloaded = true")
+    event_id = gateway.send_stripe()
+    link = page.locator(f'#live a[href="/console/events/{event_id}"]')
+    link.wait_for(timeout=10_000)
+    assert "stripe" in page.locator("#live li").first.inner_text()
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "live-with-an-event")
+
+
+def test_a_replay_is_started_and_followed(page: Any, gateway: ConsoleServed) -> None:
+    gateway.send_stripe()
+    log_in(page)
+    page.get_by_role("link", name="Replays").click()
+    form = page.get_by_role("form", name="Start a replay")
+    form.get_by_label("Name").fill("console-replay")
+    form.get_by_label("From (time or age)").fill("1h")
+    form.get_by_label("Rule").fill("bus/paid")
+    form.get_by_role("button", name="Start replay").click()
+    assert page.get_by_role("status").inner_text() == "Replay started: console-replay"
+
+    def finished() -> bool:
+        page.reload()
+        return "done" in page.get_by_role("row").filter(has_text="console-replay").inner_text()
+
+    wait_until(finished)
+    row = page.get_by_role("row").filter(has_text="console-replay").inner_text()
+    assert "bus/paid" in row
+    screenshot(page, "replays-after-one")
+
+
+def test_the_rules_tester_says_which_rule_matches_and_what_its_target_gets(page: Any) -> None:
+    log_in(page, VIEWER_TOKEN)  # testing changes nothing: a viewer may
+    page.get_by_role("link", name="Rules").click()
+    assert page.get_by_role("heading", name="bus/paid").is_visible()
+    assert "ledger" in page.get_by_role("region", name="Rule paid").inner_text()
+    event = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "invoice.paid",
+        "source": "hookgate.stripe",
+        "account": "000000000000",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"payload": {"id": "evt_rules"}},
+    }
+    page.get_by_label("Event (JSON, EventBridge-shaped)").fill(json.dumps(event))
+    page.get_by_role("button", name="Which rules match?").click()
+    result = page.get_by_role("region", name="Test result")
+    assert "bus/paid: matches" in result.inner_text().replace("\n", " ")
+    result.get_by_text("ledger would receive").click()
+    assert "evt_rules" in result.locator("pre").inner_text()
+    page.get_by_label("Event (JSON, EventBridge-shaped)").fill("{not json")
+    page.get_by_role("button", name="Which rules match?").click()
+    assert page.get_by_role("alert").inner_text() == "The event is not JSON."
+    screenshot(page, "rules-tested")
+
+
+def test_a_viewer_sees_no_write_buttons_and_its_forged_write_is_refused(
+    page: Any, gateway: ConsoleServed
+) -> None:
+    log_in(page, VIEWER_TOKEN)
+    page.get_by_role("link", name="Sources").click()
+    assert page.get_by_role("button", name="Copy URL").count() >= 1
+    assert page.get_by_role("button", name="Send test webhook").count() == 0
+    page.get_by_role("link", name="Dead letters").click()
+    assert page.get_by_role("button", name="Redrive", exact=True).count() == 0
+    # the form posted anyway (with the session's own CSRF token): the API's 403
+    csrf = page.locator('input[name="csrf"]').first.get_attribute("value")
+    answer = page.request.post(
+        "/console/sources/stripe/test", form={"csrf": csrf}, headers={"Origin": gateway.url}
+    )
+    assert answer.status == 403
+    assert "this needs the admin role" in answer.text()
