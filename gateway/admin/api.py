@@ -51,7 +51,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
-import click
 import structlog
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
 from pydantic.json_schema import models_json_schema
@@ -65,7 +64,6 @@ from gateway.admin.auth import Authenticator, Principal
 from gateway.admin.config import ROLES, AdminSettings, Role
 from gateway.errors import StoreError
 from gateway.observability import version
-from gateway.store.cli import parse_time
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -121,6 +119,10 @@ class Document(BaseModel):
 
 
 def _time(value: Any) -> float:
+    import click  # noqa: PLC0415 - the command line's parser, loaded on use
+
+    from gateway.store.cli import parse_time  # noqa: PLC0415
+
     if isinstance(value, int | float):
         return float(value)
     try:
