@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
+from gateway.admin import events
 from gateway.admin.api import API_PREFIX, Api, Routes
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["ENDPOINTS", "admin_routes"]
 
 #: The endpoint modules' routes, in the order openapi.json lists them.
-ENDPOINTS: tuple[Routes, ...] = ()
+ENDPOINTS: tuple[Routes, ...] = (events.routes,)
 
 
 def admin_routes(gateway: Gateway) -> list[BaseRoute]:
