@@ -27,6 +27,7 @@ The schema is created and migrated on `open` (`_pgschema`), unless `create=False
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -379,7 +380,14 @@ class PostgresStore(Store):
             "seen": [call.now for _, _, call in chosen],
             "provider_ids": [e.provider_event_id for e in rows],
             "provider_deliveries": [e.provider_delivery_id for e in rows],
-            **_request_arrays([call.request for call in calls if call.request is not None]),
+            # Each request lists its own events' ids (corrected below for duplicates).
+            **_request_arrays(
+                [
+                    dataclasses.replace(call.request, event_ids=tuple(e.id for e in call.events))
+                    for call in calls
+                    if call.request is not None
+                ]
+            ),
             "window": window,
             "route_ids": [d[0] for d in deliveries],
             "route_sinks": [d[1] for d in deliveries],
