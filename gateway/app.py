@@ -34,9 +34,18 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler
 from gateway.observability import Metrics
-from gateway.requestlog import RequestLog
+from gateway.requestlog import REDACTED_HEADERS, Redactor, RequestLog
 from gateway.sinks import Sink
-from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store, StoreAdmin, open_store
+from gateway.store import (
+    QUEUE_STATES,
+    DeliveryQueue,
+    Inbox,
+    RequestLogPolicy,
+    RetryPolicy,
+    Store,
+    StoreAdmin,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
@@ -189,7 +198,7 @@ def create_app(
         durable,
         dispatcher,
         buses,
-        requests=None if durable is None else RequestLog(durable),
+        requests=_requests_log(settings, durable),
     )
 
     async def healthz(request: Request) -> Response:
@@ -248,6 +257,17 @@ def create_app(
 def _listener(routes: list[BaseRoute], apart: bool) -> ASGIApp | None:
     """What a listener of its own serves (`routes`, when `apart`), logged like the rest."""
     return RequestLogMiddleware(Starlette(routes=routes)) if routes and apart else None
+
+
+def _requests_log(settings: Settings, store: Store | None) -> RequestLog | None:
+    """The requests log, kept while the admin API is on (its `[admin]` bounds and
+    redactions); none without a store to keep it in."""
+    admin = settings.admin
+    if store is None or not admin.enabled:
+        return None
+    store.request_log = RequestLogPolicy(admin.requests_retention_hours * 3600.0, admin.requests_max_rows)
+    redactor = Redactor((*REDACTED_HEADERS, *(name.lower() for name in admin.redact_headers)))
+    return RequestLog(store, redactor, keep_rejected_bodies=admin.keep_rejected_bodies)
 
 
 def build_source(spec: SourceSpec) -> Source:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
-from gateway.admin import dead_letters, replays, rules, sources, stream
+from gateway.admin import dead_letters, events, replays, rules, sources, stream
 from gateway.admin.api import API_PREFIX, Api, Routes
 from gateway.console import PREFIX as CONSOLE_PREFIX
 from gateway.console import Console
@@ -24,6 +24,7 @@ __all__ = ["ENDPOINTS", "admin_routes"]
 #: The endpoint modules' routes, in the order openapi.json lists them.
 ENDPOINTS: tuple[Routes, ...] = (
     sources.routes,
+    events.routes,
     dead_letters.routes,
     replays.routes,
     rules.routes,

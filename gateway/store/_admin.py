@@ -77,6 +77,7 @@ class EventSummary:
     dedup_key: str
     received_at: float
     deliveries: tuple[DeliveryRecord, ...] = ()
+    provider_event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ The schema is created and migrated on `open` (`_pgschema`), unless `create=False
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -194,6 +195,7 @@ DELETE FROM events WHERE id IN (SELECT id FROM old)
 """
 
 _EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
+_SUMMARY_COLUMNS = "id, source, detail_type, dedup_key, received_at, provider_event_id"
 _REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
 
 
@@ -379,7 +381,14 @@ class PostgresStore(Store):
             "seen": [call.now for _, _, call in chosen],
             "provider_ids": [e.provider_event_id for e in rows],
             "provider_deliveries": [e.provider_delivery_id for e in rows],
-            **_request_arrays([call.request for call in calls if call.request is not None]),
+            # Each request lists its own events' ids (corrected below for duplicates).
+            **_request_arrays(
+                [
+                    dataclasses.replace(call.request, event_ids=tuple(e.id for e in call.events))
+                    for call in calls
+                    if call.request is not None
+                ]
+            ),
             "window": window,
             "route_ids": [d[0] for d in deliveries],
             "route_sinks": [d[1] for d in deliveries],
@@ -553,17 +562,33 @@ class PostgresStore(Store):
     # -- queries ------------------------------------------------------------------------
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
         async def run(conn: Conn) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
-            cur = await conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", [event_id])  # noqa: S608
+            cur = await conn.execute(
+                f"SELECT {_EVENT_COLUMNS}, provider_event_id, provider_delivery_id "  # noqa: S608
+                "FROM events WHERE id = %s",
+                [event_id],
+            )
             row = await cur.fetchone()
             if row is None:
                 return None
-            return Event(*row), (await _deliveries(conn, [event_id])).get(event_id, ())
+            id_, source, key, type_, at, entry, keep, provider_id, provider_delivery = row
+            event = Event(
+                id_,
+                source,
+                key,
+                type_,
+                at,
+                entry,
+                keep,
+                provider_event_id=provider_id,
+                provider_delivery_id=provider_delivery,
+            )
+            return event, (await _deliveries(conn, [event_id])).get(event_id, ())
 
         return await self._run(run)
 
     async def _list_events(self, query: EventQuery, limit: int) -> list[EventSummary]:
         sql, params = event_filters(
-            "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE true",
+            f"SELECT {_SUMMARY_COLUMNS} FROM events WHERE true",  # noqa: S608
             query,
             mark="%s",
             like="ILIKE",
@@ -574,8 +599,8 @@ class PostgresStore(Store):
             rows = await cur.fetchall()
             records = await _deliveries(conn, [row[0] for row in rows])
             return [
-                EventSummary(id_, source_, type_, key, at, records.get(id_, ()))
-                for id_, source_, type_, key, at in rows
+                EventSummary(id_, source_, type_, key, at, records.get(id_, ()), provider)
+                for id_, source_, type_, key, at, provider in rows
             ]
 
         return await self._run(run)

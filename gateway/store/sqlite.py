@@ -199,6 +199,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 _PURGE_CHUNK = 1000
 _EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
+_SUMMARY_COLUMNS = "id, source, detail_type, dedup_key, received_at, provider_event_id"
 _INSERTED_COLUMNS = f"{_EVENT_COLUMNS}, provider_event_id, provider_delivery_id"
 _REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
 _ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-parameter limit
@@ -563,26 +564,26 @@ class SQLiteStore(Store):
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
         def run(conn: sqlite3.Connection) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
             row = conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608
+                f"SELECT {_INSERTED_COLUMNS} FROM events WHERE id = ?",  # noqa: S608
                 (event_id,),
             ).fetchone()
             if row is None:
                 return None
-            return Event(*row), _deliveries(conn, event_id)
+            return _stored_event(row), _deliveries(conn, event_id)
 
         return await self._read(run)
 
     async def _list_events(self, query: EventQuery, limit: int) -> list[EventSummary]:
         def run(conn: sqlite3.Connection) -> list[EventSummary]:
             sql, params = event_filters(
-                "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE 1 = 1",
+                f"SELECT {_SUMMARY_COLUMNS} FROM events WHERE 1 = 1",  # noqa: S608
                 query,
                 mark="?",
             )
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
             return [
-                EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_))
-                for id_, source_, type_, key, at in rows.fetchall()
+                EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_), provider)
+                for id_, source_, type_, key, at, provider in rows.fetchall()
             ]
 
         return await self._read(run)
@@ -661,6 +662,22 @@ class SQLiteStore(Store):
             return dict(rows.fetchall())
 
         return await self._read(run)
+
+
+def _stored_event(row: Sequence[Any]) -> Event:
+    """An event read with `_INSERTED_COLUMNS`."""
+    id_, source, key, type_, at, entry, keep, provider_id, provider_delivery = row
+    return Event(
+        id_,
+        source,
+        key,
+        type_,
+        at,
+        entry,
+        keep,
+        provider_event_id=provider_id,
+        provider_delivery_id=provider_delivery,
+    )
 
 
 def _deliveries(conn: sqlite3.Connection, event_id: str) -> tuple[DeliveryRecord, ...]:
