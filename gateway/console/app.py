@@ -76,7 +76,7 @@ EVENT_FILTERS = (
 REQUEST_FILTERS = ("outcome", "source", "since", "until")
 DEAD_LETTER_FILTERS = ("source", "sink", "cause", "since", "until")
 #: The overview's chart: the last hour in 12 buckets of 5 minutes, from at most this many requests.
-_CHART_BUCKETS, _CHART_SECONDS, _CHART_REQUESTS = 12, 3600, 5000
+_CHART_BUCKETS, _CHART_SECONDS, _CHART_REQUESTS, _CHART_PAGE = 12, 3600, 5000, 500
 #: The largest form a page sends (the rules tester's event is the largest).
 MAX_FORM_BYTES = 262_144
 
@@ -262,21 +262,22 @@ class Console:
         since = now - _CHART_SECONDS
         width = _CHART_SECONDS / _CHART_BUCKETS
         counts: dict[str, list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(_CHART_BUCKETS)])
-        requests_answer = await api.get("/requests", {"since": since, "limit": 1000})
+        window = {"since": datetime.fromtimestamp(since, UTC).isoformat(), "limit": _CHART_PAGE}
+        requests_answer = await api.get("/requests", window)
         seen, page = 0, requests_answer
         while page.ok and seen < _CHART_REQUESTS:
             for item in page.body["items"]:
-                at = _epoch(item.get("received_at") or item.get("time"))
+                at = _epoch(item["received_at"])
                 if at is None or at < since:
                     continue
                 index = min(int((at - since) // width), _CHART_BUCKETS - 1)
-                rejected = int(item.get("status", 200)) >= 300
-                counts[item.get("source") or "(unknown source)"][index][int(rejected)] += 1
+                rejected = item["outcome"] == "rejected"
+                counts[item["source"] or "(no source)"][index][int(rejected)] += 1
             seen += len(page.body["items"])
             cursor = page.body.get("next_cursor")
             if not cursor:
                 break
-            page = await api.get("/requests", {"since": since, "limit": 1000, "cursor": cursor})
+            page = await api.get("/requests", {**window, "cursor": cursor})
         charts = []
         for name in sorted(set(counts) | set(named)):
             buckets = [

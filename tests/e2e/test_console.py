@@ -7,7 +7,9 @@ Every page is screenshotted (laptop and phone, light and dark) into
 from __future__ import annotations
 
 import json
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -383,3 +385,111 @@ def test_a_viewer_sees_no_write_buttons_and_its_forged_write_is_refused(
     )
     assert answer.status == 403
     assert "this needs the admin role" in answer.text()
+
+
+def test_an_event_is_found_by_its_stripe_id_opened_and_redelivered_until_delivered(
+    page: Any, gateway: ConsoleServed
+) -> None:
+    provider_id = f"evt_console_{uuid.uuid4().hex[:12]}"
+    event_id = gateway.send_stripe(provider_id)
+    wait_until(lambda: any(d["id"] == f"{event_id}/app" for d in gateway.api("/dead-letters")["items"]))
+    gateway.wait_for_sink(lambda entries: any(e["id"] == event_id for e in entries))
+    log_in(page)
+    page.get_by_role("link", name="Events").click()
+    page.get_by_label("Provider event id").fill(provider_id)
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("table.rows tbody tr")
+    assert rows.count() == 1
+    row = rows.first.inner_text()
+    assert provider_id in row
+    assert "archive delivered" in row
+    assert "app dead" in row
+    screenshot(page, "events-found")
+
+    rows.first.get_by_role("link").click()
+    page.wait_for_url(f"**/console/events/{event_id}")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Event {event_id}"
+    payload = page.locator("details.payload").first
+    assert payload.get_attribute("open") is not None
+    assert f'"id": "{provider_id}"' in payload.inner_text()
+    page.get_by_text("Payload", exact=True).click()  # collapses
+    assert payload.get_attribute("open") is None
+    app = page.get_by_role("region", name="Destination app")
+    attempts = app.get_by_role("list", name="Attempts to app").get_by_role("listitem")
+    assert attempts.count() == 1
+    assert "#1 dead" in attempts.first.inner_text()
+    assert "connection_error" in attempts.first.inner_text()
+    archive = page.get_by_role("region", name="Destination archive")
+    assert "#1 delivered" in archive.inner_text()
+    assert archive.get_by_role("button").count() == 0  # only a dead destination is redelivered
+    screenshot(page, "event-dead")
+
+    with serve_http(gateway.app_port) as received:
+        app.get_by_role("button", name="Redeliver to app").click()
+        assert page.get_by_role("status").inner_text() == "Queued again: 1 deliveries"
+
+        def delivered() -> bool:
+            page.reload()
+            return (
+                "delivered" in page.get_by_role("region", name="Destination app").locator("h3").inner_text()
+            )
+
+        wait_until(delivered)
+        assert any(event_id.encode() in r.body for r in received.received)
+    attempts = page.get_by_role("list", name="Attempts to app").get_by_role("listitem")
+    assert attempts.count() == 2
+    assert "#1 delivered" in attempts.nth(1).inner_text()  # a redrive starts a fresh budget
+    screenshot(page, "event-redelivered")
+
+
+def test_a_forged_request_is_shown_with_its_cause_and_the_fix(page: Any, gateway: ConsoleServed) -> None:
+    body = stripe_event(f"evt_forged_{uuid.uuid4().hex[:8]}")
+    forged = httpx.post(
+        f"{gateway.url}/webhooks/stripe",
+        content=body,
+        headers=stripe_headers(body, secret="whsec_not_the_configured_secret"),
+    )
+    assert forged.status_code == 401
+    log_in(page)
+    page.get_by_role("link", name="Requests").click()
+    page.get_by_label("Outcome").select_option("rejected")
+    page.get_by_role("button", name="Filter").click()
+
+    def shown() -> Any:
+        page.reload()
+        found = page.locator("li.request.rejected").filter(has_text="bad_signature")
+        return found.count() and found.first
+
+    item = wait_until(shown)
+    text = item.inner_text()
+    assert "401" in text
+    assert "stripe" in text
+    assert "Cause: bad_signature" in text
+    assert "Fix: copy the provider's secret again" in text
+    assert "re-encoded body" in text  # the usual reasons: secret, proxy, URL
+    item.get_by_text("Headers").click()
+    headers = item.locator("table").inner_text()
+    assert "stripe-signature" in headers
+    assert "[redacted]" in headers
+    assert forged.request.headers["stripe-signature"].split(",v1=")[1] not in page.content()
+    screenshot(page, "requests-forged")
+
+
+def test_the_overview_charts_accepted_and_rejected_requests_per_source(
+    page: Any, gateway: ConsoleServed
+) -> None:
+    gateway.send_stripe()
+    body = stripe_event()
+    stale = stripe_headers(body, timestamp=int(time.time()) - 3600)
+    assert httpx.post(f"{gateway.url}/webhooks/stripe", content=body, headers=stale).status_code == 401
+    log_in(page)
+
+    def counted() -> Any:
+        page.reload()
+        label = page.locator('figure svg[aria-label^="stripe, last hour"]').get_attribute("aria-label")
+        match = re.match(r"stripe, last hour: (\d+) accepted, (\d+) rejected", label or "")
+        return match and int(match[1]) >= 1 and int(match[2]) >= 1
+
+    wait_until(counted)
+    assert page.locator("figure").filter(has_text="github").count() == 1  # a quiet source too
+    screenshot(page, "overview-with-traffic")
