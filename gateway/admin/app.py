@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
-from gateway.admin import dead_letters, events, replays, rules, sources, stream
+from gateway.admin import dead_letters, events, queue, replays, rules, sources, stream
 from gateway.admin.api import API_PREFIX, Api, Routes
 from gateway.console import PREFIX as CONSOLE_PREFIX
 from gateway.console import Console
@@ -26,6 +26,7 @@ ENDPOINTS: tuple[Routes, ...] = (
     sources.routes,
     events.routes,
     dead_letters.routes,
+    queue.routes,
     replays.routes,
     rules.routes,
     stream.routes,

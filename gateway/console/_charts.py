@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-__all__ = ["Bucket", "bars"]
+__all__ = ["Bucket", "bars", "summary"]
 
 _WIDTH, _HEIGHT, _GAP = 600, 120, 2
 
@@ -23,17 +23,21 @@ class Bucket:
     rejected: int
 
 
+def summary(title: str, buckets: Sequence[Bucket]) -> str:
+    """What the chart shows, in words: the totals and the rejection rate."""
+    accepted = sum(b.accepted for b in buckets)
+    rejected = sum(b.rejected for b in buckets)
+    rate = rejected / (accepted + rejected) if accepted + rejected else 0.0
+    return f"{title}: {accepted} accepted, {rejected} rejected ({rate:.0%} rejected)"
+
+
 def bars(title: str, buckets: Sequence[Bucket]) -> Markup:
     """A stacked bar chart of `buckets` (accepted and rejected requests per bucket)."""
-    total_accepted = sum(b.accepted for b in buckets)
-    total_rejected = sum(b.rejected for b in buckets)
-    rate = total_rejected / (total_accepted + total_rejected) if total_accepted + total_rejected else 0.0
-    summary = f"{title}: {total_accepted} accepted, {total_rejected} rejected ({rate:.0%} rejected)"
     peak = max((b.accepted + b.rejected for b in buckets), default=0) or 1
     width = (_WIDTH - _GAP * len(buckets)) / max(len(buckets), 1)
     parts = [
         f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" preserveAspectRatio="none" '
-        f'role="img" aria-label="{escape(summary)}">'
+        f'role="img" aria-label="{escape(summary(title, buckets))}">'
     ]
     for i, bucket in enumerate(buckets):
         x = i * (width + _GAP)

@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.console._charts import Bucket, bars
+from gateway.console._charts import Bucket, bars, summary
 from gateway.console._client import Answer, ApiClient, stream
 from gateway.console._session import Session, Sessions
 from gateway.console.hints import hint_for
@@ -283,7 +283,7 @@ class Console:
             buckets = [
                 Bucket(_when(since + i * width)[11:16], ok, bad) for i, (ok, bad) in enumerate(counts[name])
             ]
-            charts.append((name, bars(f"{name}, last hour", buckets)))
+            charts.append((name, summary("last hour", buckets), bars(f"{name}, last hour", buckets)))
         queue = await api.get("/queue")
         return self.render(
             request,

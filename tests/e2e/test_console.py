@@ -492,4 +492,7 @@ def test_the_overview_charts_accepted_and_rejected_requests_per_source(
 
     wait_until(counted)
     assert page.locator("figure").filter(has_text="github").count() == 1  # a quiet source too
+    queue = page.get_by_role("region", name="Queue table")
+    destinations = queue.locator("tbody tr td:first-child").all_inner_texts()
+    assert sorted(destinations) == ["app", "archive", "bus/paid/ledger"]
     screenshot(page, "overview-with-traffic")
