@@ -199,33 +199,6 @@ def test_the_cookie_is_secure_behind_https(gateway: Served) -> None:
     assert "samesite=strict" in cookie
 
 
-def test_every_page_renders_accessibly_on_a_laptop_and_a_phone_in_light_and_dark(
-    browser: Any, gateway: Served
-) -> None:
-    problems: dict[str, list[str]] = {}
-    for scheme in ("light", "dark"):
-        for device, viewport in (("laptop", {"width": 1280, "height": 800}), ("phone", PHONE)):
-            context = browser.new_context(base_url=gateway.url, viewport=viewport, color_scheme=scheme)
-            page = context.new_page()
-            log_in(page)
-            for path in PAGES:
-                page.goto(f"/console{path}")
-                name = path.strip("/") or "overview"
-                assert page.locator("h1").count() == 1, name
-                screenshot(page, f"{name}-{device}-{scheme}")
-                found = serious_violations(page)
-                if found:
-                    problems[f"{name} {device} {scheme}"] = found
-                if device == "phone":  # nothing wider than the screen but what scrolls on purpose
-                    wide = page.evaluate(
-                        "[...document.querySelectorAll('body *')].filter(e => !e.closest('.scroll, pre')"
-                        " && e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName)"
-                    )
-                    assert wide == [], f"{name}: {wide}"
-            context.close()
-    assert problems == {}
-
-
 def test_the_pages_are_keyboard_reachable(page: Any) -> None:
     log_in(page)
     page.keyboard.press("Tab")
@@ -496,3 +469,34 @@ def test_the_overview_charts_accepted_and_rejected_requests_per_source(
     destinations = queue.locator("tbody tr td:first-child").all_inner_texts()
     assert sorted(destinations) == ["app", "archive", "bus/paid/ledger"]
     screenshot(page, "overview-with-traffic")
+
+
+# Last in the module: by now every page has something to show (events in each state,
+# rejected requests, dead letters, a replay).
+def test_every_page_renders_accessibly_on_a_laptop_and_a_phone_in_light_and_dark(
+    browser: Any, gateway: ConsoleServed
+) -> None:
+    problems: dict[str, list[str]] = {}
+    event_id = gateway.send_stripe()
+    pages = [*PAGES, f"/events/{event_id}"]
+    for scheme in ("light", "dark"):
+        for device, viewport in (("laptop", {"width": 1280, "height": 800}), ("phone", PHONE)):
+            context = browser.new_context(base_url=gateway.url, viewport=viewport, color_scheme=scheme)
+            page = context.new_page()
+            log_in(page)
+            for path in pages:
+                page.goto(f"/console{path}")
+                name = "event" if path.startswith("/events/") else path.strip("/") or "overview"
+                assert page.locator("h1").count() == 1, name
+                screenshot(page, f"{name}-{device}-{scheme}")
+                found = serious_violations(page)
+                if found:
+                    problems[f"{name} {device} {scheme}"] = found
+                if device == "phone":  # nothing wider than the screen but what scrolls on purpose
+                    wide = page.evaluate(
+                        "[...document.querySelectorAll('body *')].filter(e => !e.closest('.scroll, pre')"
+                        " && e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName)"
+                    )
+                    assert wide == [], f"{name}: {wide}"
+            context.close()
+    assert problems == {}
