@@ -25,9 +25,14 @@ its role and its models; the models give both the validation and the OpenAPI sch
         call.audit("dead_letters.redrive", count)   # one audit line: who, what, how many
 
 and `gateway.admin.app` lists the module's `routes`. `get` defaults to `role="viewer"`,
-`post`/`put`/`delete` to `role="admin"`. A path may hold `{name}` parameters
-(`call.params["name"]`). A handler returns what `response` validates (a dict or the model),
-or a Starlette `Response` of its own (a stream: declare `response=None` and `media_type`).
+`post` to `role="admin"` (pass `role="viewer"` for a POST that changes nothing; `route`
+takes any method). A path may hold `{name}` parameters (`call.params["name"]`). A handler
+returns what `response` validates (a dict or the model), or a Starlette `Response` of its
+own (a stream: declare `response=None` and `media_type`). `call.store` is the store,
+`call.gateway` everything else, `call.principal` who calls. Times in a query or a body
+are `Time` (RFC 3339 or an age like `2h`); a page's position is `encode_cursor(...)`,
+read back with `decode_cursor(cursor, *types)` (a 400 when it is not one). A list that
+pages answers `{"items": [...], "next_cursor": ...}`.
 
 Every failure is one JSON shape, `{"error": {"code": ..., "message": ...}}`:
 
@@ -451,6 +456,8 @@ _ERRORS = {
     401: "No token, or a wrong one.",
     403: "The token's role may not do this.",
     404: "Not found.",
+    413: "The body is too large.",
+    503: "The store is unavailable; retry later.",
     429: "Too many failed logins from this address; retry after `Retry-After` seconds.",
 }
 _REF = "#/components/schemas/{model}"

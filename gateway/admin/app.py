@@ -1,8 +1,10 @@
 """The admin API's routes, as the composition root mounts them.
 
 Every endpoint module is listed once in `ENDPOINTS`; a new resource adds its module's
-`routes` there. With `[admin] port` the routes go on their own listener
-(`GatewayApp.admin_app`), else on the webhook port; without tokens there are none.
+`routes` there. Whatever else the admin side serves (a web console under `/console`) is
+one more route in `admin_routes`, so it shares the API's listener and is off with it.
+With `[admin] port` the routes go on their own listener (`GatewayApp.admin_app`), else
+on the webhook port; without tokens there are none.
 """
 
 from __future__ import annotations
