@@ -24,7 +24,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.admin.app import admin_routes
+from connectors import SignedDelivery
+from gateway.admin.replays import Replays
+from gateway.admin.stream import LiveFeed
 from gateway.config import Settings, SourceSpec
 from gateway.dispatcher import Dispatcher
 from gateway.enrichment import Enrichment, SourceEnricher
@@ -48,7 +50,15 @@ from gateway.store import (
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
 
-__all__ = ["Gateway", "GatewayApp", "build_sinks", "build_source", "create_app"]
+__all__ = [
+    "Gateway",
+    "GatewayApp",
+    "build_sinks",
+    "build_source",
+    "create_app",
+    "sample_delivery",
+    "webhook_url",
+]
 
 log = structlog.get_logger()
 
@@ -75,6 +85,10 @@ class Gateway:
     buses: dict[str, Bus] = field(default_factory=dict)
     #: The requests log (None: nothing keeps one, Lambda mode).
     requests: RequestLog | None = None
+    #: What the edge stores, to the admin API's live streams.
+    feed: LiveFeed = field(default_factory=LiveFeed)
+    #: The replays the admin API started in this process.
+    replays: Replays = field(default_factory=Replays)
     #: After `stop`: the deliveries the store still had to make (None: it did not answer).
     left_pending: int | None = None
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its
@@ -106,6 +120,7 @@ class Gateway:
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
 
     async def stop(self) -> None:
+        await self.replays.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -173,9 +188,17 @@ def create_app(
     else:
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
-    requests = _requests_log(settings, durable)
     gateway = Gateway(
-        settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses, requests=requests
+        settings,
+        sources,
+        inbox,
+        dict(sinks),
+        metrics,
+        clock,
+        durable,
+        dispatcher,
+        buses,
+        requests=_requests_log(settings, durable),
     )
 
     async def healthz(request: Request) -> Response:
@@ -215,6 +238,8 @@ def create_app(
     metrics_route = Route("/metrics", metrics_endpoint, methods=["GET"])
     separate = settings.server.metrics_port is not None
     # With an admin port, the admin API is served there only (`GatewayApp.admin_app`).
+    from gateway.admin.app import admin_routes  # noqa: PLC0415 - its endpoints use this module
+
     admin, admin_apart = admin_routes(gateway), settings.admin.separate
     app = Starlette(
         routes=[
@@ -249,6 +274,26 @@ def build_source(spec: SourceSpec) -> Source:
     """The running source of a configured one: its connector built from its options."""
     fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
     return Source(**fields, connector=spec.cls(spec.options))
+
+
+def sample_delivery(source: Source, now: float) -> SignedDelivery:
+    """A correctly signed sample delivery for `source` (`hookgate send-test`, the admin
+    API's source test): its connector's sample body, signed as the provider would."""
+    connector = source.connector
+    return connector.sign(connector.sample_body(now), now)
+
+
+def webhook_url(settings: Settings, source: str) -> str:
+    """The URL a source's provider calls: its public URL, else the server's address (a
+    wildcard listener is reached on loopback)."""
+    spec = settings.sources[source]
+    if spec.public_url:
+        return f"{spec.public_url}/webhooks/{source}"
+    host = settings.server.host
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard listener is reached on loopback
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.server.port}/webhooks/{source}"
 
 
 def _enrichment(queue: DeliveryQueue, sources: Mapping[str, Source]) -> Enrichment | None:

@@ -162,15 +162,13 @@ def send_test(config_path: str | None, source: str, url: str | None) -> None:
     """Post a correctly signed sample event of the source SOURCE to a running gateway."""
     import httpx  # noqa: PLC0415
 
-    from gateway.app import build_source  # noqa: PLC0415
+    from gateway.app import build_source, sample_delivery  # noqa: PLC0415
 
     settings = settings_or_exit(config_path)
     spec = settings.sources.get(source)
     if spec is None:
         raise click.UsageError(f"no source {source!r} in the configuration")
-    connector = build_source(spec).connector
-    now = time.time()
-    delivery = connector.sign(connector.sample_body(now), now)
+    delivery = sample_delivery(build_source(spec), time.time())
     if url is None:
         host = settings.server.host
         if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard listener is reached on loopback

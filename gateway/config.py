@@ -440,6 +440,8 @@ def parse_settings(
     store = validate_model(StoreSettings, raw.get("store", {}), "store", base_dir=base_dir)
     dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
     admin = parse_admin(raw.get("admin", {}), env=env, base_dir=base_dir, secrets=secrets)
+    if admin.port and admin.port in (server.port, server.metrics_port):
+        raise ConfigError("admin.port", "must differ from server.port and server.metrics_port")
 
     def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references and paths resolved."""

@@ -365,6 +365,11 @@ async def _store(
         raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
     fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
     duplicates = len(results) - len(fresh)
+    if fresh and gateway.feed.active:  # the admin API's live streams
+        where = routes if routes is not None else [source.sinks] * len(results)
+        gateway.feed.publish_events(
+            fresh, [w for w, r in zip(where, results, strict=True) if not r.duplicate]
+        )
     counters = gateway.metrics.source(source.name)
     if duplicates:
         counters.duplicates.inc(duplicates)

@@ -25,9 +25,14 @@ its role and its models; the models give both the validation and the OpenAPI sch
         call.audit("dead_letters.redrive", count)   # one audit line: who, what, how many
 
 and `gateway.admin.app` lists the module's `routes`. `get` defaults to `role="viewer"`,
-`post`/`put`/`delete` to `role="admin"`. A path may hold `{name}` parameters
-(`call.params["name"]`). A handler returns what `response` validates (a dict or the model),
-or a Starlette `Response` of its own (a stream: declare `response=None` and `media_type`).
+`post` to `role="admin"` (pass `role="viewer"` for a POST that changes nothing; `route`
+takes any method). A path may hold `{name}` parameters (`call.params["name"]`). A handler
+returns what `response` validates (a dict or the model), or a Starlette `Response` of its
+own (a stream: declare `response=None` and `media_type`). `call.store` is the store,
+`call.gateway` everything else, `call.principal` who calls. Times in a query or a body
+are `Time` (RFC 3339 or an age like `2h`); a page's position is `encode_cursor(...)`,
+read back with `decode_cursor(cursor, *types)` (a 400 when it is not one). A list that
+pages answers `{"items": [...], "next_cursor": ...}`.
 
 Every failure is one JSON shape, `{"error": {"code": ..., "message": ...}}`:
 
@@ -41,16 +46,18 @@ is generated from the declared endpoints.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import json
 import re
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 import structlog
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
 from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
@@ -78,6 +85,9 @@ __all__ = [
     "NoParams",
     "Params",
     "Routes",
+    "Time",
+    "decode_cursor",
+    "encode_cursor",
 ]
 
 log = structlog.get_logger()
@@ -111,6 +121,48 @@ class Document(BaseModel):
     schema says exactly what is sent."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _time(value: Any) -> float:
+    import click  # noqa: PLC0415 - the command line's parser, loaded on use
+
+    from gateway.store.cli import parse_time  # noqa: PLC0415
+
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return parse_time(str(value))
+    except click.BadParameter:
+        raise ValueError("neither an RFC 3339 time (2026-11-28T10:00:00Z) nor an age like 2h") from None
+
+
+#: A time in a query or a body: RFC 3339 (`2026-11-28T10:00:00Z`) or an age (`90s`, `30m`,
+#: `2h`, `7d`: that long ago), as the command line takes it.
+Time = Annotated[
+    float,
+    BeforeValidator(_time),
+    WithJsonSchema({"type": "string", "examples": ["2026-11-28T10:00:00Z", "2h"]}),
+]
+
+
+def encode_cursor(*values: str | float) -> str:
+    """An opaque page cursor holding `values` (where the page ended)."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
+    """The values `encode_cursor` put in `cursor`, of `kinds`; a 400 when it is not one."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        values = None
+    if not isinstance(values, list) or len(values) != len(kinds):
+        raise ApiError(400, "invalid_query", "cursor: not a cursor this API gave")
+    if not all(
+        isinstance(v, k) or (k is float and isinstance(v, int)) for v, k in zip(values, kinds, strict=True)
+    ):
+        raise ApiError(400, "invalid_query", "cursor: not a cursor this API gave")
+    return tuple(values)
 
 
 Q = TypeVar("Q", bound=Params)
@@ -320,7 +372,9 @@ class Api:
             return Response(json.dumps(result), status_code=endpoint.status, media_type=endpoint.media_type)
         document = endpoint.response.model_validate(result)
         return Response(
-            document.model_dump_json(), status_code=endpoint.status, media_type="application/json"
+            document.model_dump_json(by_alias=True),
+            status_code=endpoint.status,
+            media_type="application/json",
         )
 
     # -- OpenAPI ----------------------------------------------------------------------------
@@ -402,6 +456,8 @@ _ERRORS = {
     401: "No token, or a wrong one.",
     403: "The token's role may not do this.",
     404: "Not found.",
+    413: "The body is too large.",
+    503: "The store is unavailable; retry later.",
     429: "Too many failed logins from this address; retry after `Retry-After` seconds.",
 }
 _REF = "#/components/schemas/{model}"

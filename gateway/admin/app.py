@@ -1,8 +1,10 @@
 """The admin API's routes, as the composition root mounts them.
 
 Every endpoint module is listed once in `ENDPOINTS`; a new resource adds its module's
-`routes` there. With `[admin] port` the routes go on their own listener
-(`GatewayApp.admin_app`), else on the webhook port; without tokens there are none.
+`routes` there. Whatever else the admin side serves (a web console under `/console`) is
+one more route in `admin_routes`, so it shares the API's listener and is off with it.
+With `[admin] port` the routes go on their own listener (`GatewayApp.admin_app`), else
+on the webhook port; without tokens there are none.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
-from gateway.admin import events
+from gateway.admin import dead_letters, events, replays, rules, sources, stream
 from gateway.admin.api import API_PREFIX, Api, Routes
 
 if TYPE_CHECKING:
@@ -20,7 +22,14 @@ if TYPE_CHECKING:
 __all__ = ["ENDPOINTS", "admin_routes"]
 
 #: The endpoint modules' routes, in the order openapi.json lists them.
-ENDPOINTS: tuple[Routes, ...] = (events.routes,)
+ENDPOINTS: tuple[Routes, ...] = (
+    sources.routes,
+    events.routes,
+    dead_letters.routes,
+    replays.routes,
+    rules.routes,
+    stream.routes,
+)
 
 
 def admin_routes(gateway: Gateway) -> list[BaseRoute]:

@@ -9,6 +9,8 @@
     bus.explain(event)                per rule: matched or not, what each target would receive
     route_events(events, sinks, buses)    the routes of a batch at ingest
     replay_route(buses, rule=…)           the routes of a stored event in a replay
+    plan_replay(settings, source=…, sinks=…, rule=…)   what a replay delivers to (the
+                                      `replay` command's and the admin API's choice)
 
 A bus is not a sink: nothing is delivered to the bus itself. At ingest the edge asks the
 gateway's buses where each event goes (one `RuleSet` index over the enabled rules, not one
@@ -32,8 +34,8 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -45,7 +47,10 @@ from gateway.router.targets import Delivery, Target, target_types
 from gateway.sinks import Outcome, Permanent, Sink
 from gateway.store import RetryPolicy
 
-__all__ = ["Bus", "RuleTarget", "replay_route", "route_events"]
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
+__all__ = ["Bus", "ReplayPlan", "RuleTarget", "plan_replay", "replay_route", "route_events"]
 
 _SECONDS_PER_DAY = 86_400.0
 
@@ -245,6 +250,51 @@ def replay_route(buses: Iterable[Bus], *, rule: str | None = None) -> Callable[[
         return [d for bus in named for d in bus.route(parsed, only=rule)]
 
     return route
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    """Where a replay sends stored events: plain `sinks`, and the targets of the rules of
+    `buses` that each event matches again (only those of `rule`, when given)."""
+
+    sinks: tuple[str, ...]
+    buses: tuple[Bus, ...]
+    rule: str | None = None
+
+    @property
+    def route(self) -> Callable[[Event], list[str]] | None:
+        """For `Store.replay`: the destinations of an event on the buses (None: no bus)."""
+        return replay_route(self.buses, rule=self.rule) if self.buses else None
+
+    @property
+    def rules(self) -> list[str]:
+        """The router rules replayed to: `BUS` for all of a bus's rules, `BUS/RULE` for one."""
+        return [f"{b.name}/{self.rule}" if self.rule else b.name for b in self.buses]
+
+
+def plan_replay(
+    settings: Settings, *, source: str | None = None, sinks: Sequence[str] = (), rule: str | None = None
+) -> ReplayPlan:
+    """What a replay of `source`'s events (every source's: None) delivers to: `sinks`
+    (default: the source's, or every source's), or the targets of router `rule` (`RULE`
+    or `BUS/RULE`) among them. A ValueError says what the settings do not have."""
+    if source is not None and source not in settings.sources:
+        raise ValueError(f"no source {source!r} in the configuration")
+    targets = tuple(sinks) or tuple(sorted({s for src in settings.sources.values() for s in src.sinks}))
+    if source is not None and not sinks:
+        targets = settings.sources[source].sinks
+    unknown = [s for s in targets if s not in settings.sinks and s not in settings.buses]
+    if unknown:
+        raise ValueError(f"unknown sink(s): {', '.join(unknown)}")
+    buses = [Bus(t, settings.buses[t]) for t in targets if t in settings.buses]
+    plain = tuple(t for t in targets if t not in settings.buses)
+    if rule is None:
+        return ReplayPlan(plain, tuple(buses))
+    bus_name, _, rule_name = rule.rpartition("/")
+    buses = [b for b in buses if rule_name in b.settings.rules and bus_name in ("", b.name)]
+    if not buses:
+        raise ValueError(f"no router rule {rule!r} among the sinks {', '.join(targets) or '(none)'}")
+    return ReplayPlan((), tuple(buses), rule_name)
 
 
 def _target_input(settings: TargetSettings) -> TargetInput:

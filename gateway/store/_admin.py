@@ -12,6 +12,7 @@ import abc
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.events import Event, id_floor
 from gateway.store._base import StoreBase
@@ -31,10 +32,12 @@ from gateway.store._records import (
 __all__ = [
     "QUEUE_STATES",
     "DeadLetter",
+    "DeadLetterQuery",
     "DeliveryRecord",
     "EventQuery",
     "EventSummary",
     "StoreAdmin",
+    "dead_letter_filters",
     "delivery_id",
     "split_delivery_id",
 ]
@@ -115,6 +118,47 @@ class EventQuery:
     status: DeliveryStatus | None = None
     text: str | None = None
     before: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterQuery:
+    """Which dead letters a query selects: each filter given narrows it. `cause` is a
+    prefix of the last cause; `since`/`until` bound when the delivery was dead-lettered;
+    `before` is a page's end, `(updated_at, event_id, sink)` of the last row shown."""
+
+    source: str | None = None
+    sink: str | None = None
+    cause: str | None = None
+    since: float | None = None
+    until: float | None = None
+    before: tuple[float, str, str] | None = None
+
+
+def dead_letter_filters(query: DeadLetterQuery, *, mark: str) -> tuple[str, list[Any]]:
+    """The SQL that lists the dead letters `query` selects (over `deliveries d` joined to
+    `events e`), newest first, with its parameters; `mark` is the driver's placeholder."""
+    sql = (
+        "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
+        "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
+    )
+    params: list[Any] = []
+    for clause, value in (
+        (f"e.source = {mark}", query.source),
+        (f"d.sink = {mark}", query.sink),
+        (f"d.updated_at >= {mark}", query.since),
+        (f"d.updated_at < {mark}", query.until),
+    ):
+        if value is not None:
+            sql += f" AND {clause}"
+            params.append(value)
+    if query.cause is not None:
+        sql += f" AND d.last_cause LIKE {mark} ESCAPE '!'"
+        escaped = query.cause.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        params.append(escaped + "%")
+    if query.before is not None:
+        sql += f" AND (d.updated_at, d.event_id, d.sink) < ({mark}, {mark}, {mark})"
+        params.extend(query.before)
+    return sql + " ORDER BY d.updated_at DESC, d.event_id DESC, d.sink DESC", params
 
 
 class StoreAdmin(StoreBase):
@@ -276,8 +320,30 @@ class StoreAdmin(StoreBase):
         items = found[:limit]
         return Page(items, encode_cursor(items[-1].id) if more else None)
 
+    async def list_dead(
+        self,
+        *,
+        sink: str | None = None,
+        limit: int = 100,
+        source: str | None = None,
+        cause: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str, str] | None = None,
+    ) -> list[DeadLetter]:
+        """Dead-lettered deliveries, most recently failed first; each filter given narrows
+        the list (`DeadLetterQuery`)."""
+        query = DeadLetterQuery(source, sink, cause, since, until, before)
+        return await self._list_dead(query, limit)
+
+    async def count_events(
+        self, *, source: str | None = None, since: float | None = None, until: float | None = None
+    ) -> int:
+        """How many stored events the filters select (an admin view's counters)."""
+        return len(await self._event_ids(source, since, until))
+
     @abc.abstractmethod
-    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
+    async def _list_dead(self, query: DeadLetterQuery, limit: int) -> list[DeadLetter]: ...
 
     @abc.abstractmethod
     async def depth(self) -> dict[tuple[str, State], int]:

@@ -60,6 +60,7 @@ from gateway.store import (
     event_filters,
     request_filters,
 )
+from gateway.store._admin import DeadLetterQuery, dead_letter_filters
 from gateway.store._pgschema import schema_exists, upgrade
 
 __all__ = ["PostgresStore"]
@@ -648,18 +649,11 @@ class PostgresStore(Store):
 
         return await self._run(run)
 
-    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
-        query = (
-            "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
-            "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
-        )
-        params: list[Any] = []
-        if sink is not None:
-            query += " AND d.sink = %s"
-            params.append(sink)
+    async def _list_dead(self, query: DeadLetterQuery, limit: int) -> list[DeadLetter]:
+        sql, params = dead_letter_filters(query, mark="%s")
 
         async def run(conn: Conn) -> list[DeadLetter]:
-            cur = await conn.execute(query + " ORDER BY d.updated_at DESC LIMIT %s", [*params, limit])
+            cur = await conn.execute(sql + " LIMIT %s", [*params, limit])
             return [DeadLetter(*row) for row in await cur.fetchall()]
 
         return await self._run(run)

@@ -38,6 +38,7 @@ from gateway.store import (
     event_filters,
     request_filters,
 )
+from gateway.store._admin import DeadLetterQuery, dead_letter_filters
 from gateway.store._groupcommit import Writer
 
 __all__ = ["SQLiteStore"]
@@ -628,17 +629,11 @@ class SQLiteStore(Store):
 
         return await self._run(run)
 
-    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
+    async def _list_dead(self, query: DeadLetterQuery, limit: int) -> list[DeadLetter]:
+        sql, params = dead_letter_filters(query, mark="?")
+
         def run(conn: sqlite3.Connection) -> list[DeadLetter]:
-            sql = (
-                "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
-                "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
-            )
-            params: list[Any] = []
-            if sink is not None:
-                sql += " AND d.sink = ?"
-                params.append(sink)
-            rows = conn.execute(sql + " ORDER BY d.updated_at DESC LIMIT ?", [*params, limit])
+            rows = conn.execute(sql + " LIMIT ?", [*params, limit])
             return [DeadLetter(*row) for row in rows.fetchall()]
 
         return await self._read(run)
