@@ -83,12 +83,12 @@ class Gateway:
     dispatcher: Dispatcher | None = None
     #: The local event buses (their rules' targets are in `sinks`).
     buses: dict[str, Bus] = field(default_factory=dict)
+    #: The requests log (None: nothing keeps one, Lambda mode).
+    requests: RequestLog | None = None
     #: What the edge stores, to the admin API's live streams.
     feed: LiveFeed = field(default_factory=LiveFeed)
     #: The replays the admin API started in this process.
     replays: Replays = field(default_factory=Replays)
-    #: The requests log (None: nothing keeps one, Lambda mode).
-    requests: RequestLog | None = None
     #: After `stop`: the deliveries the store still had to make (None: it did not answer).
     left_pending: int | None = None
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its

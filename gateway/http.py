@@ -318,6 +318,7 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
             client=_client(scope),
             headers=scope["headers"],
             secret_headers=source.connector.secret_headers(),
+            record_id=events[0].id,
         )
     results, duplicates = await _store(gateway, source, events, record)
     seen.recorded = record is not None

@@ -66,25 +66,26 @@ class Redactor:
     """Decides, by name, which headers are stored as `[redacted]` (decisions cached)."""
 
     patterns: tuple[str, ...] = REDACTED_HEADERS
-    _seen: dict[str, bool] = field(default_factory=dict)
+    _seen: dict[bytes, tuple[str, bool]] = field(default_factory=dict)
 
     def secret(self, name: str) -> bool:
-        found = self._seen.get(name)
-        if found is None:
-            found = any(fnmatch.fnmatchcase(name, pattern) for pattern in self.patterns)
-            if len(self._seen) < 4096:
-                self._seen[name] = found
-        return found
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.patterns)
 
     def headers(
         self, raw: Iterable[tuple[bytes, bytes]], also: frozenset[str] = frozenset()
     ) -> tuple[tuple[str, str], ...]:
         """`raw` (ASGI's header pairs) as text, every secret value replaced."""
         out = []
+        seen = self._seen
         for key, value in raw:
-            name = key.decode("latin-1").lower()
-            secret = name in also or self.secret(name)
-            out.append((name, REDACTED if secret else value.decode("latin-1")))
+            found = seen.get(key)
+            if found is None:
+                name = key.decode("latin-1").lower()
+                found = (name, self.secret(name))
+                if len(seen) < 4096:
+                    seen[key] = found
+            name, secret = found
+            out.append((name, REDACTED if secret or name in also else value.decode("latin-1")))
         return tuple(out)
 
 
@@ -113,16 +114,18 @@ class RequestLog:
         headers: Iterable[tuple[bytes, bytes]],
         secret_headers: frozenset[str] = frozenset(),
         body: bytes | None = None,
+        record_id: str | None = None,
     ) -> RequestRecord:
         """The record of one request, redacted (a body only for a rejected request, and only
-        when `keep_rejected_bodies`)."""
+        when `keep_rejected_bodies`). Its id is a UUIDv7 of `now`, or `record_id` (an
+        accepted request takes its first event's: new, unique, of the same moment)."""
         kept = (
             body[: self.body_limit]
             if body is not None and self.keep_rejected_bodies and status >= 400
             else None
         )
         return RequestRecord(
-            new_event_id(now),
+            record_id or new_event_id(now),
             now,
             source,
             status,

@@ -283,28 +283,6 @@ class StoreAdmin(StoreBase):
             return exact
         return await self.list_events(dedup_key=reference, limit=limit) or by_id
 
-    async def list_dead(
-        self,
-        *,
-        sink: str | None = None,
-        limit: int = 100,
-        source: str | None = None,
-        cause: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        before: tuple[float, str, str] | None = None,
-    ) -> list[DeadLetter]:
-        """Dead-lettered deliveries, most recently failed first; each filter given narrows
-        the list (`DeadLetterQuery`)."""
-        query = DeadLetterQuery(source, sink, cause, since, until, before)
-        return await self._list_dead(query, limit)
-
-    async def count_events(
-        self, *, source: str | None = None, since: float | None = None, until: float | None = None
-    ) -> int:
-        """How many stored events the filters select (an admin view's counters)."""
-        return len(await self._event_ids(source, since, until))
-
     async def search_events(
         self, query: EventQuery, *, limit: int = 50, cursor: str | None = None
     ) -> Page[EventSummary]:
@@ -341,6 +319,28 @@ class StoreAdmin(StoreBase):
         more = len(found) > limit
         items = found[:limit]
         return Page(items, encode_cursor(items[-1].id) if more else None)
+
+    async def list_dead(
+        self,
+        *,
+        sink: str | None = None,
+        limit: int = 100,
+        source: str | None = None,
+        cause: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str, str] | None = None,
+    ) -> list[DeadLetter]:
+        """Dead-lettered deliveries, most recently failed first; each filter given narrows
+        the list (`DeadLetterQuery`)."""
+        query = DeadLetterQuery(source, sink, cause, since, until, before)
+        return await self._list_dead(query, limit)
+
+    async def count_events(
+        self, *, source: str | None = None, since: float | None = None, until: float | None = None
+    ) -> int:
+        """How many stored events the filters select (an admin view's counters)."""
+        return len(await self._event_ids(source, since, until))
 
     @abc.abstractmethod
     async def _list_dead(self, query: DeadLetterQuery, limit: int) -> list[DeadLetter]: ...

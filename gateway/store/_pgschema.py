@@ -145,8 +145,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 body bytea
             )
             """,
+            # Rejected ones are what a person looks for; a source's are found by reading newest first.
             "CREATE INDEX requests_outcome ON requests (outcome, id)",
-            "CREATE INDEX requests_source ON requests (source, id)",
         ),
     ),
 )

@@ -133,8 +133,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             headers TEXT NOT NULL,
             body BLOB
         )""",
+        # Rejected ones are what a person looks for; a source's are found by reading newest first.
         "CREATE INDEX requests_outcome ON requests (outcome, id)",
-        "CREATE INDEX requests_source ON requests (source, id)",
     ),
 }
 
