@@ -254,6 +254,13 @@ class Connector(abc.ABC, Generic[OptionsT_co]):
         Called once when the gateway is built; the enricher does the I/O, not the connector."""
         return None
 
+    def secret_headers(self) -> frozenset[str]:
+        """Names (lowercase) of the headers that carry a secret or a signature and that
+        the gateway's default list (`*signature*`, `authorization`, `x-*-token`, …) may
+        not recognise: a header whose name the configuration chooses. The requests log
+        never stores their values."""
+        return frozenset()
+
     def acknowledge(self, request: WebhookRequest) -> ConnectorResponse | None:
         """The answer to a delivery once its events are stored (or known already). None:
         hookgate's own, `200` with the event ids as JSON. For providers that insist on

@@ -131,6 +131,10 @@ class FreshdeskConnector(Connector[_FreshdeskOptionsT_co]):
     name = "freshdesk"
     summary = "Freshdesk automation webhooks (HTTP Basic, header or query token; no signature)"
 
+    def secret_headers(self) -> frozenset[str]:
+        name = self.options.header_name
+        return frozenset() if name is None else frozenset({name.lower()})
+
     def verify(self, request: WebhookRequest, now: float) -> None:
         opts = self.options
         if opts.header_name is not None:

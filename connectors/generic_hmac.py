@@ -97,6 +97,9 @@ class GenericHmacConnector(Connector[GenericHmacOptions]):
     name = "generic-hmac"
     summary = "any provider signing with a shared-secret HMAC (configurable header and content)"
 
+    def secret_headers(self) -> frozenset[str]:
+        return frozenset({self.options.signature_header.lower()})
+
     def verify(self, request: WebhookRequest, now: float) -> None:
         opts = self.options
         header = request.headers.get(opts.signature_header)

@@ -34,12 +34,14 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler, store_events
 from gateway.observability import Metrics
+from gateway.requestlog import REDACTED_HEADERS, Redactor, RequestLog
 from gateway.sinks import Sink
 from gateway.store import (
     QUEUE_STATES,
     DeliveryQueue,
     Inbox,
     PersistResult,
+    RequestLogPolicy,
     RetryPolicy,
     Store,
     StoreAdmin,
@@ -82,6 +84,8 @@ class Gateway:
     dispatcher: Dispatcher | None = None
     #: The local event buses (their rules' targets are in `sinks`).
     buses: dict[str, Bus] = field(default_factory=dict)
+    #: The requests log (None: nothing keeps one, Lambda mode).
+    requests: RequestLog | None = None
     #: What the edge stores, to the admin API's live streams.
     feed: LiveFeed = field(default_factory=LiveFeed)
     #: The replays the admin API started in this process.
@@ -110,6 +114,8 @@ class Gateway:
             released = await store.release_claims()
             if released:
                 log.info("claims_released", count=released)
+        if self.requests is not None:
+            self._tasks.append(asyncio.create_task(self.requests.run(), name="requests-log"))
         if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
@@ -183,7 +189,18 @@ def create_app(
     else:
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
-    gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
+    gateway = Gateway(
+        settings,
+        sources,
+        inbox,
+        dict(sinks),
+        metrics,
+        clock,
+        durable,
+        dispatcher,
+        buses,
+        requests=_requests_log(settings, durable),
+    )
     apis = _connect_buses(gateway) if buses else {}
 
     healthz, readyz, metrics_route = _probes(gateway)
@@ -255,6 +272,17 @@ def _probes(gateway: Gateway) -> tuple[Route, Route, Route]:
 def _listener(routes: list[BaseRoute], apart: bool) -> ASGIApp | None:
     """What a listener of its own serves (`routes`, when `apart`), logged like the rest."""
     return RequestLogMiddleware(Starlette(routes=routes)) if routes and apart else None
+
+
+def _requests_log(settings: Settings, store: Store | None) -> RequestLog | None:
+    """The requests log, kept while the admin API is on (its `[admin]` bounds and
+    redactions); none without a store to keep it in."""
+    admin = settings.admin
+    if store is None or not admin.enabled:
+        return None
+    store.request_log = RequestLogPolicy(admin.requests_retention_hours * 3600.0, admin.requests_max_rows)
+    redactor = Redactor((*REDACTED_HEADERS, *(name.lower() for name in admin.redact_headers)))
+    return RequestLog(store, redactor, keep_rejected_bodies=admin.keep_rejected_bodies)
 
 
 def build_source(spec: SourceSpec) -> Source:

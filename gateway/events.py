@@ -15,7 +15,7 @@ import functools
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -40,7 +40,9 @@ class Event:
     `keep_until`: kept (archived) until then, even once delivered and past the dedup
     window. `replay_name`: set on an event claimed for a delivery that a replay queued.
     `enriched_at`: when its source's enricher completed `entry` (`connectors.Enricher`),
-    as claimed deliveries know it.
+    as claimed deliveries know it. `provider_event_id` and `provider_delivery_id`: the
+    provider's own ids (its event id, its delivery id), stored beside the event so the
+    admin side can find it by them (not part of its identity: equality ignores them).
     """
 
     id: str
@@ -52,6 +54,8 @@ class Event:
     keep_until: float | None = None
     replay_name: str | None = None
     enriched_at: float | None = None
+    provider_event_id: str | None = field(default=None, compare=False)
+    provider_delivery_id: str | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.entry)
@@ -159,4 +163,6 @@ def build_event(
         detail_type=detail_type,
         received_at=received_at,
         entry=_dumps(entry),
+        provider_event_id=event.provider_event_id,
+        provider_delivery_id=event.delivery_id,
     )

@@ -33,7 +33,7 @@ from connectors import (
 from gateway.config import SourceSpec
 from gateway.errors import StoreError
 from gateway.events import Event, build_event
-from gateway.store import PersistResult
+from gateway.store import PersistResult, RequestRecord
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -159,6 +159,27 @@ def _error(status: int, message: str) -> _Answer:
     return _Answer(status, b'{"error":"' + message.encode() + b'"}')
 
 
+@dataclass(slots=True)
+class _Seen:
+    """What the requests log needs of a request, as the edge learns it."""
+
+    body: bytes | None = None
+    #: Stored with the request's events (else it goes through the log's buffer).
+    recorded: bool = False
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _content_length(scope: Scope) -> int:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
 class WebhookHandler:
     """Pure ASGI for `/webhooks/{source}`, logged like every request.
 
@@ -175,10 +196,12 @@ class WebhookHandler:
         started, request_id = _begin_request()
         name = scope["path"][len(self.prefix) :]
         fields: dict[str, Any] = {"source": name}
+        seen = _Seen()
         try:
-            answer = await self._handle(scope, receive, name, fields)
+            answer = await self._handle(scope, receive, name, fields, seen)
         except _DisconnectedError:
             fields["cause"] = "client_disconnected"
+            self._log_request(scope, name, 499, fields, seen)
             _end_request(scope, 499, started, fields)
             return
         except Exception as exc:  # a bug must not leak a traceback to the caller
@@ -200,10 +223,36 @@ class WebhookHandler:
             )
             await send({"type": "http.response.body", "body": body})
         finally:
+            self._log_request(scope, name, answer.status, fields, seen)
             # A 401 is worth a look (a wrong secret, a proxy that re-encodes bodies, an attack).
             _end_request(scope, answer.status, started, fields, "warning" if answer.status == 401 else "info")
 
-    async def _handle(self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any]) -> _Answer:
+    def _log_request(self, scope: Scope, name: str, status: int, fields: dict[str, Any], seen: _Seen) -> None:
+        """Record a request not stored with its events (rejected, a handshake) in the
+        requests log's buffer. Its cause: the verification cause of a 401
+        (`bad_signature`, `stale_timestamp`, …), else the edge's."""
+        requests = self.gateway.requests
+        if requests is None or seen.recorded:
+            return
+        cause = fields.get("cause_detail") if status == 401 else None
+        source = self.gateway.sources.get(name)
+        requests.later(
+            requests.record(
+                now=self.gateway.clock(),
+                source=name,
+                status=status,
+                cause=cause or fields.get("cause"),
+                size=len(seen.body) if seen.body is not None else _content_length(scope),
+                client=_client(scope),
+                headers=scope["headers"],
+                secret_headers=source.connector.secret_headers() if source is not None else frozenset(),
+                body=seen.body,
+            )
+        )
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any], seen: _Seen
+    ) -> _Answer:
         gateway = self.gateway
         source = gateway.sources.get(name)
         if source is None:
@@ -213,7 +262,7 @@ class WebhookHandler:
         counters.received.inc()
         started = time.perf_counter()
         try:
-            return await _accept(gateway, source, scope, receive, fields)
+            return await _accept(gateway, source, scope, receive, fields, seen)
         except _Rejected as rejected:
             fields["cause"] = rejected.cause
             if rejected.detail:
@@ -229,8 +278,8 @@ class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not
         self.status, self.cause, self.message, self.detail = status, cause, message, detail
 
 
-async def _accept(
-    gateway: Gateway, source: Source, scope: Scope, receive: Receive, fields: dict[str, Any]
+async def _accept(  # noqa: PLR0917 - the request's parts, passed once
+    gateway: Gateway, source: Source, scope: Scope, receive: Receive, fields: dict[str, Any], seen: _Seen
 ) -> _Answer:
     method: str = scope["method"]
     if method not in source.connector.methods:
@@ -239,6 +288,7 @@ async def _accept(
         body = await _read_body(scope, receive, source.max_body_bytes)
     except _TooLargeError:
         raise _Rejected(413, "too_large", "payload too large") from None
+    seen.body = body
     query = scope.get("query_string", b"").decode("latin-1")
     webhook = WebhookRequest(
         method=method,
@@ -257,13 +307,27 @@ async def _accept(
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
-    results, duplicates = await _store(gateway, source, events)
+    ack = _acknowledge(source, webhook)
+    record = None
+    if gateway.requests is not None:  # stored with the events, in their commit
+        record = gateway.requests.record(
+            now=now,
+            source=source.name,
+            status=200 if ack is None else ack.status,
+            cause=None,
+            size=len(body),
+            client=_client(scope),
+            headers=scope["headers"],
+            secret_headers=source.connector.secret_headers(),
+            record_id=events[0].id,
+        )
+    results, duplicates = await _store(gateway, source, events, record)
+    seen.recorded = record is not None
     ids = [r.event_id for r in results]
     fields["event_ids"] = ids
     fields["duplicates"] = duplicates
     status = "duplicate" if duplicates == len(results) else "accepted"
     listed = ",".join(ids).encode()
-    ack = _acknowledge(source, webhook)
     if ack is not None:
         return _Answer(ack.status, ack.body, ack.content_type.encode("latin-1"), listed)
     return _Answer(200, orjson.dumps({"status": status, "event_ids": ids}), event_ids=listed)
@@ -279,11 +343,14 @@ def _acknowledge(source: Source, webhook: WebhookRequest) -> ConnectorResponse |
         return None
 
 
-async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple[list[PersistResult], int]:
+async def _store(
+    gateway: Gateway, source: Source, events: list[Event], record: RequestRecord | None = None
+) -> tuple[list[PersistResult], int]:
     """Persist `events` durably (503 when the store cannot) and hand the new ones to the
-    dispatcher; the results, and how many were duplicates."""
+    dispatcher; the results, and how many were duplicates. `record`, the request's entry in
+    the requests log, is committed with the events."""
     try:
-        results = await store_events(gateway, events, source.sinks)
+        results = await store_events(gateway, events, source.sinks, request=record)
     except StoreError as exc:
         log.error("store_unavailable", error=str(exc))
         raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
@@ -297,11 +364,16 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
 
 
 async def store_events(
-    gateway: Gateway, events: Sequence[Event], sinks: Sequence[str]
+    gateway: Gateway,
+    events: Sequence[Event],
+    sinks: Sequence[str],
+    *,
+    request: RequestRecord | None = None,
 ) -> list[PersistResult]:
     """Persist `events` durably for `sinks` (through the rules of the buses among them),
     then hand the new ones to the dispatcher: from memory when it has room (stored leased
-    to this process), else by a wake-up. Raises `StoreError` when the store cannot."""
+    to this process), else by a wake-up. `request` (a requests-log entry) shares the
+    commit. Raises `StoreError` when the store cannot."""
     dispatcher = gateway.dispatcher
     # Through a router, each event goes to the targets of the rules it matches.
     routes: list[tuple[str, ...]] | None = None
@@ -310,7 +382,7 @@ async def store_events(
         events, routes = routed
     targets = tuple(sinks) if routes is None else tuple({s for route in routes for s in route})
     leased = dispatcher is not None and dispatcher.has_room(targets, len(events))
-    results = await gateway.inbox.persist(events, sinks, routes=routes, leased=leased)
+    results = await gateway.inbox.persist(events, sinks, routes=routes, leased=leased, request=request)
     fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
     if fresh and gateway.feed.active:  # the admin API's live streams
         where = routes if routes is not None else [tuple(sinks)] * len(results)

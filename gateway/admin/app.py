@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
-from gateway.admin import dead_letters, replays, rules, sources, stream
+from gateway.admin import dead_letters, events, queue, replays, rules, sources, stream
 from gateway.admin.api import API_PREFIX, Api, Routes
+from gateway.console import PREFIX as CONSOLE_PREFIX
+from gateway.console import Console
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -24,7 +26,9 @@ __all__ = ["ENDPOINTS", "admin_routes"]
 #: The endpoint modules' routes, in the order openapi.json lists them.
 ENDPOINTS: tuple[Routes, ...] = (
     sources.routes,
+    events.routes,
     dead_letters.routes,
+    queue.routes,
     replays.routes,
     rules.routes,
     stream.routes,
@@ -32,8 +36,10 @@ ENDPOINTS: tuple[Routes, ...] = (
 
 
 def admin_routes(gateway: Gateway) -> list[BaseRoute]:
-    """`/api/v1` over `gateway` (none when no token is configured: the API is off)."""
+    """`/api/v1` over `gateway`, and the web console over it at `/console` (none when no
+    token is configured: the API is off)."""
     settings = gateway.settings.admin
     if not settings.enabled:
         return []
-    return [Mount(API_PREFIX, app=Api(gateway, settings, ENDPOINTS))]
+    api = Api(gateway, settings, ENDPOINTS)
+    return [Mount(API_PREFIX, app=api), Mount(CONSOLE_PREFIX, app=Console(api))]

@@ -155,7 +155,7 @@ def events_list(  # noqa: PLR0917 - one parameter per option
     "--json", "as_json", is_flag=True, help="Accepted like elsewhere: the event is shown as JSON anyway."
 )
 def events_show(config_path: str | None, reference: str, as_json: bool) -> None:
-    """Show one stored event, its entry and its deliveries, as JSON.
+    """Show one stored event, its entry and its deliveries with every attempt, as JSON.
 
     REFERENCE is an event id, a unique prefix of one, a provider event id (the dedup key,
     e.g. Stripe's evt_…) or a delivery id (EVENT_ID/SINK). A reference that names several
@@ -168,7 +168,9 @@ def events_show(config_path: str | None, reference: str, as_json: bool) -> None:
         if len(found) != 1:
             return found, None
         stored = await store.get_event(found[0].id)
-        return found, None if stored is None else views.event_view(*stored)
+        if stored is None:
+            return found, None
+        return found, views.event_view(*stored, await store.attempts(found[0].id))
 
     candidates, shown = with_store(settings, run)
     if shown is not None:

@@ -291,3 +291,19 @@ async def test_the_feed_carries_each_new_event_while_someone_listens(admin: Admi
         assert item["destinations"] == ["mem"]  # a payment_intent.succeeded sample: no rule matches
         assert subscriber.queue.empty()
     assert not feed.active
+
+
+async def test_the_queue_counts_each_destinations_deliveries_and_the_oldest_ones_age(admin: Admin) -> None:
+    now = admin.app.gateway.clock()
+    await dead_letters(admin.store, [make_event(at=now - 30)], "mem", "http_500: upstream")
+    await admin.store.persist([make_event(at=now - 120), make_event(at=now - 5)], ["mem"])
+    answer = await admin.get("/queue")
+    assert answer.status_code == 200
+    rows = {row["sink"]: row for row in answer.json()["items"]}
+    assert set(rows) >= {"mem", "bus/paid/ledger"}  # every destination, an idle one too
+    mem = rows["mem"]
+    assert (mem["pending"], mem["forwarding"], mem["retrying"], mem["dead"]) == (2, 0, 0, 1)
+    assert 119 <= mem["oldest_pending_seconds"] <= 180
+    idle = rows["bus/paid/ledger"]
+    assert (idle["pending"], idle["dead"], idle["oldest_pending_seconds"]) == (0, 0, 0.0)
+    assert (await admin.get("/queue", token="wrong-token-0123456789")).status_code == 401
