@@ -36,6 +36,7 @@ from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
+    from gateway.schemas import Discovery
 
 __all__ = ["Gateway", "GatewayApp", "build_sinks", "build_source", "create_app"]
 
@@ -67,6 +68,8 @@ class Gateway:
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its
     #: secrets read again, to verify it once more (None: nothing new to verify it with).
     refresh_source: Callable[[Source], Awaitable[Source | None]] | None = None
+    #: Schema discovery (`gateway.schemas`), when a source of a durable store has it on.
+    discovery: Discovery | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def route(
@@ -86,6 +89,8 @@ class Gateway:
             released = await store.release_claims()
             if released:
                 log.info("claims_released", count=released)
+        if self.discovery is not None:
+            await self.discovery.start()
         if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
@@ -96,6 +101,8 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.discovery is not None:  # what it still has queued is recorded, and reported
+            await self.discovery.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         store = self.store
@@ -159,6 +166,7 @@ def create_app(
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
     gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
+    gateway.discovery = _discovery(gateway)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -260,6 +268,27 @@ class GatewayApp:
             await self._webhooks(scope, receive, send)
         else:
             await self._other(scope, receive, send)
+
+
+def _discovery(gateway: Gateway) -> Discovery | None:
+    """Schema discovery over the store, for the sources that have it on (None: none has)."""
+    policies = {
+        name: (source.event_source, source.schema_compatibility)
+        for name, source in gateway.sources.items()
+        if source.schema_discovery
+    }
+    if gateway.store is None or not policies:
+        return None
+    from gateway.schemas import Discovery, SourcePolicy, bus_emitter, open_registry  # noqa: PLC0415
+
+    return Discovery(
+        open_registry(gateway.store),
+        gateway.settings.schemas,
+        {name: SourcePolicy(*policy) for name, policy in policies.items()},
+        gateway.clock,
+        emit=bus_emitter(gateway),
+        metrics=gateway.metrics.registry,
+    )
 
 
 def _buses(settings: Settings) -> dict[str, Bus]:

@@ -55,6 +55,7 @@ import connectors
 from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
 from gateway.paths import StoreUrl, path_context
+from gateway.schemas._settings import Compatibility, SchemaSettings
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, Validate, sink_type
 
@@ -179,6 +180,10 @@ class SourceSettings(_Model):
     sinks: list[str] | None = None
     max_body_bytes: int | None = Field(None, ge=1)
     public_url: str | None = None
+    #: Infer and version the schema of this source's events (`gateway.schemas`).
+    schema_discovery: bool = True
+    #: The compatibility mode this source's new schemas start with.
+    schema_compatibility: Compatibility = "BACKWARD"
 
     @field_validator("event_source")
     @classmethod
@@ -218,6 +223,8 @@ class SourceSpec:
     public_url: str | None
     #: The AWS secret references (`secretsmanager:…`, `ssm:…`) its options were read from.
     secret_references: tuple[str, ...] = field(default=(), kw_only=True)
+    schema_discovery: bool = field(default=True, kw_only=True)
+    schema_compatibility: Compatibility = field(default="BACKWARD", kw_only=True)
 
     @property
     def connector_name(self) -> str:
@@ -243,6 +250,7 @@ class Settings:
     sinks: dict[str, SinkSpec] = field(default_factory=dict)
     #: The local event buses (`[sinks.NAME] type = "router"`): a source's `sinks` may name them.
     buses: dict[str, BusSettings] = field(default_factory=dict)
+    schemas: SchemaSettings = field(default_factory=SchemaSettings)
     path: Path | None = None
 
 
@@ -277,6 +285,7 @@ def load_settings(
         sources=settings.sources,
         sinks=settings.sinks,
         buses=settings.buses,
+        schemas=settings.schemas,
         path=file,
     )
 
@@ -381,6 +390,7 @@ def _declared_field(path: tuple[str, ...], raw: Mapping[str, Any]) -> FieldInfo 
         "server": ServerSettings,
         "store": StoreSettings,
         "dispatcher": DispatcherSettings,
+        "schemas": SchemaSettings,
     }
     models: list[type[BaseModel]] = []
     if len(path) == 2 and path[0] in sections:
@@ -427,13 +437,14 @@ def parse_settings(
     """Validate an already-loaded mapping (TOML shape) into `Settings`; relative paths
     in it are relative to `base_dir` (the configuration file's directory), if any."""
     env = os.environ if env is None else env
-    known = {"server", "store", "dispatcher", "sources", "sinks"}
+    known = {"server", "store", "dispatcher", "sources", "sinks", "schemas"}
     for key in raw:
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
     server = validate_model(ServerSettings, raw.get("server", {}), "server")
     store = validate_model(StoreSettings, raw.get("store", {}), "store", base_dir=base_dir)
     dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
+    schemas = validate_model(SchemaSettings, raw.get("schemas", {}), "schemas")
 
     def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references and paths resolved."""
@@ -487,9 +498,17 @@ def parse_settings(
             max_body_bytes=common.max_body_bytes or server.max_body_bytes,
             public_url=(common.public_url or server.public_url),
             secret_references=references,
+            schema_discovery=common.schema_discovery,
+            schema_compatibility=common.schema_compatibility,
         )
     return Settings(
-        server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks, buses=buses
+        server=server,
+        store=store,
+        dispatcher=dispatcher,
+        sources=sources,
+        sinks=sinks,
+        buses=buses,
+        schemas=schemas,
     )
 
 

@@ -302,6 +302,8 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
         counters.duplicates.inc(duplicates)
     if fresh:
         counters.persisted.inc(len(fresh))
+        if gateway.discovery is not None:  # queued for schema inference, off this path
+            gateway.discovery.observe(source.name, fresh)
     # Without a dispatcher, the inbox delivered the events itself (Lambda mode).
     if fresh and dispatcher is not None:
         if routes is not None:

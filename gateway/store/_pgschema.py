@@ -99,6 +99,38 @@ MIGRATIONS: tuple[Migration, ...] = (
         "events found by their provider event id (dedup key)",
         ("CREATE INDEX events_dedup_key ON events (dedup_key)",),
     ),
+    Migration(
+        5,
+        "discovered schemas and their versions",
+        (
+            """
+            CREATE TABLE schemas (
+                name text COLLATE "C" PRIMARY KEY,
+                source text COLLATE "C" NOT NULL,
+                event_source text NOT NULL,
+                detail_type text NOT NULL,
+                compatibility text NOT NULL,
+                created_at double precision NOT NULL,
+                updated_at double precision NOT NULL,
+                overflow bigint NOT NULL DEFAULT 0
+            )
+            """,
+            "CREATE INDEX schemas_source ON schemas (source)",
+            """
+            CREATE TABLE schema_versions (
+                name text COLLATE "C" NOT NULL REFERENCES schemas (name) ON DELETE CASCADE,
+                version integer NOT NULL,
+                content text NOT NULL,
+                created_at double precision NOT NULL,
+                event_count bigint NOT NULL,
+                sample_event_id text NOT NULL,
+                compatible boolean NOT NULL,
+                verdict text NOT NULL,
+                PRIMARY KEY (name, version)
+            )
+            """,
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

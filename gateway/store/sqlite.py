@@ -37,7 +37,32 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+#: The discovered schemas (`gateway.schemas`): one per (source, detail-type), and its versions.
+_SCHEMA_REGISTRY = """
+CREATE TABLE IF NOT EXISTS schemas (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    event_source TEXT NOT NULL,
+    detail_type TEXT NOT NULL,
+    compatibility TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    overflow INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS schemas_source ON schemas (source);
+CREATE TABLE IF NOT EXISTS schema_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    event_count INTEGER NOT NULL,
+    sample_event_id TEXT NOT NULL,
+    compatible INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+"""
 # Statements are separated by ";" (and no comment holds one).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,6 +104,7 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, due_at)
     WHERE state IN ('pending', 'retry', 'forwarding');
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (updated_at) WHERE state = 'dead';
 """
+SCHEMA += _SCHEMA_REGISTRY
 #: What takes a database of version N-1 to version N (a new database gets `SCHEMA`).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (
@@ -87,6 +113,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     3: ("ALTER TABLE events ADD COLUMN enriched_at REAL",),
     4: ("CREATE INDEX IF NOT EXISTS events_dedup_key ON events (dedup_key)",),
+    5: tuple(s for s in _SCHEMA_REGISTRY.split(";") if s.strip()),
 }
 
 

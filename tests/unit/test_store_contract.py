@@ -43,7 +43,7 @@ from gateway.store import (
     open_store,
 )
 from gateway.store.postgres import PostgresStore
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 from ._fakes import FakeClock, make_event
 from ._postgres import postgres_schema
@@ -989,7 +989,7 @@ async def test_a_version_1_sqlite_database_is_migrated_in_place(sqlite_url: str,
     conn.close()
     store = await StoreFactory({"url": sqlite_url}, clock)()
     try:
-        assert await store.schema_version() == 4
+        assert await store.schema_version() == SCHEMA_VERSION
         [claimed] = await store.claim("a", 10)
         assert claimed.event == old
         assert [s.id for s in await store.list_events(dedup_key=old.dedup_key)] == [old.id]
