@@ -89,7 +89,7 @@ class Discovery:
             registry=metrics,
         )
         self.versions = Counter(
-            "hookgate_schema_versions_created", "Schema versions created", ["source"], registry=metrics
+            "hookgate_schema_versions", "Schema versions created", ["source"], registry=metrics
         )
 
     def observe(self, source: str, events: Sequence[Event]) -> None:
