@@ -4,7 +4,12 @@ The edge hands each request's newly stored events to `Discovery.observe`, which 
 appends them to a bounded queue (full: they are not inferred, and counted in
 `hookgate_schema_events_skipped_total{reason="queue_full"}`). A background task takes
 up to `batch_size` events at a time, infers the schema of each (source, detail-type) in
-a worker thread, and records it (`SchemaRegistry.record`). A new version is logged; one
+a worker thread, and records it (`SchemaRegistry.record`).
+
+Inference is pure Python, so it is given a CPU budget: `max_cpu_share` of one CPU,
+refilled continuously, with a burst of `BURST_CPU_SECONDS`. While the budget is spent,
+whole batches are skipped (`reason="sampled"`): under a load the budget cannot follow,
+discovery samples instead of slowing ingest; below it, every event is counted. A new version is logged; one
 that breaks its schema's compatibility mode is drift: a warning, the metric
 `hookgate_schema_drift_total{source,detail_type}`, and, like every new version, a
 `Schema Version Created` event put on the local buses, where rules route it like any
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +50,8 @@ VERSION_CREATED = "Schema Version Created"
 REGISTRY_NAME = "discovered-schemas"
 
 Emit = Callable[[Event], Awaitable[None]]
+#: The inference CPU time that may be spent at once before `max_cpu_share` applies.
+BURST_CPU_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,9 @@ class Discovery:
         self.limits = Limits(settings.max_depth, settings.max_properties, settings.max_nodes)
         self._queue: asyncio.Queue[tuple[str, Event]] = asyncio.Queue(settings.queue_size)
         self._task: asyncio.Task[None] | None = None
+        self._budget = BURST_CPU_SECONDS  # inference CPU seconds that may be spent now
+        self._refilled = time.monotonic()
+        self._cost = 0.0005  # inference CPU seconds per event, as last measured
         self.drift = Counter(
             "hookgate_schema_drift",
             "New schema versions that broke their schema's compatibility mode",
@@ -129,17 +140,33 @@ class Discovery:
             batch.append(self._queue.get_nowait())
         return batch
 
+    def _affordable(self) -> int:
+        """How many events the CPU budget pays for now."""
+        now = time.monotonic()
+        share = self.settings.max_cpu_share
+        self._budget = min(BURST_CPU_SECONDS, self._budget + (now - self._refilled) * share)
+        self._refilled = now
+        return max(0, int(self._budget / self._cost)) if self._budget > 0 else 0
+
     async def _loop(self) -> None:
         while True:
             first = await self._queue.get()
             batch = [first, *self._take()]
+            affordable = max(self._affordable(), 0)
+            for source, _ in batch[affordable:]:
+                self.skipped.labels(source, "sampled").inc()
+            batch = batch[:affordable]
+            if not batch:
+                continue
             try:
                 await self._batch(batch)
             except StoreError as exc:  # the events stay stored; only their count is lost
                 log.error("schema_discovery_failed", error=str(exc), events=len(batch))
 
     async def _batch(self, batch: list[tuple[str, Event]]) -> list[Recorded]:
-        observations, unreadable = await asyncio.to_thread(self._infer, batch)
+        observations, unreadable, spent = await asyncio.to_thread(self._infer, batch)
+        self._budget -= spent
+        self._cost = max(spent / len(batch), 1e-6)
         for source, count in unreadable.items():
             self.skipped.labels(source, "unreadable").inc(count)
         done = []
@@ -155,8 +182,10 @@ class Discovery:
             done.append(recorded)
         return done
 
-    def _infer(self, batch: list[tuple[str, Event]]) -> tuple[list[Observation], dict[str, int]]:
-        """Per (source, detail-type), the merged schema of the batch's details."""
+    def _infer(self, batch: list[tuple[str, Event]]) -> tuple[list[Observation], dict[str, int], float]:
+        """Per (source, detail-type), the merged schema of the batch's details; the events
+        that could not be read, per source; the CPU time it took."""
+        started = time.thread_time()
         groups: dict[tuple[str, str], tuple[dict[str, Any], int, str]] = {}
         unreadable: dict[str, int] = {}
         for source, event in batch:
@@ -180,7 +209,7 @@ class Discovery:
                     source, policy.event_source, detail_type, schema, count, sample, policy.compatibility
                 )
             )
-        return observations, unreadable
+        return observations, unreadable, time.thread_time() - started
 
     async def _report(self, observation: Observation, recorded: Recorded) -> None:
         source, detail_type = observation.source, observation.detail_type

@@ -29,6 +29,9 @@ class SchemaSettings(BaseModel):
     queue_size: int = Field(10_000, ge=1)
     #: Events inferred together (one store transaction per schema per batch).
     batch_size: int = Field(500, ge=1)
+    #: Inference uses at most this share of one CPU over time (after a burst of one CPU
+    #: second); beyond, whole batches are skipped (sampled) until the budget refills.
+    max_cpu_share: float = Field(0.02, gt=0, le=1)
     #: Nesting deeper than this is not described (an open schema marked truncated).
     max_depth: int = Field(32, ge=1, le=255)
     #: An object's properties past this many are not listed (marked truncated).

@@ -177,7 +177,7 @@ def test_an_object_of_100k_keys_is_capped() -> None:
     schema, elapsed, peak = _bounded(value)
     assert len(schema["properties"]) == Limits().max_properties
     assert schema[TRUNCATED] is True
-    assert elapsed < 1.0
+    assert elapsed < 5.0  # generous: a shared machine; unbounded work would take minutes
     assert peak < 5_000_000
     jsonschema.Draft4Validator(schema).validate(value)  # unlisted properties are admitted
 
@@ -194,7 +194,7 @@ def test_10k_deep_nesting_is_capped() -> None:
         node, depth = node["properties"]["a"], depth + 1
     assert depth == Limits().max_depth + 1
     assert node == {TRUNCATED: True}
-    assert elapsed < 1.0
+    assert elapsed < 5.0  # generous: a shared machine; unbounded work would take minutes
     assert peak < 1_000_000
     assert merge(schema, schema) == schema
     jsonschema.Draft4Validator(schema).validate(value)  # the validator stops where the schema does
@@ -203,14 +203,14 @@ def test_10k_deep_nesting_is_capped() -> None:
 def test_a_5mb_string_is_not_scanned() -> None:
     schema, elapsed, _ = _bounded({"s": "x" * 5_000_000, "t": "2026-11-28T10:00:00Z" + " " * 3000})
     assert schema["properties"] == {"s": {"type": "string"}, "t": {"type": "string"}}
-    assert elapsed < 0.1
+    assert elapsed < 1.0
 
 
 def test_a_huge_array_stays_within_the_node_budget() -> None:
     value = [{"a": i, "b": [i] * 10} for i in range(50_000)]
     schema, elapsed, _ = _bounded(value)
     assert schema["items"][TRUNCATED] is True
-    assert elapsed < 2.0
+    assert elapsed < 5.0
     jsonschema.Draft4Validator(schema).validate(value)
 
 
