@@ -118,14 +118,18 @@ class Discovery:
             self._task = asyncio.create_task(self._loop(), name="schema-discovery")
 
     async def stop(self) -> None:
-        """Record what is queued, then end the task."""
+        """End the task, then record what is queued, as far as the CPU budget goes (the
+        rest is skipped as sampled): a stop never waits on a long inference."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(StoreError):
-            await self.drain()
+            while not self._queue.empty():
+                batch = self._afforded(self._take())
+                if batch:
+                    await self._batch(batch)
 
     async def drain(self) -> list[Recorded]:
         """Record every event queued now (tests, and `stop`)."""
@@ -148,14 +152,17 @@ class Discovery:
         self._refilled = now
         return max(0, int(self._budget / self._cost)) if self._budget > 0 else 0
 
+    def _afforded(self, batch: list[tuple[str, Event]]) -> list[tuple[str, Event]]:
+        """The part of `batch` the budget pays for; the rest is counted as sampled."""
+        affordable = self._affordable()
+        for source, _ in batch[affordable:]:
+            self.skipped.labels(source, "sampled").inc()
+        return batch[:affordable]
+
     async def _loop(self) -> None:
         while True:
             first = await self._queue.get()
-            batch = [first, *self._take()]
-            affordable = max(self._affordable(), 0)
-            for source, _ in batch[affordable:]:
-                self.skipped.labels(source, "sampled").inc()
-            batch = batch[:affordable]
+            batch = self._afforded([first, *self._take()])
             if not batch:
                 continue
             try:
