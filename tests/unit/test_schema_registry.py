@@ -353,3 +353,62 @@ async def test_hostile_payloads_are_discovered_within_bounds(store: Store, clock
     document = to_draft4("hookgate.stripe", "invoice.paid", version.content)
     for event in events:
         jsonschema.Draft4Validator(document).validate(json.loads(event.entry))
+
+
+# -- the commands -------------------------------------------------------------------------
+
+
+def test_the_schemas_commands_over_a_store(tmp_path: Path) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415 - only the commands' test needs it
+
+    from gateway.cli import main  # noqa: PLC0415
+
+    config = tmp_path / "hookgate.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "hookgate.db"}"\n')
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(main, ["schemas", *args, "--config", str(config)])
+
+    missing = run("list")
+    assert missing.exit_code == 1  # no store: a command that reads never creates one
+    assert "no store" in missing.output
+
+    async def seed() -> None:
+        clock = FakeClock()
+        store = await _open({"url": f"sqlite:///{tmp_path / 'hookgate.db'}"}, clock)
+        try:
+            registry = open_registry(store)
+            await record(registry, observation({"id": "a", "n": 1}), clock.now)
+            await record(registry, observation({"id": "b", "n": 2.5, "extra": None}), clock.advance(60))
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    listed = run("list", "--json")
+    assert listed.exit_code == 0, listed.output
+    [shown] = orjson.loads(listed.output)["schemas"]
+    assert (shown["name"], shown["latest_version"], shown["drifted_versions"]) == (
+        "hookgate.stripe@InvoicePaid",
+        "2",
+        ["2"],
+    )
+    assert "DRIFT v2" in run("list").output
+    diff = run("diff", "hookgate.stripe@InvoicePaid", "1", "2")
+    assert diff.exit_code == 0
+    assert "TYPE_EXTENDED" in diff.output
+    assert "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL" in diff.output
+    assert "verdict: incompatible (BACKWARD)" in diff.output
+    assert run("diff", "hookgate.stripe@InvoicePaid", "1", "7").exit_code == 1
+    assert run("show", "nope@Nope").exit_code == 1
+    assert run("show", "hookgate.stripe@InvoicePaid", "--version", "0").exit_code == 2
+    assert run("export", "hookgate.stripe@InvoicePaid", "--format", "yaml").exit_code == 2
+    draft4 = orjson.loads(
+        run("export", "hookgate.stripe@InvoicePaid", "--format", "jsonschema-draft4").output
+    )
+    jsonschema.Draft4Validator.check_schema(draft4)
+    assert run("set-compatibility", "hookgate.stripe@InvoicePaid", "SIDEWAYS").exit_code == 2
+    changed = run("set-compatibility", "hookgate.stripe@InvoicePaid", "full_transitive")
+    assert changed.exit_code == 0
+    assert orjson.loads(run("list", "--json").output)["schemas"][0]["compatibility"] == "FULL_TRANSITIVE"
+    assert run("set-compatibility", "nope@Nope", "FULL").exit_code == 1
