@@ -36,7 +36,7 @@ from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
-    from gateway.schemas import Discovery
+    from gateway.schemas import Discovery, SchemaEnforcer
 
 __all__ = ["Gateway", "GatewayApp", "build_sinks", "build_source", "create_app"]
 
@@ -70,6 +70,8 @@ class Gateway:
     refresh_source: Callable[[Source], Awaitable[Source | None]] | None = None
     #: Schema discovery (`gateway.schemas`), when a source of a durable store has it on.
     discovery: Discovery | None = None
+    #: The check of enforcing sources' events against pinned schema versions.
+    schema_enforcer: SchemaEnforcer | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def route(
@@ -91,6 +93,8 @@ class Gateway:
                 log.info("claims_released", count=released)
         if self.discovery is not None:
             await self.discovery.start()
+        if self.schema_enforcer is not None:
+            await self.schema_enforcer.start()
         if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
@@ -103,6 +107,8 @@ class Gateway:
         self._tasks.clear()
         if self.discovery is not None:  # what it still has queued is recorded, and reported
             await self.discovery.stop()
+        if self.schema_enforcer is not None:
+            await self.schema_enforcer.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         store = self.store
@@ -166,7 +172,7 @@ def create_app(
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
     gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
-    gateway.discovery = _discovery(gateway)
+    gateway.discovery, gateway.schema_enforcer = _discovery(gateway), _enforcer(gateway)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -289,6 +295,18 @@ def _discovery(gateway: Gateway) -> Discovery | None:
         emit=bus_emitter(gateway),
         metrics=gateway.metrics.registry,
     )
+
+
+def _enforcer(gateway: Gateway) -> SchemaEnforcer | None:
+    """The schema check of the sources that enforce one (None: none does)."""
+    modes = {
+        name: s.schema_enforcement for name, s in gateway.sources.items() if s.schema_enforcement != "off"
+    }
+    if gateway.store is None or not modes:
+        return None
+    from gateway.schemas import SchemaEnforcer, open_registry  # noqa: PLC0415
+
+    return SchemaEnforcer(open_registry(gateway.store), modes, metrics=gateway.metrics.registry)
 
 
 def _buses(settings: Settings) -> dict[str, Bus]:

@@ -55,7 +55,7 @@ import connectors
 from connectors import Connector, ConnectorOptions
 from gateway.errors import ConfigError
 from gateway.paths import StoreUrl, path_context
-from gateway.schemas._settings import Compatibility, SchemaSettings
+from gateway.schemas._settings import Compatibility, Enforcement, SchemaSettings
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
 from gateway.sinks import SINK_TYPES, Sink, SinkOptions, Validate, sink_type
 
@@ -184,6 +184,8 @@ class SourceSettings(_Model):
     schema_discovery: bool = True
     #: The compatibility mode this source's new schemas start with.
     schema_compatibility: Compatibility = "BACKWARD"
+    #: Check each event against its schema's pinned version: "flag" marks, "reject" refuses.
+    schema_enforcement: Enforcement = "off"
 
     @field_validator("event_source")
     @classmethod
@@ -225,6 +227,7 @@ class SourceSpec:
     secret_references: tuple[str, ...] = field(default=(), kw_only=True)
     schema_discovery: bool = field(default=True, kw_only=True)
     schema_compatibility: Compatibility = field(default="BACKWARD", kw_only=True)
+    schema_enforcement: Enforcement = field(default="off", kw_only=True)
 
     @property
     def connector_name(self) -> str:
@@ -500,6 +503,7 @@ def parse_settings(
             secret_references=references,
             schema_discovery=common.schema_discovery,
             schema_compatibility=common.schema_compatibility,
+            schema_enforcement=common.schema_enforcement,
         )
     return Settings(
         server=server,

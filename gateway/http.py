@@ -256,6 +256,13 @@ async def _accept(
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
+    if gateway.schema_enforcer is not None:
+        events, mismatch = gateway.schema_enforcer.check(source.name, events)
+        if mismatch is not None:  # `reject`: nothing of the request is stored
+            fields["cause"] = "schema_mismatch"
+            gateway.metrics.rejected.labels(source.name, "schema_mismatch").inc()
+            shown = {"error": "schema mismatch", "schema": mismatch.schema, "version": str(mismatch.version)}
+            return _Answer(400, orjson.dumps({**shown, "path": mismatch.path}))
     results, duplicates = await _store(gateway, source, events)
     ids = [r.event_id for r in results]
     fields["event_ids"] = ids

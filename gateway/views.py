@@ -12,7 +12,7 @@ field has one name wherever it appears:
     rule test       bus, rule, enabled, matched, targets (target id → what it receives)
     connector       name, summary, options (or `error` when it cannot be loaded)
     schema          name, source, event_source, detail_type, compatibility, latest_version,
-                    created_at, updated_at, overflow, drift, drifted_versions
+                    created_at, updated_at, overflow, drift, drifted_versions, pinned_version
     schema version  name, version, created_at, event_count, sample_event_id, compatible,
                     verdict, content (the detail's JSON Schema)
 
@@ -246,6 +246,7 @@ def schema_view(info: SchemaInfo) -> dict[str, Any]:
         "overflow": info.overflow,
         "drift": info.drift,
         "drifted_versions": [str(v) for v in info.drifted_versions],
+        "pinned_version": None if info.pinned_version is None else str(info.pinned_version),
     }
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from gateway.schemas._compat import MODES, Change, Mode, Verdict, check, diff
 from gateway.schemas._discovery import EVENT_SOURCE, VERSION_CREATED, Discovery, SourcePolicy, bus_emitter
+from gateway.schemas._enforce import Mismatch, SchemaEnforcer, first_mismatch
 from gateway.schemas._formats import (
     FORMATS,
     ExportFormat,
@@ -38,9 +39,11 @@ __all__ = [
     "Discovery",
     "ExportFormat",
     "Limits",
+    "Mismatch",
     "Mode",
     "Observation",
     "Recorded",
+    "SchemaEnforcer",
     "SchemaInfo",
     "SchemaRegistry",
     "SchemaSettings",
@@ -52,6 +55,7 @@ __all__ = [
     "decide",
     "detail_schema_name",
     "diff",
+    "first_mismatch",
     "infer",
     "infer_many",
     "merge",

@@ -29,14 +29,15 @@ _INFO = """
 SELECT s.name, s.source, s.event_source, s.detail_type, s.compatibility, s.created_at, s.updated_at,
        COALESCE((SELECT max(version) FROM schema_versions v WHERE v.name = s.name), 0), s.overflow,
        ARRAY(SELECT version FROM schema_versions v
-             WHERE v.name = s.name AND NOT v.compatible ORDER BY version)
+             WHERE v.name = s.name AND NOT v.compatible ORDER BY version),
+       s.pinned_version
 FROM schemas s
 """
 
 
 def _info(row: Any) -> SchemaInfo:
     return SchemaInfo(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], drifted_versions=tuple(row[9])
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], tuple(row[9]), row[10]
     )
 
 
@@ -130,6 +131,17 @@ class PostgresSchemaRegistry(SchemaRegistry):
                 SchemaVersion(r[0], r[1], orjson.loads(r[2]), r[3], r[4], r[5], bool(r[6]), r[7])
                 for r in await cur.fetchall()
             ]
+
+        return await self.store._run(run)
+
+    async def pin(self, name: str, version: int | None) -> bool:
+        async def run(conn: Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE schemas SET pinned_version = %s WHERE name = %s AND (%s::integer IS NULL OR EXISTS "
+                "(SELECT 1 FROM schema_versions v WHERE v.name = %s AND v.version = %s))",
+                [version, name, version, name, version],
+            )
+            return cur.rowcount > 0
 
         return await self.store._run(run)
 

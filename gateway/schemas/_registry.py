@@ -80,6 +80,8 @@ class SchemaInfo:
     overflow: int
     #: Versions that broke the compatibility mode they were made under.
     drifted_versions: tuple[int, ...] = ()
+    #: The version enforcing sources check events against (`hookgate schemas pin`).
+    pinned_version: int | None = None
 
     @property
     def drift(self) -> bool:
@@ -154,6 +156,10 @@ class SchemaRegistry(abc.ABC):
     @abc.abstractmethod
     async def set_compatibility(self, name: str, mode: Mode) -> bool:
         """Set a schema's mode for its next versions; False: no such schema."""
+
+    @abc.abstractmethod
+    async def pin(self, name: str, version: int | None) -> bool:
+        """Pin `version` of a schema (None: unpin); False: no such schema or version."""
 
     async def schema(self, name: str) -> SchemaInfo | None:
         return next((s for s in await self.schemas() if s.name == name), None)

@@ -25,7 +25,8 @@ __all__ = ["SQLiteSchemaRegistry"]
 _INFO = (
     "SELECT s.name, s.source, s.event_source, s.detail_type, s.compatibility, s.created_at, s.updated_at, "
     "COALESCE((SELECT MAX(version) FROM schema_versions v WHERE v.name = s.name), 0), s.overflow, "
-    "(SELECT GROUP_CONCAT(version) FROM schema_versions v WHERE v.name = s.name AND v.compatible = 0) "
+    "(SELECT GROUP_CONCAT(version) FROM schema_versions v WHERE v.name = s.name AND v.compatible = 0), "
+    "s.pinned_version "
     "FROM schemas s"
 )
 
@@ -33,7 +34,7 @@ _INFO = (
 def _info(row: Any) -> SchemaInfo:
     drifted = tuple(sorted(int(v) for v in str(row[9]).split(","))) if row[9] else ()
     return SchemaInfo(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], drifted_versions=drifted
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], drifted, row[10]
     )
 
 
@@ -133,6 +134,22 @@ class SQLiteSchemaRegistry(SchemaRegistry):
             ]
 
         return await self.store._read(run)
+
+    async def pin(self, name: str, version: int | None) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            if (
+                version is not None
+                and not conn.execute(
+                    "SELECT 1 FROM schema_versions WHERE name = ? AND version = ?", (name, version)
+                ).fetchone()
+            ):
+                return False
+            return (
+                conn.execute("UPDATE schemas SET pinned_version = ? WHERE name = ?", (version, name)).rowcount
+                > 0
+            )
+
+        return await self.store._run(run)
 
     async def set_compatibility(self, name: str, mode: Mode) -> bool:
         def run(conn: sqlite3.Connection) -> bool:

@@ -73,6 +73,7 @@ def schemas_list(config_path: str | None, source: str | None, as_json: bool) -> 
 def _line(info: SchemaInfo) -> str:
     drift = "DRIFT v" + ",".join(str(v) for v in info.drifted_versions) if info.drift else "-"
     overflow = f"  overflow={info.overflow}" if info.overflow else ""
+    overflow += f"  pinned=v{info.pinned_version}" if info.pinned_version is not None else ""
     return (
         f"{info.name:<50} v{info.latest_version:<4} {info.compatibility:<20} {drift:<12} "
         f"{isoformat(info.updated_at)}{overflow}"
@@ -151,6 +152,23 @@ def schemas_diff(config_path: str | None, name: str, v1: int, v2: int) -> None:
     verdict = check(mode, [old], new)
     suffix = "" if info.compatibility != "NONE" else " (the schema's mode is NONE: checked as FULL)"
     click.echo(f"verdict: {verdict.describe()}{suffix}")
+
+
+@schemas.command("pin")
+@config_option
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1), required=False)
+@click.option("--unpin", is_flag=True, help="Remove the pin instead.")
+def schemas_pin(config_path: str | None, name: str, version: int | None, unpin: bool) -> None:
+    """Pin VERSION of a schema: the version sources with `schema_enforcement` check events
+    against (applied by a running gateway within seconds)."""
+    settings = settings_or_exit(config_path)
+    if (version is None) != unpin:
+        raise click.UsageError("give a VERSION to pin, or --unpin")
+    if not _with_registry(settings, lambda r: r.pin(name, version)):
+        _missing(name, settings, version)
+        return
+    click.echo(f"{name}: " + (f"version {version} pinned" if version is not None else "unpinned"))
 
 
 @schemas.command("set-compatibility")

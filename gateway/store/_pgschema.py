@@ -112,7 +112,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 compatibility text NOT NULL,
                 created_at double precision NOT NULL,
                 updated_at double precision NOT NULL,
-                overflow bigint NOT NULL DEFAULT 0
+                overflow bigint NOT NULL DEFAULT 0,
+                pinned_version integer
             )
             """,
             "CREATE INDEX schemas_source ON schemas (source)",

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS schemas (
     compatibility TEXT NOT NULL,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    overflow INTEGER NOT NULL DEFAULT 0
+    overflow INTEGER NOT NULL DEFAULT 0,
+    pinned_version INTEGER
 );
 CREATE INDEX IF NOT EXISTS schemas_source ON schemas (source);
 CREATE TABLE IF NOT EXISTS schema_versions (
