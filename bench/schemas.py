@@ -9,8 +9,13 @@ discovery on against off, in the same run.
    take turns under the same wrk load (`bench/ingest.py`'s requests, slices and
    `replay.lua`); round r of each sends the r-th slice of the events. Target: the
    throughput with discovery on is at least 0.95 of the throughput with it off.
-3. Afterwards: every event the "on" server stored was counted for a schema version, or
-   skipped and counted in `hookgate_schema_events_skipped_total` (its queue was full).
+3. Enforcement: a third server, discovery on and `schema_enforcement = "reject"`, with the
+   version discovered from a few warm-up events pinned, takes its turn too: every event
+   is checked on the request path (and fits). Its throughput against "off" is the cost
+   of the check (`ratio_enforcement`).
+4. Afterwards: every event the "on" server stored was counted for a schema version, or
+   skipped and counted in `hookgate_schema_events_skipped_total` (sampled, or its queue
+   was full).
 
 The last line of output is one JSON object.
 
@@ -22,12 +27,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import secrets
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,12 +81,46 @@ def inference_cost(bodies: Sequence[bytes]) -> float:
     return (time.perf_counter() - started) / len(entries) * 1e6
 
 
-def config(tmp: Path, port: int, secret: str, db: Path, *, discovery: bool) -> str:
+MODES = ("off", "on", "reject")
+
+
+def config(tmp: Path, port: int, secret: str, db: Path, *, mode: str) -> str:
     text = ingest.hookgate_config(tmp, port, secret, ingest.SQLiteRows(db))
+    keys = f"schema_discovery = {str(mode != 'off').lower()}\n"
+    if mode == "reject":
+        keys += 'schema_enforcement = "reject"\n'
     return text.replace(
         f"tolerance_seconds = {ingest.TOLERANCE_SECONDS}\n",
-        f"tolerance_seconds = {ingest.TOLERANCE_SECONDS}\nschema_discovery = {str(discovery).lower()}\n",
+        f"tolerance_seconds = {ingest.TOLERANCE_SECONDS}\n{keys}",
     )
+
+
+def pin_warm_up_version(url: str, config_path: Path, secret: str, hookgate: Path) -> None:
+    """Send a few events, wait for their schema's first version, pin it, and wait for
+    the server to read the pin."""
+    for body in ingest.make_bodies(3):
+        timestamp = int(time.time())
+        signature = hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(  # noqa: S310 - a local URL
+            f"{url}/webhooks/{ingest.SOURCE}",
+            data=body,
+            headers={"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert response.status == 200
+    name = "hookgate.stripe@PaymentIntentSucceeded"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pinned = subprocess.run(
+            [str(hookgate), "schemas", "pin", name, "1", "--config", str(config_path)],
+            capture_output=True,
+            check=False,
+        )
+        if pinned.returncode == 0:
+            time.sleep(6.0)  # the server reads the pins every 5 s
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"no version of {name} to pin")
 
 
 def counted(db: Path) -> tuple[int, int]:
@@ -123,27 +165,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret = "whsec_" + secrets.token_urlsafe(24)
     ingest.check_signature_with_connector(bodies[0], secret)
 
-    rps: dict[str, list[float]] = {"off": [], "on": []}
+    rps: dict[str, list[float]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory(prefix="hookgate-schemas-bench-") as name:
         tmp = Path(name)
         urls: dict[str, str] = {}
         dbs: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
-            for mode in ("off", "on"):
+            for mode in MODES:
                 port = ingest.free_port()
                 urls[mode] = f"http://127.0.0.1:{port}"
                 dbs[mode] = tmp / f"{mode}.db"
                 path = tmp / f"hookgate-{mode}.toml"
-                path.write_text(
-                    config(tmp, port, secret, dbs[mode], discovery=mode == "on"), encoding="utf-8"
-                )
+                path.write_text(config(tmp, port, secret, dbs[mode], mode=mode), encoding="utf-8")
                 log = stack.enter_context((tmp / f"{mode}.log").open("wb"))
                 cmd = ingest.pinned([str(hookgate), "serve", "--config", str(path)], server_cpu)
                 stack.enter_context(ingest.server(cmd, f"{urls[mode]}/healthz", log))
+            pin_warm_up_version(urls["reject"], tmp / "hookgate-reject.toml", secret, hookgate)
             requests_file = tmp / "requests.bin"
             ingest.write_requests(requests_file, bodies, secret, "127.0.0.1")
             for r in range(args.rounds):
-                for mode in ("off", "on") if r % 2 == 0 else ("on", "off"):
+                for mode in MODES if r % 2 == 0 else MODES[::-1]:
                     result = ingest.run_wrk(
                         [urls[mode]],
                         requests_file,
@@ -158,18 +199,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         errors = result.socket_errors + result.timeouts
                         say(f"PROBLEM: {mode}: {result.non_2xx} non-2xx, {errors} socket errors or timeouts")
                     rps[mode].append(result.rps)
-                say(f"  round {r + 1}: off {rps['off'][-1]:7,.0f} req/s | on {rps['on'][-1]:7,.0f} req/s")
+                say(f"  round {r + 1}: " + " | ".join(f"{m} {rps[m][-1]:7,.0f} req/s" for m in MODES))
             skipped_on = skipped(urls["on"])
         # the servers have stopped: what the "on" one had queued is recorded
         stored_on, versioned_on = counted(dbs["on"])
-    off, on = statistics.median(rps["off"]), statistics.median(rps["on"])
+    off, on, reject = (statistics.median(rps[m]) for m in MODES)
     ratio = on / off if off else 0.0
+    enforced = reject / off if off else 0.0
+    say(f"enforcement (reject, every event checked): {reject:,.0f} req/s, ratio {enforced:.3f}")
     say(f"median: off {off:,.0f} req/s, on {on:,.0f} req/s, ratio {ratio:.3f} (target >= {TARGET_RATIO})")
     summary = {
         "inference_us_per_event": round(per_event_us, 2),
         "rps_discovery_off": round(off, 1),
         "rps_discovery_on": round(on, 1),
         "ratio": round(ratio, 4),
+        "rps_enforcement_reject": round(reject, 1),
+        "ratio_enforcement": round(enforced, 4),
         "target_ratio": TARGET_RATIO,
         "ok": ratio >= TARGET_RATIO and stored_on == versioned_on + skipped_on,
         "events_skipped_on": skipped_on,

@@ -86,7 +86,7 @@ class Discovery:
         self._task: asyncio.Task[None] | None = None
         self._budget = BURST_CPU_SECONDS  # inference CPU seconds that may be spent now
         self._refilled = time.monotonic()
-        self._cost = 0.0005  # inference CPU seconds per event, as last measured
+        self._cost = 0.005  # inference CPU seconds per event, as last measured (a cautious start)
         self.drift = Counter(
             "hookgate_schema_drift",
             "New schema versions that broke their schema's compatibility mode",
