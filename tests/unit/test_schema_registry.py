@@ -28,6 +28,7 @@ from gateway.schemas import (
     Discovery,
     Limits,
     Observation,
+    SchemaEnforcer,
     SchemaRegistry,
     SchemaSettings,
     SourcePolicy,
@@ -412,3 +413,19 @@ def test_the_schemas_commands_over_a_store(tmp_path: Path) -> None:
     assert changed.exit_code == 0
     assert orjson.loads(run("list", "--json").output)["schemas"][0]["compatibility"] == "FULL_TRANSITIVE"
     assert run("set-compatibility", "nope@Nope", "FULL").exit_code == 1
+
+
+async def test_a_version_is_pinned_and_unpinned(store: Store, clock: FakeClock) -> None:
+    registry = open_registry(store)
+    recorded = await record(registry, observation({"a": 1}), clock.now)
+    await record(registry, observation({"a": 1, "b": 2}), clock.now)
+    assert not await registry.pin(recorded.name, 3)  # no such version
+    assert not await registry.pin("nope@Nope", 1)
+    assert await registry.pin(recorded.name, 1)
+    assert (await registry.schemas())[0].pinned_version == 1
+    enforcer = SchemaEnforcer(registry, {"stripe": "reject", "other": "off"})
+    await enforcer.refresh()
+    assert enforcer.pinned == {("stripe", "invoice.paid"): (recorded.name, 1, infer({"a": 1}))}
+    assert enforcer.mode("other") == "off"
+    assert await registry.pin(recorded.name, None)
+    assert (await registry.schemas())[0].pinned_version is None
