@@ -50,6 +50,7 @@ from gateway.store import (
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
+    from gateway.schemas import Discovery, SchemaEnforcer
 
 __all__ = [
     "Gateway",
@@ -95,6 +96,10 @@ class Gateway:
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its
     #: secrets read again, to verify it once more (None: nothing new to verify it with).
     refresh_source: Callable[[Source], Awaitable[Source | None]] | None = None
+    #: Schema discovery (`gateway.schemas`), when a source of a durable store has it on.
+    discovery: Discovery | None = None
+    #: The check of enforcing sources' events against pinned schema versions.
+    schema_enforcer: SchemaEnforcer | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def route(
@@ -116,6 +121,10 @@ class Gateway:
                 log.info("claims_released", count=released)
         if self.requests is not None:
             self._tasks.append(asyncio.create_task(self.requests.run(), name="requests-log"))
+        if self.discovery is not None:
+            await self.discovery.start()
+        if self.schema_enforcer is not None:
+            await self.schema_enforcer.start()
         if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
@@ -127,6 +136,10 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.discovery is not None:  # what it still has queued is recorded, and reported
+            await self.discovery.stop()
+        if self.schema_enforcer is not None:
+            await self.schema_enforcer.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         store = self.store
@@ -201,6 +214,7 @@ def create_app(
         buses,
         requests=_requests_log(settings, durable),
     )
+    gateway.discovery, gateway.schema_enforcer = _discovery(gateway), _enforcer(gateway)
     apis = _connect_buses(gateway) if buses else {}
 
     healthz, readyz, metrics_route = _probes(gateway)
@@ -369,6 +383,39 @@ class GatewayApp:
             await self._apis[scope["path"]](scope, receive, send)
         else:
             await self._other(scope, receive, send)
+
+
+def _discovery(gateway: Gateway) -> Discovery | None:
+    """Schema discovery over the store, for the sources that have it on (None: none has)."""
+    policies = {
+        name: (source.event_source, source.schema_compatibility)
+        for name, source in gateway.sources.items()
+        if source.schema_discovery
+    }
+    if gateway.store is None or not policies:
+        return None
+    from gateway.schemas import Discovery, SourcePolicy, bus_emitter, open_registry  # noqa: PLC0415
+
+    return Discovery(
+        open_registry(gateway.store),
+        gateway.settings.schemas,
+        {name: SourcePolicy(*policy) for name, policy in policies.items()},
+        gateway.clock,
+        emit=bus_emitter(gateway),
+        metrics=gateway.metrics.registry,
+    )
+
+
+def _enforcer(gateway: Gateway) -> SchemaEnforcer | None:
+    """The schema check of the sources that enforce one (None: none does)."""
+    modes = {
+        name: s.schema_enforcement for name, s in gateway.sources.items() if s.schema_enforcement != "off"
+    }
+    if gateway.store is None or not modes:
+        return None
+    from gateway.schemas import SchemaEnforcer, open_registry  # noqa: PLC0415
+
+    return SchemaEnforcer(open_registry(gateway.store), modes, metrics=gateway.metrics.registry)
 
 
 def _buses(settings: Settings) -> dict[str, Bus]:

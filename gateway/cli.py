@@ -29,6 +29,7 @@ from gateway.config import BUS_TYPE
 from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.router.cli import match_event_pattern, rules
 from gateway.router.targets import TARGETS
+from gateway.schemas.cli import schemas
 from gateway.sinks import SINKS
 from gateway.store import open_store
 from gateway.store.cli import db, dlq, events, replay
@@ -60,7 +61,7 @@ def main() -> None:
     """hookgate: verify, normalize, persist and forward SaaS webhooks."""
 
 
-for _command in (db, dlq, events, match_event_pattern, replay, rules):
+for _command in (db, dlq, events, match_event_pattern, replay, rules, schemas):
     main.add_command(_command)
 
 

@@ -57,6 +57,7 @@ from connectors import Connector, ConnectorOptions
 from gateway.admin.config import AdminSettings, parse_admin
 from gateway.errors import ConfigError
 from gateway.paths import StoreUrl, path_context
+from gateway.schemas._settings import Compatibility, Enforcement, SchemaSettings
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
 from gateway.sinks import SINKS, Sink, SinkOptions, Validate, sink_type
 
@@ -181,6 +182,12 @@ class SourceSettings(_Model):
     sinks: list[str] | None = None
     max_body_bytes: int | None = Field(None, ge=1)
     public_url: str | None = None
+    #: Infer and version the schema of this source's events (`gateway.schemas`).
+    schema_discovery: bool = True
+    #: The compatibility mode this source's new schemas start with.
+    schema_compatibility: Compatibility = "BACKWARD"
+    #: Check each event against its schema's pinned version: "flag" marks, "reject" refuses.
+    schema_enforcement: Enforcement = "off"
 
     @field_validator("event_source")
     @classmethod
@@ -220,6 +227,9 @@ class SourceSpec:
     public_url: str | None
     #: The AWS secret references (`secretsmanager:…`, `ssm:…`) its options were read from.
     secret_references: tuple[str, ...] = field(default=(), kw_only=True)
+    schema_discovery: bool = field(default=True, kw_only=True)
+    schema_compatibility: Compatibility = field(default="BACKWARD", kw_only=True)
+    schema_enforcement: Enforcement = field(default="off", kw_only=True)
 
     @property
     def connector_name(self) -> str:
@@ -246,6 +256,7 @@ class Settings:
     #: The local event buses (`[sinks.NAME] type = "router"`): a source's `sinks` may name them.
     buses: dict[str, BusSettings] = field(default_factory=dict)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    schemas: SchemaSettings = field(default_factory=SchemaSettings)
     path: Path | None = None
 
 
@@ -281,6 +292,7 @@ def load_settings(
         sinks=settings.sinks,
         buses=settings.buses,
         admin=settings.admin,
+        schemas=settings.schemas,
         path=file,
     )
 
@@ -386,6 +398,7 @@ def _declared_field(path: tuple[str, ...], raw: Mapping[str, Any]) -> FieldInfo 
         "store": StoreSettings,
         "dispatcher": DispatcherSettings,
         "admin": AdminSettings,
+        "schemas": SchemaSettings,
     }
     models: list[type[BaseModel]] = []
     if len(path) == 2 and path[0] in sections:
@@ -432,7 +445,7 @@ def parse_settings(
     """Validate an already-loaded mapping (TOML shape) into `Settings`; relative paths
     in it are relative to `base_dir` (the configuration file's directory), if any."""
     env = os.environ if env is None else env
-    known = {"server", "store", "dispatcher", "sources", "sinks", "admin"}
+    known = {"server", "store", "dispatcher", "sources", "sinks", "admin", "schemas"}
     for key in raw:
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
@@ -442,6 +455,7 @@ def parse_settings(
     admin = parse_admin(raw.get("admin", {}), env=env, base_dir=base_dir, secrets=secrets)
     if admin.port and admin.port in (server.port, server.metrics_port):
         raise ConfigError("admin.port", "must differ from server.port and server.metrics_port")
+    schemas = validate_model(SchemaSettings, raw.get("schemas", {}), "schemas")
 
     def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references and paths resolved."""
@@ -499,6 +513,9 @@ def parse_settings(
             max_body_bytes=common.max_body_bytes or server.max_body_bytes,
             public_url=(common.public_url or server.public_url),
             secret_references=references,
+            schema_discovery=common.schema_discovery,
+            schema_compatibility=common.schema_compatibility,
+            schema_enforcement=common.schema_enforcement,
         )
     return Settings(
         server=server,
@@ -508,6 +525,7 @@ def parse_settings(
         sinks=sinks,
         buses=buses,
         admin=admin,
+        schemas=schemas,
     )
 
 

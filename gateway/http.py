@@ -307,6 +307,13 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
+    if gateway.schema_enforcer is not None:
+        events, mismatch = gateway.schema_enforcer.check(source.name, events)
+        if mismatch is not None:  # `reject`: nothing of the request is stored
+            fields["cause"] = "schema_mismatch"
+            gateway.metrics.rejected.labels(source.name, "schema_mismatch").inc()
+            shown = {"error": "schema mismatch", "schema": mismatch.schema, "version": str(mismatch.version)}
+            return _Answer(400, orjson.dumps({**shown, "path": mismatch.path}))
     ack = _acknowledge(source, webhook)
     record = None
     if gateway.requests is not None:  # stored with the events, in their commit
@@ -360,6 +367,10 @@ async def _store(
         counters.duplicates.inc(duplicates)
     if len(results) > duplicates:
         counters.persisted.inc(len(results) - duplicates)
+        if gateway.discovery is not None:  # queued for schema inference, off this path
+            gateway.discovery.observe(
+                source.name, [e for e, r in zip(events, results, strict=True) if not r.duplicate]
+            )
     return results, duplicates
 
 

@@ -16,6 +16,10 @@ field has one name wherever it appears:
     rule            bus, name, enabled, description, event_pattern, targets
     rule test       bus, rule, enabled, matched, targets (target id → what it receives)
     connector       name, summary, options (or `error` when it cannot be loaded)
+    schema          name, source, event_source, detail_type, compatibility, latest_version,
+                    created_at, updated_at, overflow, drift, drifted_versions, pinned_version
+    schema version  name, version, created_at, event_count, sample_event_id, compatible,
+                    verdict, content (the detail's JSON Schema)
 
 Times are RFC 3339 UTC strings with milliseconds (`2026-11-28T10:00:00.123Z`), ids are
 strings, and deliveries nest under their event. A list is a document with one key naming
@@ -50,6 +54,7 @@ from gateway.store import (
 
 if typing.TYPE_CHECKING:
     from gateway.router.rules import BusSettings, RuleSettings
+    from gateway.schemas import SchemaInfo, SchemaVersion
 
 __all__ = [
     "attempt_view",
@@ -69,6 +74,9 @@ __all__ = [
     "rule_test_document",
     "rule_view",
     "rules_document",
+    "schema_version_view",
+    "schema_view",
+    "schemas_document",
     "timestamp",
 ]
 
@@ -309,4 +317,38 @@ def plugins_document(plural: str, loaded: Mapping[str, type[Plugin] | Exception]
             {"name": name, "error": str(found)} if isinstance(found, Exception) else plugin_view(name, found)
             for name, found in loaded.items()
         ]
+    }
+
+
+def schema_view(info: SchemaInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "source": info.source,
+        "event_source": info.event_source,
+        "detail_type": info.detail_type,
+        "compatibility": info.compatibility,
+        "latest_version": str(info.latest_version),
+        "created_at": timestamp(info.created_at),
+        "updated_at": timestamp(info.updated_at),
+        "overflow": info.overflow,
+        "drift": info.drift,
+        "drifted_versions": [str(v) for v in info.drifted_versions],
+        "pinned_version": None if info.pinned_version is None else str(info.pinned_version),
+    }
+
+
+def schemas_document(infos: Iterable[SchemaInfo]) -> dict[str, Any]:
+    return {"schemas": [schema_view(i) for i in infos]}
+
+
+def schema_version_view(version: SchemaVersion) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": str(version.version),
+        "created_at": timestamp(version.created_at),
+        "event_count": version.event_count,
+        "sample_event_id": version.sample_event_id,
+        "compatible": version.compatible,
+        "verdict": version.verdict,
+        "content": version.content,
     }

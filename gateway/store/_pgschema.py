@@ -149,6 +149,39 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX requests_outcome ON requests (outcome, id)",
         ),
     ),
+    Migration(
+        6,
+        "discovered schemas and their versions",
+        (
+            """
+            CREATE TABLE schemas (
+                name text COLLATE "C" PRIMARY KEY,
+                source text COLLATE "C" NOT NULL,
+                event_source text NOT NULL,
+                detail_type text NOT NULL,
+                compatibility text NOT NULL,
+                created_at double precision NOT NULL,
+                updated_at double precision NOT NULL,
+                overflow bigint NOT NULL DEFAULT 0,
+                pinned_version integer
+            )
+            """,
+            "CREATE INDEX schemas_source ON schemas (source)",
+            """
+            CREATE TABLE schema_versions (
+                name text COLLATE "C" NOT NULL REFERENCES schemas (name) ON DELETE CASCADE,
+                version integer NOT NULL,
+                content text NOT NULL,
+                created_at double precision NOT NULL,
+                event_count bigint NOT NULL,
+                sample_event_id text NOT NULL,
+                compatible boolean NOT NULL,
+                verdict text NOT NULL,
+                PRIMARY KEY (name, version)
+            )
+            """,
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

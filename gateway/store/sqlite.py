@@ -45,9 +45,35 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: The version `SCHEMA` creates; a new database then takes the later `MIGRATIONS` too.
 BASE_VERSION = 4
+#: The discovered schemas (`gateway.schemas`): one per (source, detail-type), and its versions.
+_SCHEMA_REGISTRY = """
+CREATE TABLE IF NOT EXISTS schemas (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    event_source TEXT NOT NULL,
+    detail_type TEXT NOT NULL,
+    compatibility TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    overflow INTEGER NOT NULL DEFAULT 0,
+    pinned_version INTEGER
+);
+CREATE INDEX IF NOT EXISTS schemas_source ON schemas (source);
+CREATE TABLE IF NOT EXISTS schema_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    event_count INTEGER NOT NULL,
+    sample_event_id TEXT NOT NULL,
+    compatible INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+"""
 # Statements are separated by ";" (and no comment holds one).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -136,6 +162,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # Rejected ones are what a person looks for; a source's are found by reading newest first.
         "CREATE INDEX requests_outcome ON requests (outcome, id)",
     ),
+    # The discovered schemas (`gateway.schemas`).
+    6: tuple(s for s in _SCHEMA_REGISTRY.split(";") if s.strip()),
 }
 
 

@@ -20,6 +20,7 @@ from gateway.config import DispatcherSettings, ServerSettings, SourceSettings, S
 from gateway.observability import Metrics
 from gateway.router.rules import TargetSettings
 from gateway.router.targets import target_types
+from gateway.schemas import SchemaSettings
 from gateway.secrets import REFERENCE_FORMS
 from gateway.sinks import sink_types
 
@@ -64,6 +65,7 @@ def test_ci_runs_the_readme_test_command() -> None:
         ("[dispatcher]", DispatcherSettings),
         ("[sources.NAME]", SourceSettings),
         ("[admin]", AdminSettings),
+        ("[schemas]", SchemaSettings),
     ],
 )
 def test_every_setting_is_documented(section: str, model: type[BaseModel]) -> None:
