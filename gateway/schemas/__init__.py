@@ -1,0 +1,1 @@
+"""The schema registry: discovery, versions, compatibility and code bindings of events."""
