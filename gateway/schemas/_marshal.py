@@ -101,7 +101,7 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
             raise ValueError(f"{path}: {value!r} is not one of {[m.value for m in tp]!r}") from None
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _dataclass(value, tp, path)
-    if typing.is_typeddict(tp):
+    if _is_typeddict(tp):
         return _typeddict(value, tp, path)
     if tp in _SCALARS:
         if not isinstance(value, _SCALARS[tp]) or (tp is not bool and isinstance(value, bool)):
@@ -136,14 +136,32 @@ def _dataclass(value: Any, cls: type, path: str) -> Any:
     return cls(**kwargs)
 
 
+def _is_typeddict(tp: Any) -> bool:
+    """A TypedDict of `typing`, or of `typing_extensions` (which a closed one needs)."""
+    return typing.is_typeddict(tp) or (
+        isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__total__")
+    )
+
+
 def _typeddict(value: Any, cls: Any, path: str) -> Any:
     if not isinstance(value, dict):
         raise _fail(path, cls.__name__, value)
-    hints = typing.get_type_hints(cls)
-    for key in cls.__required_keys__:
-        if key not in value:
-            raise ValueError(f"{path}: missing {key!r}")
+    # required keys from the hints themselves: `__required_keys__` is wrong for a TypedDict
+    # of string annotations (`from __future__ import annotations`) before Python 3.12
+    hints = typing.get_type_hints(cls, include_extras=True)
     for key, hint in hints.items():
+        origin = typing.get_origin(hint)
         if key in value:
             _convert(value[key], hint, f"{path}.{key}")
+        elif origin is typing.Required or (origin is not typing.NotRequired and cls.__total__):
+            raise ValueError(f"{path}: missing {key!r}")
+    # PEP 728: `closed=True` takes no other key, `extra_items=T` others of type T
+    extra = getattr(cls, "__extra_items__", None)
+    closed = getattr(cls, "__closed__", None) is True
+    extra_typed = extra is not None and "NoExtraItems" not in type(extra).__name__
+    if closed or extra_typed:
+        for key in value.keys() - hints.keys():
+            if closed:
+                raise ValueError(f"{path}: unexpected key {key!r}")
+            _convert(value[key], extra, f"{path}.{key}")
     return value

@@ -30,8 +30,8 @@ __all__ = ["emit_typescript", "type_name"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
-#: Names a generated type must not take: TypeScript's keywords and the global types and
-#: values the guards use or a reader would expect to mean the built-in.
+#: Names an inner object's type does not take: TypeScript's keywords, and the global types
+#: and values a reader would expect to mean the built-in.
 _TAKEN = frozenset(
     """
     any as boolean break case catch class const constructor continue debugger declare default
@@ -81,15 +81,17 @@ class _Emitter:
         self.names: set[str] = set()
         self.ref_names: dict[str, str] = {}
         self.blocks: list[str] = []
-        self.root_name = self._claim(root_name)
+        # the names the schema gives keep them (a type and a value of one name coexist in
+        # TypeScript); the names made up for inner objects keep clear of the built-in ones
+        self.root_name = self._claim(root_name, given=True)
         for key in self.definitions:
-            self.ref_names[f"#/definitions/{key}"] = self._claim(type_name(key))
+            self.ref_names[f"#/definitions/{key}"] = self._claim(type_name(key), given=True)
 
-    def _claim(self, wanted: str, parent: str = "") -> str:
+    def _claim(self, wanted: str, parent: str = "", *, given: bool = False) -> str:
         """A type name not yet used: `wanted`, else `<parent><wanted>`, else with a number."""
         candidates = [wanted, parent + wanted] if parent else [wanted]
         for name in candidates:
-            if name not in self.names and name not in _TAKEN:
+            if name not in self.names and (given or name not in _TAKEN):
                 self.names.add(name)
                 return name
         n = 2
@@ -256,7 +258,7 @@ class _Emitter:
 
 
 def _union(parts: list[tuple[str, str]]) -> tuple[str, str]:
-    types = list(dict.fromkeys(ts for ts, _ in parts))
+    types = sorted(dict.fromkeys(ts for ts, _ in parts), key=lambda ts: ts == "null")  # null last
     if any(check == "true" for _, check in parts):
         return " | ".join(types), "true"
     return " | ".join(types), "(" + " || ".join(check for _, check in parts) + ")"

@@ -43,6 +43,7 @@ __all__ = [
     "Style",
     "bindings",
     "bindings_command",
+    "detail_class_name",
     "detail_schema_of",
     "envelope_schema",
     "generate_bindings",
@@ -94,6 +95,13 @@ def _segment(text: str) -> str:
     """A Python package name from `text`: lowercase, word characters only, never a keyword."""
     name = re.sub(r"\W+", "_", text).strip("_").lower() or "_"
     return f"_{name}" if name[0].isdigit() or keyword.iskeyword(name) else name
+
+
+def detail_class_name(detail_type: str) -> str:
+    """The detail's type name: the detail-type in PascalCase, as EventBridge names its schema
+    (`payment_intent.succeeded` → `PaymentIntentSucceeded`), never the envelope's."""
+    name = type_name(detail_type)
+    return "AWSEventDetail" if name == "AWSEvent" else name
 
 
 def package_path(source: str, detail_type: str) -> PurePosixPath:
@@ -307,6 +315,9 @@ def _python_models(schema: Mapping[str, Any], style: Style, header: str) -> str:
         options = {"field_extra_keys": {"metadata"}, "keyword_only": True}
     if style == "pydantic":
         options = {"use_annotated": True}
+    if style == "msgspec":
+        # msgspec decodes no enum with a null member: the member goes, the field takes null
+        options = {"use_msgspec_nullable_enum_alias": True}
     text = generate(
         json.dumps(schema),
         input_file_type=InputFileType.JsonSchema,
@@ -316,7 +327,8 @@ def _python_models(schema: Mapping[str, Any], style: Style, header: str) -> str:
         disable_timestamp=True,
         use_standard_collections=True,
         use_union_operator=True,
-        snake_case_field=True,
+        # a TypedDict's keys are the JSON keys; the classes get snake_case attributes
+        snake_case_field=style != "typeddict",
         use_double_quotes=True,
         formatters=[Formatter.BUILTIN],
         custom_file_header="".join(f"# {line}\n" for line in header.splitlines()),
@@ -327,7 +339,7 @@ def _python_models(schema: Mapping[str, Any], style: Style, header: str) -> str:
 
 
 def _python_files(schema: dict[str, Any], binding: BindingSchema, style: Style) -> dict[str, str]:
-    detail_name = type_name(binding.detail_type)
+    detail_name = detail_class_name(binding.detail_type)
     header = _header(binding)
     models = _python_models(schema, style, header)
     if not re.search(rf"^(class {detail_name}\b|{detail_name} = )", models, re.MULTILINE):
@@ -360,9 +372,6 @@ def _python_files(schema: dict[str, Any], binding: BindingSchema, style: Style) 
 
 
 def _typescript_files(schema: dict[str, Any], binding: BindingSchema) -> dict[str, str]:
-    detail_name = type_name(binding.detail_type)
-    if detail_name == "AWSEvent":
-        raise BindingError("the detail-type's name is AWSEvent, the envelope's")
     text = emit_typescript(schema, "AWSEvent", header=_header(binding))
     text += (
         "\n/** The event (as `JSON.parse` returns it) as an AWSEvent; a TypeError if it does not fit. */\n"
@@ -398,7 +407,7 @@ def generate_bindings(
     if style not in STYLES:
         raise BindingError(f"unknown style {style!r}; one of {', '.join(STYLES)}")
     binding = BindingSchema(detail_schema, source, detail_type, version)
-    schema = envelope_schema(detail_schema, type_name(detail_type))
+    schema = envelope_schema(detail_schema, detail_class_name(detail_type))
     if language == "typescript":
         return _typescript_files(schema, binding)
     return _python_files(schema, binding, style)
