@@ -1,22 +1,15 @@
-"""Code bindings (`gateway.schemas.bindings`) of schemas inferred from real events.
-
-The events are the recorded fixtures of every connector, signed, verified, normalized and
-wrapped in the envelope as the gateway stores them, plus two streams made here for what the
-fixtures lack (reserved words and odd characters as keys, nested arrays, optional and
-nullable fields, enums, maps, closed objects, `$ref`s; detail-types with spaces and dots).
-Each (source, detail-type)'s detail schema is inferred with genson as JSON Schema Draft 4.
-Every Python style is imported and parses every event of its type (and refuses a broken
-one); the TypeScript is type-checked by `tsc --strict`, and a program using it is compiled
-and run with node.
+"""Code bindings (`gateway.schemas.bindings`) of schemas inferred from real events
+(`tests.helpers.schema_samples`: every connector's fixtures and two streams made up for
+what they lack). Every Python style is imported and parses every event of its type, and
+refuses a broken one; the command reads an EventBridge OpenAPI export or a Draft 4 schema.
+The TypeScript compiler's checks are end-to-end tests (`tests/e2e/`).
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import importlib
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +18,8 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras
 import pytest
 from click.testing import CliRunner
-from genson import SchemaBuilder  # type: ignore[import-untyped]  # genson ships no types
 
 from gateway.errors import MissingExtraError
-from gateway.events import build_event
 from gateway.schemas.bindings import (
     STYLES,
     BindingError,
@@ -42,202 +33,13 @@ from gateway.schemas.bindings import (
     write_bindings,
 )
 from tests.catalogue import CATALOGUE
-from tests.helpers.typescript import require_node, require_tsc
-from tests.unit._fakes import NOW
-
-DRAFT4 = "http://json-schema.org/draft-04/schema#"
-URL = "https://hooks.example.com/webhooks/"
-
-Group = tuple[str, str]  # (source, detail-type)
-
-
-def envelope(source: str, detail_type: str, detail: Any, n: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": f"0190f1a2-0000-7000-8000-{n:012d}",
-        "detail-type": detail_type,
-        "source": source,
-        "time": "2026-11-28T10:00:00Z",
-        "resources": [],
-        "detail": detail,
-        **extra,
-    }
-
-
-def _orders() -> list[dict[str, Any]]:
-    """A stream whose keys are reserved words, odd strings, nested arrays, optional and nullable."""
-    details: list[dict[str, Any]] = [
-        {
-            "object": "order",
-            "type": "retail",
-            "class": "A",
-            "from": "shop",
-            "import": True,
-            "default": 1,
-            "x-request-id": "r1",
-            "2fa": False,
-            "key with spaces": "yes",
-            "amount": 10,
-            "note": None,
-            "matrix": [[1, 2], [3]],
-            "lines": [{"sku": "a-1", "tags": [["red", "big"]], "qty": 1}],
-            "shipping": {"to": "Main St", "eta": None},
-            "cancelled_at": None,
-        },
-        {
-            "object": "order",
-            "type": "wholesale",
-            "class": None,
-            "from": "api",
-            "import": False,
-            "default": 2,
-            "x-request-id": "r2",
-            "2fa": True,
-            "amount": 12.5,
-            "note": "leave at door",
-            "matrix": [],
-            "lines": [
-                {"sku": "b-2", "tags": [], "qty": 3, "discount": 0.1},
-                {"sku": "c", "tags": [[]], "qty": 0},
-            ],
-            "shipping": None,
-            "cancelled_at": "2026-11-28T11:00:00Z",
-        },
-        {
-            "object": "order",
-            "type": "retail",
-            "class": "B",
-            "from": "shop",
-            "import": True,
-            "default": 3,
-            "x-request-id": "r3",
-            "2fa": False,
-            "amount": 7,
-            "note": 3,
-            "matrix": [[4]],
-            "lines": [],
-            "shipping": {"to": "Elm St", "eta": "2026-12-01"},
-            "cancelled_at": None,
-        },
-    ]
-    region = {"account": "123456789012", "region": "eu-west-1"}
-    return [
-        envelope("hookgate.acme", "order.line items.updated", d, i, **(region if i == 2 else {}))
-        for i, d in enumerate(details)
-    ]
-
-
-#: A schema written by hand, for the keywords inference never produces.
-REFUND_SCHEMA: dict[str, Any] = {
-    "$schema": DRAFT4,
-    "type": "object",
-    "required": ["status", "money", "labels", "meta", "point"],
-    "properties": {
-        "status": {"enum": ["pending", "succeeded", "failed"]},
-        "code": {"enum": [1, 2, None]},
-        "money": {"$ref": "#/definitions/Money"},
-        "previous": {"anyOf": [{"$ref": "#/definitions/Money"}, {"type": "null"}]},
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "meta": {
-            "type": "object",
-            "properties": {"trace": {"type": "string"}},
-            "additionalProperties": {"type": "integer"},
-        },
-        "point": {"type": "array", "items": [{"type": "number"}, {"type": "number"}]},
-        "closed": {
-            "type": "object",
-            "properties": {"a": {"type": "integer"}},
-            "additionalProperties": False,
-        },
-        "either": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "both": {"allOf": [{"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}]},
-        "nested": {"$ref": "#/properties/money"},
-        "anything": {},
-    },
-    "definitions": {
-        "Money": {
-            "type": "object",
-            "required": ["amount", "currency"],
-            "properties": {"amount": {"type": "integer"}, "currency": {"type": "string"}},
-        }
-    },
-}
-
-
-def _refunds() -> list[dict[str, Any]]:
-    money = {"amount": 500, "currency": "eur"}
-    details = [
-        {
-            "status": "succeeded",
-            "code": 1,
-            "money": money,
-            "previous": None,
-            "labels": {"reason": "damaged", "by": "ops"},
-            "meta": {"trace": "t1", "retries": 2},
-            "point": [1.5, 2],
-            "closed": {"a": 1},
-            "either": "one",
-            "both": {"x": 1},
-            "nested": money,
-            "anything": [1, "two", None],
-        },
-        {
-            "status": "pending",
-            "code": None,
-            "money": {"amount": 1, "currency": "usd"},
-            "previous": money,
-            "labels": {},
-            "meta": {},
-            "point": [0, 0],
-            "either": ["a", "b"],
-        },
-    ]
-    return [envelope("hookgate.acme", "Refund.Issued v2", d, 10 + i) for i, d in enumerate(details)]
-
-
-def _fixtures() -> Iterator[dict[str, Any]]:
-    """Every catalogue case's delivery as the gateway stores it."""
-    for case in CATALOGUE.values():
-        request = case.deliver(NOW, URL + case.key).request(URL + case.key)
-        server = case.server()
-        server.verify(request, NOW)
-        for event in server.normalize(request):
-            stored = build_event(
-                event,
-                NOW,
-                source=case.key,
-                connector=case.connector,
-                event_source=f"hookgate.{case.connector}",
-            )
-            yield json.loads(stored.entry)
-
-
-@functools.cache
-def events_by_group() -> dict[Group, list[dict[str, Any]]]:
-    groups: dict[Group, list[dict[str, Any]]] = {}
-    for event in [*_fixtures(), *_orders(), *_refunds()]:
-        groups.setdefault((event["source"], event["detail-type"]), []).append(event)
-    return groups
-
-
-def infer(details: list[Any]) -> dict[str, Any]:
-    builder = SchemaBuilder(schema_uri=DRAFT4)
-    for detail in details:
-        builder.add_object(detail)
-    schema: dict[str, Any] = builder.to_schema()
-    return schema
-
-
-@functools.cache
-def schemas() -> dict[Group, dict[str, Any]]:
-    """The detail schema of each group: inferred, except the hand-written refunds'."""
-    found = {
-        group: infer([e["detail"] for e in events])
-        for group, events in events_by_group().items()
-        if group != ("hookgate.acme", "Refund.Issued v2")
-    }
-    found["hookgate.acme", "Refund.Issued v2"] = REFUND_SCHEMA
-    return found
+from tests.helpers.schema_samples import (
+    DETAIL_TYPE_NAMES,
+    REFUND_SCHEMA,
+    envelope,
+    events_by_group,
+    schemas,
+)
 
 
 def test_the_events_cover_every_connector_and_fit_their_schemas() -> None:
@@ -337,89 +139,6 @@ def test_the_reserved_words_are_fields_under_their_json_names(importable: Path) 
     assert event.account is None  # hookgate's own envelope has none; EventBridge's has one
     assert module.from_event(events_by_group()[group][2]).region == "eu-west-1"
     assert type(detail).__name__ == "OrderLineItemsUpdated"
-
-
-def test_the_typescript_bindings_type_check_and_a_program_using_them_runs(tmp_path: Path) -> None:
-    tsc = require_tsc()
-    node = require_node()
-    imports: list[str] = []
-    checks: list[str] = []
-    for i, ((source, detail_type), schema) in enumerate(schemas().items()):
-        files = generate_bindings(schema, source=source, detail_type=detail_type, language="typescript")
-        [(path, _)] = files.items()
-        write_bindings(files, tmp_path)
-        imports.append(f'import * as b{i} from "./{path.removesuffix(".ts")}";')
-        events = events_by_group()[source, detail_type]
-        name = json.dumps(f"{source} {detail_type}")
-        checks.append(f"check({name}, {json.dumps(events)}, b{i}.isAWSEvent, b{i}.parse);")
-    for detail_type, _ in DETAIL_TYPE_NAMES:  # type names that are TypeScript's built-in ones
-        schema = {"type": "object", "properties": {"object": {"type": "object", "properties": {}}}}
-        write_bindings(
-            generate_bindings(schema, source="acme", detail_type=detail_type, language="typescript"), tmp_path
-        )
-    bindings_files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.ts"))
-    strict = [tsc, "--strict", "--noEmit", "--noUnusedLocals", "--target", "es2017"]
-    result = subprocess.run(
-        [*strict, *bindings_files], check=False, cwd=tmp_path, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-    program = tmp_path / "main.ts"
-    program.write_text(
-        "\n".join(imports)
-        + """
-import { OrderLineItemsUpdated } from "./schema/hookgate/acme/orderlineitemsupdated/index";
-import * as refunds from "./schema/hookgate/acme/refundissuedv2/index";
-
-let total = 0;
-type Guard = (v: unknown) => boolean;
-function check(name: string, events: unknown[], guard: Guard, parse: (t: string) => unknown) {
-  for (const event of events) {
-    if (!guard(event)) throw new Error(`${name}: the guard refused an event`);
-    parse(JSON.stringify(event));
-    const broken = { ...(event as object), detail: "not an object" };
-    if (guard(broken)) throw new Error(`${name}: the guard took a broken event`);
-    total += 1;
-  }
-}
-"""
-        + "\n".join(checks)
-        + """
-const order: OrderLineItemsUpdated = b0_orders();
-function b0_orders(): OrderLineItemsUpdated {
-  return {
-    object: "order", type: "retail", class: null, from: "shop", import: true, default: 1,
-    "x-request-id": "r", "2fa": false, amount: 1, note: null, matrix: [[1]],
-    lines: [{ sku: "a", tags: [["x"]], qty: 1 }], shipping: null, cancelled_at: null,
-  };
-}
-const refund: refunds.RefundIssuedV2 = {
-  status: "failed", money: { amount: 1, currency: "eur" }, labels: { a: "b" },
-  meta: { trace: "t", n: 1 }, point: [1, 2],
-};
-const closed = { ...refund, closed: { a: 1, b: 2 } };
-if (refunds.isRefundIssuedV2(closed)) throw new Error("a closed object took an extra key");
-const badMap = { ...refund, labels: { a: 1 } };
-if (refunds.isRefundIssuedV2(badMap)) throw new Error("a map took a value of the wrong type");
-const badEnum = { ...refund, status: "unknown" };
-if (refunds.isRefundIssuedV2(badEnum)) throw new Error("an enum took another value");
-console.log(`${total} ${order.class} ${order["x-request-id"]} ${refund.money.currency}`);
-"""
-    )
-    compiled = subprocess.run(
-        [tsc, "--strict", "--target", "es2017", "--module", "commonjs", "--outDir", "out", "main.ts"],
-        check=False,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
-    ran = subprocess.run(
-        [node, "out/main.js"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
-    assert ran.returncode == 0, ran.stderr
-    total = sum(len(events) for events in events_by_group().values())
-    assert ran.stdout.split() == [str(total), "null", "r", "eur"]
 
 
 def test_a_typescript_binding_quotes_keys_and_names_types_apart() -> None:
@@ -623,14 +342,6 @@ def test_package_paths_are_importable_names() -> None:
         "schema/aws/partner_mongodb/com_1234567_tickets/ticketcreated"
     )
     assert str(package_path("acme.import", "2fa.enabled")) == "schema/acme/_import/t2faenabled"
-
-
-DETAIL_TYPE_NAMES = [
-    ("2fa.enabled", "T2faEnabled"),
-    ("AWS Event", "AWSEventDetail"),
-    ("object", "Object"),
-    ("é", "Anonymous"),
-]
 
 
 @pytest.mark.parametrize(("detail_type", "class_name"), DETAIL_TYPE_NAMES)
