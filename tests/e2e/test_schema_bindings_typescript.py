@@ -1,6 +1,7 @@
 """The TypeScript code bindings under the real compiler: `tsc --strict --noEmit` accepts the
-bindings of every schema of `tests.helpers.schema_samples`, and a program using them compiles
-and runs under node, its type guards taking every event of their type and refusing broken ones.
+bindings of every schema of `tests.helpers.schema_samples` (and docs/schemas.md's example
+using one), and a program using them compiles and runs under node, its type guards taking
+every event of their type and refusing broken ones.
 
 `tsc` comes from the npm registry (`.ci/run` installs it; `tests.helpers.typescript`).
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.schemas.bindings import generate_bindings, write_bindings
-from tests.helpers.schema_samples import DETAIL_TYPE_NAMES, events_by_group, schemas
+from tests.helpers.schema_samples import DETAIL_TYPE_NAMES, docs_example, events_by_group, schemas
 from tests.helpers.typescript import require_node, require_tsc
 
 pytestmark = pytest.mark.e2e
@@ -38,8 +39,9 @@ def test_the_typescript_bindings_type_check_and_a_program_using_them_runs(tmp_pa
         write_bindings(
             generate_bindings(schema, source="acme", detail_type=detail_type, language="typescript"), tmp_path
         )
+    (tmp_path / "docs_example.ts").write_text("declare const body: string;\n" + docs_example("ts"))
     bindings_files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.ts"))
-    strict = [tsc, "--strict", "--noEmit", "--noUnusedLocals", "--target", "es2017"]
+    strict = [tsc, "--strict", "--noEmit", "--noUnusedLocals", "--target", "es2017", "--module", "commonjs"]
     result = subprocess.run(
         [*strict, *bindings_files], check=False, cwd=tmp_path, capture_output=True, text=True
     )

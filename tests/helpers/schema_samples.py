@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from genson import SchemaBuilder  # type: ignore[import-untyped]  # genson ships no types
@@ -21,7 +23,25 @@ from gateway.events import build_event
 from tests.catalogue import CATALOGUE
 from tests.unit._fakes import NOW
 
-__all__ = ["DETAIL_TYPE_NAMES", "REFUND_SCHEMA", "envelope", "events_by_group", "infer", "schemas"]
+__all__ = [
+    "DETAIL_TYPE_NAMES",
+    "REFUND_SCHEMA",
+    "docs_example",
+    "envelope",
+    "events_by_group",
+    "infer",
+    "schemas",
+]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas.md"
+
+
+def docs_example(language: str) -> str:
+    """The example in `language` (a fence's info string) of docs/schemas.md's Code bindings."""
+    section = DOCS.read_text(encoding="utf-8").split("## Code bindings", 1)[1].split("\n## ", 1)[0]
+    [example] = re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    return str(example)
+
 
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
 URL = "https://hooks.example.com/webhooks/"

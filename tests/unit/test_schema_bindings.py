@@ -36,6 +36,7 @@ from tests.catalogue import CATALOGUE
 from tests.helpers.schema_samples import (
     DETAIL_TYPE_NAMES,
     REFUND_SCHEMA,
+    docs_example,
     envelope,
     events_by_group,
     schemas,
@@ -363,3 +364,16 @@ def test_every_detail_type_names_a_type(
         [text] = files.values()
         assert f"export interface {class_name} {{" in text
         assert f"  detail: {class_name};" in text
+
+
+def test_the_docs_python_example_runs(importable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    group = ("hookgate.stripe", "invoice.paid")
+    files = generate_bindings(schemas()[group], source=group[0], detail_type=group[1], language="python")
+    write_bindings(files, importable)
+    importlib.invalidate_caches()
+    [event] = events_by_group()[group]
+    exec(docs_example("python"), {"body": json.dumps(event)})  # noqa: S102 - the docs' own example
+    assert (
+        capsys.readouterr().out
+        == f"invoice.paid {event['detail']['payload']['data']['object']['amount_paid']}\n"
+    )
