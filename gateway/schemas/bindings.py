@@ -331,6 +331,11 @@ def _python_models(schema: Mapping[str, Any], style: Style, header: str) -> str:
         snake_case_field=style != "typeddict",
         use_double_quotes=True,
         formatters=[Formatter.BUILTIN],
+        # a string stays the string it was (no EmailStr needing email-validator, no AnyUrl
+        # rewriting a URL, no Base64Str decoding), except a date-time: a datetime, as the
+        # envelope's `time` is in EventBridge's bindings
+        read_format_as_annotation=True,
+        type_mappings=["string+date-time=date-time"],
         custom_file_header="".join(f"# {line}\n" for line in header.splitlines()),
         **options,
     )

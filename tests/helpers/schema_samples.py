@@ -151,6 +151,11 @@ REFUND_SCHEMA: dict[str, Any] = {
         "both": {"allOf": [{"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}]},
         "nested": {"$ref": "#/properties/money"},
         "anything": {},
+        # formats: only a date-time becomes a type of its own (pydantic), the others stay strings
+        "created": {"type": "string", "format": "date-time"},
+        "refund_id": {"type": "string", "format": "uuid"},
+        "receipt_email": {"type": "string", "format": "email"},
+        "receipt_url": {"type": "string", "format": "uri"},
     },
     "definitions": {
         "Money": {
@@ -178,6 +183,10 @@ def _refunds() -> list[dict[str, Any]]:
             "both": {"x": 1},
             "nested": money,
             "anything": [1, "two", None],
+            "created": "2026-11-28T10:00:00+01:00",
+            "refund_id": "9F8B2C44-0C5E-4A43-9D0B-3C1A3E0F4B7A",
+            "receipt_email": "jenny.rosen@example.com",
+            "receipt_url": "https://pay.example.com/receipts/r_1",
         },
         {
             "status": "pending",

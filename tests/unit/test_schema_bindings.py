@@ -12,6 +12,7 @@ import importlib
 import json
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,11 @@ def test_python_bindings_parse_every_event_of_their_type(style: Style, importabl
                 assert without_nulls(back) == without_nulls(event), where
             else:
                 assert back == event, where
+            if detail_type == "Refund.Issued v2" and "created" in event["detail"]:
+                created = obj["detail"]["created"] if style == "typeddict" else obj.detail.created
+                assert isinstance(created, datetime if style == "pydantic" else str)
+                refund_id = obj["detail"]["refund_id"] if style == "typeddict" else obj.detail.refund_id
+                assert refund_id == event["detail"]["refund_id"]  # as it came, upper case
             if style == "typeddict":
                 assert obj["detail-type"] == detail_type
             else:
