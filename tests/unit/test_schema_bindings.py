@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from gateway.errors import MissingExtraError
 from gateway.schemas.bindings import (
+    MAX_DEPTH,
     STYLES,
     BindingError,
     Language,
@@ -383,3 +384,36 @@ def test_the_docs_python_example_runs(importable: Path, capsys: pytest.CaptureFi
         capsys.readouterr().out
         == f"invoice.paid {event['detail']['payload']['data']['object']['amount_paid']}\n"
     )
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_detail_that_is_no_object_and_names_that_are_no_names(style: Style, importable: Path) -> None:
+    source, detail_type = 'acme"""\n.x', 'say """hello"""\\'
+    files = generate_bindings(
+        {"type": "string"}, source=source, detail_type=detail_type, language="python", style=style
+    )
+    write_bindings(files, importable)
+    importlib.invalidate_caches()
+    module = importlib.import_module(".".join(package_path(source, detail_type).parts))
+    doc = str(module.__doc__)
+    assert detail_type in doc  # quoted and escaped in the source, whole in the text
+    assert source in doc
+    event = module.from_event(envelope(source, detail_type, "just a string", 1))
+    detail = event["detail"] if style == "typeddict" else event.detail
+    assert (detail.root if style == "pydantic" else detail) == "just a string"  # pydantic: a RootModel
+    with pytest.raises(ValueError, match="detail"):
+        module.from_event(envelope(source, detail_type, {"an": "object"}, 1))
+
+
+def test_a_schema_nested_past_the_limit_is_refused() -> None:
+    def nested(levels: int) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        for _ in range(levels):
+            schema = {"type": "object", "properties": {"a": schema}}
+        return schema
+
+    # each object level is two levels of schema (the object, its properties)
+    assert generate_bindings(nested(MAX_DEPTH // 2), source="s", detail_type="t", language="typescript")
+    for levels in (MAX_DEPTH // 2 + 1, 10_000):
+        with pytest.raises(BindingError, match=f"deeper than {MAX_DEPTH} levels"):
+            generate_bindings(nested(levels), source="s", detail_type="t", language="python")
