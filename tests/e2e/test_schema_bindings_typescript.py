@@ -39,6 +39,11 @@ def test_the_typescript_bindings_type_check_and_a_program_using_them_runs(tmp_pa
         write_bindings(
             generate_bindings(schema, source="acme", detail_type=detail_type, language="typescript"), tmp_path
         )
+    # a detail that is no object, under names that would end a comment
+    odd = generate_bindings(
+        {"type": ["string", "null"]}, source="odd*/\n.x", detail_type="*/ x", language="typescript"
+    )
+    write_bindings(odd, tmp_path)
     (tmp_path / "docs_example.ts").write_text("declare const body: string;\n" + docs_example("ts"))
     bindings_files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.ts"))
     strict = [tsc, "--strict", "--noEmit", "--noUnusedLocals", "--target", "es2017", "--module", "commonjs"]
