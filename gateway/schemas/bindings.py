@@ -192,6 +192,8 @@ def detail_schema_of(document: Mapping[str, Any], name: str = "") -> BindingSche
     makes them (`components.schemas.AWSEvent`, whose `detail` is a `$ref`), or a JSON Schema
     of the detail itself, whose source and detail-type come from `name` (`source@DetailType`).
     """
+    if _depth(document) > MAX_DEPTH + 4:  # components, schemas, a schema, properties
+        raise BindingError(f"the document nests deeper than {MAX_DEPTH} levels")
     schemas = document.get("components", {}).get("schemas") if "openapi" in document else None
     if not isinstance(schemas, Mapping):
         source, _, detail_type = name.partition("@")
@@ -238,6 +240,10 @@ def _nullable_to_type_list(schema: dict[str, Any]) -> None:
         schema["type"] = [kind, "null"]
     elif isinstance(kind, list) and "null" not in kind:
         schema["type"] = [*kind, "null"]
+    if isinstance(schema.get("enum"), list) and None not in schema["enum"]:
+        schema["enum"] = [*schema["enum"], None]
+    if "$ref" in schema:  # a $ref's siblings are ignored: the null goes beside it
+        schema["anyOf"] = [{"$ref": schema.pop("$ref")}, {"type": "null"}]
 
 
 # -- Python -------------------------------------------------------------------------------
@@ -319,7 +325,7 @@ def _header(binding: BindingSchema) -> str:
 def _python_models(schema: Mapping[str, Any], style: Style, header: str) -> str:
     require("schemas", "Python code bindings")
     # the optional extra, and slow to import: only a Python binding needs it
-    from datamodel_code_generator import generate  # noqa: PLC0415
+    from datamodel_code_generator import Error, generate  # noqa: PLC0415
     from datamodel_code_generator.enums import DataModelType, InputFileType  # noqa: PLC0415
     from datamodel_code_generator.format import Formatter, PythonVersion  # noqa: PLC0415
 
@@ -341,27 +347,30 @@ def _python_models(schema: Mapping[str, Any], style: Style, header: str) -> str:
     if style == "msgspec":
         # msgspec decodes no enum with a null member: the member goes, the field takes null
         options = {"use_msgspec_nullable_enum_alias": True}
-    text = generate(
-        json.dumps(schema),
-        input_file_type=InputFileType.JsonSchema,
-        output_model_type=DataModelType(_MODEL_TYPES[style]),
-        target_python_version=PythonVersion.PY_311,
-        class_name="AWSEvent",
-        disable_timestamp=True,
-        use_standard_collections=True,
-        use_union_operator=True,
-        # a TypedDict's keys are the JSON keys; the classes get snake_case attributes
-        snake_case_field=style != "typeddict",
-        use_double_quotes=True,
-        formatters=[Formatter.BUILTIN],
-        # a string stays the string it was (no EmailStr needing email-validator, no AnyUrl
-        # rewriting a URL, no Base64Str decoding), except a date-time: a datetime, as the
-        # envelope's `time` is in EventBridge's bindings
-        read_format_as_annotation=True,
-        type_mappings=["string+date-time=date-time"],
-        custom_file_header="".join(f"# {line}\n" for line in header.splitlines()),
-        **options,
-    )
+    try:
+        text = generate(
+            json.dumps(schema),
+            input_file_type=InputFileType.JsonSchema,
+            output_model_type=DataModelType(_MODEL_TYPES[style]),
+            target_python_version=PythonVersion.PY_311,
+            class_name="AWSEvent",
+            disable_timestamp=True,
+            use_standard_collections=True,
+            use_union_operator=True,
+            # a TypedDict's keys are the JSON keys; the classes get snake_case attributes
+            snake_case_field=style != "typeddict",
+            use_double_quotes=True,
+            formatters=[Formatter.BUILTIN],
+            # a string stays the string it was (no EmailStr needing email-validator, no AnyUrl
+            # rewriting a URL, no Base64Str decoding), except a date-time: a datetime, as the
+            # envelope's `time` is in EventBridge's bindings
+            read_format_as_annotation=True,
+            type_mappings=["string+date-time=date-time"],
+            custom_file_header="".join(f"# {line}\n" for line in header.splitlines()),
+            **options,
+        )
+    except Error as exc:
+        raise BindingError(f"no Python models can be made of the schema: {exc}") from None
     assert isinstance(text, str)
     return text
 

@@ -215,7 +215,7 @@ OPENAPI = {
                     "executionArn": {"type": "string"},
                     "status": {"type": "string"},
                     "input": {"type": "string", "nullable": True},
-                    "cause": {"$ref": "#/components/schemas/Cause"},
+                    "cause": {"$ref": "#/components/schemas/Cause", "nullable": True},
                 },
             },
             "Cause": {"type": "object", "properties": {"code": {"type": "integer"}}},
@@ -257,6 +257,7 @@ def test_the_command_reads_an_eventbridge_openapi_export(tmp_path: Path, importa
     )
     parsed = module.from_event(event)
     assert (parsed.detail.execution_arn, parsed.detail.input, parsed.detail.cause.code) == ("arn:x", None, 3)
+    assert module.from_event({**event, "detail": {**event["detail"], "cause": None}}).detail.cause is None
     assert module.to_event(parsed) == {**event, "detail": {**event["detail"]}}
     with pytest.raises(ValueError, match=r"\$\.detail: missing 'status'"):
         module.from_event({**event, "detail": {"executionArn": "a", "input": None}})
@@ -282,7 +283,7 @@ def test_the_command_reads_a_draft4_detail_schema_named_by_name(tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     text = (out / "schema" / "hookgate" / "acme" / "refundissued" / "index.ts").read_text()
-    assert "version 3" in text.splitlines()[0]
+    assert text.splitlines()[0].endswith('"hookgate.acme" "RefundIssued" version "3".')
     assert "export interface RefundIssued {" in text
 
 
@@ -302,21 +303,34 @@ def test_the_command_takes_a_registry_when_one_is_wired(tmp_path: Path) -> None:
     assert (tmp_path / "schema/aws/states/stepfunctionsexecutionstatuschange/index.ts").exists()
 
 
+NOT_A_SCHEMA = {"type": "object", "properties": {"a": {"type": "array", "items": "x"}}}
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "schema", "message"),
     [
-        (["acme@X", "--language", "python"], "no schema registry here"),
-        (["no-at-sign", "--language", "python", "--schema-file", "{file}"], "source@DetailType"),
-        (["a@B", "--language", "cobol", "--schema-file", "{file}"], "'cobol' is not one of"),
+        (["acme@X", "--language", "python"], {}, "no schema registry here"),
+        (["no-at-sign", "--language", "python", "--schema-file", "{file}"], {}, "source@DetailType"),
+        (["a@B", "--language", "cobol", "--schema-file", "{file}"], {}, "'cobol' is not one of"),
+        (["a@B", "--language", "python", "--schema-file", "{file}"], NOT_A_SCHEMA, "no Python models"),
+        (["a@B", "--language", "python", "--schema-file", "{file}"], [], "holds no JSON object"),
+        (
+            ["a@B", "--language", "python", "--schema-file", "{file}"],
+            {"openapi": "3.0.0", "components": {"schemas": {"AWSEvent": {"properties": {}}}}},
+            "has no detail that is a $ref",
+        ),
     ],
 )
-def test_the_command_refuses_what_it_cannot_bind(tmp_path: Path, args: list[str], message: str) -> None:
+def test_the_command_refuses_what_it_cannot_bind(
+    tmp_path: Path, args: list[str], schema: Any, message: str
+) -> None:
     schema_file = tmp_path / "detail.json"
-    schema_file.write_text(json.dumps({"type": "object"}))
+    schema_file.write_text(json.dumps(schema))
     argv = [a.replace("{file}", str(schema_file)) for a in args] + ["-o", str(tmp_path / "out")]
     result = CliRunner().invoke(bindings, argv)
     assert result.exit_code == 2
     assert message in result.output
+    assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
 
 
