@@ -1,8 +1,8 @@
 """The optional dependencies (extras) of features the embedded default does not need.
 
-    postgres   psycopg, psycopg-pool   a `postgresql://` store (replicas)
-    lambda     mangum                  AWS Lambda mode (`gateway.aws_lambda`)
-    schemas    datamodel-code-generator   Python code bindings (`hookgate schemas bindings`)
+    postgres   psycopg, psycopg-pool      a `postgresql://` store (replicas)
+    lambda     mangum                     AWS Lambda mode (`gateway.aws_lambda`)
+    schemas    datamodel-code-generator   Python code bindings (`gateway.schemas.bindings`)
 
 `require` turns the ImportError of a missing one into a `MissingExtraError` naming the
 extra to install (`gateway.aws_lambda` raises the same for mangum); the command line
