@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import NoReturn, TypeVar, cast
 
 import click
 
@@ -19,6 +19,7 @@ from gateway.events import isoformat
 from gateway.schemas._compat import MODES, Mode, check, diff
 from gateway.schemas._formats import FORMATS, ExportFormat, to_draft4, to_openapi3
 from gateway.schemas._registry import SchemaInfo, SchemaRegistry, SchemaVersion
+from gateway.schemas.bindings import BindingSchema, bindings_command
 from gateway.store import Store, StoreAdmin
 from gateway.store.cli import with_store
 
@@ -42,7 +43,7 @@ def _with_registry(
     return with_store(settings, run)
 
 
-def _missing(name: str, settings: Settings, version: int | None = None) -> None:
+def _missing(name: str, settings: Settings, version: int | None = None) -> NoReturn:
     what = f"schema {name!r}" + (f" version {version}" if version is not None else "")
     click.echo(f"hookgate: no {what} in {settings.store.display_url}", err=True)
     sys.exit(EXIT_FAILURE)
@@ -91,7 +92,6 @@ def schemas_show(config_path: str | None, name: str, version: int | None, as_jso
     found = _with_registry(settings, lambda r: r.version(name, version))
     if found is None:
         _missing(name, settings, version)
-        return
     echo_json(views.schema_version_view(found))
 
 
@@ -110,7 +110,6 @@ def schemas_export(config_path: str | None, name: str, version: int | None, fmt:
     info, found = _with_registry(settings, run)
     if info is None or found is None:
         _missing(name, settings, version)
-        return
     echo_json(export(info, found, cast("ExportFormat", fmt)))
 
 
@@ -136,7 +135,6 @@ def schemas_diff(config_path: str | None, name: str, v1: int, v2: int) -> None:
     by_number = {v.version: v for v in versions}
     if info is None:
         _missing(name, settings)
-        return
     for number in (v1, v2):
         if number not in by_number:
             _missing(name, settings, number)
@@ -167,7 +165,6 @@ def schemas_pin(config_path: str | None, name: str, version: int | None, unpin: 
         raise click.UsageError("give a VERSION to pin, or --unpin")
     if not _with_registry(settings, lambda r: r.pin(name, version)):
         _missing(name, settings, version)
-        return
     click.echo(f"{name}: " + (f"version {version} pinned" if version is not None else "unpinned"))
 
 
@@ -181,5 +178,23 @@ def schemas_set_compatibility(config_path: str | None, name: str, mode: str) -> 
     chosen = cast("Mode", mode.upper())
     if not _with_registry(settings, lambda r: r.set_compatibility(name, chosen)):
         _missing(name, settings)
-        return
     click.echo(f"{name}: compatibility {chosen}")
+
+
+def _binding_schema(config_path: str | None, name: str, version: str | None) -> BindingSchema:
+    """The registry's schema `name` at `version` (the latest when None), for `bindings`."""
+    if version is not None and not (version.isascii() and version.isdigit() and int(version) >= 1):
+        raise click.BadParameter(f"{version!r} is not a version number", param_hint="--version")
+    settings = settings_or_exit(config_path)
+    number = None if version is None else int(version)
+
+    async def run(registry: SchemaRegistry) -> tuple[SchemaInfo | None, SchemaVersion | None]:
+        return await registry.schema(name), await registry.version(name, number)
+
+    info, found = _with_registry(settings, run)
+    if info is None or found is None:
+        _missing(name, settings, number)
+    return BindingSchema(found.content, info.event_source, info.detail_type, str(found.version))
+
+
+schemas.add_command(bindings_command(_binding_schema))
