@@ -580,6 +580,17 @@ class SQLiteStore(Store):
                 query,
                 mark="?",
             )
+            prefix = query.detail_type_prefix
+            # SQLite reads newest first, filtering, for a prefix it cannot size: a prefix no
+            # detail-type has would read every event. The index says so at once.
+            if (
+                prefix
+                and not conn.execute(
+                    "SELECT 1 FROM events WHERE detail_type >= ? AND detail_type < ? LIMIT 1",
+                    (prefix, prefix + "\U0010ffff"),
+                ).fetchone()
+            ):
+                return []
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
             return [
                 EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_), provider)
