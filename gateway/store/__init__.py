@@ -147,7 +147,9 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
         return self.delivery_policy.lease_seconds
 
 
-def event_filters(query: str, filters: EventQuery, *, mark: str, like: str = "LIKE") -> tuple[str, list[Any]]:
+def event_filters(
+    query: str, filters: EventQuery, *, mark: str, like: str = "LIKE", scan_prefix: bool = False
+) -> tuple[str, list[Any]]:
     """`query` (over the table `events`) narrowed by each filter `filters` gives, with its
     parameters.
 
@@ -156,6 +158,8 @@ def event_filters(query: str, filters: EventQuery, *, mark: str, like: str = "LI
     followed by DEL). A detail-type prefix is a range too (the column compares bytewise on
     both backends). `mark` is the driver's parameter placeholder (`?` for sqlite3, `%s`
     for psycopg); `like` its case-insensitive LIKE (SQLite's LIKE is, PostgreSQL's ILIKE).
+    `scan_prefix` (SQLite): match the detail-type prefix while reading newest first, not
+    through its index (SQLite's `+column`), for a prefix that many events have.
     """
     source, since, until = filters.source, filters.since, filters.until
     id_prefix, sink, state = filters.id_prefix, filters.sink, filters.state
@@ -171,7 +175,8 @@ def event_filters(query: str, filters: EventQuery, *, mark: str, like: str = "LI
             query += f" AND {column} = {mark}"
             params.append(value)
     if filters.detail_type_prefix:
-        query += f" AND detail_type >= {mark} AND detail_type < {mark}"
+        column = "+detail_type" if scan_prefix else "detail_type"
+        query += f" AND {column} >= {mark} AND {column} < {mark}"
         params.extend((filters.detail_type_prefix, filters.detail_type_prefix + _TOP))
     if since is not None:
         query += f" AND id >= {mark}"

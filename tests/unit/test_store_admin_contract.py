@@ -128,6 +128,7 @@ async def test_search_filters_by_each_field(store: Store, clock: FakeClock) -> N
     assert await search(store, id_prefix=failed.id, sink="a") == [failed.id]
     assert await search(store, id_prefix=failed.id, sink="b") == []
     assert await search(store, source="github", detail_type_prefix="invoice") == []
+    assert await search(store, detail_type_prefix="zzz") == []
 
 
 async def test_search_by_delivery_status(store: Store, clock: FakeClock) -> None:
