@@ -7,7 +7,9 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.signature_headers`: `v1=` lists, prefixed digests, Slack's `v0`
 - `connectors.toolkit.timestamps`: timestamp headers and the replay window (`check_tolerance`)
 - `connectors.toolkit.bodies`: JSON (exact) and form bodies, event types, values in a body
-- `connectors.toolkit.basic_auth`: HTTP Basic credentials
+- `connectors.toolkit.events`: an event's type and id from the body, events keyed by that id
+- `connectors.toolkit.basic_auth`: HTTP Basic credentials; `BasicAuthConnector` for providers
+  that send nothing else
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
 - `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers
@@ -19,7 +21,13 @@ See `docs/writing-a-connector.md`.
 
 from __future__ import annotations
 
-from connectors.toolkit.basic_auth import basic_authorization, check_basic_auth, check_optional_pair
+from connectors.toolkit.basic_auth import (
+    BasicAuthConnector,
+    BasicAuthOptions,
+    basic_authorization,
+    check_basic_auth,
+    check_optional_pair,
+)
 from connectors.toolkit.bodies import (
     FORM,
     MAX_TYPE_LENGTH,
@@ -42,10 +50,17 @@ from connectors.toolkit.digests import (
     hmac_digest,
     to_bytes,
 )
+from connectors.toolkit.events import keyed_event, typed_id
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
 from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
-from connectors.toolkit.signature_headers import prefixed_signatures, timestamped_signatures, v0_signature
+from connectors.toolkit.signature_headers import (
+    check_dotted_hmac,
+    dotted_hmac,
+    prefixed_signatures,
+    timestamped_signatures,
+    v0_signature,
+)
 from connectors.toolkit.signing import DEFAULT_SIGNING_URL, delivery_uuid, guess_kind, stable_id
 from connectors.toolkit.timestamps import (
     check_tolerance,
@@ -62,6 +77,8 @@ __all__ = [
     "FORM",
     "HEADER_NAME",
     "MAX_TYPE_LENGTH",
+    "BasicAuthConnector",
+    "BasicAuthOptions",
     "BodyHmacConnector",
     "DigestEncoding",
     "Key",
@@ -69,6 +86,7 @@ __all__ = [
     "base64url",
     "basic_authorization",
     "check_basic_auth",
+    "check_dotted_hmac",
     "check_each",
     "check_event_type",
     "check_hmac",
@@ -76,6 +94,7 @@ __all__ = [
     "check_token",
     "check_tolerance",
     "delivery_uuid",
+    "dotted_hmac",
     "encode_digest",
     "encode_jwt",
     "guess_kind",
@@ -84,6 +103,7 @@ __all__ = [
     "json_object",
     "json_or_none",
     "jwt_header",
+    "keyed_event",
     "load_jwk",
     "load_private_key",
     "load_public_key",
@@ -102,6 +122,7 @@ __all__ = [
     "stable_id",
     "timestamped_signatures",
     "to_bytes",
+    "typed_id",
     "v0_signature",
     "verifies",
     "verify_jwt",
