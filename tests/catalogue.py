@@ -323,12 +323,17 @@ SENDGRID_PUBLIC, SENDGRID_PRIVATE = _p256("sendgrid")
 SENDGRID_OTHER_PUBLIC, SENDGRID_OTHER_PRIVATE = _p256("sendgrid-forged")
 WHPK, WHSK = _whsk("standard-webhooks")
 WHPK_OTHER, WHSK_OTHER = _whsk("standard-webhooks-forged")
+SNS_CERT_URL = (
+    "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem"
+)
 TELNYX_PUBLIC, TELNYX_SEED = _ed25519_b64("telnyx")
 TELNYX_OTHER_PUBLIC, TELNYX_OTHER_SEED = _ed25519_b64("telnyx-forged")
 
 
 def _catalogue() -> dict[str, Case]:
     paypal_cert, paypal_key = _paypal("paypal.com")
+    sns_cert, sns_key = _paypal("sns.amazonaws.com")
+    other_sns_key = _paypal("forged-sns.example")[1]
     other_cert, other_key = _paypal("forged.example")
     cases = [
         Case(
@@ -808,6 +813,23 @@ def _catalogue() -> dict[str, Case]:
             handshake_reply=_zoom_reply(),
         ),
         # --- wave 2 (first half), alphabetical ---
+        Case(
+            "aws-sns",
+            {
+                "topic_arns": ["arn:aws:sns:us-west-2:123456789012:MyTopic"],
+                "certificates": {SNS_CERT_URL: sns_cert},
+                "fetch_certificates": False,
+                "type_field": "detail-type",
+            },
+            _file("aws-sns", "notification.json"),
+            ("order.created",),
+            signer_options={"signing_keys": [sns_key]},
+            # A key whose certificate is not the one pinned for the URL.
+            forged={"signing_keys": [other_sns_key]},
+            stale_by=7200,
+            # Only the SNS fields in the canonical string are signed: change the message.
+            tamper_at=b"order_id",
+        ),
         Case(
             "chargebee",
             {"username": "chargebee-hooks", "password": "cb-basic-password"},

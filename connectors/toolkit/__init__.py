@@ -11,6 +11,7 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.basic_auth`: HTTP Basic credentials; `BasicAuthConnector` for providers
   that send nothing else
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
+- `connectors.toolkit.fetch`: the injectable, bounded HTTPS GET of connectors that must fetch
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
 - `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers
 - `connectors.toolkit.options`: validating options (header names, keys, one-or-many lists)
@@ -51,6 +52,7 @@ from connectors.toolkit.digests import (
     to_bytes,
 )
 from connectors.toolkit.events import keyed_event, typed_id
+from connectors.toolkit.fetch import Fetcher, FetchError, https_get
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
 from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
@@ -81,6 +83,8 @@ __all__ = [
     "BasicAuthOptions",
     "BodyHmacConnector",
     "DigestEncoding",
+    "FetchError",
+    "Fetcher",
     "Key",
     "any_match",
     "base64url",
@@ -99,6 +103,7 @@ __all__ = [
     "encode_jwt",
     "guess_kind",
     "hmac_digest",
+    "https_get",
     "iso_utc",
     "json_object",
     "json_or_none",

@@ -92,6 +92,18 @@ CAUSES: dict[str, frozenset[str]] = {
     "typeform": SIGNATURE_CAUSES,
     "zendesk": frozenset({"missing_signature", "bad_signature"}) | TIMESTAMP_CAUSES,
     # wave 2 (first half)
+    "aws-sns": SIGNATURE_CAUSES
+    | TIMESTAMP_CAUSES
+    | {
+        "missing_header",
+        "malformed_message",
+        "unsupported_signature_version",
+        "unknown_topic",
+        "bad_certificate_url",
+        "certificate_unavailable",
+        "bad_certificate",
+        "bad_subscribe_url",
+    },
     "chargebee": CREDENTIAL_CAUSES,
     "coinbase-commerce": SIGNATURE_CAUSES,
     "docusign": frozenset({"missing_signature", "bad_signature"}),
@@ -111,6 +123,7 @@ CAUSES: dict[str, frozenset[str]] = {
 #: What each connector with a handshake may answer: the statuses, and the longest body (a
 #: bounded echo). A connector not listed never answers a handshake.
 ANSWERS: dict[str, tuple[frozenset[int], int]] = {
+    "aws-sns": (frozenset({200, 400}), 64),
     "discord": (frozenset({200, 204}), 1024),
     "dropbox": (frozenset({200, 400}), 256),
     "mandrill": (frozenset({200}), 0),
