@@ -16,23 +16,17 @@ from __future__ import annotations
 
 import json
 
-from pydantic import Field
-
 from connectors import (
-    Connector,
     MalformedPayloadError,
     ProviderEvent,
-    SecretsOptions,
-    SignedDelivery,
     VerificationError,
     WebhookRequest,
-    secret_values,
     utc_from_timestamp,
 )
 from connectors.toolkit import (
-    check_dotted_hmac,
+    DottedHmacConnector,
+    TimedSecretsOptions,
     check_event_type,
-    dotted_hmac,
     iso_utc,
     json_object,
     keyed_event,
@@ -43,29 +37,24 @@ from connectors.toolkit import (
 __all__ = ["RecurlyConnector", "RecurlyOptions"]
 
 
-class RecurlyOptions(SecretsOptions):
-    tolerance_seconds: int = Field(300, ge=0, description="max clock skew, both directions")
+class RecurlyOptions(TimedSecretsOptions):
+    """`secrets` and `tolerance_seconds`."""
 
 
-class RecurlyConnector(Connector[RecurlyOptions]):
+class RecurlyConnector(DottedHmacConnector[RecurlyOptions]):
     name = "recurly"
     summary = "Recurly webhooks (recurly-signature ms,hex HMAC-SHA256, rotation, tolerance)"
+    signature_header = "recurly-signature"
+    millis = True
 
-    def verify(self, request: WebhookRequest, now: float) -> None:
-        stamp, *signatures = request.headers.get("recurly-signature", "").split(",")
-        if not stamp.strip():
-            raise VerificationError("missing_signature")
+    def parse_signature(self, header: str) -> tuple[str, list[str]]:
+        timestamp, *signatures = header.split(",")
         if not signatures:
             raise VerificationError("malformed_signature")
-        check_dotted_hmac(
-            secret_values(self.options.secrets),
-            stamp.strip(),
-            request.body,
-            signatures,
-            now=now,
-            tolerance=self.options.tolerance_seconds,
-            millis=True,
-        )
+        return timestamp.strip(), signatures
+
+    def format_signature(self, timestamp: str, signatures: list[str]) -> str:
+        return ",".join([timestamp, *signatures])
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = json_object(request.body)
@@ -79,14 +68,6 @@ class RecurlyConnector(Connector[RecurlyOptions]):
                 event_type, payload, event_id, occurred_at=utc_from_timestamp(payload.get("event_time"))
             )
         ]
-
-    def sign(self, body: bytes, now: float) -> SignedDelivery:
-        stamp = str(int(now * 1000))
-        signatures = [dotted_hmac(key, stamp, body) for key in secret_values(self.options.secrets)]
-        return SignedDelivery(
-            body=body,
-            headers={"Content-Type": "application/json", "recurly-signature": ",".join([stamp, *signatures])},
-        )
 
     def sample_body(self, now: float) -> bytes:
         notification = {

@@ -16,19 +16,10 @@ import json
 
 from pydantic import Field
 
-from connectors import (
-    Connector,
-    ProviderEvent,
-    SecretsOptions,
-    SignedDelivery,
-    VerificationError,
-    WebhookRequest,
-    secret_values,
-    utc_from_timestamp,
-)
+from connectors import ProviderEvent, WebhookRequest, utc_from_timestamp
 from connectors.toolkit import (
-    check_dotted_hmac,
-    dotted_hmac,
+    DottedHmacConnector,
+    TimedSecretsOptions,
     iso_utc,
     json_object,
     keyed_event,
@@ -40,29 +31,21 @@ from connectors.toolkit import (
 __all__ = ["WorkOSConnector", "WorkOSOptions"]
 
 
-class WorkOSOptions(SecretsOptions):
+class WorkOSOptions(TimedSecretsOptions):
     tolerance_seconds: int = Field(180, ge=0, description="max clock skew, both directions")
 
 
-class WorkOSConnector(Connector[WorkOSOptions]):
+class WorkOSConnector(DottedHmacConnector[WorkOSOptions]):
     name = "workos"
     summary = "WorkOS webhooks (WorkOS-Signature t=ms, v1= HMAC-SHA256, rotation, tolerance)"
+    signature_header = "WorkOS-Signature"
+    millis = True
 
-    def verify(self, request: WebhookRequest, now: float) -> None:
-        header = request.headers.get("workos-signature")
-        if not header:
-            raise VerificationError("missing_signature")
-        stamp, signatures = timestamped_signatures(header)
-        keys = secret_values(self.options.secrets)
-        check_dotted_hmac(
-            keys,
-            stamp,
-            request.body,
-            signatures,
-            now=now,
-            tolerance=self.options.tolerance_seconds,
-            millis=True,
-        )
+    def parse_signature(self, header: str) -> tuple[str, list[str]]:
+        return timestamped_signatures(header)
+
+    def format_signature(self, timestamp: str, signatures: list[str]) -> str:
+        return ", ".join([f"t={timestamp}", *(f"v1={s}" for s in signatures[:1])])
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = json_object(request.body)
@@ -72,12 +55,6 @@ class WorkOSConnector(Connector[WorkOSOptions]):
                 event_type, payload, event_id, occurred_at=utc_from_timestamp(payload.get("created_at"))
             )
         ]
-
-    def sign(self, body: bytes, now: float) -> SignedDelivery:
-        stamp = str(int(now * 1000))
-        signature = dotted_hmac(secret_values(self.options.secrets)[0], stamp, body)
-        headers = {"Content-Type": "application/json", "WorkOS-Signature": f"t={stamp}, v1={signature}"}
-        return SignedDelivery(body=body, headers=headers)
 
     def sample_body(self, now: float) -> bytes:
         when = iso_utc(now, "milliseconds")

@@ -14,6 +14,7 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.fetch`: the injectable, bounded HTTPS GET of connectors that must fetch
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
 - `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers
+- `connectors.toolkit.dotted_hmac`: `DottedHmacConnector`, for HMACs of `<timestamp>.<body>`
 - `connectors.toolkit.options`: validating options (header names, keys, one-or-many lists)
 - `connectors.toolkit.signing`: deterministic delivery ids for `sign()`
 
@@ -51,6 +52,7 @@ from connectors.toolkit.digests import (
     hmac_digest,
     to_bytes,
 )
+from connectors.toolkit.dotted_hmac import DottedHmacConnector, TimedSecretsOptions
 from connectors.toolkit.events import keyed_event, typed_id
 from connectors.toolkit.fetch import Fetcher, FetchError, https_get
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
@@ -83,9 +85,11 @@ __all__ = [
     "BasicAuthOptions",
     "BodyHmacConnector",
     "DigestEncoding",
+    "DottedHmacConnector",
     "FetchError",
     "Fetcher",
     "Key",
+    "TimedSecretsOptions",
     "any_match",
     "base64url",
     "basic_authorization",

@@ -48,12 +48,15 @@ def test_rotation_pairs() -> None:
     assert signed == f"{pair(body, 'new')} {pair(body, 'old')}"
 
 
-def test_a_stale_pair_is_refused_even_beside_a_forged_one() -> None:
+def test_pairs_share_one_timestamp_and_the_window_applies() -> None:
     body = b"{}"
-    req = delivery(body, pair(body, "other"), pair(body, t=NOW - 301))
+    stale = delivery(body, pair(body, "other", t=NOW - 301), pair(body, t=NOW - 301))
     with pytest.raises(VerificationError, match="stale_timestamp"):
-        connector().verify(req, NOW)
+        connector().verify(stale, NOW)
     connector().verify(delivery(body, pair(body, t=NOW - 300)), NOW)
+    mixed = delivery(body, pair(body, "other"), pair(body, t=NOW - 1))
+    with pytest.raises(VerificationError, match="malformed_signature"):
+        connector().verify(mixed, NOW)
 
 
 @pytest.mark.parametrize(
