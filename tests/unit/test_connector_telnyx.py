@@ -1,14 +1,17 @@
-"""Telnyx: Ed25519 over `timestamp|body` checked with PyNaCl, tolerance, several keys."""
+"""Telnyx: Ed25519 over `timestamp|body` checked with the `telnyx` SDK and PyNaCl,
+tolerance, several keys."""
 
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+from telnyx import Telnyx
 
 from connectors import MalformedPayloadError, VerificationError, WebhookRequest
 from connectors.telnyx import TelnyxConnector
@@ -46,6 +49,17 @@ def test_pynacl_verifies_what_we_sign() -> None:
         VerifyKey(base64.b64decode(OTHER_PUBLIC)).verify(signed, signature)
     # Ed25519 is deterministic: the same seed, time and body give the same signature.
     assert connector().sign(body, NOW).headers == headers
+
+
+def test_the_telnyx_sdk_unwraps_what_we_sign() -> None:
+    # The SDK checks the timestamp against its own clock: sign at the real time.
+    body = fixture("telnyx", "message.received.json")
+    headers = connector().sign(body, time.time()).headers
+    client = Telnyx(api_key="KEY_hookgate_test")
+    event = client.webhooks.unwrap(body.decode(), headers=headers, key=PUBLIC)
+    assert getattr(getattr(event, "data", None), "id", None) == "b301ed3f-1490-491f-995f-6e64e69674d4"
+    with pytest.raises(ValueError, match="Signature verification failed"):
+        client.webhooks.unwrap(body.decode(), headers=headers, key=OTHER_PUBLIC)
 
 
 def test_fixture_verifies_and_normalizes() -> None:
