@@ -18,7 +18,6 @@ import json
 import re
 
 from connectors import (
-    MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     VerificationError,
@@ -35,7 +34,7 @@ from connectors.toolkit import (
     json_object,
     lookup,
     optional_id,
-    optional_type,
+    required_type,
     to_bytes,
 )
 
@@ -66,9 +65,7 @@ class DocuSignConnector(BodyHmacConnector[DocuSignOptions]):
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = json_object(request.body)
-        event_type = optional_type(payload, "event")
-        if event_type is None:
-            raise MalformedPayloadError("missing_field", "event")
+        event_type = required_type(payload, "event")
         envelope = optional_id(lookup(payload, "data.envelopeId"))
         generated = optional_id(payload.get("generatedDateTime"))
         parts = (event_type, envelope, generated) if envelope and generated else (request.body,)

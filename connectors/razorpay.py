@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 
 from connectors import (
-    MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors.toolkit import BodyHmacConnector, json_object, optional_type, stable_id
+from connectors.toolkit import BodyHmacConnector, json_object, required_type, stable_id
 
 __all__ = ["RazorpayConnector", "RazorpayOptions"]
 
@@ -36,9 +35,7 @@ class RazorpayConnector(BodyHmacConnector[RazorpayOptions]):
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = json_object(request.body)
-        event_type = optional_type(payload, "event")
-        if event_type is None:
-            raise MalformedPayloadError("missing_field", "event")
+        event_type = required_type(payload, "event")
         event_id = request.headers.get("x-razorpay-event-id", "").strip() or None
         return [
             ProviderEvent(

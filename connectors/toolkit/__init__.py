@@ -53,7 +53,7 @@ from connectors.toolkit.digests import (
     to_bytes,
 )
 from connectors.toolkit.dotted_hmac import DottedHmacConnector, TimedSecretsOptions
-from connectors.toolkit.events import keyed_event, typed_id
+from connectors.toolkit.events import keyed_event, required_type, typed_id
 from connectors.toolkit.fetch import Fetcher, FetchError, https_get
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
@@ -127,6 +127,7 @@ __all__ = [
     "parse_rfc3339",
     "parse_timestamp",
     "prefixed_signatures",
+    "required_type",
     "spki",
     "stable_id",
     "timestamped_signatures",
