@@ -130,6 +130,12 @@ def _paypal(label: str) -> tuple[str, str]:
     return cert.public_bytes(Encoding.PEM).decode(), pem
 
 
+def _ed25519_b64(label: str) -> tuple[str, str]:
+    """(public key, private seed), base64, as Telnyx shows a public key."""
+    public, seed = _ed25519(label)
+    return _b64(bytes.fromhex(public)), _b64(bytes.fromhex(seed))
+
+
 def _whsec(label: str) -> str:
     return "whsec_" + _b64(_seed(label)[:24])
 
@@ -281,6 +287,21 @@ def _graph_validation(signer: Connector, now: float, url: str) -> Delivery:
     return Delivery("POST", b"", (("Content-Type", "text/plain; charset=utf-8"),), query)
 
 
+def _woocommerce_ping(signer: Connector, now: float, url: str) -> Delivery:
+    """The unsigned ping WooCommerce posts when a webhook is saved as active."""
+    return Delivery("POST", b"webhook_id=12", (("Content-Type", "application/x-www-form-urlencoded"),))
+
+
+def _mandrill_check(signer: Connector, now: float, url: str) -> Delivery:
+    """The `HEAD` request Mandrill sends to a new webhook's URL."""
+    return Delivery("HEAD", b"", ())
+
+
+def _trello_check(signer: Connector, now: float, url: str) -> Delivery:
+    """The `HEAD` request Trello sends to a new webhook's callback URL."""
+    return Delivery("HEAD", b"", ())
+
+
 _ZOOM_PLAIN = b"qgg8vlvZRS6UYooatFL8Aw"
 
 
@@ -302,10 +323,17 @@ SENDGRID_PUBLIC, SENDGRID_PRIVATE = _p256("sendgrid")
 SENDGRID_OTHER_PUBLIC, SENDGRID_OTHER_PRIVATE = _p256("sendgrid-forged")
 WHPK, WHSK = _whsk("standard-webhooks")
 WHPK_OTHER, WHSK_OTHER = _whsk("standard-webhooks-forged")
+SNS_CERT_URL = (
+    "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem"
+)
+TELNYX_PUBLIC, TELNYX_SEED = _ed25519_b64("telnyx")
+TELNYX_OTHER_PUBLIC, TELNYX_OTHER_SEED = _ed25519_b64("telnyx-forged")
 
 
 def _catalogue() -> dict[str, Case]:
     paypal_cert, paypal_key = _paypal("paypal.com")
+    sns_cert, sns_key = _paypal("sns.amazonaws.com")
+    other_sns_key = _paypal("forged-sns.example")[1]
     other_cert, other_key = _paypal("forged.example")
     cases = [
         Case(
@@ -783,6 +811,156 @@ def _catalogue() -> dict[str, Case]:
             stale_by=600,
             handshake=_signed_handshake("zoom", "endpoint.url_validation.json"),
             handshake_reply=_zoom_reply(),
+        ),
+        # --- wave 2 (first half), alphabetical ---
+        Case(
+            "aws-sns",
+            {
+                "topic_arns": ["arn:aws:sns:us-west-2:123456789012:MyTopic"],
+                "certificates": {SNS_CERT_URL: sns_cert},
+                "fetch_certificates": False,
+                "type_field": "detail-type",
+            },
+            _file("aws-sns", "notification.json"),
+            ("order.created",),
+            signer_options={"signing_keys": [sns_key]},
+            # A key whose certificate is not the one pinned for the URL.
+            forged={"signing_keys": [other_sns_key]},
+            stale_by=7200,
+            # Only the SNS fields in the canonical string are signed: change the message.
+            tamper_at=b"order_id",
+        ),
+        Case(
+            "chargebee",
+            {"username": "chargebee-hooks", "password": "cb-basic-password"},
+            _file("chargebee", "subscription_created.json"),
+            ("subscription_created",),
+            forged={"password": "cb-wrong-password"},
+            signs_body=False,
+        ),
+        Case(
+            "coinbase-commerce",
+            {"secrets": ["cc-shared-secret-2f9b1d7e"]},
+            _file("coinbase-commerce", "charge.confirmed.json"),
+            ("charge:confirmed",),
+            forged={"secrets": ["cc-shared-secret-forged"]},
+        ),
+        Case(
+            "docusign",
+            {"secrets": ["docusign-connect-key-new", "docusign-connect-key-old"]},
+            _file("docusign", "envelope-completed.json"),
+            ("envelope-completed",),
+            forged={"secrets": ["docusign-connect-key-forged"]},
+        ),
+        Case(
+            "gocardless",
+            {"secrets": ["gc-webhook-endpoint-secret"]},
+            _file("gocardless", "payments.json"),
+            ("payments.confirmed", "payments.failed"),
+            forged={"secrets": ["gc-webhook-endpoint-forged"]},
+        ),
+        Case(
+            "mandrill",
+            {"secrets": ["mandrill-webhook-key-new", "mandrill-webhook-key-old"]},
+            _file("mandrill", "events.form"),
+            ("send", "open", "hard_bounce"),
+            forged={"secrets": ["mandrill-webhook-key-forged"]},
+            signs_url=True,
+            handshake=_mandrill_check,
+            handshake_reply=b"",
+            open_handshake=True,
+        ),
+        Case(
+            "openai",
+            {"secrets": [_whsec("openai")]},
+            _file("openai", "response.completed.json"),
+            ("response.completed",),
+            forged={"secrets": [_whsec("openai-forged")]},
+            stale_by=600,
+        ),
+        Case(
+            "persona",
+            {"secrets": ["wbhsec_4f1c2a9e-persona-new", "wbhsec_0b8d7c6e-persona-old"]},
+            _file("persona", "inquiry.completed.json"),
+            ("inquiry.completed",),
+            forged={"secrets": ["wbhsec_forged"]},
+            stale_by=600,
+        ),
+        Case(
+            "pipedrive",
+            {"username": "pipedrive", "password": "pd-http-auth-password"},
+            _file("pipedrive", "deal.change.json"),
+            ("deal.change",),
+            forged={"username": "pipedrive-forged"},
+            signs_body=False,
+        ),
+        Case(
+            "postmark",
+            {"username": "postmark", "password": ["pm-new-password", "pm-old-password"]},
+            _file("postmark", "bounce.json"),
+            ("Bounce",),
+            forged={"password": "pm-wrong-password"},
+            signs_body=False,
+        ),
+        Case(
+            "razorpay",
+            {"secrets": ["razorpay-webhook-secret"]},
+            _file("razorpay", "payment.captured.json"),
+            ("payment.captured",),
+            forged={"secrets": ["razorpay-forged-secret"]},
+        ),
+        Case(
+            "recurly",
+            {"secrets": ["recurly-endpoint-key-1"]},
+            _file("recurly", "subscription.renewed.json"),
+            ("subscription.renewed",),
+            forged={"secrets": ["recurly-endpoint-key-forged"]},
+            stale_by=600,
+        ),
+        Case(
+            "telnyx",
+            {"secrets": [TELNYX_PUBLIC]},
+            _file("telnyx", "message.received.json"),
+            ("message.received",),
+            signer_options={"signing_keys": [TELNYX_SEED]},
+            forged={"signing_keys": [TELNYX_OTHER_SEED], "secrets": [TELNYX_PUBLIC, TELNYX_OTHER_PUBLIC]},
+            stale_by=600,
+        ),
+        Case(
+            "trello",
+            {"secrets": ["trello-app-oauth-secret-1"]},
+            _file("trello", "updateCard.json"),
+            ("updateCard",),
+            forged={"secrets": ["trello-app-oauth-secret-x"]},
+            signs_url=True,
+            handshake=_trello_check,
+            handshake_reply=b"",
+            open_handshake=True,
+        ),
+        Case(
+            "vercel",
+            {"secrets": ["vercel-webhook-secret-0f3a"]},
+            _file("vercel", "deployment.succeeded.json"),
+            ("deployment.succeeded",),
+            forged={"secrets": ["vercel-webhook-secret-ffff"]},
+        ),
+        Case(
+            "woocommerce",
+            {"secrets": ["wc-webhook-secret-new", "wc-webhook-secret-old"]},
+            _file("woocommerce", "order.created.json"),
+            ("order.created",),
+            forged={"secrets": ["wc-webhook-secret-forged"]},
+            handshake=_woocommerce_ping,
+            handshake_reply=b"",
+            open_handshake=True,
+        ),
+        Case(
+            "workos",
+            {"secrets": ["workos-webhook-secret-a1"]},
+            _file("workos", "dsync.user.created.json"),
+            ("dsync.user.created",),
+            forged={"secrets": ["workos-webhook-secret-zz"]},
+            stale_by=600,
         ),
     ]
     table = {case.key: case for case in cases}

@@ -7,10 +7,14 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.signature_headers`: `v1=` lists, prefixed digests, Slack's `v0`
 - `connectors.toolkit.timestamps`: timestamp headers and the replay window (`check_tolerance`)
 - `connectors.toolkit.bodies`: JSON (exact) and form bodies, event types, values in a body
-- `connectors.toolkit.basic_auth`: HTTP Basic credentials
+- `connectors.toolkit.events`: an event's type and id from the body, events keyed by that id
+- `connectors.toolkit.basic_auth`: HTTP Basic credentials; `BasicAuthConnector` for providers
+  that send nothing else
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
+- `connectors.toolkit.fetch`: the injectable, bounded HTTPS GET of connectors that must fetch
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
 - `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers
+- `connectors.toolkit.dotted_hmac`: `DottedHmacConnector`, for HMACs of `<timestamp>.<body>`
 - `connectors.toolkit.options`: validating options (header names, keys, one-or-many lists)
 - `connectors.toolkit.signing`: deterministic delivery ids for `sign()`
 
@@ -19,7 +23,13 @@ See `docs/writing-a-connector.md`.
 
 from __future__ import annotations
 
-from connectors.toolkit.basic_auth import basic_authorization, check_basic_auth, check_optional_pair
+from connectors.toolkit.basic_auth import (
+    BasicAuthConnector,
+    BasicAuthOptions,
+    basic_authorization,
+    check_basic_auth,
+    check_optional_pair,
+)
 from connectors.toolkit.bodies import (
     FORM,
     MAX_TYPE_LENGTH,
@@ -42,10 +52,19 @@ from connectors.toolkit.digests import (
     hmac_digest,
     to_bytes,
 )
+from connectors.toolkit.dotted_hmac import DottedHmacConnector, TimedSecretsOptions
+from connectors.toolkit.events import keyed_event, required_type, typed_id
+from connectors.toolkit.fetch import Fetcher, FetchError, https_get
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
 from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
-from connectors.toolkit.signature_headers import prefixed_signatures, timestamped_signatures, v0_signature
+from connectors.toolkit.signature_headers import (
+    check_dotted_hmac,
+    dotted_hmac,
+    prefixed_signatures,
+    timestamped_signatures,
+    v0_signature,
+)
 from connectors.toolkit.signing import DEFAULT_SIGNING_URL, delivery_uuid, guess_kind, stable_id
 from connectors.toolkit.timestamps import (
     check_tolerance,
@@ -62,13 +81,20 @@ __all__ = [
     "FORM",
     "HEADER_NAME",
     "MAX_TYPE_LENGTH",
+    "BasicAuthConnector",
+    "BasicAuthOptions",
     "BodyHmacConnector",
     "DigestEncoding",
+    "DottedHmacConnector",
+    "FetchError",
+    "Fetcher",
     "Key",
+    "TimedSecretsOptions",
     "any_match",
     "base64url",
     "basic_authorization",
     "check_basic_auth",
+    "check_dotted_hmac",
     "check_each",
     "check_event_type",
     "check_hmac",
@@ -76,14 +102,17 @@ __all__ = [
     "check_token",
     "check_tolerance",
     "delivery_uuid",
+    "dotted_hmac",
     "encode_digest",
     "encode_jwt",
     "guess_kind",
     "hmac_digest",
+    "https_get",
     "iso_utc",
     "json_object",
     "json_or_none",
     "jwt_header",
+    "keyed_event",
     "load_jwk",
     "load_private_key",
     "load_public_key",
@@ -98,10 +127,12 @@ __all__ = [
     "parse_rfc3339",
     "parse_timestamp",
     "prefixed_signatures",
+    "required_type",
     "spki",
     "stable_id",
     "timestamped_signatures",
     "to_bytes",
+    "typed_id",
     "v0_signature",
     "verifies",
     "verify_jwt",

@@ -5,6 +5,9 @@ connectors built on it: Freshservice, shared-secret) can only authenticate with 
 credential may be a list while it is rotated. Every configured username and password is
 compared in constant time, and the username and the password are both always compared,
 so the time taken says nothing about which one was wrong.
+
+`BasicAuthConnector` is the base of connectors whose provider signs nothing and can
+only send credentials typed into its dashboard (Chargebee, Pipedrive, Postmark).
 """
 
 from __future__ import annotations
@@ -12,13 +15,29 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, field_validator
+from typing_extensions import TypeVar
 
-from connectors._base import VerificationError, WebhookRequest, secret_values
+from connectors._base import (
+    Connector,
+    ConnectorOptions,
+    SignedDelivery,
+    VerificationError,
+    WebhookRequest,
+    one_or_many,
+    secret_values,
+)
 from connectors.toolkit.digests import any_match, to_bytes
 
-__all__ = ["basic_authorization", "check_basic_auth", "check_optional_pair"]
+__all__ = [
+    "BasicAuthConnector",
+    "BasicAuthOptions",
+    "basic_authorization",
+    "check_basic_auth",
+    "check_optional_pair",
+]
 
 
 def check_basic_auth(
@@ -68,3 +87,47 @@ def check_optional_pair(usernames: Sequence[SecretStr], passwords: Sequence[Secr
         raise ValueError("HTTP Basic needs both username and password")
     if any(not s.get_secret_value() for s in (*usernames, *passwords)):
         raise ValueError("HTTP Basic credentials must not be empty")
+
+
+class BasicAuthOptions(ConnectorOptions):
+    """`username` and `password`, each a list while it is rotated."""
+
+    username: list[SecretStr] = Field(min_length=1, description="HTTP Basic username (a list while rotating)")
+    password: list[SecretStr] = Field(min_length=1, description="HTTP Basic password (a list while rotating)")
+
+    @field_validator("username", "password", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return one_or_many(value)
+
+    @field_validator("username", "password")
+    @classmethod
+    def _not_empty(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(not s.get_secret_value() for s in value):
+            raise ValueError("must not be empty")
+        return value
+
+
+BasicAuthOptionsT_co = TypeVar(
+    "BasicAuthOptionsT_co", bound=BasicAuthOptions, default=BasicAuthOptions, covariant=True
+)
+
+
+class BasicAuthConnector(Connector[BasicAuthOptionsT_co]):
+    """A connector whose deliveries carry HTTP Basic credentials and no signature: a
+    subclass writes `normalize` and `sample_body`, and the headers its provider adds."""
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        check_basic_auth(request, self.options.username, self.options.password)
+
+    def delivery_headers(self, body: bytes, now: float) -> dict[str, str]:
+        """Headers besides `Authorization` that the provider sends."""
+        return {}
+
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        headers = {
+            "Content-Type": "application/json",
+            **self.delivery_headers(body, now),
+            "Authorization": basic_authorization(self.options.username, self.options.password),
+        }
+        return SignedDelivery(body=body, headers=headers)

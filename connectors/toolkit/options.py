@@ -25,5 +25,5 @@ def check_each(
         try:
             load(secret.get_secret_value())
         except ValueError as exc:
-            raise ValueError(f"secrets[{i}]: {exc}") from None
+            raise ValueError(f"{name}[{i}]: {exc}") from None
     return secrets

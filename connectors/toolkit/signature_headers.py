@@ -1,4 +1,5 @@
-"""Reading signature headers: prefixed digests, `t=…,v1=…` lists, Slack's `v0` scheme.
+"""Reading signature headers: prefixed digests, `t=…,v1=…` lists, Slack's `v0` scheme, and
+checking the common "HMAC of `<timestamp>.<body>`" scheme (`check_dotted_hmac`).
 
 Every parser fails closed with `VerificationError` (`malformed_signature`,
 `missing_signature`, `missing_timestamp`), never a `ValueError`.
@@ -6,11 +7,45 @@ Every parser fails closed with `VerificationError` (`malformed_signature`,
 
 from __future__ import annotations
 
-from connectors._base import VerificationError, WebhookRequest
-from connectors.toolkit.digests import to_bytes
-from connectors.toolkit.timestamps import parse_timestamp
+from collections.abc import Iterable
 
-__all__ = ["prefixed_signatures", "timestamped_signatures", "v0_signature"]
+from connectors._base import VerificationError, WebhookRequest
+from connectors.toolkit.digests import check_hmac, hmac_digest, to_bytes
+from connectors.toolkit.timestamps import check_tolerance, parse_millis, parse_timestamp
+
+__all__ = [
+    "check_dotted_hmac",
+    "dotted_hmac",
+    "prefixed_signatures",
+    "timestamped_signatures",
+    "v0_signature",
+]
+
+
+def dotted_hmac(key: bytes, timestamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of `<timestamp>.<body>` (for `sign()`)."""
+    return hmac_digest(key, to_bytes(timestamp) + b"." + body).hex()
+
+
+def check_dotted_hmac(
+    keys: list[bytes],
+    timestamp: str,
+    body: bytes,
+    signatures: Iterable[str],
+    *,
+    now: float,
+    tolerance: int,
+    millis: bool = False,
+) -> None:
+    """Check hex HMAC-SHA256 `signatures` over `<timestamp>.<body>` (the timestamp as sent),
+    then the timestamp (unix seconds, or milliseconds with `millis`) against `tolerance`.
+
+    Raises `VerificationError`: `malformed_timestamp`, `bad_signature`, `stale_timestamp`.
+    """
+    sent = parse_millis(timestamp) / 1000 if millis else parse_timestamp(timestamp)
+    candidates = [to_bytes(s.strip().lower()) for s in signatures]
+    check_hmac(keys, to_bytes(timestamp) + b"." + body, candidates)
+    check_tolerance(sent, now, tolerance)
 
 
 def prefixed_signatures(

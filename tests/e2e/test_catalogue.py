@@ -40,6 +40,8 @@ def toml_value(value: Any) -> str:
         return json.dumps(value)  # JSON string escapes are TOML basic-string escapes (ASCII only)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_value(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no TOML form for {value!r}")
 
 

@@ -91,17 +91,49 @@ CAUSES: dict[str, frozenset[str]] = {
     ),
     "typeform": SIGNATURE_CAUSES,
     "zendesk": frozenset({"missing_signature", "bad_signature"}) | TIMESTAMP_CAUSES,
+    # wave 2 (first half)
+    "aws-sns": SIGNATURE_CAUSES
+    | TIMESTAMP_CAUSES
+    | {
+        "missing_header",
+        "malformed_message",
+        "unsupported_signature_version",
+        "unknown_topic",
+        "bad_certificate_url",
+        "certificate_unavailable",
+        "bad_certificate",
+        "bad_subscribe_url",
+    },
+    "chargebee": CREDENTIAL_CAUSES,
+    "coinbase-commerce": SIGNATURE_CAUSES,
+    "docusign": frozenset({"missing_signature", "bad_signature"}),
+    "gocardless": SIGNATURE_CAUSES,
+    "mandrill": frozenset({"missing_signature", "missing_url", "malformed_body", "bad_signature"}),
+    "persona": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
+    "pipedrive": CREDENTIAL_CAUSES,
+    "postmark": CREDENTIAL_CAUSES,
+    "razorpay": SIGNATURE_CAUSES,
+    "recurly": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
+    "telnyx": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
+    "trello": frozenset({"missing_signature", "missing_url", "bad_signature"}),
+    "vercel": SIGNATURE_CAUSES,
+    "woocommerce": SIGNATURE_CAUSES,
+    "workos": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
 }
 #: What each connector with a handshake may answer: the statuses, and the longest body (a
 #: bounded echo). A connector not listed never answers a handshake.
 ANSWERS: dict[str, tuple[frozenset[int], int]] = {
+    "aws-sns": (frozenset({200, 400}), 64),
     "discord": (frozenset({200, 204}), 1024),
     "dropbox": (frozenset({200, 400}), 256),
+    "mandrill": (frozenset({200}), 0),
     "meta": (frozenset({200, 400, 403}), 1024),
     "microsoft-graph": (frozenset({200, 400}), 1024),
     "okta": (frozenset({200, 400}), 1024),
     "slack": (frozenset({200, 400}), 128),
+    "trello": (frozenset({200}), 0),
     "twitch": (frozenset({200, 400}), 1024),
+    "woocommerce": (frozenset({200}), 0),
     "xero": (frozenset({200, 401}), 0),
     "zoom": (frozenset({200, 400}), 1024),
 }
