@@ -15,8 +15,6 @@ event is fetched through the `stripe` SDK after the delivery is stored
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -29,20 +27,11 @@ from connectors import (
     ProviderEvent,
     SecretsOptions,
     SignedDelivery,
-    VerificationError,
     WebhookRequest,
     secret_values,
     utc_from_timestamp,
 )
-from connectors.toolkit import (
-    check_event_type,
-    check_hmac,
-    check_tolerance,
-    json_object,
-    parse_timestamp,
-    timestamped_signatures,
-    to_bytes,
-)
+from connectors.toolkit import check_event_type, check_t_v1, json_object, sign_t_v1
 
 __all__ = ["StripeConnector", "StripeOptions"]
 
@@ -74,13 +63,9 @@ class StripeConnector(Connector[StripeOptions]):
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("stripe-signature")
-        if not header:
-            raise VerificationError("missing_signature")
-        ts_text, signatures = timestamped_signatures(header)
-        timestamp = parse_timestamp(ts_text)
-        signed = b"%d." % timestamp + request.body  # as the SDK: the timestamp as parsed
-        check_hmac(secret_values(self.options.secrets), signed, [to_bytes(s) for s in signatures])
-        check_tolerance(timestamp, now, self.options.tolerance_seconds)
+        check_t_v1(
+            header, secret_values(self.options.secrets), request.body, now, self.options.tolerance_seconds
+        )
 
     def enricher(self) -> Enricher | None:
         """With an `api_key`: the fetcher of thin events' full events (the SDK is loaded then)."""
@@ -111,18 +96,9 @@ class StripeConnector(Connector[StripeOptions]):
         ]
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
-        timestamp = int(now)
-        signed = b"%d." % timestamp + body
-        sigs = ",".join(
-            "v1=" + hmac.new(key, signed, hashlib.sha256).hexdigest()
-            for key in secret_values(self.options.secrets)
-        )
+        header = sign_t_v1(secret_values(self.options.secrets), body, now)
         return SignedDelivery(
-            body=body,
-            headers={
-                "Stripe-Signature": f"t={timestamp},{sigs}",
-                "Content-Type": "application/json",
-            },
+            body=body, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
         )
 
     def sample_body(self, now: float) -> bytes:

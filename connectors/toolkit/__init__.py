@@ -10,7 +10,10 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.basic_auth`: HTTP Basic credentials
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
-- `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers
+- `connectors.toolkit.events`: one event from a JSON body (`json_event`)
+- `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers, and
+  `TimestampedHmacConnector`, for HMACs of `<timestamp>:<body>`; `check_t_v1` / `sign_t_v1`
+  for Stripe-style `t=…,v1=…` headers
 - `connectors.toolkit.options`: validating options (header names, keys, one-or-many lists)
 - `connectors.toolkit.signing`: deterministic delivery ids for `sign()`
 
@@ -32,7 +35,13 @@ from connectors.toolkit.bodies import (
     optional_type,
     parse_body,
 )
-from connectors.toolkit.body_hmac import BodyHmacConnector
+from connectors.toolkit.body_hmac import (
+    BodyHmacConnector,
+    TimestampedHmacConnector,
+    TimestampedOptions,
+    check_t_v1,
+    sign_t_v1,
+)
 from connectors.toolkit.digests import (
     DigestEncoding,
     any_match,
@@ -42,6 +51,7 @@ from connectors.toolkit.digests import (
     hmac_digest,
     to_bytes,
 )
+from connectors.toolkit.events import json_event
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
 from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
@@ -65,6 +75,8 @@ __all__ = [
     "BodyHmacConnector",
     "DigestEncoding",
     "Key",
+    "TimestampedHmacConnector",
+    "TimestampedOptions",
     "any_match",
     "base64url",
     "basic_authorization",
@@ -73,6 +85,7 @@ __all__ = [
     "check_event_type",
     "check_hmac",
     "check_optional_pair",
+    "check_t_v1",
     "check_token",
     "check_tolerance",
     "delivery_uuid",
@@ -81,6 +94,7 @@ __all__ = [
     "guess_kind",
     "hmac_digest",
     "iso_utc",
+    "json_event",
     "json_object",
     "json_or_none",
     "jwt_header",
@@ -98,6 +112,7 @@ __all__ = [
     "parse_rfc3339",
     "parse_timestamp",
     "prefixed_signatures",
+    "sign_t_v1",
     "spki",
     "stable_id",
     "timestamped_signatures",
