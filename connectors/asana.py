@@ -23,17 +23,13 @@ from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
-    VerificationError,
     WebhookRequest,
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors.toolkit import BodyHmacConnector, check_event_type, json_object, optional_type
+from connectors.toolkit import BodyHmacConnector, check_event_type, echo_value, json_object, optional_type
 
 __all__ = ["AsanaConnector", "AsanaOptions"]
-
-#: Asana's secrets are 32 hex digits; anything much longer is not Asana's.
-_MAX_SECRET = 256
 
 
 class AsanaOptions(SecretsOptions):
@@ -46,12 +42,8 @@ class AsanaConnector(BodyHmacConnector[AsanaOptions]):
     signature_header = "X-Hook-Signature"
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
-        secret = request.headers.get("x-hook-secret")
-        if secret is None:
-            return None
-        if not 0 < len(secret) <= _MAX_SECRET or not secret.isascii() or not secret.isprintable():
-            raise VerificationError("malformed_header")
-        return ConnectorResponse(200, headers=(("X-Hook-Secret", secret),))
+        secret = echo_value(request.headers.get("x-hook-secret"), strict=True)
+        return None if secret is None else ConnectorResponse(200, headers=(("X-Hook-Secret", secret),))
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         events = json_object(request.body).get("events")

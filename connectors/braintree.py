@@ -2,10 +2,10 @@
 
 A delivery is an `application/x-www-form-urlencoded` form (anything else is refused):
 `bt_payload` (the notification's XML, base64-encoded) and `bt_signature`:
-`<public key>|<hex HMAC-SHA1 of bt_payload>` pairs joined by `&`, the HMAC keyed with the SHA-1 digest of the API private key, as the
-Braintree SDKs check it. `secrets` are `<public key>:<private key>` pairs (Settings > API
-> API Keys); a pair verifies a signature made for its public key, so list the old and the
-new pair while you move to a new API key.
+`<public key>|<hex HMAC-SHA1 of bt_payload>` pairs joined by `&`, the HMAC keyed with the
+SHA-1 digest of the API private key, as the Braintree SDKs check it. `secrets` are
+`<public key>:<private key>` pairs (Settings > API > API Keys); a pair verifies a signature
+made for its public key, so list the old and the new pair while you move to a new API key.
 
 When a webhook URL is added, Braintree calls `GET ?bt_challenge=<hex>` and expects
 `<public key>|<HMAC-SHA1 of the challenge>` back (the SDKs' `verify`); hookgate answers

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import json
 
-from connectors import ConnectorResponse, ProviderEvent, VerificationError, WebhookRequest
-from connectors.toolkit import TimestampedHmacConnector, TimestampedOptions, json_event, stable_id
+from connectors import ConnectorResponse, ProviderEvent, WebhookRequest
+from connectors.toolkit import TimestampedHmacConnector, TimestampedOptions, echo_value, json_event, stable_id
 
 __all__ = ["FrontConnector", "FrontOptions"]
-
-_MAX_CHALLENGE = 256
 
 
 class FrontOptions(TimestampedOptions):
@@ -37,13 +35,11 @@ class FrontConnector(TimestampedHmacConnector[FrontOptions]):
     encoding = "base64"
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
-        challenge = request.headers.get("x-front-challenge")
-        if challenge is None:
+        if "x-front-challenge" not in request.headers:
             return None
         self.verify(request, now)
-        if not 0 < len(challenge) <= _MAX_CHALLENGE or not challenge.isprintable():
-            raise VerificationError("malformed_header")
-        return ConnectorResponse(200, challenge.encode())
+        challenge = echo_value(request.headers["x-front-challenge"], strict=True)
+        return ConnectorResponse(200, str(challenge).encode())
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         return json_event(

@@ -29,11 +29,9 @@ from connectors import (
     WebhookRequest,
     secret_values,
 )
-from connectors.toolkit import encode_jwt, json_event, json_or_none, verify_jwt
+from connectors.toolkit import MAX_ECHO, echo_value, encode_jwt, json_event, json_or_none, verify_jwt
 
 __all__ = ["MondayConnector", "MondayOptions"]
-
-_MAX_CHALLENGE = 256
 
 
 class MondayOptions(SecretsOptions):
@@ -44,15 +42,11 @@ class MondayOptions(SecretsOptions):
 
 def challenge_of(body: bytes) -> str | None:
     """The challenge of a `{"challenge": "…"}` body (bounded), else None."""
-    if len(body) > 2 * _MAX_CHALLENGE:
-        return None
-    payload = json_or_none(body)
+    payload = json_or_none(body) if len(body) <= 2 * MAX_ECHO else None
     if not isinstance(payload, dict) or set(payload) != {"challenge"}:
         return None
     value = payload["challenge"]
-    if not isinstance(value, str) or not 0 < len(value) <= _MAX_CHALLENGE:
-        return None
-    return value
+    return echo_value(value) if isinstance(value, str) else None
 
 
 class MondayConnector(Connector[MondayOptions]):

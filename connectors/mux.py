@@ -13,38 +13,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import Field
-
-from connectors import Connector, ProviderEvent, SecretsOptions, SignedDelivery, WebhookRequest, secret_values
-from connectors.toolkit import check_t_v1, delivery_uuid, iso_utc, json_event, sign_t_v1
+from connectors import ProviderEvent, WebhookRequest
+from connectors.toolkit import StripeSchemeConnector, TimestampedOptions, delivery_uuid, iso_utc, json_event
 
 __all__ = ["MuxConnector", "MuxOptions"]
 
 
-class MuxOptions(SecretsOptions):
+class MuxOptions(TimestampedOptions):
     """`secrets`: the signing secret(s); `tolerance_seconds` for the signed timestamp."""
 
-    tolerance_seconds: int = Field(300, ge=0, description="max clock skew, both directions (0: off)")
 
-
-class MuxConnector(Connector[MuxOptions]):
+class MuxConnector(StripeSchemeConnector[MuxOptions]):
     name = "mux"
     summary = "Mux webhooks (Mux-Signature t=,v1= HMAC-SHA256, rotation, tolerance)"
-
-    def verify(self, request: WebhookRequest, now: float) -> None:
-        header = request.headers.get("mux-signature")
-        check_t_v1(
-            header, secret_values(self.options.secrets), request.body, now, self.options.tolerance_seconds
-        )
+    signature_header = "Mux-Signature"
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         return json_event(self.name, request.body, type_path="type", id_path="id", time_path="created_at")
-
-    def sign(self, body: bytes, now: float) -> SignedDelivery:
-        header = sign_t_v1(secret_values(self.options.secrets)[:1], body, now)
-        return SignedDelivery(
-            body=body, headers={"Mux-Signature": header, "Content-Type": "application/json"}
-        )
 
     def sample_body(self, now: float) -> bytes:
         event: dict[str, Any] = {

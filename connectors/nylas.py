@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 
 from connectors import ConnectorResponse, ProviderEvent, SecretsOptions, WebhookRequest
-from connectors.toolkit import BodyHmacConnector, delivery_uuid, json_event
+from connectors.toolkit import BodyHmacConnector, delivery_uuid, echo_value, json_event
 
 __all__ = ["NylasConnector", "NylasOptions"]
-
-_MAX_CHALLENGE = 256
 
 
 class NylasOptions(SecretsOptions):
@@ -35,10 +33,8 @@ class NylasConnector(BodyHmacConnector[NylasOptions]):
     signature_header = "X-Nylas-Signature"
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
-        challenge = request.query_value("challenge") if request.method == "GET" else None
-        if challenge is None or not 0 < len(challenge) <= _MAX_CHALLENGE or not challenge.isprintable():
-            return None
-        return ConnectorResponse(200, challenge.encode())
+        challenge = echo_value(request.query_value("challenge")) if request.method == "GET" else None
+        return None if challenge is None else ConnectorResponse(200, challenge.encode())
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         return json_event(self.name, request.body, type_path="type", id_path="id", time_path="time")

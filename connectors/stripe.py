@@ -21,17 +21,13 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 
 from connectors import (
-    Connector,
     Enricher,
     MalformedPayloadError,
     ProviderEvent,
-    SecretsOptions,
-    SignedDelivery,
     WebhookRequest,
-    secret_values,
     utc_from_timestamp,
 )
-from connectors.toolkit import check_event_type, check_t_v1, json_object, sign_t_v1
+from connectors.toolkit import StripeSchemeConnector, TimestampedOptions, check_event_type, json_object
 
 __all__ = ["StripeConnector", "StripeOptions"]
 
@@ -40,8 +36,7 @@ __all__ = ["StripeConnector", "StripeOptions"]
 THIN_EVENT_OBJECT = "v2.core.event"
 
 
-class StripeOptions(SecretsOptions):
-    tolerance_seconds: int = Field(300, ge=0, description="max age of the signed timestamp")
+class StripeOptions(TimestampedOptions):
     api_key: SecretStr | None = Field(
         None, description="a secret or restricted key (rk_…) that reads events: thin events are fetched"
     )
@@ -57,15 +52,10 @@ class StripeOptions(SecretsOptions):
         return value.rstrip("/") if value else value
 
 
-class StripeConnector(Connector[StripeOptions]):
+class StripeConnector(StripeSchemeConnector[StripeOptions]):
     name = "stripe"
     summary = "Stripe webhook endpoints and event destinations (v1 HMAC-SHA256, rotation, thin events)"
-
-    def verify(self, request: WebhookRequest, now: float) -> None:
-        header = request.headers.get("stripe-signature")
-        check_t_v1(
-            header, secret_values(self.options.secrets), request.body, now, self.options.tolerance_seconds
-        )
+    signature_header = "Stripe-Signature"
 
     def enricher(self) -> Enricher | None:
         """With an `api_key`: the fetcher of thin events' full events (the SDK is loaded then)."""
@@ -94,12 +84,6 @@ class StripeConnector(Connector[StripeOptions]):
                 occurred_at=utc_from_timestamp(event.get("created")),
             )
         ]
-
-    def sign(self, body: bytes, now: float) -> SignedDelivery:
-        header = sign_t_v1(secret_values(self.options.secrets), body, now)
-        return SignedDelivery(
-            body=body, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
-        )
 
     def sample_body(self, now: float) -> bytes:
         created = int(now)

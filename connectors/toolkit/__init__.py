@@ -11,9 +11,10 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
 - `connectors.toolkit.events`: one event from a JSON body (`json_event`)
+- `connectors.toolkit.handshakes`: bounded echoes of challenges (`echo_value`)
 - `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers, and
-  `TimestampedHmacConnector`, for HMACs of `<timestamp>:<body>`; `check_t_v1` / `sign_t_v1`
-  for Stripe-style `t=…,v1=…` headers
+  `TimestampedHmacConnector`, for HMACs of `<timestamp>:<body>`; `StripeSchemeConnector`
+  (`check_t_v1` / `sign_t_v1`) for Stripe-style `t=…,v1=…` headers
 - `connectors.toolkit.options`: validating options (header names, keys, one-or-many lists)
 - `connectors.toolkit.signing`: deterministic delivery ids for `sign()`
 
@@ -37,6 +38,7 @@ from connectors.toolkit.bodies import (
 )
 from connectors.toolkit.body_hmac import (
     BodyHmacConnector,
+    StripeSchemeConnector,
     TimestampedHmacConnector,
     TimestampedOptions,
     check_t_v1,
@@ -52,6 +54,7 @@ from connectors.toolkit.digests import (
     to_bytes,
 )
 from connectors.toolkit.events import json_event
+from connectors.toolkit.handshakes import MAX_ECHO, echo_value
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
 from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
@@ -71,10 +74,12 @@ __all__ = [
     "DEFAULT_SIGNING_URL",
     "FORM",
     "HEADER_NAME",
+    "MAX_ECHO",
     "MAX_TYPE_LENGTH",
     "BodyHmacConnector",
     "DigestEncoding",
     "Key",
+    "StripeSchemeConnector",
     "TimestampedHmacConnector",
     "TimestampedOptions",
     "any_match",
@@ -89,6 +94,7 @@ __all__ = [
     "check_token",
     "check_tolerance",
     "delivery_uuid",
+    "echo_value",
     "encode_digest",
     "encode_jwt",
     "guess_kind",

@@ -11,8 +11,9 @@ Every configured secret is tried (rotation), as UTF-8 bytes unless `keys` decode
 Hex digests are compared case-insensitively, base64 digests exactly. Nothing here parses the body.
 
 `TimestampedHmacConnector` is the same over `<timestamp>:<body>`, the timestamp in its own
-header and checked against `tolerance_seconds` (Front, Webflow). `check_t_v1` and
-`sign_t_v1` are Stripe's `t=…,v1=…` header over `<t>.<body>` (Stripe, Mux).
+header and checked against `tolerance_seconds` (Front, Webflow). `StripeSchemeConnector`
+(with `check_t_v1` and `sign_t_v1`) is Stripe's `t=…,v1=…` header over `<t>.<body>`
+(Stripe, Mux).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from connectors.toolkit.timestamps import check_tolerance, parse_millis, parse_t
 __all__ = [
     "BodyHmacConnector",
     "SecretsOptionsT_co",
+    "StripeSchemeConnector",
     "TimestampedHmacConnector",
     "TimestampedOptions",
     "TimestampedOptionsT_co",
@@ -173,3 +175,24 @@ def sign_t_v1(keys: list[bytes], body: bytes, now: float) -> str:
     timestamp = int(now)
     signed = b"%d." % timestamp + body
     return ",".join([f"t={timestamp}", *("v1=" + hmac_digest(key, signed).hex() for key in keys)])
+
+
+class StripeSchemeConnector(Connector[TimestampedOptionsT_co]):
+    """A connector verifying Stripe's scheme: `signature_header` = `t=<unix>,v1=<hex>…`,
+    HMAC-SHA256 of `<t>.<body>` under every secret, `t` within `tolerance_seconds`.
+
+    Stripe and Mux sign this way; they differ in the header name and their events.
+    """
+
+    signature_header: ClassVar[str]
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        header = request.headers.get(self.signature_header)
+        keys = secret_values(self.options.secrets)
+        check_t_v1(header, keys, request.body, now, self.options.tolerance_seconds)
+
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        header = sign_t_v1(secret_values(self.options.secrets), body, now)
+        return SignedDelivery(
+            body=body, headers={self.signature_header: header, "Content-Type": "application/json"}
+        )
