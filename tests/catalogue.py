@@ -111,6 +111,24 @@ def _p256(label: str) -> tuple[str, str]:
     return _b64(public), _b64(private)
 
 
+def _es256_jwk(label: str, kid: str) -> tuple[str, str]:
+    """(the public key as a JWK with `kid`, as Plaid serves it; base64 DER private key)."""
+    key = ec.derive_private_key(int.from_bytes(_seed(label), "big") >> 2, ec.SECP256R1())
+    numbers = key.public_key().public_numbers()
+    jwk = {
+        "alg": "ES256",
+        "crv": "P-256",
+        "kid": kid,
+        "kty": "EC",
+        "use": "sig",
+        "x": base64.urlsafe_b64encode(numbers.x.to_bytes(32, "big")).decode().rstrip("="),
+        "y": base64.urlsafe_b64encode(numbers.y.to_bytes(32, "big")).decode().rstrip("="),
+        "created_at": 1560466150,
+        "expired_at": None,
+    }
+    return json.dumps(jwk), _b64(key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()))
+
+
 @functools.cache
 def _paypal(label: str) -> tuple[str, str]:
     """(self-signed certificate PEM, RSA private key PEM), made once per test run."""
@@ -322,6 +340,8 @@ ASANA_SECRET = "b537207f20cbfa02357cf448134da559"
 BRAINTREE_PAIR = "x7w9kq4bz3v2yn6m:3c0a7e5f9d1b8a4c6e2f0d9b7a5c3e1f"
 BRAINTREE_CHALLENGE = "38f4a0b6c1d2e3f40a5b"
 MONDAY_CHALLENGE = b'{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}'
+PLAID_JWK, PLAID_KEY = _es256_jwk("plaid", "6c5516e1-92dc-479e-a8ff-5a51992e0001")
+PLAID_OTHER_JWK, PLAID_OTHER_KEY = _es256_jwk("plaid-forged", "6c5516e1-92dc-479e-a8ff-5a51992e0001")
 WHPK, WHSK = _whsk("standard-webhooks")
 WHPK_OTHER, WHSK_OTHER = _whsk("standard-webhooks-forged")
 
@@ -744,6 +764,15 @@ def _catalogue() -> dict[str, Case]:
             signer_options={"signing_key": paypal_key},
             forged={"secrets": [paypal_cert, other_cert], "signing_key": other_key},
             stale_by=1200,
+        ),
+        Case(
+            "plaid",
+            {"verification_keys": [PLAID_JWK]},
+            _file("plaid", "sync_updates_available.json"),
+            ("TRANSACTIONS.SYNC_UPDATES_AVAILABLE",),
+            signer_options={"signing_key": PLAID_KEY},
+            forged={"signing_key": PLAID_OTHER_KEY},
+            stale_by=600,
         ),
         Case(
             "polar",

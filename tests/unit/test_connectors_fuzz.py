@@ -86,6 +86,11 @@ CAUSES: dict[str, frozenset[str]] = {
     "notion": SIGNATURE_CAUSES,
     "nylas": SIGNATURE_CAUSES,
     "pagerduty": SIGNATURE_CAUSES,
+    "plaid": frozenset(
+        {"missing_token", "malformed_token", "unsupported_algorithm", "unknown_key", "bad_signature"}
+    )
+    | TIMESTAMP_CAUSES
+    | {"bad_body_hash"},
     "sentry": SIGNATURE_CAUSES,
     "shared-secret": CREDENTIAL_CAUSES | {"malformed_token"},
     "shopify": SIGNATURE_CAUSES,
