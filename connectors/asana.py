@@ -7,9 +7,11 @@ HMAC-SHA256 of the raw body. The handshake asks for no credential and proves onl
 URL answers, so hookgate echoes a bounded value and stores nothing; the secret is then
 configured as `secrets` (several while one webhook replaces another).
 
-A delivery carries a list of `events` (none at all in a heartbeat). Asana gives events no
-id and signs no timestamp: each event's dedup key is a hash of the event itself (a retried
-delivery carries the same events). The detail-type is `<resource_type>.<action>`
+A delivery carries a list of `events`. A heartbeat (`{"events": []}`, sent every few hours;
+Asana deletes a webhook whose heartbeats fail) is answered 200 once its signature verifies,
+and stores nothing. Asana gives events no id and signs no timestamp: each event's dedup
+key is a hash of the event itself (a retried delivery carries the same events). The
+detail-type is `<resource_type>.<action>`
 (`task.changed`, `story.added`, ...), and `occurred_at` the event's `created_at`.
 """
 
@@ -27,9 +29,19 @@ from connectors import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors.toolkit import BodyHmacConnector, check_event_type, echo_value, json_object, optional_type
+from connectors.toolkit import (
+    BodyHmacConnector,
+    check_event_type,
+    echo_value,
+    json_object,
+    json_or_none,
+    optional_type,
+)
 
 __all__ = ["AsanaConnector", "AsanaOptions"]
+
+#: A heartbeat is `{"events": []}`, give or take whitespace.
+_MAX_HEARTBEAT = 64
 
 
 class AsanaOptions(SecretsOptions):
@@ -43,7 +55,12 @@ class AsanaConnector(BodyHmacConnector[AsanaOptions]):
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         secret = echo_value(request.headers.get("x-hook-secret"), strict=True)
-        return None if secret is None else ConnectorResponse(200, headers=(("X-Hook-Secret", secret),))
+        if secret is not None:
+            return ConnectorResponse(200, headers=(("X-Hook-Secret", secret),))
+        if len(request.body) <= _MAX_HEARTBEAT and json_or_none(request.body) == {"events": []}:
+            self.verify(request, now)  # a heartbeat: answered once authentic, nothing stored
+            return ConnectorResponse(200)
+        return None
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         events = json_object(request.body).get("events")

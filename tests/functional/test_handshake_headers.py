@@ -1,4 +1,5 @@
-"""A handshake answer's headers reach the provider: Asana's `X-Hook-Secret` echo."""
+"""A handshake answer's headers reach the provider (Asana's `X-Hook-Secret` echo), and Asana's
+signed heartbeat is answered 200 without storing anything."""
 
 from __future__ import annotations
 
@@ -29,11 +30,15 @@ async def test_asana_handshake_echoes_the_secret_header_and_stores_nothing(tmp_p
         async with httpx.AsyncClient(transport=transport, base_url="https://hooks.example.com") as client:
             secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
             response = await client.post("/webhooks/asana", content=b"", headers={"X-Hook-Secret": secret})
+            heartbeat = b'{"events":[]}'
+            signed = app.gateway.sources["asana"].connector.sign(heartbeat, ARRIVAL).headers
+            beat = await client.post("/webhooks/asana", content=heartbeat, headers=signed)
             refused = await client.post(
                 "/webhooks/asana", content=b"", headers={b"X-Hook-Secret": b"\xe9" * 3}
             )
         assert (response.status_code, response.content) == (200, b"")
         assert response.headers["x-hook-secret"] == secret
+        assert (beat.status_code, beat.content) == (200, b"")
         assert refused.status_code == 401
         assert "x-hook-secret" not in refused.headers
         store = app.gateway.store

@@ -65,9 +65,13 @@ def test_fixture_gives_one_event_each() -> None:
     ]
 
 
-def test_heartbeat_has_no_events() -> None:
+def test_heartbeat_is_answered_once_verified() -> None:
     req = delivery(fixture("asana", "heartbeat.json"))
-    connector().verify(req, NOW)
+    answer = connector().handshake(req, NOW)
+    assert answer is not None
+    assert (answer.status, answer.body, answer.headers) == (200, b"", ())
+    with pytest.raises(VerificationError, match="bad_signature"):
+        connector("other").handshake(req, NOW)
     assert connector().normalize(req) == []
 
 
