@@ -57,8 +57,8 @@ class AirtableConnector(BodyHmacConnector[AirtableOptions]):
     signature_header = "X-Airtable-Content-MAC"
     signature_prefix = "hmac-sha256="
 
-    def keys(self) -> list[bytes]:
-        return [_mac_secret(secret.get_secret_value()) for secret in self.options.secrets]
+    def key_of(self, secret: str) -> bytes:
+        return _mac_secret(secret)
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         payload = json_object(request.body)

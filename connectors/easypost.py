@@ -29,8 +29,8 @@ class EasyPostConnector(BodyHmacConnector[EasyPostOptions]):
     signature_header = "X-Hmac-Signature"
     signature_prefix = "hmac-sha256-hex="
 
-    def keys(self) -> list[bytes]:
-        return [unicodedata.normalize("NFKD", s.get_secret_value()).encode() for s in self.options.secrets]
+    def key_of(self, secret: str) -> bytes:
+        return unicodedata.normalize("NFKD", secret).encode()
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         return json_event(

@@ -7,7 +7,7 @@ whether the header may list several signatures (PagerDuty, during a rotation). A
 sets those as class attributes and writes `normalize`, `sample_body` and the extra headers
 that `sign` adds (event type, delivery id).
 
-Every configured secret is tried (rotation), as UTF-8 bytes unless `keys` decodes them.
+Every configured secret is tried (rotation), as UTF-8 bytes unless `key_of` decodes them.
 Hex digests are compared case-insensitively, base64 digests exactly. Nothing here parses the body.
 
 `TimestampedHmacConnector` is the same over `<timestamp>:<body>`, the timestamp in its own
@@ -88,9 +88,13 @@ class BodyHmacConnector(Connector[SecretsOptionsT_co]):
         )
         check_hmac(self.keys(), request.body, candidates, algorithm=self.algorithm, encoding=self.encoding)
 
+    def key_of(self, secret: str) -> bytes:
+        """One secret's HMAC key: its UTF-8 bytes (override where a secret is encoded)."""
+        return secret.encode()
+
     def keys(self) -> list[bytes]:
-        """The HMAC keys: every secret as UTF-8 bytes (override where a secret is encoded)."""
-        return secret_values(self.options.secrets)
+        """The HMAC keys of every configured secret."""
+        return [self.key_of(secret.get_secret_value()) for secret in self.options.secrets]
 
     def digest(self, key: bytes, content: bytes) -> bytes:
         """The encoded HMAC as it appears after the prefix."""
