@@ -150,6 +150,8 @@ class ConnectorResponse:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/plain; charset=utf-8"
+    #: Headers the provider expects back (Asana's handshake echoes `X-Hook-Secret`).
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def json(cls, value: Any, status: int = 200) -> ConnectorResponse:

@@ -15,34 +15,19 @@ event is fetched through the `stripe` SDK after the delivery is stored
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
 from connectors import (
-    Connector,
     Enricher,
     MalformedPayloadError,
     ProviderEvent,
-    SecretsOptions,
-    SignedDelivery,
-    VerificationError,
     WebhookRequest,
-    secret_values,
     utc_from_timestamp,
 )
-from connectors.toolkit import (
-    check_event_type,
-    check_hmac,
-    check_tolerance,
-    json_object,
-    parse_timestamp,
-    timestamped_signatures,
-    to_bytes,
-)
+from connectors.toolkit import StripeSchemeConnector, TimestampedOptions, check_event_type, json_object
 
 __all__ = ["StripeConnector", "StripeOptions"]
 
@@ -51,8 +36,7 @@ __all__ = ["StripeConnector", "StripeOptions"]
 THIN_EVENT_OBJECT = "v2.core.event"
 
 
-class StripeOptions(SecretsOptions):
-    tolerance_seconds: int = Field(300, ge=0, description="max age of the signed timestamp")
+class StripeOptions(TimestampedOptions):
     api_key: SecretStr | None = Field(
         None, description="a secret or restricted key (rk_…) that reads events: thin events are fetched"
     )
@@ -68,19 +52,10 @@ class StripeOptions(SecretsOptions):
         return value.rstrip("/") if value else value
 
 
-class StripeConnector(Connector[StripeOptions]):
+class StripeConnector(StripeSchemeConnector[StripeOptions]):
     name = "stripe"
     summary = "Stripe webhook endpoints and event destinations (v1 HMAC-SHA256, rotation, thin events)"
-
-    def verify(self, request: WebhookRequest, now: float) -> None:
-        header = request.headers.get("stripe-signature")
-        if not header:
-            raise VerificationError("missing_signature")
-        ts_text, signatures = timestamped_signatures(header)
-        timestamp = parse_timestamp(ts_text)
-        signed = b"%d." % timestamp + request.body  # as the SDK: the timestamp as parsed
-        check_hmac(secret_values(self.options.secrets), signed, [to_bytes(s) for s in signatures])
-        check_tolerance(timestamp, now, self.options.tolerance_seconds)
+    signature_header = "Stripe-Signature"
 
     def enricher(self) -> Enricher | None:
         """With an `api_key`: the fetcher of thin events' full events (the SDK is loaded then)."""
@@ -109,21 +84,6 @@ class StripeConnector(Connector[StripeOptions]):
                 occurred_at=utc_from_timestamp(event.get("created")),
             )
         ]
-
-    def sign(self, body: bytes, now: float) -> SignedDelivery:
-        timestamp = int(now)
-        signed = b"%d." % timestamp + body
-        sigs = ",".join(
-            "v1=" + hmac.new(key, signed, hashlib.sha256).hexdigest()
-            for key in secret_values(self.options.secrets)
-        )
-        return SignedDelivery(
-            body=body,
-            headers={
-                "Stripe-Signature": f"t={timestamp},{sigs}",
-                "Content-Type": "application/json",
-            },
-        )
 
     def sample_body(self, now: float) -> bytes:
         created = int(now)

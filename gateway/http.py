@@ -153,6 +153,8 @@ class _Answer:
     content_type: bytes = b"application/json"
     #: The stored event ids (`x-hookgate-event-ids`), whatever the body says.
     event_ids: bytes = b""
+    #: Headers a connector's handshake answer carries.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 def _error(status: int, message: str) -> _Answer:
@@ -218,6 +220,7 @@ class WebhookHandler:
                         (b"content-length", b"%d" % len(body)),
                         (b"x-request-id", request_id.encode()),
                         *(((b"x-hookgate-event-ids", answer.event_ids),) if answer.event_ids else ()),
+                        *answer.headers,
                     ],
                 }
             )
@@ -305,7 +308,8 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
         answer = _verify(source, webhook, now)
     if answer is not None:
         fields["handshake"] = True
-        return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
+        extra = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers)
+        return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"), headers=extra)
     events = _normalize(source, webhook, now)
     if gateway.schema_enforcer is not None:
         events, mismatch = gateway.schema_enforcer.check(source.name, events)

@@ -111,6 +111,24 @@ def _p256(label: str) -> tuple[str, str]:
     return _b64(public), _b64(private)
 
 
+def _es256_jwk(label: str, kid: str) -> tuple[str, str]:
+    """(the public key as a JWK with `kid`, as Plaid serves it; base64 DER private key)."""
+    key = ec.derive_private_key(int.from_bytes(_seed(label), "big") >> 2, ec.SECP256R1())
+    numbers = key.public_key().public_numbers()
+    jwk = {
+        "alg": "ES256",
+        "crv": "P-256",
+        "kid": kid,
+        "kty": "EC",
+        "use": "sig",
+        "x": base64.urlsafe_b64encode(numbers.x.to_bytes(32, "big")).decode().rstrip("="),
+        "y": base64.urlsafe_b64encode(numbers.y.to_bytes(32, "big")).decode().rstrip("="),
+        "created_at": 1560466150,
+        "expired_at": None,
+    }
+    return json.dumps(jwk), _b64(key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()))
+
+
 @functools.cache
 def _paypal(label: str) -> tuple[str, str]:
     """(self-signed certificate PEM, RSA private key PEM), made once per test run."""
@@ -302,6 +320,24 @@ def _trello_check(signer: Connector, now: float, url: str) -> Delivery:
     return Delivery("HEAD", b"", ())
 
 
+def _post(body: bytes, headers: dict[str, str]) -> Handshake:
+    def build(signer: Connector, now: float, url: str) -> Delivery:
+        return Delivery("POST", body, tuple(headers.items()))
+
+    return build
+
+
+def _front_challenge(signer: Connector, now: float, url: str) -> Delivery:
+    signed = Delivery.of(signer.sign(fixture("front", "inbound_received.json"), now))
+    return Delivery("POST", signed.body, (*signed.headers, ("X-Front-Challenge", "kZ3rP0vQ8sYw")))
+
+
+def _braintree_reply() -> bytes:
+    public, private = BRAINTREE_PAIR.split(":")
+    key = hashlib.sha1(private.encode()).digest()  # noqa: S324 - Braintree's scheme
+    return f"{public}|{hmac.new(key, BRAINTREE_CHALLENGE.encode(), 'sha1').hexdigest()}".encode()
+
+
 _ZOOM_PLAIN = b"qgg8vlvZRS6UYooatFL8Aw"
 
 
@@ -321,6 +357,12 @@ DISCORD_PUBLIC, DISCORD_SEED = _ed25519("discord")
 DISCORD_OTHER_PUBLIC, DISCORD_OTHER_SEED = _ed25519("discord-forged")
 SENDGRID_PUBLIC, SENDGRID_PRIVATE = _p256("sendgrid")
 SENDGRID_OTHER_PUBLIC, SENDGRID_OTHER_PRIVATE = _p256("sendgrid-forged")
+ASANA_SECRET = "b537207f20cbfa02357cf448134da559"
+BRAINTREE_PAIR = "x7w9kq4bz3v2yn6m:3c0a7e5f9d1b8a4c6e2f0d9b7a5c3e1f"
+BRAINTREE_CHALLENGE = "38f4a0b6c1d2e3f40a5b"
+MONDAY_CHALLENGE = b'{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}'
+PLAID_JWK, PLAID_KEY = _es256_jwk("plaid", "6c5516e1-92dc-479e-a8ff-5a51992e0001")
+PLAID_OTHER_JWK, PLAID_OTHER_KEY = _es256_jwk("plaid-forged", "6c5516e1-92dc-479e-a8ff-5a51992e0001")
 WHPK, WHSK = _whsk("standard-webhooks")
 WHPK_OTHER, WHSK_OTHER = _whsk("standard-webhooks-forged")
 SNS_CERT_URL = (
@@ -346,11 +388,51 @@ def _catalogue() -> dict[str, Case]:
             tamper_at=b"7914073381342284",
         ),
         Case(
+            "airtable",
+            {"secrets": [_b64(_seed("airtable")[:32])]},
+            _file("airtable", "notification.json"),
+            ("webhook.notification",),
+            forged={"secrets": [_b64(_seed("airtable-forged")[:32])]},
+        ),
+        Case(
+            "asana",
+            {"secrets": [ASANA_SECRET]},
+            _file("asana", "events.json"),
+            ("task.changed", "story.added"),
+            forged={"secrets": ["0537207f20cbfa02357cf448134da559"]},
+            handshake=_post(b"", {"X-Hook-Secret": ASANA_SECRET}),
+            open_handshake=True,
+        ),
+        Case(
+            "authorize-net",
+            {"secrets": [_seed("authorize-net").hex().upper() * 2]},
+            _file("authorize-net", "authcapture.created.json"),
+            ("net.authorize.payment.authcapture.created",),
+            forged={"secrets": [_seed("authorize-net-forged").hex().upper() * 2]},
+        ),
+        Case(
             "bitbucket",
             {"secrets": ["bitbucket-webhook-secret"]},
             _file("bitbucket", "repo_push.json"),
             ("repo:push",),
             forged={"secrets": ["not-the-secret"]},
+        ),
+        Case(
+            "braintree",
+            {"secrets": [BRAINTREE_PAIR]},
+            _file("braintree", "subscription_charged_successfully.xml"),
+            ("subscription_charged_successfully",),
+            forged={"secrets": ["x7w9kq4bz3v2yn6m:0c0a7e5f9d1b8a4c6e2f0d9b7a5c3e1f"]},
+            handshake=_get({"bt_challenge": BRAINTREE_CHALLENGE}),
+            handshake_reply=_braintree_reply(),
+            open_handshake=True,
+        ),
+        Case(
+            "cal-com",
+            {"secrets": ["cal-webhook-secret-7Hq2"]},
+            _file("cal-com", "booking.created.json"),
+            ("BOOKING_CREATED",),
+            forged={"secrets": ["cal-webhook-secret-0000"]},
         ),
         Case(
             "calendly",
@@ -359,6 +441,13 @@ def _catalogue() -> dict[str, Case]:
             ("invitee.created",),
             forged={"secrets": ["b3RoZXItc2lnbmluZy1rZXk"]},
             stale_by=360,
+        ),
+        Case(
+            "checkout-com",
+            {"secrets": ["b3c9a2e4-5d6f-4a1b-8c7d-9e0f1a2b3c4d"]},
+            _file("checkout-com", "payment_approved.json"),
+            ("payment_approved",),
+            forged={"secrets": ["00000000-5d6f-4a1b-8c7d-9e0f1a2b3c4d"]},
         ),
         Case(
             "clerk",
@@ -398,6 +487,13 @@ def _catalogue() -> dict[str, Case]:
             handshake=_get({"challenge": "w7Yq2ZxOe3Rk"}),
             handshake_reply=b"w7Yq2ZxOe3Rk",
             open_handshake=True,
+        ),
+        Case(
+            "easypost",
+            {"secrets": ["sécret-easypost-webhook"]},
+            _file("easypost", "tracker.updated.json"),
+            ("tracker.updated",),
+            forged={"secrets": ["secret-easypost-webhook"]},
         ),
         Case(
             "freshdesk",
@@ -450,6 +546,16 @@ def _catalogue() -> dict[str, Case]:
             forged={"token": "fs-query-wrong"},
             variant="query",
             signs_body=False,
+        ),
+        Case(
+            "front",
+            {"secrets": ["front-app-secret-4c1e9d"]},
+            _file("front", "inbound_received.json"),
+            ("inbound_received",),
+            forged={"secrets": ["front-app-secret-000000"]},
+            stale_by=600,
+            handshake=_front_challenge,
+            handshake_reply=b"kZ3rP0vQ8sYw",
         ),
         Case(
             "generic-hmac",
@@ -551,6 +657,13 @@ def _catalogue() -> dict[str, Case]:
             signs_url=True,
         ),
         Case(
+            "lemon-squeezy",
+            {"secrets": ["lemon-signing-secret-91"]},
+            _file("lemon-squeezy", "order_created.json"),
+            ("order_created",),
+            forged={"secrets": ["lemon-signing-secret-00"]},
+        ),
+        Case(
             "linear",
             {"secrets": ["lin_wh_Hc9yQm7Vd2Ks0Rt5Lp8Xb3Nz"]},
             _linear_body,
@@ -597,6 +710,44 @@ def _catalogue() -> dict[str, Case]:
             fuzz_wrap=_graph_wrap,
         ),
         Case(
+            "monday",
+            {"secrets": ["monday-signing-secret-5e8a1c-0f3b9d27c4"]},
+            _file("monday", "create_pulse.json"),
+            ("create_pulse",),
+            forged={"secrets": ["monday-signing-secret-000000-0f3b9d27c4"]},
+            signs_body=False,  # the JWT covers no part of the body
+            handshake=_post(MONDAY_CHALLENGE, {"Content-Type": "application/json"}),
+            handshake_reply=MONDAY_CHALLENGE,
+            open_handshake=True,
+        ),
+        Case(
+            "mux",
+            {"secrets": ["mux-signing-secret-k2b8v0"]},
+            _file("mux", "video.asset.ready.json"),
+            ("video.asset.ready",),
+            forged={"secrets": ["mux-signing-secret-000000"]},
+            stale_by=600,
+        ),
+        Case(
+            "notion",
+            {"secrets": ["secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"]},
+            _file("notion", "page.created.json"),
+            ("page.created",),
+            forged={"secrets": ["secret_0000000000000000000000000000000000000000000"]},
+            handshake=_post(fixture("notion", "verification.json"), {"Content-Type": "application/json"}),
+            open_handshake=True,
+        ),
+        Case(
+            "nylas",
+            {"secrets": ["nylas-webhook-secret-3f9d"]},
+            _file("nylas", "message.created.json"),
+            ("message.created",),
+            forged={"secrets": ["nylas-webhook-secret-0000"]},
+            handshake=_get({"challenge": "bc609b38-c81f-47fb-a275-1d9bd61a968b"}),
+            handshake_reply=b"bc609b38-c81f-47fb-a275-1d9bd61a968b",
+            open_handshake=True,
+        ),
+        Case(
             "okta",
             {"secrets": [OKTA_SECRET]},
             _file("okta", "user.lifecycle.json"),
@@ -641,6 +792,23 @@ def _catalogue() -> dict[str, Case]:
             signer_options={"signing_key": paypal_key},
             forged={"secrets": [paypal_cert, other_cert], "signing_key": other_key},
             stale_by=1200,
+        ),
+        Case(
+            "plaid",
+            {"verification_keys": [PLAID_JWK]},
+            _file("plaid", "sync_updates_available.json"),
+            ("TRANSACTIONS.SYNC_UPDATES_AVAILABLE",),
+            signer_options={"signing_key": PLAID_KEY},
+            forged={"signing_key": PLAID_OTHER_KEY},
+            stale_by=600,
+        ),
+        Case(
+            "polar",
+            {"secrets": ["polar_whs_q8Zk2LmV9xT4bN7cR1sD5fG3hJ6"]},
+            _file("polar", "order.paid.json"),
+            ("order.paid",),
+            forged={"secrets": ["polar_whs_00000000000000000000000000"]},
+            stale_by=600,
         ),
         Case(
             "resend",
@@ -784,6 +952,14 @@ def _catalogue() -> dict[str, Case]:
             _file("typeform", "form_response.json"),
             ("form_response",),
             forged={"secrets": ["typeform-other-secret"]},
+        ),
+        Case(
+            "webflow",
+            {"secrets": ["webflow-client-secret-8d2e"]},
+            _file("webflow", "form_submission.json"),
+            ("form_submission",),
+            forged={"secrets": ["webflow-client-secret-0000"]},
+            stale_by=600,
         ),
         Case(
             "xero",

@@ -7,13 +7,17 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.signature_headers`: `v1=` lists, prefixed digests, Slack's `v0`
 - `connectors.toolkit.timestamps`: timestamp headers and the replay window (`check_tolerance`)
 - `connectors.toolkit.bodies`: JSON (exact) and form bodies, event types, values in a body
-- `connectors.toolkit.events`: an event's type and id from the body, events keyed by that id
+- `connectors.toolkit.events`: an event's type and id from the body, events keyed by that id,
+  one event from a JSON body (`json_event`)
 - `connectors.toolkit.basic_auth`: HTTP Basic credentials; `BasicAuthConnector` for providers
   that send nothing else
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
 - `connectors.toolkit.fetch`: the injectable, bounded HTTPS GET of connectors that must fetch
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
-- `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers
+- `connectors.toolkit.handshakes`: bounded echoes of challenges (`echo_value`)
+- `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers, and
+  `TimestampedHmacConnector`, for HMACs of `<timestamp>:<body>`; `StripeSchemeConnector`
+  (`check_t_v1` / `sign_t_v1`) for Stripe-style `t=…,v1=…` headers
 - `connectors.toolkit.dotted_hmac`: `DottedHmacConnector`, for HMACs of `<timestamp>.<body>`
 - `connectors.toolkit.options`: validating options (header names, keys, one-or-many lists)
 - `connectors.toolkit.signing`: deterministic delivery ids for `sign()`
@@ -42,7 +46,14 @@ from connectors.toolkit.bodies import (
     optional_type,
     parse_body,
 )
-from connectors.toolkit.body_hmac import BodyHmacConnector
+from connectors.toolkit.body_hmac import (
+    BodyHmacConnector,
+    StripeSchemeConnector,
+    TimestampedHmacConnector,
+    TimestampedOptions,
+    check_t_v1,
+    sign_t_v1,
+)
 from connectors.toolkit.digests import (
     DigestEncoding,
     any_match,
@@ -53,8 +64,9 @@ from connectors.toolkit.digests import (
     to_bytes,
 )
 from connectors.toolkit.dotted_hmac import DottedHmacConnector, TimedSecretsOptions
-from connectors.toolkit.events import keyed_event, required_type, typed_id
+from connectors.toolkit.events import json_event, keyed_event, required_type, typed_id
 from connectors.toolkit.fetch import Fetcher, FetchError, https_get
+from connectors.toolkit.handshakes import MAX_ECHO, echo_value
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
 from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
@@ -80,6 +92,7 @@ __all__ = [
     "DEFAULT_SIGNING_URL",
     "FORM",
     "HEADER_NAME",
+    "MAX_ECHO",
     "MAX_TYPE_LENGTH",
     "BasicAuthConnector",
     "BasicAuthOptions",
@@ -89,7 +102,10 @@ __all__ = [
     "FetchError",
     "Fetcher",
     "Key",
+    "StripeSchemeConnector",
     "TimedSecretsOptions",
+    "TimestampedHmacConnector",
+    "TimestampedOptions",
     "any_match",
     "base64url",
     "basic_authorization",
@@ -99,16 +115,19 @@ __all__ = [
     "check_event_type",
     "check_hmac",
     "check_optional_pair",
+    "check_t_v1",
     "check_token",
     "check_tolerance",
     "delivery_uuid",
     "dotted_hmac",
+    "echo_value",
     "encode_digest",
     "encode_jwt",
     "guess_kind",
     "hmac_digest",
     "https_get",
     "iso_utc",
+    "json_event",
     "json_object",
     "json_or_none",
     "jwt_header",
@@ -128,6 +147,7 @@ __all__ = [
     "parse_timestamp",
     "prefixed_signatures",
     "required_type",
+    "sign_t_v1",
     "spki",
     "stable_id",
     "timestamped_signatures",

@@ -67,14 +67,30 @@ CREDENTIAL_CAUSES = frozenset(
     {"missing_credentials", "malformed_credentials", "bad_credentials", "missing_token", "bad_token"}
 )
 CAUSES: dict[str, frozenset[str]] = {
+    "airtable": SIGNATURE_CAUSES,
+    "authorize-net": SIGNATURE_CAUSES,
+    "braintree": SIGNATURE_CAUSES | {"malformed_body", "malformed_header"},
+    "cal-com": SIGNATURE_CAUSES,
     "bitbucket": SIGNATURE_CAUSES,
     "calendly": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
+    "checkout-com": SIGNATURE_CAUSES,
+    "easypost": SIGNATURE_CAUSES,
+    "front": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
     "freshservice": CREDENTIAL_CAUSES,
     "gitlab": SIGNATURE_CAUSES
     | {"missing_token", "bad_token", "missing_header", "malformed_timestamp", "stale_timestamp"},
     "intercom": SIGNATURE_CAUSES,
+    "lemon-squeezy": SIGNATURE_CAUSES,
     "linear": frozenset({"missing_signature", "bad_signature"}) | TIMESTAMP_CAUSES,
+    "mux": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
+    "notion": SIGNATURE_CAUSES,
+    "nylas": SIGNATURE_CAUSES,
     "pagerduty": SIGNATURE_CAUSES,
+    "plaid": frozenset(
+        {"missing_token", "malformed_token", "unsupported_algorithm", "unknown_key", "bad_signature"}
+    )
+    | TIMESTAMP_CAUSES
+    | {"bad_body_hash"},
     "sentry": SIGNATURE_CAUSES,
     "shared-secret": CREDENTIAL_CAUSES | {"malformed_token"},
     "shopify": SIGNATURE_CAUSES,
@@ -90,6 +106,7 @@ CAUSES: dict[str, frozenset[str]] = {
         }
     ),
     "typeform": SIGNATURE_CAUSES,
+    "webflow": SIGNATURE_CAUSES | TIMESTAMP_CAUSES,
     "zendesk": frozenset({"missing_signature", "bad_signature"}) | TIMESTAMP_CAUSES,
     # wave 2 (first half)
     "aws-sns": SIGNATURE_CAUSES
@@ -123,12 +140,18 @@ CAUSES: dict[str, frozenset[str]] = {
 #: What each connector with a handshake may answer: the statuses, and the longest body (a
 #: bounded echo). A connector not listed never answers a handshake.
 ANSWERS: dict[str, tuple[frozenset[int], int]] = {
+    "asana": (frozenset({200}), 0),
     "aws-sns": (frozenset({200, 400}), 64),
+    "braintree": (frozenset({200}), 128),
     "discord": (frozenset({200, 204}), 1024),
     "dropbox": (frozenset({200, 400}), 256),
+    "front": (frozenset({200}), 256),
     "mandrill": (frozenset({200}), 0),
     "meta": (frozenset({200, 400, 403}), 1024),
     "microsoft-graph": (frozenset({200, 400}), 1024),
+    "monday": (frozenset({200}), 512),
+    "notion": (frozenset({200}), 0),
+    "nylas": (frozenset({200}), 256),
     "okta": (frozenset({200, 400}), 1024),
     "slack": (frozenset({200, 400}), 128),
     "trello": (frozenset({200}), 0),
