@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors._enrich import Enricher
 
@@ -177,9 +177,17 @@ class SignedDelivery:
 
 
 class ConnectorOptions(BaseModel):
-    """Base of every connector's options. Unknown keys are errors, so typos are caught."""
+    """Base of every connector's options. Unknown keys are errors, so typos are caught, and
+    a secret (a `SecretStr` field, in a list or a nested model too) that is empty or only
+    whitespace is refused: an HMAC keyed by it is one anybody can compute."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _no_blank_secret(self) -> Self:
+        if blank := blank_secrets(self):
+            raise ValueError(f"{', '.join(blank)}: an empty or blank secret would let anybody sign")
+        return self
 
 
 class SecretsOptions(ConnectorOptions):
@@ -210,6 +218,8 @@ class Connector(abc.ABC):
     def __init__(self, options: ConnectorOptions) -> None:
         if not isinstance(options, self.Options):
             raise TypeError(f"{type(self).__name__} needs {self.Options.__name__}")
+        if blank := blank_secrets(options):  # options built without validation (`model_construct`)
+            raise ValueError(f"{type(self).__name__}: {', '.join(blank)}: an empty or blank secret")
         self.options = options
 
     @classmethod
@@ -258,7 +268,28 @@ def one_or_many(value: Any) -> Any:
 
 
 def secret_values(secrets: Sequence[SecretStr]) -> list[bytes]:
-    return [s.get_secret_value().encode() for s in secrets]
+    """The secrets' bytes; an empty or blank one fails verification (`VerificationError`)
+    rather than key an HMAC anybody can compute."""
+    values = [s.get_secret_value().encode() for s in secrets]
+    if not values or any(not v.strip() for v in values):
+        raise VerificationError("blank_secret", "a configured secret is empty or blank")
+    return values
+
+
+def blank_secrets(model: BaseModel, prefix: str = "") -> list[str]:
+    """The names of `model`'s secrets (its `SecretStr` fields, in lists and nested models
+    too) that are empty or only whitespace."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value: Any = getattr(model, name, None)
+        many = isinstance(value, list | tuple)
+        for i, item in enumerate(value if many else [value]):
+            label = f"{prefix}{name}[{i}]" if many else f"{prefix}{name}"
+            if isinstance(item, SecretStr) and not item.get_secret_value().strip():
+                found.append(label)
+            elif isinstance(item, BaseModel):
+                found.extend(blank_secrets(item, f"{label}."))
+    return found
 
 
 def constant_time_equals(a: bytes | str, b: bytes | str) -> bool:

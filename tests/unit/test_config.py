@@ -314,7 +314,9 @@ def test_a_missing_environment_variable_names_the_key_and_the_variable(tmp_path:
     with pytest.raises(ConfigError) as exc:
         load_settings(write(tmp_path), env={"STRIPE_WEBHOOK_SECRET": "x", "FRESHDESK_WEBHOOK_PASSWORD": ""})
     assert exc.value.key == "sources.support.password"
-    assert "FRESHDESK_WEBHOOK_PASSWORD is not set" in exc.value.message
+    assert exc.value.message == (
+        "the secret read from env:FRESHDESK_WEBHOOK_PASSWORD is empty or blank: anybody could sign with it"
+    )
 
 
 def test_an_unreadable_secret_file_names_the_key_and_the_file(tmp_path: Path) -> None:
