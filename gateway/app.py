@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config import Settings, SourceSpec
+from gateway.connections import BodyReader
 from gateway.dispatcher import Dispatcher
 from gateway.enrichment import Enrichment, SourceEnricher
 from gateway.errors import StoreError
@@ -67,7 +68,17 @@ class Gateway:
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its
     #: secrets read again, to verify it once more (None: nothing new to verify it with).
     refresh_source: Callable[[Source], Awaitable[Source | None]] | None = None
+    #: Reads the edge's request bodies under `[server]`'s limits (`gateway.connections`).
+    bodies: BodyReader = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        server = self.settings.server
+        self.bodies = BodyReader(
+            timeout_seconds=server.body_timeout_seconds,
+            min_bytes_per_second=server.body_min_bytes_per_second,
+            max_buffered_bytes=server.max_buffered_body_bytes,
+        )
 
     def route(
         self, events: Sequence[Event], sinks: Sequence[str]

@@ -100,6 +100,19 @@ class ServerSettings(_Model):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: Serve `/metrics` on this port of `host` (and no longer on `port`).
     metrics_port: int | None = Field(None, ge=0, le=65535)
+    #: What a client may cost (`docs/security.md`): a request head's size (431 above), its
+    #: header fields (431 above), the time to send it (408 after); connections at once (503
+    #: beyond); the body's time (`body_timeout_seconds`, plus one second per
+    #: `body_min_bytes_per_second` received) and the bodies buffered unverified (503 beyond).
+    max_header_bytes: int = Field(32_768, ge=1024)
+    max_header_count: int = Field(100, ge=8)
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    max_connections: int = Field(1000, ge=1)
+    body_timeout_seconds: float = Field(10.0, gt=0)
+    body_min_bytes_per_second: int = Field(4096, ge=1)
+    max_buffered_body_bytes: int = Field(64 * 1_048_576, ge=1)
+    #: uvicorn's HTTP parser: "auto" (httptools when installed), "httptools" or "h11".
+    http_parser: Literal["auto", "httptools", "h11"] = "auto"
 
     @field_validator("public_url")
     @classmethod

@@ -30,6 +30,7 @@ from connectors import (
     WebhookRequest,
 )
 from gateway.config import SourceSpec
+from gateway.connections import BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
 from gateway.events import Event, build_event
 from gateway.store import PersistResult
@@ -101,36 +102,6 @@ class RequestLogMiddleware:
             _end_request(scope, status, started, {}, "debug" if scope["path"] in QUIET_PATHS else "info")
 
 
-class _TooLargeError(Exception):
-    pass
-
-
-class _DisconnectedError(Exception):
-    pass
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """Read the raw body once, refusing more than `limit` bytes (413)."""
-    for key, value in scope["headers"]:
-        if key == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                raise _TooLargeError
-            break
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _DisconnectedError
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLargeError
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def _public_url(source: Source, scope: Scope, query: str) -> str:
     """The URL the provider called: the configured public URL, never the Host header.
 
@@ -152,6 +123,8 @@ class _Answer:
     content_type: bytes = b"application/json"
     #: The stored event ids (`x-hookgate-event-ids`), whatever the body says.
     event_ids: bytes = b""
+    #: Close the connection after answering (the body was not read to its end).
+    close: bool = False
 
 
 def _error(status: int, message: str) -> _Answer:
@@ -176,7 +149,7 @@ class WebhookHandler:
         fields: dict[str, Any] = {"source": name}
         try:
             answer = await self._handle(scope, receive, name, fields)
-        except _DisconnectedError:
+        except DisconnectedError:
             fields["cause"] = "client_disconnected"
             _end_request(scope, 499, started, fields)
             return
@@ -194,6 +167,7 @@ class WebhookHandler:
                         (b"content-length", b"%d" % len(body)),
                         (b"x-request-id", request_id.encode()),
                         *(((b"x-hookgate-event-ids", answer.event_ids),) if answer.event_ids else ()),
+                        *(((b"connection", b"close"),) if answer.close else ()),
                     ],
                 }
             )
@@ -213,12 +187,13 @@ class WebhookHandler:
         started = time.perf_counter()
         try:
             return await _accept(gateway, source, scope, receive, fields)
-        except _Rejected as rejected:
+        except (_Rejected, BodyRefusedError) as rejected:
             fields["cause"] = rejected.cause
-            if rejected.detail:
+            if isinstance(rejected, _Rejected) and rejected.detail:
                 fields["cause_detail"] = rejected.detail
             gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
-            return _error(rejected.status, rejected.message)
+            error = _error(rejected.status, rejected.message)
+            return _Answer(error.status, error.body, close=rejected.status in (408, 413, 503))
         finally:
             counters.latency.observe(time.perf_counter() - started)
 
@@ -234,10 +209,7 @@ async def _accept(
     method: str = scope["method"]
     if method not in source.connector.methods:
         raise _Rejected(405, "method_not_allowed", "method not allowed")
-    try:
-        body = await _read_body(scope, receive, source.max_body_bytes)
-    except _TooLargeError:
-        raise _Rejected(413, "too_large", "payload too large") from None
+    body = await gateway.bodies.read(scope, receive, source.max_body_bytes)
     query = scope.get("query_string", b"").decode("latin-1")
     webhook = WebhookRequest(
         method=method,
