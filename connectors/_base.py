@@ -19,6 +19,7 @@ import abc
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -322,6 +323,10 @@ def parse_json(body: bytes) -> Any:
     where the two differ: orjson reads integers beyond 64 bits as floats (so a body with a
     run of 19 digits or more skips it), and what orjson refuses (`NaN`, lone surrogates,
     UTF-16, deep nesting, invalid JSON) goes to the standard library, which decides.
+
+    A number no float can hold (`1e400`) and the tokens `NaN`, `Infinity` and `-Infinity`
+    (not JSON, though the standard library reads them) are refused (`non_finite_number`):
+    stored, they would become `null` or invalid JSON, a value the provider did not send.
     """
     if _LONG_NUMBER not in body.translate(_DIGITS):
         try:
@@ -329,9 +334,20 @@ def parse_json(body: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(body)
+        return json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise MalformedPayloadError("invalid_json", str(exc)) from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedPayloadError("non_finite_number", f"{text[:40]} is beyond the range of a number")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise MalformedPayloadError("non_finite_number", f"{text} is not a JSON number")
 
 
 def utc_from_timestamp(value: Any) -> datetime | None:
