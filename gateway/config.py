@@ -277,6 +277,10 @@ def load_settings(
             raise ConfigError("", f"config file not found: {file}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("", f"{file}: invalid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError("", f"{file}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError("", f"cannot read config file {file}: {exc.strerror}") from None
     merged, origins = _overlay(raw, env)
     base_dir = file.parent.absolute() if file is not None else None
     try:
@@ -330,7 +334,10 @@ def _overlay(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any
                 created.append(tuple(keys))
             node = child
         keys.append(_match_key(node, path[-1]))
-        node[keys[-1]] = _parse_env_value(env[name])
+        try:
+            node[keys[-1]] = _parse_env_value(env[name])
+        except ValueError as exc:
+            raise ConfigError(".".join(keys), str(exc), variable=name) from None
         own = tuple(keys)
         origins[own] = (name, own)
         for table in created:
@@ -421,13 +428,16 @@ def _may_hold_secret(annotation: Any) -> bool:
 def _parse_env_value(value: str) -> Any:
     """A JSON list or table is parsed; any other value stays text, which the settings
     models convert where a number or a boolean is expected (so a numeric password stays
-    the text it was)."""
+    the text it was). A value that starts like JSON but is not is a `ValueError` that does
+    not repeat it (it may hold a secret)."""
     if not value.lstrip().startswith(("[", "{")):
         return value
     try:
         return json.loads(value)
-    except ValueError:
-        return value
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"a value starting with [ or {{ is JSON, and this is not: {exc.msg} at character {exc.pos}"
+        ) from None
 
 
 def parse_settings(

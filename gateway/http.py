@@ -38,7 +38,7 @@ from gateway.store import PersistResult
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-__all__ = ["QUIET_PATHS", "RequestLogMiddleware", "Source", "WebhookHandler"]
+__all__ = ["MAX_LOGGED_PATH", "QUIET_PATHS", "RequestLogMiddleware", "Source", "WebhookHandler"]
 
 log = structlog.get_logger()
 
@@ -57,6 +57,10 @@ def _begin_request() -> tuple[float, str]:
     return time.perf_counter(), request_id
 
 
+#: A request line's `path` is cut to this many characters: an unknown source's name is the
+#: caller's to choose.
+MAX_LOGGED_PATH = 256
+
 #: Paths polled by probes and scrapers: their request lines are debug, not info.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -65,10 +69,11 @@ def _end_request(
     scope: Scope, status: int, started: float, fields: dict[str, Any], level: str = "info"
 ) -> None:
     """The one summary line of a request, at `level`."""
+    path: str = scope["path"]
     getattr(log, level)(
         "request",
         method=scope["method"],
-        path=scope["path"],
+        path=path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "…",
         status=status,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
         **fields,
@@ -146,7 +151,8 @@ class WebhookHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, request_id = _begin_request()
         name = scope["path"][len(self.prefix) :]
-        fields: dict[str, Any] = {"source": name}
+        # A source name has at most 64 characters: a longer one is the caller's, logged cut.
+        fields: dict[str, Any] = {"source": name if len(name) <= 64 else name[:64] + "…"}
         try:
             answer = await self._handle(scope, receive, name, fields)
         except DisconnectedError:
@@ -155,6 +161,7 @@ class WebhookHandler:
             return
         except Exception as exc:  # a bug must not leak a traceback to the caller
             log.exception("internal_error", error=type(exc).__name__)
+            self.gateway.metrics.internal_errors.inc()
             answer = _error(500, "internal error")
         body = answer.body
         try:

@@ -489,3 +489,21 @@ def test_a_separate_metrics_port_is_optional_and_not_the_webhook_port() -> None:
     error = config_error({"server": {"port": 8080, "metrics_port": 8080}})
     assert error.key == "server"
     assert "metrics_port must differ from port" in error.message
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "hookgate.toml"
+    config.write_bytes(b'[server]\nhost = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config, env={})
+    assert exc.value.message == f"{config}: not UTF-8 text (byte 20): save it as UTF-8"
+
+
+def test_a_malformed_json_override_is_an_error_not_a_literal(tmp_path: Path) -> None:
+    env = {"HOOKGATE_SOURCES__STRIPE__SECRETS": '["whsec_X"', "STRIPE_WEBHOOK_SECRET": "x"}
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path), env={**env, "FRESHDESK_WEBHOOK_PASSWORD": "p"})
+    assert exc.value.key == "sources.stripe.secrets"
+    assert exc.value.variable == "HOOKGATE_SOURCES__STRIPE__SECRETS"
+    assert "is JSON, and this is not" in exc.value.message
+    assert "whsec_X" not in str(exc.value)
