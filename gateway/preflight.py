@@ -16,6 +16,7 @@ its sinks and of its routers' targets (a `jsonl` sink's or target's `path`).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def _readable_by_others(path: str) -> list[str]:
         mode = Path(path).stat().st_mode
     except OSError:
         return []
-    if not mode & 0o044:
+    if not stat.S_ISREG(mode) or not mode & 0o044:
         return []
     return [f"{path} holds events and is readable by other users (mode {mode & 0o777:04o}): chmod 600 {path}"]
 
