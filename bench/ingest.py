@@ -10,6 +10,7 @@ bench/README.md.
 
     .venv/bin/python bench/ingest.py              # 3 rounds of 10 s per server, 32 connections
     .venv/bin/python bench/ingest.py --quick      # one round of 3 s per server
+    .venv/bin/python bench/ingest.py --requests-log   # also hookgate with the requests log on
 """
 
 from __future__ import annotations
@@ -520,9 +521,15 @@ def request_log(path: Path) -> tuple[Counter[int], int]:
 # -- the run ---------------------------------------------------------------------------
 
 
-def hookgate_config(tmp: Path, port: int, secret: str, store: SQLiteRows | PostgresRows) -> str:
+def hookgate_config(
+    tmp: Path, port: int, secret: str, store: SQLiteRows | PostgresRows, *, requests_log: bool = False
+) -> str:
     schema = f'schema_name = "{store.schema}"\n' if store.schema else ""
-    return f"""
+    # An admin token turns the requests log on.
+    admin = f'\n[admin]\ntokens = ["{secrets.token_hex(16)}"]\n' if requests_log else ""
+    return (
+        admin
+        + f"""
 [server]
 host = "127.0.0.1"
 port = {port}
@@ -539,6 +546,7 @@ tolerance_seconds = {TOLERANCE_SECONDS}
 type = "jsonl"
 path = "{tmp / f"events-{port}.jsonl"}"
 """
+    )
 
 
 @dataclass(slots=True)
@@ -617,6 +625,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also measure a second baseline: the bare endpoint storing each body durably in SQLite "
         "through hookgate's group commit (the price of durability alone)",
     )
+    parser.add_argument(
+        "--requests-log",
+        action="store_true",
+        help="also measure hookgate with the requests log on (an [admin] token configured), in the "
+        "same rounds: `requests_log.ratio` is its throughput over the same hookgate's without",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 3.0, 1
@@ -634,7 +648,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.connections < args.slices_per_round:
         parser.error(f"need at least one connection per wrk thread ({args.slices_per_round})")
     args.connections -= args.connections % args.slices_per_round  # wrk splits them evenly
-    if 2 * args.rounds * args.duration * (1 + len(args.replicas)) / 2 + 60 > TOLERANCE_SECONDS:
+    servers = 1 + len(args.replicas) + int(args.requests_log)
+    if 2 * args.rounds * args.duration * servers / 2 + 60 > TOLERANCE_SECONDS:
         parser.error("rounds x duration x servers must stay below the signature tolerance (300 s)")
     return args
 
@@ -687,6 +702,17 @@ def _run(
             stores.append(pg)
         else:
             stores.append(SQLiteRows(tmp / "bench.db"))
+    # (replicas, store, requests log on)
+    plan = [(replicas, store, False) for replicas, store in zip(args.replicas, stores, strict=True)]
+    if args.requests_log:
+        if args.store == "postgres":
+            logged: SQLiteRows | PostgresRows = PostgresRows(
+                args.postgres_url, f"hookgate_bench_{run_id}_r{args.replicas[0]}_log"
+            )
+        else:
+            logged = SQLiteRows(tmp / "bench-log.db")
+        stores.append(logged)
+        plan.append((args.replicas[0], logged, True))
     say(f"generating {args.events} distinct Stripe events")
     bodies = make_bodies(args.events)
     check_signature_with_connector(bodies[0], secret)
@@ -729,14 +755,17 @@ def _run(
             )
             baselines.append(Servers("durable", [durable_url], [durable_proc], Measured([])))
         variants: list[Servers] = []
-        for replicas, store in zip(args.replicas, stores, strict=True):
+        for replicas, store, logs_requests in plan:
             name = "hookgate" if args.store == "sqlite" else f"hookgate x{replicas}"
+            name += " +requests log" if logs_requests else ""
             servers = Servers(name, [], [], Measured([]), store, [])
             for _ in range(replicas):
                 port = free_port()
                 url = f"http://127.0.0.1:{port}"
                 config = tmp / f"hookgate-{port}.toml"
-                config.write_text(hookgate_config(tmp, port, secret, store), encoding="utf-8")
+                config.write_text(
+                    hookgate_config(tmp, port, secret, store, requests_log=logs_requests), encoding="utf-8"
+                )
                 log_path = tmp / f"hookgate-{port}.log"
                 out = stack.enter_context(log_path.open("wb"))
                 cmd = pinned([str(hookgate), "serve", "--config", str(config)], server_cpu)
@@ -830,6 +859,17 @@ def _run(
         "ok": not problems,
         "problems": problems,
     }
+    if args.requests_log:
+        off, on = variants[0].measured, variants[-1].measured
+        paired = [b.rps / a.rps for a, b in zip(off.rounds, on.rounds, strict=True) if a.rps]
+        summary["requests_log"] = {
+            "off_rps": round(off.median("rps"), 1),
+            "on_rps": round(on.median("rps"), 1),
+            "ratio": round(statistics.median(paired), 3) if paired else None,
+            "round_ratios": [round(r, 3) for r in paired],
+            "off_p99_ms": round(off.median("p99_ms"), 2),
+            "on_p99_ms": round(on.median("p99_ms"), 2),
+        }
     if args.durable:
         durable = baselines[1].measured
         durable_rps = durable.median("rps")

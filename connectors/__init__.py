@@ -5,6 +5,7 @@ entry-point group; see `docs/writing-a-connector.md`.
 """
 
 from connectors._base import (
+    API_VERSION,
     Connector,
     ConnectorOptions,
     ConnectorResponse,
@@ -22,10 +23,20 @@ from connectors._base import (
     utc_from_timestamp,
 )
 from connectors._enrich import Enricher, EnrichmentError
-from connectors._registry import ENTRY_POINT_GROUP, PluginError, available, load, refresh
-from connectors._util import MAX_TYPE_LENGTH
+from connectors._registry import (
+    CONNECTORS,
+    ENTRY_POINT_GROUP,
+    PluginError,
+    PluginRegistry,
+    available,
+    load,
+    refresh,
+)
+from connectors.toolkit import MAX_TYPE_LENGTH
 
 __all__ = [
+    "API_VERSION",
+    "CONNECTORS",
     "ENTRY_POINT_GROUP",
     "MAX_TYPE_LENGTH",
     "Connector",
@@ -36,6 +47,7 @@ __all__ = [
     "Headers",
     "MalformedPayloadError",
     "PluginError",
+    "PluginRegistry",
     "ProviderEvent",
     "SecretsOptions",
     "SignedDelivery",

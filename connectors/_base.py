@@ -23,15 +23,17 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, cast, get_args, get_origin
 from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from typing_extensions import TypeVar  # a default for the type argument (PEP 696)
 
 from connectors._enrich import Enricher
 
 __all__ = [
+    "API_VERSION",
     "Connector",
     "ConnectorOptions",
     "ConnectorResponse",
@@ -202,21 +204,46 @@ class SecretsOptions(ConnectorOptions):
         return one_or_many(value)
 
 
-class Connector(abc.ABC):
+#: The connector API this hookgate provides. A connector may declare the version it was
+#: written for (`api_version`); the registry refuses one written for another version.
+API_VERSION = 1
+
+OptionsT_co = TypeVar("OptionsT_co", bound=ConnectorOptions, default=ConnectorOptions, covariant=True)
+
+
+class Connector(abc.ABC, Generic[OptionsT_co]):
     """Base class of every connector. One instance serves one configured source.
 
-    Subclasses set `name`, `Options` (a pydantic model of their config keys) and implement
-    `verify`, `normalize` and `sign`; `handshake` is optional.
+    Subclasses name their options model as the type argument
+    (`class AcmeConnector(Connector[AcmeOptions])`), which sets `Options` and types
+    `self.options`; they set `name` and implement `verify`, `normalize` and `sign`;
+    `handshake`, `acknowledge` and `enricher` are optional.
     """
 
     name: ClassVar[str]
+    #: The options model, taken from the type argument (`Connector[AcmeOptions]`).
     Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+    #: The connector API this connector was written for (checked when it is loaded).
+    api_version: ClassVar[int] = API_VERSION
     #: Human summary shown by `hookgate connectors`.
     summary: ClassVar[str] = ""
     #: HTTP methods this connector accepts (GET only where a handshake needs it).
     methods: ClassVar[frozenset[str]] = frozenset({"POST"})
+    options: OptionsT_co
 
-    def __init__(self, options: ConnectorOptions) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Options" in cls.__dict__:  # set explicitly: it wins
+            return
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Connector):
+                (argument,) = get_args(base)
+                model = argument.__bound__ if isinstance(argument, TypeVar) else argument
+                if isinstance(model, type) and issubclass(model, ConnectorOptions):
+                    cls.Options = model
+
+    def __init__(self, options: OptionsT_co) -> None:
         if not isinstance(options, self.Options):
             raise TypeError(f"{type(self).__name__} needs {self.Options.__name__}")
         if blank := blank_secrets(options):  # options built without validation (`model_construct`)
@@ -226,7 +253,7 @@ class Connector(abc.ABC):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
         """Build from a mapping of config keys; raises `pydantic.ValidationError`."""
-        return cls(cls.Options.model_validate(dict(config)))
+        return cls(cast("OptionsT_co", cls.Options.model_validate(dict(config))))
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         """Answer a provider handshake/challenge, or return None to go on with `verify`."""
@@ -237,6 +264,13 @@ class Connector(abc.ABC):
         need it (`connectors._enrich`): None, the default, forwards events as they arrived.
         Called once when the gateway is built; the enricher does the I/O, not the connector."""
         return None
+
+    def secret_headers(self) -> frozenset[str]:
+        """Names (lowercase) of the headers that carry a secret or a signature and that
+        the gateway's default list (`*signature*`, `authorization`, `x-*-token`, …) may
+        not recognise: a header whose name the configuration chooses. The requests log
+        never stores their values."""
+        return frozenset()
 
     def acknowledge(self, request: WebhookRequest) -> ConnectorResponse | None:
         """The answer to a delivery once its events are stored (or known already). None:

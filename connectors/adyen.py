@@ -27,11 +27,11 @@ import base64
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -39,13 +39,21 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    one_or_many,
     parse_json,
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._basic_auth import basic_authorization, check_basic_auth, check_optional_pair
-from connectors._util import check_each, check_event_type, check_hmac, json_or_none, to_bytes
+from connectors.toolkit import (
+    basic_authorization,
+    check_basic_auth,
+    check_each,
+    check_event_type,
+    check_hmac,
+    check_optional_pair,
+    json_or_none,
+    one_or_many,
+    to_bytes,
+)
 
 __all__ = ["AdyenConnector", "AdyenOptions", "signing_string"]
 
@@ -117,11 +125,9 @@ def _items(payload: Any) -> list[dict[str, Any]] | None:
     return items
 
 
-class AdyenConnector(Connector):
+class AdyenConnector(Connector[AdyenOptions]):
     name = "adyen"
     summary = "Adyen notifications (per-item hmacSignature or HmacSignature header; batch fan-out)"
-    Options: ClassVar[type[AdyenOptions]] = AdyenOptions
-    options: AdyenOptions
 
     def __init__(self, options: AdyenOptions) -> None:
         super().__init__(options)

@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import ClassVar
 
-from connectors._base import (
+from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
     sha256_of_parts,
 )
-from connectors._hmac_header import BodyHmacConnector
-from connectors._util import check_event_type, delivery_uuid, guess_kind, json_object, stable_id
+from connectors.toolkit import (
+    BodyHmacConnector,
+    check_event_type,
+    delivery_uuid,
+    guess_kind,
+    json_object,
+    stable_id,
+)
 
 __all__ = ["BitbucketConnector", "BitbucketOptions"]
 
@@ -39,11 +44,9 @@ class BitbucketOptions(SecretsOptions):
     """Only `secrets`: the webhook secret(s)."""
 
 
-class BitbucketConnector(BodyHmacConnector):
+class BitbucketConnector(BodyHmacConnector[BitbucketOptions]):
     name = "bitbucket"
     summary = "Bitbucket Cloud/Data Center webhooks (X-Hub-Signature sha256=, rotation)"
-    Options: ClassVar[type[BitbucketOptions]] = BitbucketOptions
-    options: BitbucketOptions
     signature_header = "X-Hub-Signature"
     signature_prefix = "sha256="
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import ClassVar
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -35,13 +34,15 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
-from connectors._util import (
+from connectors.toolkit import (
     check_hmac,
+    check_tolerance,
+    iso_utc,
     json_object,
     lookup,
     optional_id,
     optional_type,
+    parse_timestamp,
     timestamped_signatures,
     to_bytes,
 )
@@ -53,11 +54,9 @@ class CalendlyOptions(SecretsOptions):
     tolerance_seconds: int = Field(180, ge=0, description="max clock skew, both directions")
 
 
-class CalendlyConnector(Connector):
+class CalendlyConnector(Connector[CalendlyOptions]):
     name = "calendly"
     summary = "Calendly webhooks (t=,v1= HMAC-SHA256 over timestamp.body, rotation, tolerance)"
-    Options: ClassVar[type[CalendlyOptions]] = CalendlyOptions
-    options: CalendlyOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("calendly-webhook-signature")

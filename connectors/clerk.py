@@ -9,7 +9,7 @@ Clerk Dashboard, several secrets for rotation, a two-sided timestamp tolerance, 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 from connectors.svix import SvixConnector, SvixOptions
 
@@ -20,11 +20,9 @@ class ClerkOptions(SvixOptions):
     """The `svix` options: `secrets`, `tolerance_seconds`, `default_type`."""
 
 
-class ClerkConnector(SvixConnector):
+class ClerkConnector(SvixConnector[ClerkOptions]):
     name = "clerk"
     summary = "Clerk webhooks (Svix: whsec_ signing secret, rotation, tolerance)"
-    Options: ClassVar[type[ClerkOptions]] = ClerkOptions
-    options: ClerkOptions
 
     def sample_body(self, now: float) -> bytes:
         millis = int(now * 1000)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import Field, SecretStr, field_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorOptions,
     ConnectorResponse,
@@ -39,13 +39,19 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    one_or_many,
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._keys import verifies
-from connectors._timestamps import check_tolerance, parse_timestamp
-from connectors._util import check_event_type, json_object, json_or_none, to_bytes
+from connectors.toolkit import (
+    check_event_type,
+    check_tolerance,
+    json_object,
+    json_or_none,
+    one_or_many,
+    parse_timestamp,
+    to_bytes,
+    verifies,
+)
 
 __all__ = ["DiscordConnector", "DiscordOptions"]
 
@@ -97,11 +103,9 @@ class DiscordOptions(ConnectorOptions):
         return value
 
 
-class DiscordConnector(Connector):
+class DiscordConnector(Connector[DiscordOptions]):
     name = "discord"
     summary = "Discord interactions and Webhook Events (Ed25519, PING handshakes)"
-    Options: ClassVar[type[DiscordOptions]] = DiscordOptions
-    options: DiscordOptions
 
     def __init__(self, options: DiscordOptions) -> None:
         super().__init__(options)

@@ -18,9 +18,9 @@ import hmac
 import json
 import re
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -31,7 +31,7 @@ from connectors._base import (
     WebhookRequest,
     secret_values,
 )
-from connectors._util import check_hmac, json_object, to_bytes
+from connectors.toolkit import check_hmac, json_object, to_bytes
 
 __all__ = ["DropboxConnector", "DropboxOptions"]
 
@@ -42,11 +42,9 @@ class DropboxOptions(SecretsOptions):
     """Only `secrets`: the app secret(s)."""
 
 
-class DropboxConnector(Connector):
+class DropboxConnector(Connector[DropboxOptions]):
     name = "dropbox"
     summary = "Dropbox app webhooks (X-Dropbox-Signature HMAC-SHA256, GET challenge)"
-    Options: ClassVar[type[DropboxOptions]] = DropboxOptions
-    options: DropboxOptions
     methods = frozenset({"POST", "GET"})
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:

@@ -25,22 +25,31 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from typing_extensions import TypeVar
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorOptions,
     ProviderEvent,
     SignedDelivery,
     WebhookRequest,
-    one_or_many,
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._basic_auth import basic_authorization, check_basic_auth
-from connectors._util import FORM, MAX_TYPE_LENGTH, check_event_type, check_token, lookup, parse_body
+from connectors.toolkit import (
+    FORM,
+    MAX_TYPE_LENGTH,
+    basic_authorization,
+    check_basic_auth,
+    check_event_type,
+    check_token,
+    lookup,
+    one_or_many,
+    parse_body,
+)
 
 __all__ = ["FreshdeskConnector", "FreshdeskOptions", "normalize_triggered_event"]
 
@@ -113,11 +122,18 @@ class FreshdeskOptions(ConnectorOptions):
         return self
 
 
-class FreshdeskConnector(Connector):
+_FreshdeskOptionsT_co = TypeVar(
+    "_FreshdeskOptionsT_co", bound=FreshdeskOptions, default=FreshdeskOptions, covariant=True
+)
+
+
+class FreshdeskConnector(Connector[_FreshdeskOptionsT_co]):
     name = "freshdesk"
     summary = "Freshdesk automation webhooks (HTTP Basic, header or query token; no signature)"
-    Options: ClassVar[type[FreshdeskOptions]] = FreshdeskOptions
-    options: FreshdeskOptions
+
+    def secret_headers(self) -> frozenset[str]:
+        name = self.options.header_name
+        return frozenset() if name is None else frozenset({name.lower()})
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         opts = self.options

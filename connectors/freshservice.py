@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import ClassVar
 
 from pydantic import Field
 
-from connectors._base import SignedDelivery
-from connectors._util import MAX_TYPE_LENGTH
+from connectors import SignedDelivery
 from connectors.freshdesk import FreshdeskConnector, FreshdeskOptions
+from connectors.toolkit import MAX_TYPE_LENGTH
 
 __all__ = ["FreshserviceConnector", "FreshserviceOptions"]
 
@@ -43,11 +42,9 @@ class FreshserviceOptions(FreshdeskOptions):
     )
 
 
-class FreshserviceConnector(FreshdeskConnector):
+class FreshserviceConnector(FreshdeskConnector[FreshserviceOptions]):
     name = "freshservice"
     summary = "Freshservice workflow webhooks (HTTP Basic, header or query token; no signature)"
-    Options: ClassVar[type[FreshserviceOptions]] = FreshserviceOptions
-    options: FreshserviceOptions
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         delivery = super().sign(body, now)

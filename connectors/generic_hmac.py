@@ -25,11 +25,11 @@ dotted path), else `default_type`.
 from __future__ import annotations
 
 import json
-from typing import ClassVar, Literal, Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -41,15 +41,16 @@ from connectors._base import (
     secret_values,
     sha256_of_parts,
 )
-from connectors._timestamps import check_tolerance, parse_timestamp
-from connectors._util import (
+from connectors.toolkit import (
     HEADER_NAME,
     MAX_TYPE_LENGTH,
     check_event_type,
     check_hmac,
+    check_tolerance,
     encode_digest,
     hmac_digest,
     lookup,
+    parse_timestamp,
     prefixed_signatures,
     stable_id,
     to_bytes,
@@ -92,11 +93,12 @@ class GenericHmacOptions(SecretsOptions):
         return self
 
 
-class GenericHmacConnector(Connector):
+class GenericHmacConnector(Connector[GenericHmacOptions]):
     name = "generic-hmac"
     summary = "any provider signing with a shared-secret HMAC (configurable header and content)"
-    Options: ClassVar[type[GenericHmacOptions]] = GenericHmacOptions
-    options: GenericHmacOptions
+
+    def secret_headers(self) -> frozenset[str]:
+        return frozenset({self.options.signature_header.lower()})
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         opts = self.options

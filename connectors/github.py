@@ -21,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -38,7 +38,7 @@ from connectors._base import (
     secret_values,
     sha256_of_parts,
 )
-from connectors._util import (
+from connectors.toolkit import (
     FORM,
     check_event_type,
     check_hmac,
@@ -70,11 +70,9 @@ class GitHubOptions(SecretsOptions):
     )
 
 
-class GitHubConnector(Connector):
+class GitHubConnector(Connector[GitHubOptions]):
     name = "github"
     summary = "GitHub repository/organization/app webhooks (X-Hub-Signature-256, rotation)"
-    Options: ClassVar[type[GitHubOptions]] = GitHubOptions
-    options: GitHubOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("x-hub-signature-256")

@@ -20,29 +20,29 @@ the raw body.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorOptions,
     MalformedPayloadError,
     ProviderEvent,
     SignedDelivery,
     WebhookRequest,
-    one_or_many,
     sha256_of_parts,
 )
-from connectors._util import (
+from connectors.standard_webhooks import StandardWebhooksConnector, StandardWebhooksOptions, parse_keys
+from connectors.toolkit import (
     check_event_type,
     check_token,
     delivery_uuid,
     json_object,
     json_or_none,
+    one_or_many,
     optional_type,
 )
-from connectors.standard_webhooks import StandardWebhooksConnector, StandardWebhooksOptions, parse_keys
 
 __all__ = ["GitLabConnector", "GitLabOptions"]
 
@@ -97,11 +97,9 @@ class GitLabOptions(ConnectorOptions):
         return self
 
 
-class GitLabConnector(Connector):
+class GitLabConnector(Connector[GitLabOptions]):
     name = "gitlab"
     summary = "GitLab webhooks (X-Gitlab-Token secret token; optional HMAC signing token)"
-    Options: ClassVar[type[GitLabOptions]] = GitLabOptions
-    options: GitLabOptions
 
     def __init__(self, options: GitLabOptions) -> None:
         super().__init__(options)

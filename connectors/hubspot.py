@@ -30,11 +30,11 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -47,13 +47,14 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._timestamps import check_tolerance, parse_millis
-from connectors._util import (
+from connectors.toolkit import (
     DEFAULT_SIGNING_URL,
     MAX_TYPE_LENGTH,
     any_match,
     check_event_type,
     check_hmac,
+    check_tolerance,
+    parse_millis,
     to_bytes,
 )
 
@@ -101,11 +102,9 @@ class HubSpotOptions(SecretsOptions):
     )
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(Connector[HubSpotOptions]):
     name = "hubspot"
     summary = "HubSpot webhooks (signature v3 with timestamp, v2, v1; batch fan-out, rotation)"
-    Options: ClassVar[type[HubSpotOptions]] = HubSpotOptions
-    options: HubSpotOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         allowed = self.options.signature_versions

@@ -11,9 +11,8 @@ as in `ping`). The event type is the notification's `topic`
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
-from connectors._base import (
+from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -21,8 +20,7 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector
-from connectors._util import json_object, optional_id, optional_type
+from connectors.toolkit import BodyHmacConnector, json_object, optional_id, optional_type
 
 __all__ = ["IntercomConnector", "IntercomOptions"]
 
@@ -31,11 +29,9 @@ class IntercomOptions(SecretsOptions):
     """Only `secrets`: the app's client secret(s)."""
 
 
-class IntercomConnector(BodyHmacConnector):
+class IntercomConnector(BodyHmacConnector[IntercomOptions]):
     name = "intercom"
     summary = "Intercom webhooks (X-Hub-Signature, HMAC-SHA1 of the body, rotation)"
-    Options: ClassVar[type[IntercomOptions]] = IntercomOptions
-    options: IntercomOptions
     signature_header = "X-Hub-Signature"
     signature_prefix = "sha1="
     algorithm = "sha1"

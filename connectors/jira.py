@@ -21,18 +21,15 @@ retries), else a hash of the body. The event type is the body's `webhookEvent`
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
-import math
-from typing import Any, ClassVar, Literal, TypeGuard
+from typing import Literal
 from urllib.parse import parse_qs, quote, urlparse
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -44,15 +41,16 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._util import (
+from connectors.toolkit import (
     DEFAULT_SIGNING_URL,
     check_event_type,
     check_hmac,
+    encode_jwt,
     json_object,
-    json_or_none,
     prefixed_signatures,
     stable_id,
     to_bytes,
+    verify_jwt,
 )
 
 __all__ = ["DEFAULT_SIGNING_URL", "JiraConnector", "JiraOptions", "canonical_request", "query_string_hash"]
@@ -78,11 +76,9 @@ class JiraOptions(SecretsOptions):
     )
 
 
-class JiraConnector(Connector):
+class JiraConnector(Connector[JiraOptions]):
     name = "jira"
     summary = "Jira webhooks (admin secret X-Hub-Signature HMAC, or Connect/OAuth JWT with qsh)"
-    Options: ClassVar[type[JiraOptions]] = JiraOptions
-    options: JiraOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         if self.options.mode == "hmac":
@@ -99,23 +95,14 @@ class JiraConnector(Connector):
 
     def _verify_jwt(self, request: WebhookRequest, now: float) -> None:
         token, needs_qsh = _token(request)
-        if len(token) > _MAX_TOKEN or token.count(".") != 2:
-            raise VerificationError("malformed_token")
-        head_b64, claims_b64, sig_b64 = token.split(".")
-        header, claims = _json_part(head_b64), _json_part(claims_b64)
-        if header.get("alg") != "HS256":
-            raise VerificationError("unsupported_algorithm")
-        signature = _b64url(sig_b64)
-        signed = to_bytes(f"{head_b64}.{claims_b64}")
-        check_hmac(secret_values(self.options.secrets), signed, [signature], encoding="raw")
-        leeway = self.options.tolerance_seconds
-        exp, iat = claims.get("exp"), claims.get("iat")
-        if not _is_number(exp):
-            raise VerificationError("missing_expiry")
-        if now > exp + leeway:
-            raise VerificationError("expired_token")
-        if iat is not None and (not _is_number(iat) or iat > now + leeway):
-            raise VerificationError("stale_timestamp")
+        claims = verify_jwt(
+            token,
+            secret_values(self.options.secrets),
+            algorithms={"HS256"},
+            now=now,
+            leeway=self.options.tolerance_seconds,
+            max_length=_MAX_TOKEN,
+        )
         qsh = claims.get("qsh")
         if qsh is not None or needs_qsh:
             try:
@@ -176,7 +163,7 @@ class JiraConnector(Connector):
                 "exp": int(now) + 180,
                 "qsh": query_string_hash("POST", self._relative(url)),
             }
-            headers["Authorization"] = "JWT " + _encode_hs256(claims, key)
+            headers["Authorization"] = "JWT " + encode_jwt(claims, key, "HS256")
         return SignedDelivery(body=body, headers=headers)
 
     def sample_body(self, now: float) -> bytes:
@@ -245,33 +232,3 @@ def _token(request: WebhookRequest) -> tuple[str, bool]:
     if query_token:
         return query_token, True
     raise VerificationError("missing_token")
-
-
-def _b64url(part: str) -> bytes:
-    try:
-        return base64.b64decode(to_bytes(part) + b"=" * (-len(part) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        raise VerificationError("malformed_token") from None
-
-
-def _json_part(part: str) -> dict[str, Any]:
-    value = json_or_none(_b64url(part))
-    if not isinstance(value, dict):
-        raise VerificationError("malformed_token")
-    return value
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and not math.isnan(value))
-
-
-def _encode_hs256(claims: dict[str, Any], key: bytes) -> str:
-    def enc(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    body = enc(json.dumps(claims, separators=(",", ":")).encode())
-    sig = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{enc(sig)}"

@@ -19,11 +19,11 @@ dedup key is the `Linear-Delivery` header (a UUID per delivery), else a hash of 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -33,9 +33,16 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector
-from connectors._timestamps import check_tolerance, iso_utc
-from connectors._util import check_event_type, delivery_uuid, json_object, json_or_none, optional_type
+from connectors.toolkit import (
+    BodyHmacConnector,
+    check_event_type,
+    check_tolerance,
+    delivery_uuid,
+    iso_utc,
+    json_object,
+    json_or_none,
+    optional_type,
+)
 
 __all__ = ["LinearConnector", "LinearOptions"]
 
@@ -46,11 +53,9 @@ class LinearOptions(SecretsOptions):
     )
 
 
-class LinearConnector(BodyHmacConnector):
+class LinearConnector(BodyHmacConnector[LinearOptions]):
     name = "linear"
     summary = "Linear webhooks (Linear-Signature HMAC-SHA256, signed webhookTimestamp, rotation)"
-    Options: ClassVar[type[LinearOptions]] = LinearOptions
-    options: LinearOptions
     signature_header = "Linear-Signature"
 
     def verify(self, request: WebhookRequest, now: float) -> None:

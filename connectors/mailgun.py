@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -32,14 +32,24 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    one_or_many,
     parse_json,
     secret_values,
     utc_from_timestamp,
 )
-from connectors._basic_auth import basic_authorization, check_basic_auth, check_optional_pair
-from connectors._timestamps import check_tolerance, parse_timestamp
-from connectors._util import FORM, check_event_type, check_hmac, media_type, stable_id, to_bytes
+from connectors.toolkit import (
+    FORM,
+    basic_authorization,
+    check_basic_auth,
+    check_event_type,
+    check_hmac,
+    check_optional_pair,
+    check_tolerance,
+    media_type,
+    one_or_many,
+    parse_timestamp,
+    stable_id,
+    to_bytes,
+)
 
 __all__ = ["MailgunConnector", "MailgunOptions"]
 
@@ -78,11 +88,9 @@ def _fields(request: WebhookRequest) -> tuple[dict[str, Any], bool]:
     return payload, False
 
 
-class MailgunConnector(Connector):
+class MailgunConnector(Connector[MailgunOptions]):
     name = "mailgun"
     summary = "Mailgun webhooks (HMAC-SHA256 of timestamp + token in the body, tolerance, rotation)"
-    Options: ClassVar[type[MailgunOptions]] = MailgunOptions
-    options: MailgunOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         if self.options.username:

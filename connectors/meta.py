@@ -23,11 +23,11 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -36,16 +36,16 @@ from connectors._base import (
     SignedDelivery,
     VerificationError,
     WebhookRequest,
-    one_or_many,
     secret_values,
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._util import (
+from connectors.toolkit import (
     any_match,
     check_event_type,
     check_hmac,
     json_object,
+    one_or_many,
     prefixed_signatures,
     to_bytes,
 )
@@ -74,11 +74,9 @@ class MetaOptions(SecretsOptions):
         return value
 
 
-class MetaConnector(Connector):
+class MetaConnector(Connector[MetaOptions]):
     name = "meta"
     summary = "Meta Graph API webhooks: Facebook, Instagram, WhatsApp (X-Hub-Signature-256, hub.challenge)"
-    Options: ClassVar[type[MetaOptions]] = MetaOptions
-    options: MetaOptions
     methods = frozenset({"POST", "GET"})
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:

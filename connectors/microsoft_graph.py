@@ -25,11 +25,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -43,7 +43,7 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._util import any_match, check_event_type, json_or_none, to_bytes
+from connectors.toolkit import any_match, check_event_type, json_or_none, to_bytes
 
 __all__ = ["MicrosoftGraphConnector", "MicrosoftGraphOptions"]
 
@@ -64,11 +64,9 @@ class MicrosoftGraphOptions(SecretsOptions):
         return value
 
 
-class MicrosoftGraphConnector(Connector):
+class MicrosoftGraphConnector(Connector[MicrosoftGraphOptions]):
     name = "microsoft-graph"
     summary = "Microsoft Graph change notifications (clientState, validationToken handshake)"
-    Options: ClassVar[type[MicrosoftGraphOptions]] = MicrosoftGraphOptions
-    options: MicrosoftGraphOptions
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         token = request.query_value("validationToken")

@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -35,7 +35,7 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._util import check_event_type, check_token
+from connectors.toolkit import check_event_type, check_token
 
 __all__ = ["OktaConnector", "OktaOptions"]
 
@@ -52,11 +52,9 @@ class OktaOptions(SecretsOptions):
     )
 
 
-class OktaConnector(Connector):
+class OktaConnector(Connector[OktaOptions]):
     name = "okta"
     summary = "Okta Event Hooks (static secret header, one-time verification, fan-out)"
-    Options: ClassVar[type[OktaOptions]] = OktaOptions
-    options: OktaOptions
     methods = frozenset({"POST", "GET"})
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:

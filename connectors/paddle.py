@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -33,11 +33,13 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
-from connectors._util import (
+from connectors.toolkit import (
     check_event_type,
     check_hmac,
+    check_tolerance,
+    iso_utc,
     json_object,
+    parse_timestamp,
     stable_id,
     timestamped_signatures,
     to_bytes,
@@ -50,11 +52,9 @@ class PaddleOptions(SecretsOptions):
     tolerance_seconds: int = Field(5, ge=0, description="max clock skew of the signed timestamp, both ways")
 
 
-class PaddleConnector(Connector):
+class PaddleConnector(Connector[PaddleOptions]):
     name = "paddle"
     summary = "Paddle Billing notifications (Paddle-Signature ts/h1 HMAC-SHA256, rotation, tolerance)"
-    Options: ClassVar[type[PaddleOptions]] = PaddleOptions
-    options: PaddleOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("paddle-signature", "").strip()

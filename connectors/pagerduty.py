@@ -12,18 +12,23 @@ and `occurred_at` is `event.occurred_at`. `X-Webhook-Id` is kept as the delivery
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
-from connectors._base import (
+from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
     WebhookRequest,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector
-from connectors._timestamps import iso_utc
-from connectors._util import json_object, lookup, optional_id, optional_type, stable_id
+from connectors.toolkit import (
+    BodyHmacConnector,
+    iso_utc,
+    json_object,
+    lookup,
+    optional_id,
+    optional_type,
+    stable_id,
+)
 
 __all__ = ["PagerDutyConnector", "PagerDutyOptions"]
 
@@ -32,11 +37,9 @@ class PagerDutyOptions(SecretsOptions):
     """Only `secrets`: the webhook subscription secret(s)."""
 
 
-class PagerDutyConnector(BodyHmacConnector):
+class PagerDutyConnector(BodyHmacConnector[PagerDutyOptions]):
     name = "pagerduty"
     summary = "PagerDuty v3 webhooks (X-PagerDuty-Signature, several v1 HMAC-SHA256, rotation)"
-    Options: ClassVar[type[PagerDutyOptions]] = PagerDutyOptions
-    options: PagerDutyOptions
     signature_header = "X-PagerDuty-Signature"
     signature_prefix = "v1="
     signature_separator = ","

@@ -30,7 +30,7 @@ import binascii
 import json
 import zlib
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorOptions,
     MalformedPayloadError,
@@ -50,9 +50,19 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._keys import load_private_key, spki, verifies
-from connectors._timestamps import check_tolerance, iso_utc, parse_iso_timestamp
-from connectors._util import check_each, check_event_type, json_object, stable_id, to_bytes
+from connectors.toolkit import (
+    check_each,
+    check_event_type,
+    check_tolerance,
+    iso_utc,
+    json_object,
+    load_private_key,
+    parse_iso_timestamp,
+    spki,
+    stable_id,
+    to_bytes,
+    verifies,
+)
 
 __all__ = ["CERT_HOSTS", "PayPalConnector", "PayPalOptions", "load_certificates"]
 
@@ -131,11 +141,9 @@ class PayPalOptions(ConnectorOptions):
         return self
 
 
-class PayPalConnector(Connector):
+class PayPalConnector(Connector[PayPalOptions]):
     name = "paypal"
     summary = "PayPal webhooks (RSA-SHA256 transmission signature, offline certificates, webhook id)"
-    Options: ClassVar[type[PayPalOptions]] = PayPalOptions
-    options: PayPalOptions
 
     def __init__(self, options: PayPalOptions) -> None:
         super().__init__(options)

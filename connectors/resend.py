@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors._base import ProviderEvent, WebhookRequest, utc_from_timestamp
+from connectors import ProviderEvent, WebhookRequest, utc_from_timestamp
 from connectors.svix import SvixConnector, SvixOptions
 
 __all__ = ["ResendConnector", "ResendOptions"]
@@ -23,11 +23,9 @@ class ResendOptions(SvixOptions):
     """The `svix` options: `secrets`, `tolerance_seconds`, `default_type`."""
 
 
-class ResendConnector(SvixConnector):
+class ResendConnector(SvixConnector[ResendOptions]):
     name = "resend"
     summary = "Resend webhooks (Svix: whsec_ signing secret, rotation, tolerance)"
-    Options: ClassVar[type[ResendOptions]] = ResendOptions
-    options: ResendOptions
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         events = super().normalize(request)

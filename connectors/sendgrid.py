@@ -20,14 +20,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors import _keys
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -39,8 +38,8 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._timestamps import check_tolerance, parse_timestamp
-from connectors._util import check_each, check_event_type, to_bytes
+from connectors.toolkit import check_each, check_event_type, check_tolerance, parse_timestamp, to_bytes
+from connectors.toolkit import keys as _keys
 
 __all__ = ["SendGridConnector", "SendGridOptions", "load_private_key", "load_public_key"]
 
@@ -88,11 +87,9 @@ class SendGridOptions(SecretsOptions):
         return self
 
 
-class SendGridConnector(Connector):
+class SendGridConnector(Connector[SendGridOptions]):
     name = "sendgrid"
     summary = "SendGrid Event Webhook (ECDSA P-256 signature, timestamp, batch fan-out, rotation)"
-    Options: ClassVar[type[SendGridOptions]] = SendGridOptions
-    options: SendGridOptions
 
     def __init__(self, options: SendGridOptions) -> None:
         super().__init__(options)

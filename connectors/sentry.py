@@ -14,9 +14,8 @@ The event type is `Sentry-Hook-Resource` and, when the body has one, `.` + its `
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
-from connectors._base import (
+from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -24,9 +23,15 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector
-from connectors._timestamps import iso_utc
-from connectors._util import check_event_type, delivery_uuid, guess_kind, json_object, optional_type
+from connectors.toolkit import (
+    BodyHmacConnector,
+    check_event_type,
+    delivery_uuid,
+    guess_kind,
+    iso_utc,
+    json_object,
+    optional_type,
+)
 
 __all__ = ["SentryConnector", "SentryOptions"]
 
@@ -45,11 +50,9 @@ class SentryOptions(SecretsOptions):
     """Only `secrets`: the integration's client secret(s)."""
 
 
-class SentryConnector(BodyHmacConnector):
+class SentryConnector(BodyHmacConnector[SentryOptions]):
     name = "sentry"
     summary = "Sentry integration webhooks (Sentry-Hook-Signature, HMAC-SHA256, rotation)"
-    Options: ClassVar[type[SentryOptions]] = SentryOptions
-    options: SentryOptions
     signature_header = "Sentry-Hook-Signature"
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:

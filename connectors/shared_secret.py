@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import ClassVar, Self
+from typing import Self
 
 from pydantic import Field, model_validator
 
-from connectors._base import (
+from connectors import (
     Headers,
     ProviderEvent,
     SignedDelivery,
@@ -35,7 +35,8 @@ from connectors._base import (
     WebhookRequest,
     sha256_of_parts,
 )
-from connectors._util import (
+from connectors.freshdesk import FreshdeskConnector, FreshdeskOptions
+from connectors.toolkit import (
     HEADER_NAME,
     MAX_TYPE_LENGTH,
     check_event_type,
@@ -45,7 +46,6 @@ from connectors._util import (
     parse_body,
     stable_id,
 )
-from connectors.freshdesk import FreshdeskConnector, FreshdeskOptions
 
 __all__ = ["SharedSecretConnector", "SharedSecretOptions"]
 
@@ -72,11 +72,9 @@ class SharedSecretOptions(FreshdeskOptions):
         return self
 
 
-class SharedSecretConnector(FreshdeskConnector):
+class SharedSecretConnector(FreshdeskConnector[SharedSecretOptions]):
     name = "shared-secret"
     summary = "any provider that does not sign: header token, HTTP Basic or URL token (no signature)"
-    Options: ClassVar[type[SharedSecretOptions]] = SharedSecretOptions
-    options: SharedSecretOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         opts = self.options

@@ -20,9 +20,8 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import ClassVar
 
-from connectors._base import (
+from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -30,9 +29,7 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector
-from connectors._timestamps import iso_utc
-from connectors._util import check_event_type, guess_kind, json_object
+from connectors.toolkit import BodyHmacConnector, check_event_type, guess_kind, iso_utc, json_object
 
 __all__ = ["ShopifyConnector", "ShopifyOptions"]
 
@@ -48,11 +45,9 @@ class ShopifyOptions(SecretsOptions):
     """Only `secrets`: the app client secret(s) or the store's webhook signing key(s)."""
 
 
-class ShopifyConnector(BodyHmacConnector):
+class ShopifyConnector(BodyHmacConnector[ShopifyOptions]):
     name = "shopify"
     summary = "Shopify webhooks (X-Shopify-Hmac-Sha256, base64 HMAC-SHA256, rotation)"
-    Options: ClassVar[type[ShopifyOptions]] = ShopifyOptions
-    options: ShopifyOptions
     signature_header = "X-Shopify-Hmac-Sha256"
     encoding = "base64"
 

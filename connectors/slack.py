@@ -28,12 +28,12 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -46,11 +46,11 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._timestamps import check_tolerance
-from connectors._util import (
+from connectors.toolkit import (
     FORM,
     check_event_type,
     check_hmac,
+    check_tolerance,
     json_object,
     json_or_none,
     media_type,
@@ -68,11 +68,9 @@ class SlackOptions(SecretsOptions):
     tolerance_seconds: int = Field(300, ge=0, description="max clock skew of the signed timestamp")
 
 
-class SlackConnector(Connector):
+class SlackConnector(Connector[SlackOptions]):
     name = "slack"
     summary = "Slack Events API, interactivity and slash commands (v0 HMAC-SHA256, url_verification)"
-    Options: ClassVar[type[SlackOptions]] = SlackOptions
-    options: SlackOptions
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if b"url_verification" not in request.body:

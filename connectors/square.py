@@ -17,11 +17,10 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-from typing import ClassVar
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -32,11 +31,11 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._timestamps import iso_utc
-from connectors._util import (
+from connectors.toolkit import (
     DEFAULT_SIGNING_URL,
     check_event_type,
     check_hmac,
+    iso_utc,
     json_object,
     stable_id,
     to_bytes,
@@ -53,11 +52,9 @@ class SquareOptions(SecretsOptions):
     )
 
 
-class SquareConnector(Connector):
+class SquareConnector(Connector[SquareOptions]):
     name = "square"
     summary = "Square webhook subscriptions (x-square-hmacsha256-signature over URL + body, rotation)"
-    Options: ClassVar[type[SquareOptions]] = SquareOptions
-    options: SquareOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         signature = request.headers.get("x-square-hmacsha256-signature", "").strip()

@@ -24,13 +24,14 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import Field, SecretStr, field_validator
+from typing_extensions import TypeVar
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorOptions,
     MalformedPayloadError,
@@ -41,9 +42,18 @@ from connectors._base import (
     parse_json,
     utc_from_timestamp,
 )
-from connectors._keys import verifies
-from connectors._timestamps import check_tolerance, iso_utc, parse_timestamp
-from connectors._util import MAX_TYPE_LENGTH, any_match, check_event_type, hmac_digest, stable_id, to_bytes
+from connectors.toolkit import (
+    MAX_TYPE_LENGTH,
+    any_match,
+    check_event_type,
+    check_tolerance,
+    hmac_digest,
+    iso_utc,
+    parse_timestamp,
+    stable_id,
+    to_bytes,
+    verifies,
+)
 
 __all__ = [
     "StandardWebhooksConnector",
@@ -133,13 +143,19 @@ class StandardWebhooksOptions(ConnectorOptions):
         return value
 
 
-class StandardWebhooksConnector(Connector):
+_StandardWebhooksOptionsT_co = TypeVar(
+    "_StandardWebhooksOptionsT_co",
+    bound=StandardWebhooksOptions,
+    default=StandardWebhooksOptions,
+    covariant=True,
+)
+
+
+class StandardWebhooksConnector(Connector[_StandardWebhooksOptionsT_co]):
     name = "standard-webhooks"
     summary = "Standard Webhooks / Svix (v1 HMAC-SHA256, v1a Ed25519, rotation, tolerance)"
-    Options: ClassVar[type[StandardWebhooksOptions]] = StandardWebhooksOptions
-    options: StandardWebhooksOptions
 
-    def __init__(self, options: StandardWebhooksOptions) -> None:
+    def __init__(self, options: _StandardWebhooksOptionsT_co) -> None:
         super().__init__(options)
         self.keys = parse_keys(options.secrets)
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from connectors._base import (
+from connectors import (
     Connector,
+    Enricher,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -33,12 +34,12 @@ from connectors._base import (
     secret_values,
     utc_from_timestamp,
 )
-from connectors._enrich import Enricher
-from connectors._timestamps import check_tolerance, parse_timestamp
-from connectors._util import (
+from connectors.toolkit import (
     check_event_type,
     check_hmac,
+    check_tolerance,
     json_object,
+    parse_timestamp,
     timestamped_signatures,
     to_bytes,
 )
@@ -67,11 +68,9 @@ class StripeOptions(SecretsOptions):
         return value.rstrip("/") if value else value
 
 
-class StripeConnector(Connector):
+class StripeConnector(Connector[StripeOptions]):
     name = "stripe"
     summary = "Stripe webhook endpoints and event destinations (v1 HMAC-SHA256, rotation, thin events)"
-    Options: ClassVar[type[StripeOptions]] = StripeOptions
-    options: StripeOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get("stripe-signature")

@@ -11,9 +11,11 @@ provider-specific subclasses (`clerk`, `resend`) a home.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors._base import SignedDelivery
+from typing_extensions import TypeVar
+
+from connectors import SignedDelivery
 from connectors.standard_webhooks import StandardWebhooksConnector, StandardWebhooksOptions
 
 __all__ = ["SvixConnector", "SvixOptions"]
@@ -23,11 +25,12 @@ class SvixOptions(StandardWebhooksOptions):
     """The `standard-webhooks` options: `secrets`, `tolerance_seconds`, `default_type`."""
 
 
-class SvixConnector(StandardWebhooksConnector):
+_SvixOptionsT_co = TypeVar("_SvixOptionsT_co", bound=SvixOptions, default=SvixOptions, covariant=True)
+
+
+class SvixConnector(StandardWebhooksConnector[_SvixOptionsT_co]):
     name = "svix"
     summary = "Svix-powered webhooks (svix-id/-timestamp/-signature, whsec_ secrets, rotation)"
-    Options: ClassVar[type[SvixOptions]] = SvixOptions
-    options: SvixOptions
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         """Sign as Svix does: the standard signature under the `svix-*` header names."""

@@ -16,8 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from connectors._base import Connector, ProviderEvent, VerificationError, WebhookRequest
-from connectors._util import DEFAULT_SIGNING_URL, MAX_TYPE_LENGTH
+from connectors import Connector, ProviderEvent, VerificationError, WebhookRequest
+from connectors.toolkit import DEFAULT_SIGNING_URL, MAX_TYPE_LENGTH
 
 __all__ = ["check_connector", "signed_request", "tamper"]
 

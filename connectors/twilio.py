@@ -30,12 +30,12 @@ import hmac
 import json
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     MalformedPayloadError,
     ProviderEvent,
@@ -48,7 +48,7 @@ from connectors._base import (
     secret_values,
     sha256_of_parts,
 )
-from connectors._util import (
+from connectors.toolkit import (
     DEFAULT_SIGNING_URL,
     FORM,
     MAX_TYPE_LENGTH,
@@ -77,11 +77,9 @@ class TwilioOptions(SecretsOptions):
     )
 
 
-class TwilioConnector(Connector):
+class TwilioConnector(Connector[TwilioOptions]):
     name = "twilio"
     summary = "Twilio webhooks (X-Twilio-Signature over URL + params, bodySHA256, SharedKey, rotation)"
-    Options: ClassVar[type[TwilioOptions]] = TwilioOptions
-    options: TwilioOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         signature = request.headers.get("x-twilio-signature", "").strip()

@@ -24,11 +24,11 @@ import hmac
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -39,12 +39,14 @@ from connectors._base import (
     WebhookRequest,
     secret_values,
 )
-from connectors._timestamps import check_tolerance, iso_utc, parse_rfc3339
-from connectors._util import (
+from connectors.toolkit import (
     check_event_type,
     check_hmac,
+    check_tolerance,
+    iso_utc,
     json_object,
     json_or_none,
+    parse_rfc3339,
     to_bytes,
 )
 
@@ -65,11 +67,9 @@ class TwitchOptions(SecretsOptions):
     tolerance_seconds: int = Field(600, ge=0, description="max clock skew of the signed timestamp")
 
 
-class TwitchConnector(Connector):
+class TwitchConnector(Connector[TwitchOptions]):
     name = "twitch"
     summary = "Twitch EventSub webhooks (HMAC-SHA256, callback verification, revocation)"
-    Options: ClassVar[type[TwitchOptions]] = TwitchOptions
-    options: TwitchOptions
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if request.headers.get(_TYPE, "").strip() != _VERIFICATION:

@@ -13,9 +13,8 @@ Typeform signs no timestamp, so replay protection is dedup on the body's `event_
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
-from connectors._base import (
+from connectors import (
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
@@ -23,9 +22,15 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._hmac_header import BodyHmacConnector
-from connectors._timestamps import iso_utc
-from connectors._util import json_object, lookup, optional_id, optional_type, stable_id
+from connectors.toolkit import (
+    BodyHmacConnector,
+    iso_utc,
+    json_object,
+    lookup,
+    optional_id,
+    optional_type,
+    stable_id,
+)
 
 __all__ = ["TypeformConnector", "TypeformOptions"]
 
@@ -34,11 +39,9 @@ class TypeformOptions(SecretsOptions):
     """Only `secrets`: the webhook secret(s)."""
 
 
-class TypeformConnector(BodyHmacConnector):
+class TypeformConnector(BodyHmacConnector[TypeformOptions]):
     name = "typeform"
     summary = "Typeform webhooks (Typeform-Signature, base64 HMAC-SHA256, rotation)"
-    Options: ClassVar[type[TypeformOptions]] = TypeformOptions
-    options: TypeformOptions
     signature_header = "Typeform-Signature"
     signature_prefix = "sha256="
     encoding = "base64"

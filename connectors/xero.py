@@ -23,9 +23,9 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -39,7 +39,7 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._util import check_event_type, check_hmac, json_or_none, to_bytes
+from connectors.toolkit import check_event_type, check_hmac, json_or_none, to_bytes
 
 __all__ = ["XeroConnector", "XeroOptions"]
 
@@ -52,11 +52,9 @@ class XeroOptions(SecretsOptions):
     """Only `secrets`: the webhooks key(s)."""
 
 
-class XeroConnector(Connector):
+class XeroConnector(Connector[XeroOptions]):
     name = "xero"
     summary = "Xero webhooks (x-xero-signature HMAC-SHA256 base64, Intent to Receive)"
-    Options: ClassVar[type[XeroOptions]] = XeroOptions
-    options: XeroOptions
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if len(request.body) > _MAX_ITR or b'"events"' not in request.body:

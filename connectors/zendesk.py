@@ -24,11 +24,11 @@ import hashlib
 import hmac
 import json
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     ProviderEvent,
     SecretsOptions,
@@ -40,13 +40,15 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._timestamps import check_tolerance, iso_utc, parse_iso_timestamp
-from connectors._util import (
+from connectors.toolkit import (
     MAX_TYPE_LENGTH,
     check_event_type,
     check_hmac,
+    check_tolerance,
+    iso_utc,
     lookup,
     optional_id,
+    parse_iso_timestamp,
     stable_id,
     to_bytes,
 )
@@ -69,11 +71,9 @@ class ZendeskOptions(SecretsOptions):
     )
 
 
-class ZendeskConnector(Connector):
+class ZendeskConnector(Connector[ZendeskOptions]):
     name = "zendesk"
     summary = "Zendesk webhooks (base64 HMAC-SHA256 over timestamp + body, rotation, tolerance)"
-    Options: ClassVar[type[ZendeskOptions]] = ZendeskOptions
-    options: ZendeskOptions
     # Trigger and automation webhooks may use PUT or PATCH (GET/DELETE carry no data).
     methods = frozenset({"POST", "PUT", "PATCH"})
 

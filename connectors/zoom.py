@@ -21,11 +21,11 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from connectors._base import (
+from connectors import (
     Connector,
     ConnectorResponse,
     MalformedPayloadError,
@@ -38,8 +38,14 @@ from connectors._base import (
     sha256_of_parts,
     utc_from_timestamp,
 )
-from connectors._timestamps import check_tolerance
-from connectors._util import check_event_type, hmac_digest, json_object, json_or_none, v0_signature
+from connectors.toolkit import (
+    check_event_type,
+    check_tolerance,
+    hmac_digest,
+    json_object,
+    json_or_none,
+    v0_signature,
+)
 
 __all__ = ["ZoomConnector", "ZoomOptions"]
 
@@ -53,11 +59,9 @@ class ZoomOptions(SecretsOptions):
     tolerance_seconds: int = Field(300, ge=0, description="max clock skew of the signed timestamp")
 
 
-class ZoomConnector(Connector):
+class ZoomConnector(Connector[ZoomOptions]):
     name = "zoom"
     summary = "Zoom app webhooks (x-zm-signature v0 HMAC-SHA256, endpoint.url_validation)"
-    Options: ClassVar[type[ZoomOptions]] = ZoomOptions
-    options: ZoomOptions
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         if _VALIDATION.encode() not in request.body:

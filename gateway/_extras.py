@@ -1,7 +1,8 @@
 """The optional dependencies (extras) of features the embedded default does not need.
 
-    postgres   psycopg, psycopg-pool   a `postgresql://` store (replicas)
-    lambda     mangum                  AWS Lambda mode (`gateway.aws_lambda`)
+    postgres   psycopg, psycopg-pool      a `postgresql://` store (replicas)
+    lambda     mangum                     AWS Lambda mode (`gateway.aws_lambda`)
+    schemas    datamodel-code-generator   Python code bindings (`gateway.schemas.bindings`)
 
 `require` turns the ImportError of a missing one into a `MissingExtraError` naming the
 extra to install (`gateway.aws_lambda` raises the same for mangum); the command line
@@ -20,6 +21,7 @@ __all__ = ["EXTRAS", "require"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg", "psycopg_pool"),
     "lambda": ("mangum",),
+    "schemas": ("datamodel_code_generator",),
 }
 
 

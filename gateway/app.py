@@ -21,24 +21,47 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from connectors import SignedDelivery
+from gateway.admin.replays import Replays
+from gateway.admin.stream import LiveFeed
 from gateway.config import Settings, SourceSpec
 from gateway.connections import BodyReader
 from gateway.dispatcher import Dispatcher
 from gateway.enrichment import Enrichment, SourceEnricher
 from gateway.errors import StoreError
 from gateway.events import Event
-from gateway.http import RequestLogMiddleware, Source, WebhookHandler
+from gateway.http import RequestLogMiddleware, Source, WebhookHandler, store_events
 from gateway.observability import Metrics
+from gateway.requestlog import REDACTED_HEADERS, Redactor, RequestLog
 from gateway.sinks import Sink
-from gateway.store import QUEUE_STATES, DeliveryQueue, Inbox, RetryPolicy, Store, StoreAdmin, open_store
+from gateway.store import (
+    QUEUE_STATES,
+    DeliveryQueue,
+    Inbox,
+    PersistResult,
+    RequestLogPolicy,
+    RetryPolicy,
+    Store,
+    StoreAdmin,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from gateway.router.bus import Bus
+    from gateway.schemas import Discovery, SchemaEnforcer
 
-__all__ = ["Gateway", "GatewayApp", "build_sinks", "build_source", "create_app"]
+__all__ = [
+    "Gateway",
+    "GatewayApp",
+    "build_sinks",
+    "build_source",
+    "create_app",
+    "sample_delivery",
+    "webhook_url",
+]
 
 log = structlog.get_logger()
 
@@ -63,11 +86,21 @@ class Gateway:
     dispatcher: Dispatcher | None = None
     #: The local event buses (their rules' targets are in `sinks`).
     buses: dict[str, Bus] = field(default_factory=dict)
+    #: The requests log (None: nothing keeps one, Lambda mode).
+    requests: RequestLog | None = None
+    #: What the edge stores, to the admin API's live streams.
+    feed: LiveFeed = field(default_factory=LiveFeed)
+    #: The replays the admin API started in this process.
+    replays: Replays = field(default_factory=Replays)
     #: After `stop`: the deliveries the store still had to make (None: it did not answer).
     left_pending: int | None = None
     #: Lambda mode: after a delivery failed verification, the source rebuilt with its
     #: secrets read again, to verify it once more (None: nothing new to verify it with).
     refresh_source: Callable[[Source], Awaitable[Source | None]] | None = None
+    #: Schema discovery (`gateway.schemas`), when a source of a durable store has it on.
+    discovery: Discovery | None = None
+    #: The check of enforcing sources' events against pinned schema versions.
+    schema_enforcer: SchemaEnforcer | None = None
     #: Reads the edge's request bodies under `[server]`'s limits (`gateway.connections`).
     bodies: BodyReader = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -97,16 +130,27 @@ class Gateway:
             released = await store.release_claims()
             if released:
                 log.info("claims_released", count=released)
+        if self.requests is not None:
+            self._tasks.append(asyncio.create_task(self.requests.run(), name="requests-log"))
+        if self.discovery is not None:
+            await self.discovery.start()
+        if self.schema_enforcer is not None:
+            await self.schema_enforcer.start()
         if dispatch and store is not None and self.dispatcher is not None:
             await self.dispatcher.start()
             self._tasks.append(asyncio.create_task(self._purge_loop(store), name="purge"))
 
     async def stop(self) -> None:
+        await self.replays.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.discovery is not None:  # what it still has queued is recorded, and reported
+            await self.discovery.stop()
+        if self.schema_enforcer is not None:
+            await self.schema_enforcer.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         store = self.store
@@ -169,32 +213,22 @@ def create_app(
     else:
         for sink in sinks.values():  # the dispatcher does it when there is one
             sink.instrument(metrics.registry)
-    gateway = Gateway(settings, sources, inbox, dict(sinks), metrics, clock, durable, dispatcher, buses)
+    gateway = Gateway(
+        settings,
+        sources,
+        inbox,
+        dict(sinks),
+        metrics,
+        clock,
+        durable,
+        dispatcher,
+        buses,
+        requests=_requests_log(settings, durable),
+    )
+    gateway.discovery, gateway.schema_enforcer = _discovery(gateway), _enforcer(gateway)
+    apis = _connect_buses(gateway) if buses else {}
 
-    async def healthz(request: Request) -> Response:
-        return _json({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        if durable is None:  # an inbox that keeps nothing is ready once it is built
-            return _json({"status": "ready"})
-        try:
-            await asyncio.wait_for(durable.depth(), timeout=2.0)
-        except (StoreError, TimeoutError) as exc:
-            log.warning("not_ready", error=str(exc))
-            return _json({"status": "unavailable"}, 503)
-        return _json({"status": "ready"})
-
-    async def metrics_endpoint(request: Request) -> Response:
-        with contextlib.suppress(StoreError, TimeoutError):
-            depth = {} if durable is None else await asyncio.wait_for(durable.depth(), timeout=2.0)
-            for sink in gateway.sinks:
-                for state in QUEUE_STATES:
-                    metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
-        with contextlib.suppress(StoreError, TimeoutError):
-            lag = {} if durable is None else await asyncio.wait_for(durable.oldest_pending(), timeout=2.0)
-            for sink in gateway.sinks:
-                metrics.oldest_pending_age.labels(sink).set(lag.get(sink, 0.0))
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    healthz, readyz, metrics_route = _probes(gateway)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -205,25 +239,101 @@ def create_app(
             await gateway.stop()
 
     # With a metrics port, `/metrics` is served there only (`GatewayApp.metrics_app`).
-    metrics_route = Route("/metrics", metrics_endpoint, methods=["GET"])
     separate = settings.server.metrics_port is not None
+    # With an admin port, the admin API is served there only (`GatewayApp.admin_app`).
+    from gateway.admin.app import admin_routes  # noqa: PLC0415 - its endpoints use this module
+
+    admin, admin_apart = admin_routes(gateway), settings.admin.separate
     app = Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
+            healthz,
+            readyz,
             *(() if separate else (metrics_route,)),
+            *(() if admin_apart else admin),
         ],
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    metrics_app = RequestLogMiddleware(Starlette(routes=[metrics_route])) if separate else None
-    return GatewayApp(gateway, app, metrics_app)
+    metrics_app = _listener([metrics_route], separate)
+    return GatewayApp(gateway, app, metrics_app, _listener(admin, admin_apart), apis)
+
+
+def _probes(gateway: Gateway) -> tuple[Route, Route, Route]:
+    """`/healthz` (the process runs), `/readyz` (the store answers) and `/metrics`."""
+    store, metrics = gateway.store, gateway.metrics
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        if store is None:  # an inbox that keeps nothing is ready once it is built
+            return _json({"status": "ready"})
+        try:
+            await asyncio.wait_for(store.depth(), timeout=2.0)
+        except (StoreError, TimeoutError) as exc:
+            log.warning("not_ready", error=str(exc))
+            return _json({"status": "unavailable"}, 503)
+        return _json({"status": "ready"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        with contextlib.suppress(StoreError, TimeoutError):
+            depth = {} if store is None else await asyncio.wait_for(store.depth(), timeout=2.0)
+            for sink in gateway.sinks:
+                for state in QUEUE_STATES:
+                    metrics.queue_depth.labels(sink, state).set(depth.get((sink, state), 0))
+        with contextlib.suppress(StoreError, TimeoutError):
+            lag = {} if store is None else await asyncio.wait_for(store.oldest_pending(), timeout=2.0)
+            for sink in gateway.sinks:
+                metrics.oldest_pending_age.labels(sink).set(lag.get(sink, 0.0))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return (
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    )
+
+
+def _listener(routes: list[BaseRoute], apart: bool) -> ASGIApp | None:
+    """What a listener of its own serves (`routes`, when `apart`), logged like the rest."""
+    return RequestLogMiddleware(Starlette(routes=routes)) if routes and apart else None
+
+
+def _requests_log(settings: Settings, store: Store | None) -> RequestLog | None:
+    """The requests log, kept while the admin API is on (its `[admin]` bounds and
+    redactions); none without a store to keep it in."""
+    admin = settings.admin
+    if store is None or not admin.enabled:
+        return None
+    store.request_log = RequestLogPolicy(admin.requests_retention_hours * 3600.0, admin.requests_max_rows)
+    redactor = Redactor((*REDACTED_HEADERS, *(name.lower() for name in admin.redact_headers)))
+    return RequestLog(store, redactor, keep_rejected_bodies=admin.keep_rejected_bodies)
 
 
 def build_source(spec: SourceSpec) -> Source:
     """The running source of a configured one: its connector built from its options."""
     fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
     return Source(**fields, connector=spec.cls(spec.options))
+
+
+def sample_delivery(source: Source, now: float) -> SignedDelivery:
+    """A correctly signed sample delivery for `source` (`hookgate send-test`, the admin
+    API's source test): its connector's sample body, signed as the provider would."""
+    connector = source.connector
+    return connector.sign(connector.sample_body(now), now)
+
+
+def webhook_url(settings: Settings, source: str) -> str:
+    """The URL a source's provider calls: its public URL, else the server's address (a
+    wildcard listener is reached on loopback)."""
+    spec = settings.sources[source]
+    if spec.public_url:
+        return f"{spec.public_url}/webhooks/{source}"
+    host = settings.server.host
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard listener is reached on loopback
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.server.port}/webhooks/{source}"
 
 
 def _enrichment(queue: DeliveryQueue, sources: Mapping[str, Source]) -> Enrichment | None:
@@ -258,19 +368,65 @@ class GatewayApp:
     """The ASGI application: `/webhooks/…` straight to the webhook handler (the hot path),
     everything else (health, metrics, lifespan) through Starlette."""
 
-    def __init__(self, gateway: Gateway, app: Starlette, metrics_app: ASGIApp | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        app: Starlette,
+        metrics_app: ASGIApp | None = None,
+        admin_app: ASGIApp | None = None,
+        apis: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
         self.gateway = gateway
         self.state = app.state
         #: What the separate metrics listener serves (`[server] metrics_port`), if any.
         self.metrics_app = metrics_app
+        #: What the admin API's own listener serves (`[admin] port`), if any.
+        self.admin_app = admin_app
         self._webhooks = WebhookHandler(gateway)
         self._other = RequestLogMiddleware(app)
+        #: The buses' EventBridge API, by path (`POST` only).
+        self._apis = dict(apis or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(WebhookHandler.prefix):
             await self._webhooks(scope, receive, send)
+        elif scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self._apis:
+            await self._apis[scope["path"]](scope, receive, send)
         else:
             await self._other(scope, receive, send)
+
+
+def _discovery(gateway: Gateway) -> Discovery | None:
+    """Schema discovery over the store, for the sources that have it on (None: none has)."""
+    policies = {
+        name: (source.event_source, source.schema_compatibility)
+        for name, source in gateway.sources.items()
+        if source.schema_discovery
+    }
+    if gateway.store is None or not policies:
+        return None
+    from gateway.schemas import Discovery, SourcePolicy, bus_emitter, open_registry  # noqa: PLC0415
+
+    return Discovery(
+        open_registry(gateway.store),
+        gateway.settings.schemas,
+        {name: SourcePolicy(*policy) for name, policy in policies.items()},
+        gateway.clock,
+        emit=bus_emitter(gateway),
+        metrics=gateway.metrics.registry,
+    )
+
+
+def _enforcer(gateway: Gateway) -> SchemaEnforcer | None:
+    """The schema check of the sources that enforce one (None: none does)."""
+    modes = {
+        name: s.schema_enforcement for name, s in gateway.sources.items() if s.schema_enforcement != "off"
+    }
+    if gateway.store is None or not modes:
+        return None
+    from gateway.schemas import SchemaEnforcer, open_registry  # noqa: PLC0415
+
+    return SchemaEnforcer(open_registry(gateway.store), modes, metrics=gateway.metrics.registry)
 
 
 def _buses(settings: Settings) -> dict[str, Bus]:
@@ -279,6 +435,22 @@ def _buses(settings: Settings) -> dict[str, Bus]:
     from gateway.router.bus import Bus  # noqa: PLC0415 - loaded with the first bus
 
     return {name: Bus(name, bus) for name, bus in settings.buses.items()}
+
+
+def _connect_buses(gateway: Gateway) -> dict[str, ASGIApp]:
+    """The buses' `bus` targets put events through the gateway's inbox; the buses' API
+    endpoints, by path."""
+    from gateway.router.eventbridge_api import api_endpoints  # noqa: PLC0415 - loaded with the first bus
+    from gateway.router.targets._bus import BusTarget  # noqa: PLC0415
+
+    async def publish(bus: str, events: Sequence[Event]) -> list[PersistResult]:
+        return await store_events(gateway, events, (bus,))
+
+    for sink in gateway.sinks.values():
+        target = getattr(sink, "target", None)
+        if isinstance(target, BusTarget):
+            target.publish = publish
+    return dict(api_endpoints(gateway))
 
 
 def _json(value: object, status: int = 200) -> Response:

@@ -87,7 +87,7 @@ from gateway.events import Event
 from gateway.observability import LogStream, configure_logging
 from gateway.secrets import AwsSecrets
 from gateway.sinks import Delivered, Outcome, Retry, Sink
-from gateway.store import Inbox, PersistResult
+from gateway.store import Inbox, PersistResult, RequestRecord
 
 __all__ = [
     "LAMBDA_ENV_PREFIX",
@@ -171,6 +171,8 @@ class DirectStore(Inbox):
         now: float,
         window: float,
         lease: float | None,
+        *,
+        request: RequestRecord | None = None,
     ) -> list[PersistResult]:
         first: dict[tuple[str, str], int] = {}  # a key repeated within the call: its first event
         for index, event in enumerate(events):

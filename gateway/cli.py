@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 import connectors
+from connectors import CONNECTORS
 from gateway import views
 from gateway.cli_options import (
     EXIT_CONFIG,
@@ -27,6 +28,9 @@ from gateway.cli_options import (
 from gateway.config import BUS_TYPE
 from gateway.errors import ConfigError, MissingExtraError, StoreError
 from gateway.router.cli import match_event_pattern, rules
+from gateway.router.targets import TARGETS
+from gateway.schemas.cli import schemas
+from gateway.sinks import SINKS
 from gateway.store import open_store
 from gateway.store.cli import db, dlq, events, replay
 
@@ -57,7 +61,7 @@ def main() -> None:
     """hookgate: verify, normalize, persist and forward SaaS webhooks."""
 
 
-for _command in (db, dlq, events, match_event_pattern, replay, rules):
+for _command in (db, dlq, events, match_event_pattern, replay, rules, schemas):
     main.add_command(_command)
 
 
@@ -127,31 +131,38 @@ def check_config(config_path: str | None) -> None:
         click.echo(f"  sink {name}: {BUS_TYPE}{detail}")
 
 
-@main.command("connectors")
-@json_option
-def list_connectors(as_json: bool) -> None:
-    """List installed connectors and their configuration keys."""
-    loaded: dict[str, Any] = {}
-    for name in connectors.available():
-        try:
-            loaded[name] = connectors.load(name)
-        except connectors.PluginError as exc:
-            loaded[name] = exc
-    document = views.connectors_document(loaded)
-    if as_json:
-        echo_json(document)
-        return
-    for found in document["connectors"]:
-        if "error" in found:
-            click.echo(f"{found['name']}: BROKEN ({found['error']})")
-            continue
-        click.echo(f"{found['name']}: {found['summary']}")
-        for option in found["options"]:
-            required = "required" if option["required"] else f"default {option['default']!r}"
-            text = f"{option['type']}, {required}"
-            if option["description"]:
-                text += f" — {option['description']}"
-            click.echo(f"    {option['key']}: {text}")
+def _plugins_command(plural: str, registry: connectors.PluginRegistry[Any], what: str) -> None:
+    """Add `hookgate <plural>`: the installed plugins of a kind and their configuration keys."""
+
+    @main.command(plural, help=f"List installed {what} and their configuration keys.")
+    @json_option
+    def list_plugins(as_json: bool) -> None:
+        loaded: dict[str, Any] = {}
+        for name in registry.available():
+            try:
+                loaded[name] = registry.load(name)
+            except connectors.PluginError as exc:
+                loaded[name] = exc
+        document = views.plugins_document(plural, loaded)
+        if as_json:
+            echo_json(document)
+            return
+        for found in document[plural]:
+            if "error" in found:
+                click.echo(f"{found['name']}: BROKEN ({found['error']})")
+                continue
+            click.echo(f"{found['name']}: {found['summary']}")
+            for option in found["options"]:
+                required = "required" if option["required"] else f"default {option['default']!r}"
+                text = f"{option['type']}, {required}"
+                if option["description"]:
+                    text += f" — {option['description']}"
+                click.echo(f"    {option['key']}: {text}")
+
+
+_plugins_command("connectors", CONNECTORS, "connectors")
+_plugins_command("sinks", SINKS, "sink types")
+_plugins_command("targets", TARGETS, "router target types")
 
 
 @main.command("send-test")
@@ -162,15 +173,13 @@ def send_test(config_path: str | None, source: str, url: str | None) -> None:
     """Post a correctly signed sample event of the source SOURCE to a running gateway."""
     import httpx  # noqa: PLC0415
 
-    from gateway.app import build_source  # noqa: PLC0415
+    from gateway.app import build_source, sample_delivery  # noqa: PLC0415
 
     settings = settings_or_exit(config_path)
     spec = settings.sources.get(source)
     if spec is None:
         raise click.UsageError(f"no source {source!r} in the configuration")
-    connector = build_source(spec).connector
-    now = time.time()
-    delivery = connector.sign(connector.sample_body(now), now)
+    delivery = sample_delivery(build_source(spec), time.time())
     if url is None:
         host = settings.server.host
         if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard listener is reached on loopback

@@ -6,6 +6,7 @@
     [dispatcher] retry policy and batching
     [sources.NAME]  connector = "stripe" + the connector's own keys + common keys
     [sinks.NAME]    type = "jsonl" + the sink's own keys
+    [admin]      the admin API: tokens and roles, its own listener (`gateway.admin.config`)
 
 Every value can be overridden from the environment: `HOOKGATE_SERVER__PORT=9000`,
 `HOOKGATE_SOURCES__STRIPE__TOLERANCE_SECONDS=600` (`__` separates levels, names are
@@ -53,10 +54,12 @@ from pydantic.fields import FieldInfo
 
 import connectors
 from connectors import Connector, ConnectorOptions
+from gateway.admin.config import AdminSettings, parse_admin
 from gateway.errors import ConfigError
 from gateway.paths import StoreUrl, path_context
+from gateway.schemas._settings import Compatibility, Enforcement, SchemaSettings
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
-from gateway.sinks import SINK_TYPES, Sink, SinkOptions, Validate, sink_type
+from gateway.sinks import SINKS, Sink, SinkOptions, Validate, sink_type
 
 if TYPE_CHECKING:
     from gateway.router.rules import BusSettings
@@ -192,6 +195,12 @@ class SourceSettings(_Model):
     sinks: list[str] | None = None
     max_body_bytes: int | None = Field(None, ge=1)
     public_url: str | None = None
+    #: Infer and version the schema of this source's events (`gateway.schemas`).
+    schema_discovery: bool = True
+    #: The compatibility mode this source's new schemas start with.
+    schema_compatibility: Compatibility = "BACKWARD"
+    #: Check each event against its schema's pinned version: "flag" marks, "reject" refuses.
+    schema_enforcement: Enforcement = "off"
 
     @field_validator("event_source")
     @classmethod
@@ -231,6 +240,9 @@ class SourceSpec:
     public_url: str | None
     #: The AWS secret references (`secretsmanager:…`, `ssm:…`) its options were read from.
     secret_references: tuple[str, ...] = field(default=(), kw_only=True)
+    schema_discovery: bool = field(default=True, kw_only=True)
+    schema_compatibility: Compatibility = field(default="BACKWARD", kw_only=True)
+    schema_enforcement: Enforcement = field(default="off", kw_only=True)
 
     @property
     def connector_name(self) -> str:
@@ -256,6 +268,8 @@ class Settings:
     sinks: dict[str, SinkSpec] = field(default_factory=dict)
     #: The local event buses (`[sinks.NAME] type = "router"`): a source's `sinks` may name them.
     buses: dict[str, BusSettings] = field(default_factory=dict)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    schemas: SchemaSettings = field(default_factory=SchemaSettings)
     path: Path | None = None
 
 
@@ -294,6 +308,8 @@ def load_settings(
         sources=settings.sources,
         sinks=settings.sinks,
         buses=settings.buses,
+        admin=settings.admin,
+        schemas=settings.schemas,
         path=file,
     )
 
@@ -401,6 +417,8 @@ def _declared_field(path: tuple[str, ...], raw: Mapping[str, Any]) -> FieldInfo 
         "server": ServerSettings,
         "store": StoreSettings,
         "dispatcher": DispatcherSettings,
+        "admin": AdminSettings,
+        "schemas": SchemaSettings,
     }
     models: list[type[BaseModel]] = []
     if len(path) == 2 and path[0] in sections:
@@ -450,13 +468,17 @@ def parse_settings(
     """Validate an already-loaded mapping (TOML shape) into `Settings`; relative paths
     in it are relative to `base_dir` (the configuration file's directory), if any."""
     env = os.environ if env is None else env
-    known = {"server", "store", "dispatcher", "sources", "sinks"}
+    known = {"server", "store", "dispatcher", "sources", "sinks", "admin", "schemas"}
     for key in raw:
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
     server = validate_model(ServerSettings, raw.get("server", {}), "server")
     store = validate_model(StoreSettings, raw.get("store", {}), "store", base_dir=base_dir)
     dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
+    admin = parse_admin(raw.get("admin", {}), env=env, base_dir=base_dir, secrets=secrets)
+    if admin.port and admin.port in (server.port, server.metrics_port):
+        raise ConfigError("admin.port", "must differ from server.port and server.metrics_port")
+    schemas = validate_model(SchemaSettings, raw.get("schemas", {}), "schemas")
 
     def validate_options(model: type[_M], data: Mapping[str, Any], key: str) -> _M:
         """A sink's (or its parts') options, secret references and paths resolved."""
@@ -472,6 +494,10 @@ def parse_settings(
         else:
             buses[name] = output
 
+    if buses:
+        from gateway.router.rules import check_buses  # noqa: PLC0415 - loaded with the first bus
+
+        check_buses(buses)
     outputs = tuple(_table(raw, "sinks"))  # the sinks and the buses, in the file's order
     sources: dict[str, SourceSpec] = {}
     for name, table in _table(raw, "sources").items():
@@ -510,9 +536,19 @@ def parse_settings(
             max_body_bytes=common.max_body_bytes or server.max_body_bytes,
             public_url=(common.public_url or server.public_url),
             secret_references=references,
+            schema_discovery=common.schema_discovery,
+            schema_compatibility=common.schema_compatibility,
+            schema_enforcement=common.schema_enforcement,
         )
     return Settings(
-        server=server, store=store, dispatcher=dispatcher, sources=sources, sinks=sinks, buses=buses
+        server=server,
+        store=store,
+        dispatcher=dispatcher,
+        sources=sources,
+        sinks=sinks,
+        buses=buses,
+        admin=admin,
+        schemas=schemas,
     )
 
 
@@ -531,10 +567,13 @@ def _sink_or_bus(key: str, table: Any, validate_options: Validate) -> SinkSpec |
         from gateway.router.rules import configure_bus  # noqa: PLC0415 - loaded with the first bus
 
         return configure_bus(key, own, validate_options)
-    if settings.type not in SINK_TYPES:
-        types = ", ".join(sorted([*SINK_TYPES, BUS_TYPE]))
+    if settings.type not in SINKS.available():
+        types = ", ".join(sorted([*SINKS.available(), BUS_TYPE]))
         raise ConfigError(f"{key}.type", f"unknown sink type {settings.type!r} (known: {types})")
-    cls = sink_type(settings.type)
+    try:
+        cls = sink_type(settings.type)
+    except connectors.PluginError as exc:
+        raise ConfigError(f"{key}.type", str(exc)) from None
     return SinkSpec(cls, cls.configure(key, own, validate_options), settings.retry_policy)
 
 

@@ -156,7 +156,7 @@ class Dispatcher:
         self.metrics.delivery_latency.labels(name).observe(elapsed)
         self.metrics.batch_size.labels(name).observe(len(events))
         results = [_settlement(c.event.id, o) for c, o in zip(claimed, outcomes, strict=True)]
-        transitions = await self.queue.settle(name, claimed, results)
+        transitions = await self.queue.settle(name, claimed, results, duration=elapsed)
         counts = {"delivered": 0, "retry": 0, "dead": 0}
         retry_causes: dict[str, None] = {}
         for t in transitions:

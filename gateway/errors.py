@@ -11,6 +11,8 @@
     ├── InvalidTargetInputError    (gateway.router; also a ValueError) an input transformation
     │                              EventBridge would refuse, with its key
     │   └── InputRenderError       one event for which a transformation yields no valid input
+    ├── ApiError                   (gateway.router.eventbridge_api) an error answer of the
+    │                              EventBridge API: its code, message and HTTP status
     └── PermanentError             (gateway.router.targets) raised by a `callable` target to
                                    refuse an event for good (dead-lettered, not retried)
 

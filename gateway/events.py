@@ -16,7 +16,7 @@ import hashlib
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ __all__ = [
     "id_floor",
     "isoformat",
     "new_event_id",
+    "storable_key",
 ]
 
 
@@ -42,7 +43,9 @@ class Event:
     `keep_until`: kept (archived) until then, even once delivered and past the dedup
     window. `replay_name`: set on an event claimed for a delivery that a replay queued.
     `enriched_at`: when its source's enricher completed `entry` (`connectors.Enricher`),
-    as claimed deliveries know it.
+    as claimed deliveries know it. `provider_event_id` and `provider_delivery_id`: the
+    provider's own ids (its event id, its delivery id), stored beside the event so the
+    admin side can find it by them (not part of its identity: equality ignores them).
     """
 
     id: str
@@ -54,6 +57,8 @@ class Event:
     keep_until: float | None = None
     replay_name: str | None = None
     enriched_at: float | None = None
+    provider_event_id: str | None = field(default=None, compare=False)
+    provider_delivery_id: str | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.entry)
@@ -126,9 +131,12 @@ def _storable(text: str) -> bool:
     return True
 
 
-def _digest(key: str) -> str:
-    """A dedup key no store could hold, as one it can: `sha256:` and its hex digest (the
-    same key gives the same digest, so duplicates are still found)."""
+def storable_key(key: str) -> str:
+    """A key (dedup key, provider event or delivery id) as every store can hold it: as it
+    is, or, holding a NUL or a lone surrogate, `sha256:` and its hex digest (the same key
+    gives the same digest, so duplicates are still found, and a lookup by the key too)."""
+    if _storable(key):
+        return key
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -158,7 +166,7 @@ def build_event(
         raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_TYPE_LENGTH} characters")
     if not _storable(detail_type):
         raise MalformedPayloadError("bad_event_type", "event type holds a NUL or a lone surrogate")
-    dedup_key = event.dedup_key if _storable(event.dedup_key) else _digest(event.dedup_key)
+    dedup_key = storable_key(event.dedup_key)
     event_id = new_event_id(received_at)
     metadata = {
         "event_id": event_id,
@@ -191,4 +199,6 @@ def build_event(
         detail_type=detail_type,
         received_at=received_at,
         entry=dumps(entry),
+        provider_event_id=None if event.provider_event_id is None else storable_key(event.provider_event_id),
+        provider_delivery_id=None if event.delivery_id is None else storable_key(event.delivery_id),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -32,13 +33,20 @@ from connectors import (
 from gateway.config import SourceSpec
 from gateway.connections import BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
-from gateway.events import Event, build_event
-from gateway.store import PersistResult
+from gateway.events import Event, build_event, storable_key
+from gateway.store import PersistResult, RequestRecord
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-__all__ = ["MAX_LOGGED_PATH", "QUIET_PATHS", "RequestLogMiddleware", "Source", "WebhookHandler"]
+__all__ = [
+    "MAX_LOGGED_PATH",
+    "QUIET_PATHS",
+    "RequestLogMiddleware",
+    "Source",
+    "WebhookHandler",
+    "store_events",
+]
 
 log = structlog.get_logger()
 
@@ -136,6 +144,27 @@ def _error(status: int, message: str) -> _Answer:
     return _Answer(status, b'{"error":"' + message.encode() + b'"}')
 
 
+@dataclass(slots=True)
+class _Seen:
+    """What the requests log needs of a request, as the edge learns it."""
+
+    body: bytes | None = None
+    #: Stored with the request's events (else it goes through the log's buffer).
+    recorded: bool = False
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _content_length(scope: Scope) -> int:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
 class WebhookHandler:
     """Pure ASGI for `/webhooks/{source}`, logged like every request.
 
@@ -153,10 +182,12 @@ class WebhookHandler:
         name = scope["path"][len(self.prefix) :]
         # A source name has at most 64 characters: a longer one is the caller's, logged cut.
         fields: dict[str, Any] = {"source": name if len(name) <= 64 else name[:64] + "…"}
+        seen = _Seen()
         try:
-            answer = await self._handle(scope, receive, name, fields)
+            answer = await self._handle(scope, receive, name, fields, seen)
         except DisconnectedError:
             fields["cause"] = "client_disconnected"
+            self._log_request(scope, name, 499, fields, seen)
             _end_request(scope, 499, started, fields)
             return
         except Exception as exc:  # a bug must not leak a traceback to the caller
@@ -180,10 +211,36 @@ class WebhookHandler:
             )
             await send({"type": "http.response.body", "body": body})
         finally:
+            self._log_request(scope, name, answer.status, fields, seen)
             # A 401 is worth a look (a wrong secret, a proxy that re-encodes bodies, an attack).
             _end_request(scope, answer.status, started, fields, "warning" if answer.status == 401 else "info")
 
-    async def _handle(self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any]) -> _Answer:
+    def _log_request(self, scope: Scope, name: str, status: int, fields: dict[str, Any], seen: _Seen) -> None:
+        """Record a request not stored with its events (rejected, a handshake) in the
+        requests log's buffer. Its cause: the verification cause of a 401
+        (`bad_signature`, `stale_timestamp`, …), else the edge's."""
+        requests = self.gateway.requests
+        if requests is None or seen.recorded:
+            return
+        cause = fields.get("cause_detail") if status == 401 else None
+        source = self.gateway.sources.get(name)
+        requests.later(
+            requests.record(
+                now=self.gateway.clock(),
+                source=storable_key(name),  # an unknown source's name is the caller's
+                status=status,
+                cause=cause or fields.get("cause"),
+                size=len(seen.body) if seen.body is not None else _content_length(scope),
+                client=_client(scope),
+                headers=scope["headers"],
+                secret_headers=source.connector.secret_headers() if source is not None else frozenset(),
+                body=seen.body,
+            )
+        )
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any], seen: _Seen
+    ) -> _Answer:
         gateway = self.gateway
         source = gateway.sources.get(name)
         if source is None:
@@ -193,7 +250,7 @@ class WebhookHandler:
         counters.received.inc()
         started = time.perf_counter()
         try:
-            return await _accept(gateway, source, scope, receive, fields)
+            return await _accept(gateway, source, scope, receive, fields, seen)
         except (_Rejected, BodyRefusedError) as rejected:
             fields["cause"] = rejected.cause
             if isinstance(rejected, _Rejected) and rejected.detail:
@@ -210,13 +267,14 @@ class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not
         self.status, self.cause, self.message, self.detail = status, cause, message, detail
 
 
-async def _accept(
-    gateway: Gateway, source: Source, scope: Scope, receive: Receive, fields: dict[str, Any]
+async def _accept(  # noqa: PLR0917 - the request's parts, passed once
+    gateway: Gateway, source: Source, scope: Scope, receive: Receive, fields: dict[str, Any], seen: _Seen
 ) -> _Answer:
     method: str = scope["method"]
     if method not in source.connector.methods:
         raise _Rejected(405, "method_not_allowed", "method not allowed")
     body = await gateway.bodies.read(scope, receive, source.max_body_bytes)
+    seen.body = body
     query = scope.get("query_string", b"").decode("latin-1")
     webhook = WebhookRequest(
         method=method,
@@ -235,13 +293,34 @@ async def _accept(
         fields["handshake"] = True
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"))
     events = _normalize(source, webhook, now)
-    results, duplicates = await _store(gateway, source, events)
+    if gateway.schema_enforcer is not None:
+        events, mismatch = gateway.schema_enforcer.check(source.name, events)
+        if mismatch is not None:  # `reject`: nothing of the request is stored
+            fields["cause"] = "schema_mismatch"
+            gateway.metrics.rejected.labels(source.name, "schema_mismatch").inc()
+            shown = {"error": "schema mismatch", "schema": mismatch.schema, "version": str(mismatch.version)}
+            return _Answer(400, orjson.dumps({**shown, "path": mismatch.path}))
+    ack = _acknowledge(source, webhook)
+    record = None
+    if gateway.requests is not None:  # stored with the events, in their commit
+        record = gateway.requests.record(
+            now=now,
+            source=source.name,
+            status=200 if ack is None else ack.status,
+            cause=None,
+            size=len(body),
+            client=_client(scope),
+            headers=scope["headers"],
+            secret_headers=source.connector.secret_headers(),
+            record_id=events[0].id,
+        )
+    results, duplicates = await _store(gateway, source, events, record)
+    seen.recorded = record is not None
     ids = [r.event_id for r in results]
     fields["event_ids"] = ids
     fields["duplicates"] = duplicates
     status = "duplicate" if duplicates == len(results) else "accepted"
     listed = ",".join(ids).encode()
-    ack = _acknowledge(source, webhook)
     if ack is not None:
         return _Answer(ack.status, ack.body, ack.content_type.encode("latin-1"), listed)
     return _Answer(200, orjson.dumps({"status": status, "event_ids": ids}), event_ids=listed)
@@ -257,30 +336,56 @@ def _acknowledge(source: Source, webhook: WebhookRequest) -> ConnectorResponse |
         return None
 
 
-async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple[list[PersistResult], int]:
-    """Persist `events` durably (503 when the store cannot), then hand the new ones to the
-    dispatcher: from memory when it has room (stored leased to this process), else by a
-    wake-up. The results, and how many were duplicates."""
-    dispatcher = gateway.dispatcher
-    # Through a router, each event goes to the targets of the rules it matches.
-    routes: list[tuple[str, ...]] | None = None
-    routed = gateway.route(events, source.sinks)
-    if routed is not None:
-        events, routes = routed
-    targets = source.sinks if routes is None else tuple({s for route in routes for s in route})
-    leased = dispatcher is not None and dispatcher.has_room(targets, len(events))
+async def _store(
+    gateway: Gateway, source: Source, events: list[Event], record: RequestRecord | None = None
+) -> tuple[list[PersistResult], int]:
+    """Persist `events` durably (503 when the store cannot) and hand the new ones to the
+    dispatcher; the results, and how many were duplicates. `record`, the request's entry in
+    the requests log, is committed with the events."""
     try:
-        results = await gateway.inbox.persist(events, source.sinks, routes=routes, leased=leased)
+        results = await store_events(gateway, events, source.sinks, request=record)
     except StoreError as exc:
         log.error("store_unavailable", error=str(exc))
         raise _Rejected(503, "store_unavailable", "temporarily unavailable, retry later") from None
-    fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
-    duplicates = len(results) - len(fresh)
+    duplicates = sum(1 for result in results if result.duplicate)
     counters = gateway.metrics.source(source.name)
     if duplicates:
         counters.duplicates.inc(duplicates)
-    if fresh:
-        counters.persisted.inc(len(fresh))
+    if len(results) > duplicates:
+        counters.persisted.inc(len(results) - duplicates)
+        if gateway.discovery is not None:  # queued for schema inference, off this path
+            gateway.discovery.observe(
+                source.name, [e for e, r in zip(events, results, strict=True) if not r.duplicate]
+            )
+    return results, duplicates
+
+
+async def store_events(
+    gateway: Gateway,
+    events: Sequence[Event],
+    sinks: Sequence[str],
+    *,
+    request: RequestRecord | None = None,
+) -> list[PersistResult]:
+    """Persist `events` durably for `sinks` (through the rules of the buses among them),
+    then hand the new ones to the dispatcher: from memory when it has room (stored leased
+    to this process), else by a wake-up. `request` (a requests-log entry) shares the
+    commit. Raises `StoreError` when the store cannot."""
+    dispatcher = gateway.dispatcher
+    # Through a router, each event goes to the targets of the rules it matches.
+    routes: list[tuple[str, ...]] | None = None
+    routed = gateway.route(events, sinks)
+    if routed is not None:
+        events, routes = routed
+    targets = tuple(sinks) if routes is None else tuple({s for route in routes for s in route})
+    leased = dispatcher is not None and dispatcher.has_room(targets, len(events))
+    results = await gateway.inbox.persist(events, sinks, routes=routes, leased=leased, request=request)
+    fresh = [event for event, result in zip(events, results, strict=True) if not result.duplicate]
+    if fresh and gateway.feed.active:  # the admin API's live streams
+        where = routes if routes is not None else [tuple(sinks)] * len(results)
+        gateway.feed.publish_events(
+            fresh, [w for w, r in zip(where, results, strict=True) if not r.duplicate]
+        )
     # Without a dispatcher, the inbox delivered the events itself (Lambda mode).
     if fresh and dispatcher is not None:
         if routes is not None:
@@ -292,10 +397,10 @@ async def _store(gateway: Gateway, source: Source, events: list[Event]) -> tuple
                 else:
                     dispatcher.notify(route)
         elif leased:
-            dispatcher.hand_off(fresh, source.sinks)
+            dispatcher.hand_off(fresh, sinks)
         else:
-            dispatcher.notify(source.sinks)
-    return results, duplicates
+            dispatcher.notify(sinks)
+    return results
 
 
 def _verify(source: Source, webhook: WebhookRequest, now: float) -> ConnectorResponse | None:

@@ -1,8 +1,8 @@
 """Secret references: where the value of a secret setting comes from.
 
 A secret setting (a field typed `SecretStr`, or a list of them, in a connector's, a
-sink's or a router target's options, nested tables such as `auth.password` included)
-may be written as:
+sink's or a router target's options, nested tables such as `auth.password` and arrays of
+tables such as a bus API's `credentials` included) may be written as:
 
     "whsec_…"                           a literal
     "env:NAME"                          the environment variable NAME (unset: an error)
@@ -104,6 +104,13 @@ def _map_secrets(
             if isinstance(value, dict):  # a nested table (`auth = {password = "env:…"}`)
                 for nested in _models_in(info.annotation):
                     value = _map_secrets(nested, value, f"{key}.{name}", fn)
+                resolved[name] = value
+            elif isinstance(value, list):  # an array of tables (`credentials = [{…}]`)
+                for nested in _models_in(info.annotation):
+                    value = [
+                        _map_secrets(nested, v, f"{key}.{name}[{i}]", fn) if isinstance(v, dict) else v
+                        for i, v in enumerate(value)
+                    ]
                 resolved[name] = value
             continue
         if isinstance(value, list):

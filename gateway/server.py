@@ -7,9 +7,10 @@ closed; and how many deliveries were left pending, to resume on the next start).
 
 With `[server] metrics_port`, a second listener on that port (same host) serves
 `/metrics` and nothing else, and the webhook port no longer serves it: the metrics can
-stay inside a private network while the webhook port faces the providers.
+stay inside a private network while the webhook port faces the providers. `[admin] port`
+(and `host`) does the same for the admin API.
 
-`listen()` binds both ports before anything starts or prints: an address already in use
+`listen()` binds every port before anything starts or prints: an address already in use
 is one `ListenError` (`cannot listen on 127.0.0.1:8080: address already in use`), not a
 gateway that starts and then stops.
 """
@@ -103,19 +104,24 @@ class GatewayServer(uvicorn.Server):
         self.metrics_url: str | None = None
         self._sockets: list[socket.socket] | None = None
         self._metrics_sockets: list[socket.socket] | None = None
+        self.admin_url: str | None = None
+        self._admin_sockets: list[socket.socket] | None = None
 
     def listen(self) -> None:
-        """Bind the webhook port, and the metrics port if any, now (`run` serves on them);
-        a `ListenError` names the address that cannot be bound."""
-        metrics_port = self.gateway_app.gateway.settings.server.metrics_port
+        """Bind the webhook port, and the metrics and admin ports if any, now (`run` serves
+        on them); a `ListenError` names the address that cannot be bound."""
         sockets = bind(self.config.host, self.config.port)
-        if self.gateway_app.metrics_app is not None and metrics_port is not None:
-            try:
+        try:
+            metrics_port = self.gateway_app.gateway.settings.server.metrics_port
+            if self.gateway_app.metrics_app is not None and metrics_port is not None:
                 self._metrics_sockets = bind(self.config.host, metrics_port)
-            except ListenError:
-                for sock in sockets:
-                    sock.close()
-                raise
+            admin = self.gateway_app.gateway.settings.admin
+            if self.gateway_app.admin_app is not None and admin.port is not None:
+                self._admin_sockets = bind(admin.host or self.config.host, admin.port)
+        except ListenError:
+            for sock in [*sockets, *(self._metrics_sockets or ())]:
+                sock.close()
+            raise
         self._sockets = sockets
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
@@ -125,8 +131,23 @@ class GatewayServer(uvicorn.Server):
         await super().startup(sockets)
         if not self.started:
             return
+        settings = self.gateway_app.gateway.settings
         if self.gateway_app.metrics_app is not None:
-            await self._listen_for_metrics(self.gateway_app.metrics_app)
+            self.metrics_url = await self._listen_also(
+                "metrics",
+                self.gateway_app.metrics_app,
+                self.config.host,
+                settings.server.metrics_port or 0,
+                self._metrics_sockets,
+            )
+        if self.gateway_app.admin_app is not None:
+            self.admin_url = await self._listen_also(
+                "admin",
+                self.gateway_app.admin_app,
+                settings.admin.host or self.config.host,
+                settings.admin.port or 0,
+                self._admin_sockets,
+            )
         self._log_started()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -140,14 +161,16 @@ class GatewayServer(uvicorn.Server):
         if self.log_stream is not None:
             self.log_stream.flush()
 
-    async def _listen_for_metrics(self, metrics_app: ASGIApp) -> None:
-        settings = self.gateway_app.gateway.settings.server
+    async def _listen_also(
+        self, name: str, app: ASGIApp, host: str, port: int, bound: list[socket.socket] | None
+    ) -> str:
+        """Serve `app` on a second listener (`name`: metrics, admin); its URL."""
         config = uvicorn.Config(
-            metrics_app,
-            host=self.config.host,
-            port=settings.metrics_port or 0,
-            http=self.config.http,
-            h11_max_incomplete_event_size=settings.max_header_bytes,
+            app,
+            host=host,
+            port=port,
+            http=self.config.http,  # the same limits as the webhook port
+            h11_max_incomplete_event_size=self.gateway_app.gateway.settings.server.max_header_bytes,
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -163,16 +186,17 @@ class GatewayServer(uvicorn.Server):
 
         loop = asyncio.get_running_loop()
         try:
-            sockets = self._metrics_sockets or bind(config.host, config.port)
+            sockets = bound or bind(config.host, config.port)
             listeners = [
                 await loop.create_server(protocol, sock=sock, backlog=config.backlog) for sock in sockets
             ]
         except (ListenError, OSError) as exc:
-            log.error("metrics_listener_failed", port=config.port, error=str(exc))
+            # metrics_listener_failed, admin_listener_failed
+            log.error(f"{name}_listener_failed", port=config.port, error=str(exc))
             await self.lifespan.shutdown()
             sys.exit(1)
         self.servers.extend(listeners)
-        self.metrics_url = _url(listeners[0])
+        return _url(listeners[0])
 
     def _log_started(self) -> None:
         settings = self.gateway_app.gateway.settings
@@ -183,6 +207,7 @@ class GatewayServer(uvicorn.Server):
             version=version(),
             url=listening,
             metrics_url=(self.metrics_url or listening) + "/metrics",
+            **({"admin_url": (self.admin_url or listening) + "/api/v1/"} if settings.admin.enabled else {}),
             sources={
                 name: f"{source.public_url or base}/webhooks/{name}"
                 for name, source in settings.sources.items()

@@ -2,28 +2,24 @@
 
 Acme signs no timestamp, so replay protection comes from dedup on `X-Acme-Delivery`.
 The event type is the body's `event` field (`order.created`, ...).
+
+Built on `connectors.toolkit`, exactly as hookgate's own connectors are:
+`BodyHmacConnector` does the constant-time check against every configured secret, and
+`sign()`; this module only says where the signature is and what the body means.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import uuid
-from typing import ClassVar
 
 from connectors import (
-    Connector,
     MalformedPayloadError,
     ProviderEvent,
     SecretsOptions,
-    SignedDelivery,
-    VerificationError,
     WebhookRequest,
-    parse_json,
-    secret_values,
     utc_from_timestamp,
 )
+from connectors.toolkit import BodyHmacConnector, check_event_type, delivery_uuid, json_object
 
 __all__ = ["AcmeConnector", "AcmeOptions"]
 
@@ -32,37 +28,20 @@ class AcmeOptions(SecretsOptions):
     """`secrets` (inherited, a list of `SecretStr`): the webhook signing secrets."""
 
 
-class AcmeConnector(Connector):
+class AcmeConnector(BodyHmacConnector[AcmeOptions]):
     name = "acme"  # must equal the entry-point name
+    api_version = 1  # the connector API this plugin is written for
     summary = "Acme webhooks (X-Acme-Signature, HMAC-SHA256 hex)"
-    Options: ClassVar[type[AcmeOptions]] = AcmeOptions
-    options: AcmeOptions
-
-    def verify(self, request: WebhookRequest, now: float) -> None:
-        header = request.headers.get("x-acme-signature")
-        if not header:
-            raise VerificationError("missing_signature")
-        candidate = header.strip().lower().encode("ascii", "replace")
-        ok = False
-        for key in secret_values(self.options.secrets):  # every key, so timing does not leak
-            expected = hmac.new(key, request.body, hashlib.sha256).hexdigest().encode()
-            ok |= hmac.compare_digest(expected, candidate)
-        if not ok:
-            raise VerificationError("bad_signature")
+    signature_header = "X-Acme-Signature"
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         delivery = request.headers.get("x-acme-delivery", "").strip()
         if not delivery:
             raise MalformedPayloadError("missing_header", "X-Acme-Delivery")
-        body = parse_json(request.body)
-        if not isinstance(body, dict):
-            raise MalformedPayloadError("not_an_object")
-        event_type = body.get("event")
-        if not isinstance(event_type, str) or not 0 < len(event_type) <= 128:
-            raise MalformedPayloadError("missing_field", "event")
+        body = json_object(request.body)
         return [
             ProviderEvent(
-                type=event_type,
+                type=check_event_type(body.get("event"), "event"),
                 payload=body,
                 dedup_key=delivery,
                 delivery_id=delivery,
@@ -70,16 +49,8 @@ class AcmeConnector(Connector):
             )
         ]
 
-    def sign(self, body: bytes, now: float) -> SignedDelivery:
-        key = secret_values(self.options.secrets)[0]
-        return SignedDelivery(
-            body=body,
-            headers={
-                "X-Acme-Signature": hmac.new(key, body, hashlib.sha256).hexdigest(),
-                "X-Acme-Delivery": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{now}:{body!r}")),
-                "Content-Type": "application/json",
-            },
-        )
+    def delivery_headers(self, body: bytes, now: float) -> dict[str, str]:
+        return {"X-Acme-Delivery": delivery_uuid(body, now)}
 
     def sample_body(self, now: float) -> bytes:
         order = {"id": "ord_1001", "total": 4200, "currency": "EUR"}

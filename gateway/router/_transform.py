@@ -60,6 +60,7 @@ __all__ = [
     "MAX_INPUT_PATH_LENGTH",
     "MAX_INPUT_TEMPLATE_LENGTH",
     "PREDEFINED_VARIABLES",
+    "EventPath",
     "InputRenderError",
     "InvalidTargetInputError",
     "RuleContext",
@@ -227,6 +228,28 @@ def _collect(node: Any, steps: tuple[Step, ...], at: int) -> Iterator[Any]:
             yield from _collect(node[step], steps, at + 1)
     elif isinstance(node, list) and step < len(node):
         yield from _collect(node[step], steps, at + 1)
+
+
+class EventPath:
+    """A target's dynamic parameter: a JSONPath into the original event, never the rendered
+    input (EventBridge's `PartitionKeyPath`). It names one value, so wildcards are refused
+    (`InvalidTargetInputError` with `key`); `find` gives the value or None when the event
+    lacks it."""
+
+    __slots__ = ("_path",)
+
+    def __init__(self, text: str, key: str) -> None:
+        self._path = _Path(text, key, brackets=True)
+        if None in self._path.steps:
+            raise InvalidTargetInputError(key, f"{text!r} has a wildcard; this path must name one value")
+
+    @property
+    def text(self) -> str:
+        return self._path.text
+
+    def find(self, event: Any) -> Any:
+        found = self._path.find(event)
+        return None if found is _MISSING else found
 
 
 # -- values into text -----------------------------------------------------------------------

@@ -9,6 +9,8 @@
     bus.explain(event)                per rule: matched or not, what each target would receive
     route_events(events, sinks, buses)    the routes of a batch at ingest
     replay_route(buses, rule=…)           the routes of a stored event in a replay
+    plan_replay(settings, source=…, sinks=…, rule=…)   what a replay delivers to (the
+                                      `replay` command's and the admin API's choice)
 
 A bus is not a sink: nothing is delivered to the bus itself. At ingest the edge asks the
 gateway's buses where each event goes (one `RuleSet` index over the enabled rules, not one
@@ -31,9 +33,10 @@ from __future__ import annotations
 import json
 import math
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -41,13 +44,17 @@ from gateway.events import Event, dumps, isoformat
 from gateway.router._pattern import EventPattern, RuleSet, load_event
 from gateway.router._transform import InvalidTargetInputError, RuleContext, TargetInput
 from gateway.router.rules import BusSettings, TargetSettings
-from gateway.router.targets import Delivery, Target, target_types
+from gateway.router.targets import Delivery, Target, target_type
 from gateway.sinks import Outcome, Permanent, Sink
 from gateway.store import RetryPolicy
 
-__all__ = ["Bus", "RuleTarget", "replay_route", "route_events"]
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
+__all__ = ["Bus", "ReplayPlan", "RuleTarget", "plan_replay", "replay_route", "route_events"]
 
 _SECONDS_PER_DAY = 86_400.0
+_MATCHED: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
 
 
 class Bus:
@@ -71,12 +78,15 @@ class Bus:
     def instrument(self, registry: CollectorRegistry) -> None:
         """`hookgate_router_matched_events{bus, rule}`: events each rule matched at ingest
         (EventBridge's `MatchedEvents`); `rule=""` counts the events no rule matched."""
-        self._matched = Counter(
-            "hookgate_router_matched_events",
-            "Events matched by a rule of a local router at ingest (rule empty: no rule matched)",
-            ["bus", "rule"],
-            registry=registry,
-        )
+        counter = _MATCHED.get(registry)
+        if counter is None:  # one family for every bus of the registry
+            counter = _MATCHED[registry] = Counter(
+                "hookgate_router_matched_events",
+                "Events matched by a rule of a local router at ingest (rule empty: no rule matched)",
+                ["bus", "rule"],
+                registry=registry,
+            )
+        self._matched = counter
 
     # -- routing ------------------------------------------------------------------------
     def destination(self, rule: str, target: str) -> str:
@@ -171,7 +181,7 @@ class RuleTarget(Sink):
         super().__init__(name)
         self.settings = settings
         self.context = context
-        self.target: Target = target_types()[settings.type](name, settings.options)
+        self.target: Target = target_type(settings.type)(name, settings.options)
         self.max_batch = self.target.max_batch
         self.input = _target_input(settings)
 
@@ -245,6 +255,51 @@ def replay_route(buses: Iterable[Bus], *, rule: str | None = None) -> Callable[[
         return [d for bus in named for d in bus.route(parsed, only=rule)]
 
     return route
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    """Where a replay sends stored events: plain `sinks`, and the targets of the rules of
+    `buses` that each event matches again (only those of `rule`, when given)."""
+
+    sinks: tuple[str, ...]
+    buses: tuple[Bus, ...]
+    rule: str | None = None
+
+    @property
+    def route(self) -> Callable[[Event], list[str]] | None:
+        """For `Store.replay`: the destinations of an event on the buses (None: no bus)."""
+        return replay_route(self.buses, rule=self.rule) if self.buses else None
+
+    @property
+    def rules(self) -> list[str]:
+        """The router rules replayed to: `BUS` for all of a bus's rules, `BUS/RULE` for one."""
+        return [f"{b.name}/{self.rule}" if self.rule else b.name for b in self.buses]
+
+
+def plan_replay(
+    settings: Settings, *, source: str | None = None, sinks: Sequence[str] = (), rule: str | None = None
+) -> ReplayPlan:
+    """What a replay of `source`'s events (every source's: None) delivers to: `sinks`
+    (default: the source's, or every source's), or the targets of router `rule` (`RULE`
+    or `BUS/RULE`) among them. A ValueError says what the settings do not have."""
+    if source is not None and source not in settings.sources:
+        raise ValueError(f"no source {source!r} in the configuration")
+    targets = tuple(sinks) or tuple(sorted({s for src in settings.sources.values() for s in src.sinks}))
+    if source is not None and not sinks:
+        targets = settings.sources[source].sinks
+    unknown = [s for s in targets if s not in settings.sinks and s not in settings.buses]
+    if unknown:
+        raise ValueError(f"unknown sink(s): {', '.join(unknown)}")
+    buses = [Bus(t, settings.buses[t]) for t in targets if t in settings.buses]
+    plain = tuple(t for t in targets if t not in settings.buses)
+    if rule is None:
+        return ReplayPlan(plain, tuple(buses))
+    bus_name, _, rule_name = rule.rpartition("/")
+    buses = [b for b in buses if rule_name in b.settings.rules and bus_name in ("", b.name)]
+    if not buses:
+        raise ValueError(f"no router rule {rule!r} among the sinks {', '.join(targets) or '(none)'}")
+    return ReplayPlan((), tuple(buses), rule_name)
 
 
 def _target_input(settings: TargetSettings) -> TargetInput:

@@ -16,7 +16,6 @@ A sink may also raise: the whole batch is then retried with the exception as cau
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self, TypeVar
@@ -24,10 +23,12 @@ from typing import Any, ClassVar, Protocol, Self, TypeVar
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict
 
+from connectors import PluginRegistry
 from gateway.events import Event
 
 __all__ = [
-    "SINK_TYPES",
+    "SINKS",
+    "SINK_ENTRY_POINT_GROUP",
     "Delivered",
     "MemorySink",
     "Outcome",
@@ -80,6 +81,8 @@ class Sink(abc.ABC):
 
     kind: ClassVar[str]
     Options: ClassVar[type[SinkOptions]] = SinkOptions
+    #: Human summary shown by `hookgate sinks`.
+    summary: ClassVar[str] = ""
     max_batch: int = 100
 
     def __init__(self, name: str, options: SinkOptions | None = None) -> None:
@@ -113,6 +116,7 @@ class MemorySink(Sink):
     """Keeps delivered events in memory. `script` may decide each event's outcome."""
 
     kind = "memory"
+    summary = "keeps delivered events in memory (tests)"
 
     def __init__(
         self,
@@ -137,25 +141,29 @@ class MemorySink(Sink):
         return outcomes
 
 
-#: Sink types by their `type = "…"` name in configuration, and where each lives: a type
-#: is imported only when a configuration uses it (cold starts pay for what they use).
+#: The entry-point group of sink types, built-in or plugin (`[sinks.NAME] type = "…"` is
+#: the entry-point name). A type is imported only when a configuration uses it.
 #: (`type = "router"` configures a local event bus, `gateway.router.bus`: not a sink.)
-SINK_TYPES: dict[str, str] = {
-    "eventbridge": "gateway.sinks.eventbridge:EventBridgeSink",
-    "http": "gateway.sinks.http:HttpSink",
-    "jsonl": "gateway.sinks.files:JsonlSink",
-    "memory": "gateway.sinks:MemorySink",
-    "stdout": "gateway.sinks.files:StdoutSink",
-}
+SINK_ENTRY_POINT_GROUP = "hookgate.sinks"
+
+
+def _check_sink(cls: type[Sink]) -> str | None:
+    options: object = cls.Options  # a plugin may set anything there
+    if not (isinstance(options, type) and issubclass(options, SinkOptions)):
+        return "Options must subclass gateway.sinks.SinkOptions"
+    return None
+
+
+SINKS: PluginRegistry[Sink] = PluginRegistry(
+    SINK_ENTRY_POINT_GROUP, Sink, kind="sink", name_attribute="kind", check=_check_sink
+)
 
 
 def sink_type(kind: str) -> type[Sink]:
-    """The sink class of `type = kind` (KeyError when there is none)."""
-    module, _, name = SINK_TYPES[kind].partition(":")
-    cls: type[Sink] = getattr(importlib.import_module(module), name)
-    return cls
+    """The sink class of `type = kind` (`connectors.PluginError` when there is none)."""
+    return SINKS.load(kind)
 
 
 def sink_types() -> dict[str, type[Sink]]:
     """Every sink type by its `type = "…"` name."""
-    return {kind: sink_type(kind) for kind in SINK_TYPES}
+    return {kind: sink_type(kind) for kind in SINKS.available()}

@@ -93,6 +93,7 @@ class JsonlSink(Sink):
 
     Options: ClassVar[type[SinkOptions]] = JsonlOptions
     kind = "jsonl"
+    summary = "appends each event as a JSON line to a file, flushed and fsynced"
     options: JsonlOptions
     max_batch = 500
 
@@ -114,6 +115,7 @@ class StdoutSink(Sink):
     """Prints each event's entry as one line of JSON on standard output."""
 
     kind = "stdout"
+    summary = "writes each event as a JSON line to standard output"
     max_batch = 500
 
     async def deliver(self, events: Sequence[Event]) -> list[Outcome]:

@@ -284,6 +284,7 @@ class HttpSink(Sink):
     A batch is one round of `concurrency` requests."""
 
     kind = "http"
+    summary = "POSTs each event to an HTTP endpoint (auth, Standard Webhooks signing)"
     Options: ClassVar[type[SinkOptions]] = HttpSinkOptions
     options: HttpSinkOptions
 

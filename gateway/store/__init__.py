@@ -45,7 +45,7 @@ from typing import Any
 
 from gateway._extras import require
 from gateway.config import DispatcherSettings, StoreSettings
-from gateway.events import id_floor
+from gateway.events import id_floor, storable_key
 from gateway.store._admin import (
     QUEUE_STATES,
     DeadLetter,
@@ -68,19 +68,43 @@ from gateway.store._queue import (
     State,
     Transition,
 )
+from gateway.store._records import (
+    ATTEMPT_OUTCOMES,
+    DELIVERY_STATUSES,
+    AttemptRecord,
+    CursorError,
+    DeliveryStatus,
+    Page,
+    RequestLogPolicy,
+    RequestOutcome,
+    RequestQuery,
+    RequestRecord,
+    decode_cursor,
+    encode_cursor,
+)
 
 __all__ = [
+    "ATTEMPT_OUTCOMES",
+    "DELIVERY_STATUSES",
     "QUEUE_STATES",
     "STATES",
     "UNCHARGED_BACKOFF_LEVEL",
+    "AttemptRecord",
     "Claimed",
+    "CursorError",
     "DeadLetter",
     "DeliveryQueue",
     "DeliveryRecord",
+    "DeliveryStatus",
     "EventQuery",
     "EventSummary",
     "Inbox",
+    "Page",
     "PersistResult",
+    "RequestLogPolicy",
+    "RequestOutcome",
+    "RequestQuery",
+    "RequestRecord",
     "RetryPolicy",
     "Settlement",
     "State",
@@ -88,9 +112,12 @@ __all__ = [
     "StoreAdmin",
     "StoreBase",
     "Transition",
+    "decode_cursor",
     "delivery_id",
+    "encode_cursor",
     "event_filters",
     "open_store",
+    "request_filters",
     "split_delivery_id",
 ]
 
@@ -104,6 +131,7 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
     clock: Callable[[], float]
     rng: random.Random = field(default_factory=random.Random)
     policies: dict[str, RetryPolicy] = field(default_factory=dict)
+    request_log: RequestLogPolicy = field(default_factory=RequestLogPolicy)
 
     def __post_init__(self) -> None:
         """A backend's own state, set up once the settings are in place."""
@@ -119,14 +147,19 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
         return self.delivery_policy.lease_seconds
 
 
-def event_filters(query: str, filters: EventQuery, *, mark: str) -> tuple[str, list[Any]]:
+def event_filters(
+    query: str, filters: EventQuery, *, mark: str, like: str = "LIKE", scan_prefix: bool = False
+) -> tuple[str, list[Any]]:
     """`query` (over the table `events`) narrowed by each filter `filters` gives, with its
     parameters.
 
     Event ids are UUIDv7, so a time range is an id range (`id_floor`), and so is an id
     prefix (ids are ASCII: every id starting with the prefix sorts below the prefix
-    followed by DEL). `mark` is the driver's parameter placeholder (`?` for sqlite3,
-    `%s` for psycopg).
+    followed by DEL). A detail-type prefix is a range too (the column compares bytewise on
+    both backends). `mark` is the driver's parameter placeholder (`?` for sqlite3, `%s`
+    for psycopg); `like` its case-insensitive LIKE (SQLite's LIKE is, PostgreSQL's ILIKE).
+    `scan_prefix` (SQLite): match the detail-type prefix while reading newest first, not
+    through its index (SQLite's `+column`), for a prefix that many events have.
     """
     source, since, until = filters.source, filters.since, filters.until
     id_prefix, sink, state = filters.id_prefix, filters.sink, filters.state
@@ -135,27 +168,70 @@ def event_filters(query: str, filters: EventQuery, *, mark: str) -> tuple[str, l
         ("source", source),
         ("detail_type", filters.detail_type),
         ("dedup_key", filters.dedup_key),
+        ("provider_event_id", filters.provider_event_id),
+        ("provider_delivery_id", filters.provider_delivery_id),
     ):
         if value is not None:
             query += f" AND {column} = {mark}"
             params.append(value)
+    if filters.detail_type_prefix:
+        column = "+detail_type" if scan_prefix else "detail_type"
+        query += f" AND {column} >= {mark} AND {column} < {mark}"
+        params.extend((filters.detail_type_prefix, filters.detail_type_prefix + _TOP))
     if since is not None:
         query += f" AND id >= {mark}"
         params.append(id_floor(since))
     if until is not None:
         query += f" AND id < {mark}"
         params.append(id_floor(until))
+    if filters.before is not None:
+        query += f" AND id < {mark}"
+        params.append(filters.before)
     if id_prefix is not None:
         query += f" AND id >= {mark} AND id < {mark}"
         params.extend((id_prefix, id_prefix + "\x7f"))
-    if sink is not None or state is not None:
+    if sink is not None or state is not None or filters.status is not None:
         query += " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id"
         for column, value in (("sink", sink), ("state", state)):
             if value is not None:
                 query += f" AND d.{column} = {mark}"
                 params.append(value)
+        if filters.status is not None:
+            states = DELIVERY_STATUSES[filters.status]
+            query += f" AND d.state IN ({', '.join([mark] * len(states))})"
+            params.extend(states)
         query += ")"
+    if filters.text:
+        query += f" AND entry {like} {mark} ESCAPE '\\'"
+        params.append("%" + _escape_like(filters.text) + "%")
+    # As stored: a key with a NUL or a lone surrogate is its digest (`storable_key`); any
+    # other text holding one matches nothing, and no store is handed what it cannot hold.
+    return query, [storable_key(p) if isinstance(p, str) else p for p in params]
+
+
+def request_filters(query: str, filters: RequestQuery, *, mark: str) -> tuple[str, list[Any]]:
+    """`query` (over the table `requests`) narrowed like `event_filters` (request ids are
+    UUIDv7 of their arrival too)."""
+    params: list[Any] = []
+    for column, value in (("outcome", filters.outcome), ("source", filters.source)):
+        if value is not None:  # as stored: a key with a NUL or lone surrogate is its digest
+            query += f" AND {column} = {mark}"
+            params.append(storable_key(value))
+    since = None if filters.since is None else id_floor(filters.since)
+    until = None if filters.until is None else id_floor(filters.until)
+    for op, bound in ((">=", since), ("<", until), ("<", filters.before)):
+        if bound is not None:
+            query += f" AND id {op} {mark}"
+            params.append(bound)
     return query, params
+
+
+#: Sorts after any text that starts with a given prefix (the last code point, UTF-8 F4 8F BF BF).
+_TOP = "\U0010ffff"
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def open_store(

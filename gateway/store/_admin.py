@@ -9,20 +9,35 @@ A delivery has no id of its own: it is the one (event, sink) pair, so its id is
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from gateway.events import Event
+from gateway.events import Event, id_floor
 from gateway.store._base import StoreBase
 from gateway.store._queue import State
+from gateway.store._records import (
+    AttemptRecord,
+    DeliveryStatus,
+    Page,
+    RequestLogPolicy,
+    RequestOutcome,
+    RequestQuery,
+    RequestRecord,
+    decode_cursor,
+    encode_cursor,
+)
 
 __all__ = [
     "QUEUE_STATES",
     "DeadLetter",
+    "DeadLetterQuery",
     "DeliveryRecord",
     "EventQuery",
     "EventSummary",
     "StoreAdmin",
+    "dead_letter_filters",
     "delivery_id",
     "split_delivery_id",
 ]
@@ -62,6 +77,7 @@ class EventSummary:
     dedup_key: str
     received_at: float
     deliveries: tuple[DeliveryRecord, ...] = ()
+    provider_event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +95,14 @@ class DeadLetter:
 @dataclass(frozen=True, slots=True)
 class EventQuery:
     """Which stored events a query selects: each filter given narrows it (`event_filters`
-    turns it into SQL for either backend)."""
+    turns it into SQL for either backend).
+
+    `sink`, `state` and `status` select the events with one delivery matching all the
+    ones given (`status` is the admin API's coarser state: `DELIVERY_STATUSES`). `text`
+    is a case-insensitive substring of the stored entry (a scan: the newest events are
+    read first and the scan stops once a page is full). `before` keeps the events older
+    than that id (the keyset of paged lists).
+    """
 
     source: str | None = None
     since: float | None = None
@@ -89,11 +112,61 @@ class EventQuery:
     id_prefix: str | None = None
     sink: str | None = None
     state: State | None = None
+    detail_type_prefix: str | None = None
+    provider_event_id: str | None = None
+    provider_delivery_id: str | None = None
+    status: DeliveryStatus | None = None
+    text: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterQuery:
+    """Which dead letters a query selects: each filter given narrows it. `cause` is a
+    prefix of the last cause; `since`/`until` bound when the delivery was dead-lettered;
+    `before` is a page's end, `(updated_at, event_id, sink)` of the last row shown."""
+
+    source: str | None = None
+    sink: str | None = None
+    cause: str | None = None
+    since: float | None = None
+    until: float | None = None
+    before: tuple[float, str, str] | None = None
+
+
+def dead_letter_filters(query: DeadLetterQuery, *, mark: str) -> tuple[str, list[Any]]:
+    """The SQL that lists the dead letters `query` selects (over `deliveries d` joined to
+    `events e`), newest first, with its parameters; `mark` is the driver's placeholder."""
+    sql = (
+        "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
+        "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
+    )
+    params: list[Any] = []
+    for clause, value in (
+        (f"e.source = {mark}", query.source),
+        (f"d.sink = {mark}", query.sink),
+        (f"d.updated_at >= {mark}", query.since),
+        (f"d.updated_at < {mark}", query.until),
+    ):
+        if value is not None:
+            sql += f" AND {clause}"
+            params.append(value)
+    if query.cause is not None:
+        sql += f" AND d.last_cause LIKE {mark} ESCAPE '!'"
+        escaped = query.cause.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        params.append(escaped + "%")
+    if query.before is not None:
+        sql += f" AND (d.updated_at, d.event_id, d.sink) < ({mark}, {mark}, {mark})"
+        params.extend(query.before)
+    return sql + " ORDER BY d.updated_at DESC, d.event_id DESC, d.sink DESC", params
 
 
 class StoreAdmin(StoreBase):
     """Queries over the stored events and operations on their deliveries. Each query is a
     backend primitive; the operations (redrive, replay, purge) keep their policy here."""
+
+    #: The bounds of the requests log (`purge` and `record_requests` keep to them).
+    request_log: RequestLogPolicy
 
     # -- operations ---------------------------------------------------------------------
     async def redrive(self, event_ids: Iterable[str] | None = None, sink: str | None = None) -> int:
@@ -132,7 +205,18 @@ class StoreAdmin(StoreBase):
         """Forget expired dedup keys and fully delivered events older than the window
         (archived events: once their `keep_until` has passed too)."""
         now = self.clock()
-        return await self._purge(now - self.settings.dedup_retention_seconds, now)
+        purged = await self._purge(now - self.settings.dedup_retention_seconds, now)
+        await self._purge_requests(
+            id_floor(now - self.request_log.retention_seconds), self.request_log.max_rows
+        )
+        return purged
+
+    async def record_requests(self, records: Sequence[RequestRecord]) -> None:
+        """Store requests the edge received (the rejected ones, in batches; an accepted
+        one is stored with its events by `Inbox.persist`), then drop the oldest beyond
+        `request_log.max_rows`."""
+        if records:
+            await self._record_requests(records, self.request_log.max_rows)
 
     # -- queries ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -199,8 +283,67 @@ class StoreAdmin(StoreBase):
             return exact
         return await self.list_events(dedup_key=reference, limit=limit) or by_id
 
+    async def search_events(
+        self, query: EventQuery, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[EventSummary]:
+        """A page of the events `query` selects, newest first, each with its deliveries;
+        `cursor` (from the previous page) continues after its last event. Keyset paging
+        on the event id: events stored meanwhile never shift a page, so each event is
+        listed once. A bad cursor is a `CursorError`."""
+        if cursor is not None:
+            after = decode_cursor(cursor)
+            before = after if query.before is None else min(after, query.before)
+            query = dataclasses.replace(query, before=before)
+        found = await self._list_events(query, limit + 1)
+        more = len(found) > limit
+        items = found[:limit]
+        return Page(items, encode_cursor(items[-1].id) if more else None)
+
+    async def attempts(self, event_id: str) -> tuple[AttemptRecord, ...]:
+        """Every recorded delivery attempt of an event, oldest first."""
+        return (await self._attempts([event_id])).get(event_id, ())
+
+    async def list_requests(
+        self,
+        *,
+        outcome: RequestOutcome | None = None,
+        source: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[RequestRecord]:
+        """A page of the requests log, newest first (keyset paging, as `search_events`)."""
+        before = None if cursor is None else decode_cursor(cursor)
+        found = await self._list_requests(RequestQuery(outcome, source, since, until, before), limit + 1)
+        more = len(found) > limit
+        items = found[:limit]
+        return Page(items, encode_cursor(items[-1].id) if more else None)
+
+    async def list_dead(
+        self,
+        *,
+        sink: str | None = None,
+        limit: int = 100,
+        source: str | None = None,
+        cause: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str, str] | None = None,
+    ) -> list[DeadLetter]:
+        """Dead-lettered deliveries, most recently failed first; each filter given narrows
+        the list (`DeadLetterQuery`)."""
+        query = DeadLetterQuery(source, sink, cause, since, until, before)
+        return await self._list_dead(query, limit)
+
+    async def count_events(
+        self, *, source: str | None = None, since: float | None = None, until: float | None = None
+    ) -> int:
+        """How many stored events the filters select (an admin view's counters)."""
+        return len(await self._event_ids(source, since, until))
+
     @abc.abstractmethod
-    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
+    async def _list_dead(self, query: DeadLetterQuery, limit: int) -> list[DeadLetter]: ...
 
     @abc.abstractmethod
     async def depth(self) -> dict[tuple[str, State], int]:
@@ -228,6 +371,22 @@ class StoreAdmin(StoreBase):
 
     @abc.abstractmethod
     async def _purge(self, before: float, now: float) -> int: ...
+
+    @abc.abstractmethod
+    async def _attempts(self, event_ids: Sequence[str]) -> dict[str, tuple[AttemptRecord, ...]]:
+        """Per event, its recorded attempts oldest first (sink, then time)."""
+
+    @abc.abstractmethod
+    async def _list_requests(self, query: RequestQuery, limit: int) -> list[RequestRecord]:
+        """The newest `limit` requests `query` selects."""
+
+    @abc.abstractmethod
+    async def _record_requests(self, records: Sequence[RequestRecord], max_rows: int) -> None:
+        """Insert `records`, then delete the oldest rows beyond `max_rows`."""
+
+    @abc.abstractmethod
+    async def _purge_requests(self, before: str, max_rows: int) -> int:
+        """Delete the requests older than the id `before`, and the oldest beyond `max_rows`."""
 
     @abc.abstractmethod
     async def _oldest_pending(self) -> dict[str, float]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gateway.events import Event
 from gateway.store._base import StoreBase
+from gateway.store._records import RequestRecord
 
 __all__ = ["Inbox", "PersistResult"]
 
@@ -29,6 +30,7 @@ class Inbox(StoreBase):
         *,
         routes: Sequence[Sequence[str]] | None = None,
         leased: bool = False,
+        request: RequestRecord | None = None,
     ) -> list[PersistResult]:
         """Dedup and durably commit `events`, each with a delivery record per sink: the
         same `sinks` for every event, or per event its own `routes[i]`.
@@ -39,6 +41,9 @@ class Inbox(StoreBase):
         (`forwarding`, first attempt, usual lease): the caller hands them to its sinks
         straight from memory, and if it dies they are claimed again when the lease ends.
         An inbox that queues nothing (`_lease` is None) ignores `leased`.
+        `request`, the record of the request that brought the events, is stored in the
+        same commit, with the stored ids as its `event_ids` (an inbox without a requests
+        log ignores it).
         """
         if not events:
             return []
@@ -51,7 +56,7 @@ class Inbox(StoreBase):
             per_event = [tuple(dict.fromkeys(route)) for route in routes]
         lease = self._lease() if leased else None
         return await self._persist(
-            events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease
+            events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease, request=request
         )
 
     def _lease(self) -> float | None:
@@ -67,6 +72,9 @@ class Inbox(StoreBase):
         now: float,
         window: float,
         lease: float | None,
+        *,
+        request: RequestRecord | None = None,
     ) -> list[PersistResult]:
         """Store each new event with a delivery per sink of its route (leased for `lease`
-        seconds when given); a key seen less than `window` seconds ago is a duplicate."""
+        seconds when given); a key seen less than `window` seconds ago is a duplicate.
+        `request` (if any) is stored in the same transaction, listing the stored ids."""

@@ -99,6 +99,89 @@ MIGRATIONS: tuple[Migration, ...] = (
         "events found by their provider event id (dedup key)",
         ("CREATE INDEX events_dedup_key ON events (dedup_key)",),
     ),
+    Migration(
+        5,
+        "the admin side: events by provider ids, source and detail-type; attempts and requests logs",
+        (
+            "ALTER TABLE events ADD COLUMN provider_event_id text",
+            "ALTER TABLE events ADD COLUMN provider_delivery_id text",
+            # Bytewise, like the ids: a detail-type prefix is an index range.
+            'ALTER TABLE events ALTER COLUMN source TYPE text COLLATE "C"',
+            'ALTER TABLE events ALTER COLUMN detail_type TYPE text COLLATE "C"',
+            "CREATE INDEX events_provider_event_id ON events (provider_event_id) "
+            "WHERE provider_event_id IS NOT NULL",
+            "CREATE INDEX events_provider_delivery_id ON events (provider_delivery_id) "
+            "WHERE provider_delivery_id IS NOT NULL",
+            "CREATE INDEX events_source ON events (source, id)",
+            "CREATE INDEX events_detail_type ON events (detail_type, id)",
+            # Delivered is the common, final state: the others are indexed for `state=` lists.
+            "CREATE INDEX deliveries_state ON deliveries (state, event_id) WHERE state <> 'delivered'",
+            # No foreign key: an attempt is logged whatever became of its event meanwhile;
+            # a purge deletes an event's attempts with it.
+            """
+            CREATE TABLE attempts (
+                event_id text COLLATE "C" NOT NULL,
+                sink text COLLATE "C" NOT NULL,
+                attempt integer NOT NULL,
+                at double precision NOT NULL,
+                duration_ms double precision NOT NULL,
+                outcome text NOT NULL,
+                cause text
+            )
+            """,
+            "CREATE INDEX attempts_event ON attempts (event_id, sink, at)",
+            """
+            CREATE TABLE requests (
+                id text COLLATE "C" PRIMARY KEY,
+                received_at double precision NOT NULL,
+                source text COLLATE "C" NOT NULL,
+                status integer NOT NULL,
+                outcome text NOT NULL,
+                cause text,
+                size integer NOT NULL,
+                client text,
+                event_ids text NOT NULL,
+                headers text NOT NULL,
+                body bytea
+            )
+            """,
+            # Rejected ones are what a person looks for; a source's are found by reading newest first.
+            "CREATE INDEX requests_outcome ON requests (outcome, id)",
+        ),
+    ),
+    Migration(
+        6,
+        "discovered schemas and their versions",
+        (
+            """
+            CREATE TABLE schemas (
+                name text COLLATE "C" PRIMARY KEY,
+                source text COLLATE "C" NOT NULL,
+                event_source text NOT NULL,
+                detail_type text NOT NULL,
+                compatibility text NOT NULL,
+                created_at double precision NOT NULL,
+                updated_at double precision NOT NULL,
+                overflow bigint NOT NULL DEFAULT 0,
+                pinned_version integer
+            )
+            """,
+            "CREATE INDEX schemas_source ON schemas (source)",
+            """
+            CREATE TABLE schema_versions (
+                name text COLLATE "C" NOT NULL REFERENCES schemas (name) ON DELETE CASCADE,
+                version integer NOT NULL,
+                content text NOT NULL,
+                created_at double precision NOT NULL,
+                event_count bigint NOT NULL,
+                sample_event_id text NOT NULL,
+                compatible boolean NOT NULL,
+                verdict text NOT NULL,
+                PRIMARY KEY (name, version)
+            )
+            """,
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

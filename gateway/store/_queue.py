@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 from gateway.config import DispatcherSettings
 from gateway.events import Event
 from gateway.store._base import StoreBase
+from gateway.store._records import AttemptOutcome
 
 __all__ = [
     "STATES",
@@ -69,6 +70,15 @@ class Transition:
     cause: str | None
     #: An uncharged retry gives its attempt back, so it never counts against max_attempts.
     refund: bool = False
+    #: Dead because the sink refused it for good (not for running out of budget).
+    permanent: bool = False
+
+    @property
+    def outcome(self) -> AttemptOutcome:
+        """What the attempt came to, as the attempts log records it."""
+        if self.state == "dead":
+            return "permanent" if self.permanent else "dead"
+        return "delivered" if self.state == "delivered" else "retry"
 
 
 class DeliveryQueue(StoreBase):
@@ -91,16 +101,22 @@ class DeliveryQueue(StoreBase):
         return await self._claim(sink, limit, self.clock(), self.delivery_policy.lease_seconds)
 
     async def settle(
-        self, sink: str, claimed: Sequence[Claimed], results: Sequence[Settlement]
+        self,
+        sink: str,
+        claimed: Sequence[Claimed],
+        results: Sequence[Settlement],
+        *,
+        duration: float = 0.0,
     ) -> list[Transition]:
-        """Apply the state machine to what a delivery attempt reported."""
+        """Apply the state machine to what a delivery attempt reported, and record each
+        attempt (it took `duration` seconds) in the attempts log, in the same commit."""
         now = self.clock()
         by_id = {c.event.id: c for c in claimed}
         transitions = []
         for result in results:
             item = by_id[result.event_id]
             transitions.append(self._transition(sink, item, result, now))
-        await self._apply(sink, transitions, now)
+        await self._apply(sink, transitions, now, round(duration * 1000, 3))
         return transitions
 
     def policy(self, sink: str) -> RetryPolicy:
@@ -114,7 +130,7 @@ class DeliveryQueue(StoreBase):
         if result.outcome == "delivered":
             return Transition(item.event.id, item.attempts, "delivered", now, None)
         if result.outcome == "permanent":
-            return Transition(item.event.id, item.attempts, "dead", now, result.cause)
+            return Transition(item.event.id, item.attempts, "dead", now, result.cause, permanent=True)
         policy = self.policy(sink)
         if result.charge and item.attempts >= policy.max_attempts:
             return Transition(item.event.id, item.attempts, "dead", now, f"max_attempts: {result.cause}")
@@ -155,7 +171,11 @@ class DeliveryQueue(StoreBase):
     async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]: ...
 
     @abc.abstractmethod
-    async def _apply(self, sink: str, transitions: Sequence[Transition], now: float) -> None: ...
+    async def _apply(
+        self, sink: str, transitions: Sequence[Transition], now: float, duration_ms: float
+    ) -> None:
+        """Apply `transitions` (each only while its claim is still the one recorded) and
+        log each as an attempt made at `now` that took `duration_ms`."""
 
     @abc.abstractmethod
     async def _release_claims(self, now: float) -> int: ...

@@ -155,7 +155,7 @@ def events_list(  # noqa: PLR0917 - one parameter per option
     "--json", "as_json", is_flag=True, help="Accepted like elsewhere: the event is shown as JSON anyway."
 )
 def events_show(config_path: str | None, reference: str, as_json: bool) -> None:
-    """Show one stored event, its entry and its deliveries, as JSON.
+    """Show one stored event, its entry and its deliveries with every attempt, as JSON.
 
     REFERENCE is an event id, a unique prefix of one, a provider event id (the dedup key,
     e.g. Stripe's evt_…) or a delivery id (EVENT_ID/SINK). A reference that names several
@@ -168,7 +168,9 @@ def events_show(config_path: str | None, reference: str, as_json: bool) -> None:
         if len(found) != 1:
             return found, None
         stored = await store.get_event(found[0].id)
-        return found, None if stored is None else views.event_view(*stored)
+        if stored is None:
+            return found, None
+        return found, views.event_view(*stored, await store.attempts(found[0].id))
 
     candidates, shown = with_store(settings, run)
     if shown is not None:
@@ -265,28 +267,14 @@ def replay(  # noqa: PLR0917 - one parameter per option
     A router among the sinks matches each event against its rules again: the targets of
     the rules it matches receive it, with `replay-name` set.
     """
-    from gateway.router.bus import Bus, replay_route  # noqa: PLC0415 - only this command needs it
+    from gateway.router.bus import plan_replay  # noqa: PLC0415 - only this command needs it
 
     settings = settings_or_exit(config_path)
-    if source is not None and source not in settings.sources:
-        raise click.UsageError(f"no source {source!r} in the configuration")
-    targets = sinks or tuple(sorted({s for src in settings.sources.values() for s in src.sinks}))
-    if source is not None and not sinks:
-        targets = settings.sources[source].sinks
-    unknown = [s for s in targets if s not in settings.sinks and s not in settings.buses]
-    if unknown:
-        raise click.UsageError(f"unknown sink(s): {', '.join(unknown)}")
-    buses = [Bus(t, settings.buses[t]) for t in targets if t in settings.buses]
-    plain = tuple(t for t in targets if t not in settings.buses)
-    if rule is not None:
-        bus_name, _, rule_name = rule.rpartition("/")
-        buses = [b for b in buses if rule_name in b.settings.rules and bus_name in ("", b.name)]
-        if not buses:
-            raise click.UsageError(
-                f"no router rule {rule!r} among the sinks {', '.join(targets) or '(none)'}"
-            )
-        plain, rule = (), rule_name
-    route = replay_route(buses, rule=rule) if buses else None
+    try:
+        plan = plan_replay(settings, source=source, sinks=sinks, rule=rule)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    plain, buses, rule, route = plan.sinks, plan.buses, plan.rule, plan.route
     if buses and name is None:
         name = f"replay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
@@ -303,8 +291,7 @@ def replay(  # noqa: PLR0917 - one parameter per option
 
     count = with_store(settings, run, create=True)
     if as_json:
-        routed = [f"{b.name}/{rule}" if rule else b.name for b in buses]
-        echo_json(views.replay_document(count, name=name, sinks=plain, rules=routed))
+        echo_json(views.replay_document(count, name=name, sinks=plain, rules=plan.rules))
         return
     where = [*plain, *(f"{b.name} (rules{f' {rule}' if rule else ''})" for b in buses)]
     named = f" as {name}" if name else ""

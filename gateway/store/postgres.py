@@ -27,12 +27,14 @@ The schema is created and migrated on `open` (`_pgschema`), unless `create=False
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import orjson
 import psycopg
 import structlog
 from psycopg import errors as pg_errors
@@ -43,17 +45,22 @@ from psycopg_pool import AsyncConnectionPool
 from gateway.errors import StoreError
 from gateway.events import Event, id_floor
 from gateway.store import (
+    AttemptRecord,
     Claimed,
     DeadLetter,
     DeliveryRecord,
     EventQuery,
     EventSummary,
     PersistResult,
+    RequestQuery,
+    RequestRecord,
     State,
     Store,
     Transition,
     event_filters,
+    request_filters,
 )
+from gateway.store._admin import DeadLetterQuery, dead_letter_filters
 from gateway.store._pgschema import schema_exists, upgrade
 
 __all__ = ["PostgresStore"]
@@ -82,8 +89,18 @@ _PERSIST = """
 WITH input AS (
     SELECT * FROM unnest(%(ids)b::text[], %(sources)b::text[], %(keys)b::text[],
                          %(types)b::text[], %(received)b::float8[], %(entries)b::text[],
-                         %(keep)b::float8[], %(seen)b::float8[])
-        WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, keep_until, seen_at, n)
+                         %(keep)b::float8[], %(seen)b::float8[], %(provider_ids)b::text[],
+                         %(provider_deliveries)b::text[])
+        WITH ORDINALITY AS t (id, source, dedup_key, detail_type, received_at, entry, keep_until, seen_at,
+                              provider_event_id, provider_delivery_id, n)
+), logged AS (
+    INSERT INTO requests (id, received_at, source, status, outcome, cause, size, client, event_ids,
+                          headers, body)
+    SELECT * FROM unnest(%(req_ids)s::text[], %(req_at)s::float8[], %(req_sources)s::text[],
+                         %(req_status)s::int4[], %(req_outcomes)s::text[], %(req_causes)s::text[],
+                         %(req_sizes)s::int4[], %(req_clients)s::text[], %(req_events)s::text[],
+                         %(req_headers)s::text[], %(req_bodies)s::bytea[])
+    ON CONFLICT (id) DO NOTHING
 ), won AS (
     INSERT INTO dedup AS d (source, dedup_key, event_id, seen_at)
     SELECT source, dedup_key, id, seen_at FROM input ORDER BY n
@@ -92,8 +109,10 @@ WITH input AS (
         WHERE d.seen_at < excluded.seen_at - %(window)s::float8
     RETURNING d.event_id
 ), stored AS (
-    INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry, keep_until)
-    SELECT i.id, i.source, i.dedup_key, i.detail_type, i.received_at, i.entry, i.keep_until
+    INSERT INTO events (id, source, dedup_key, detail_type, received_at, entry, keep_until,
+                        provider_event_id, provider_delivery_id)
+    SELECT i.id, i.source, i.dedup_key, i.detail_type, i.received_at, i.entry, i.keep_until,
+           i.provider_event_id, i.provider_delivery_id
     FROM input i JOIN won ON won.event_id = i.id ORDER BY i.n
     RETURNING id
 ), queued AS (
@@ -128,13 +147,20 @@ FROM claimed c JOIN events e ON e.id = c.event_id
 ORDER BY c.was_due, c.event_id
 """
 
+# Every attempt is logged, in the same statement (and commit) as its settlement.
 _SETTLE = """
+WITH t AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(states)s::text[], %(due)s::float8[],
+                         %(causes)s::text[], %(refunds)s::int[], %(outcomes)s::text[])
+        AS t (event_id, attempts, state, due_at, cause, refund, outcome)
+), logged AS (
+    INSERT INTO attempts (event_id, sink, attempt, at, duration_ms, outcome, cause)
+    SELECT event_id, %(sink)s, attempts, %(now)s::float8, %(duration)s::float8, outcome, cause FROM t
+)
 UPDATE deliveries d
 SET state = t.state, due_at = t.due_at, last_cause = COALESCE(t.cause, d.last_cause),
     updated_at = %(now)s::float8, attempts = d.attempts - t.refund, claimed_by = NULL
-FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(states)s::text[], %(due)s::float8[],
-            %(causes)s::text[], %(refunds)s::int[])
-    AS t (event_id, attempts, state, due_at, cause, refund)
+FROM t
 WHERE d.event_id = t.event_id AND d.sink = %(sink)s
   AND d.state = 'forwarding' AND d.attempts = t.attempts
 """
@@ -162,11 +188,15 @@ WITH old AS (
 ), keys AS (
     DELETE FROM dedup k USING old
     WHERE k.source = old.source AND k.dedup_key = old.dedup_key AND k.event_id = old.id
+), tries AS (
+    DELETE FROM attempts a USING old WHERE a.event_id = old.id
 )
 DELETE FROM events WHERE id IN (SELECT id FROM old)
 """
 
 _EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
+_SUMMARY_COLUMNS = "id, source, detail_type, dedup_key, received_at, provider_event_id"
+_REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
 
 
 @dataclass(slots=True)
@@ -178,6 +208,7 @@ class _PersistCall:
     now: float
     lease: float | None
     done: asyncio.Future[list[PersistResult]]
+    request: RequestRecord | None = None
 
 
 def _settle_calls(calls: Sequence[_PersistCall], results: Sequence[list[PersistResult]]) -> None:
@@ -299,8 +330,10 @@ class PostgresStore(Store):
         now: float,
         window: float,
         lease: float | None,
+        *,
+        request: RequestRecord | None = None,
     ) -> list[PersistResult]:
-        call = _PersistCall(events, routes, now, lease, asyncio.get_running_loop().create_future())
+        call = _PersistCall(events, routes, now, lease, asyncio.get_running_loop().create_future(), request)
         self._waiting.append(call)
         if len(self._flushers) < PERSIST_STATEMENTS:
             task = asyncio.create_task(self._flush(window))
@@ -346,6 +379,16 @@ class PostgresStore(Store):
             "entries": [e.entry for e in rows],
             "keep": [e.keep_until for e in rows],
             "seen": [call.now for _, _, call in chosen],
+            "provider_ids": [e.provider_event_id for e in rows],
+            "provider_deliveries": [e.provider_delivery_id for e in rows],
+            # Each request lists its own events' ids (corrected below for duplicates).
+            **_request_arrays(
+                [
+                    dataclasses.replace(call.request, event_ids=tuple(e.id for e in call.events))
+                    for call in calls
+                    if call.request is not None
+                ]
+            ),
             "window": window,
             "route_ids": [d[0] for d in deliveries],
             "route_sinks": [d[1] for d in deliveries],
@@ -377,6 +420,15 @@ class PostgresStore(Store):
                         raise StoreError(f"dedup key of event {event.id} vanished while it was stored")
                     found.append(PersistResult(first, duplicate=first != event.id))
                 results.append(found)
+            # A request's record lists its events' ids; a duplicate's is the first one's.
+            corrected = [
+                (orjson.dumps([r.event_id for r in found]).decode(), call.request.id)
+                for call, found in zip(calls, results, strict=True)
+                if call.request is not None and any(r.duplicate for r in found)
+            ]
+            if corrected:
+                async with conn.cursor() as cur:
+                    await cur.executemany("UPDATE requests SET event_ids = %s WHERE id = %s", corrected)
             return results
 
         return await self._run(run)
@@ -390,12 +442,16 @@ class PostgresStore(Store):
 
         return await self._run(run)
 
-    async def _apply(self, sink: str, transitions: Sequence[Transition], now: float) -> None:
+    async def _apply(
+        self, sink: str, transitions: Sequence[Transition], now: float, duration_ms: float
+    ) -> None:
         if not transitions:
             return
         params = {
             "sink": sink,
             "now": now,
+            "duration": duration_ms,
+            "outcomes": [t.outcome for t in transitions],
             "ids": [t.event_id for t in transitions],
             "attempts": [t.attempts for t in transitions],
             "states": [t.state for t in transitions],
@@ -506,19 +562,36 @@ class PostgresStore(Store):
     # -- queries ------------------------------------------------------------------------
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
         async def run(conn: Conn) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
-            cur = await conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", [event_id])  # noqa: S608
+            cur = await conn.execute(
+                f"SELECT {_EVENT_COLUMNS}, provider_event_id, provider_delivery_id "  # noqa: S608
+                "FROM events WHERE id = %s",
+                [event_id],
+            )
             row = await cur.fetchone()
             if row is None:
                 return None
-            return Event(*row), (await _deliveries(conn, [event_id])).get(event_id, ())
+            id_, source, key, type_, at, entry, keep, provider_id, provider_delivery = row
+            event = Event(
+                id_,
+                source,
+                key,
+                type_,
+                at,
+                entry,
+                keep,
+                provider_event_id=provider_id,
+                provider_delivery_id=provider_delivery,
+            )
+            return event, (await _deliveries(conn, [event_id])).get(event_id, ())
 
         return await self._run(run)
 
     async def _list_events(self, query: EventQuery, limit: int) -> list[EventSummary]:
         sql, params = event_filters(
-            "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE true",
+            f"SELECT {_SUMMARY_COLUMNS} FROM events WHERE true",  # noqa: S608
             query,
             mark="%s",
+            like="ILIKE",
         )
 
         async def run(conn: Conn) -> list[EventSummary]:
@@ -526,24 +599,61 @@ class PostgresStore(Store):
             rows = await cur.fetchall()
             records = await _deliveries(conn, [row[0] for row in rows])
             return [
-                EventSummary(id_, source_, type_, key, at, records.get(id_, ()))
-                for id_, source_, type_, key, at in rows
+                EventSummary(id_, source_, type_, key, at, records.get(id_, ()), provider)
+                for id_, source_, type_, key, at, provider in rows
             ]
 
         return await self._run(run)
 
-    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
-        query = (
-            "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
-            "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
+    async def _attempts(self, event_ids: Sequence[str]) -> dict[str, tuple[AttemptRecord, ...]]:
+        async def run(conn: Conn) -> dict[str, tuple[AttemptRecord, ...]]:
+            cur = await conn.execute(
+                "SELECT event_id, sink, attempt, at, duration_ms, outcome, cause FROM attempts "
+                "WHERE event_id = ANY(%s::text[]) ORDER BY event_id, sink, at, attempt",
+                [list(event_ids)],
+            )
+            found: dict[str, list[AttemptRecord]] = {event_id: [] for event_id in event_ids}
+            for event_id, *record in await cur.fetchall():
+                found[event_id].append(AttemptRecord(*record))
+            return {event_id: tuple(records) for event_id, records in found.items()}
+
+        return await self._run(run)
+
+    async def _list_requests(self, query: RequestQuery, limit: int) -> list[RequestRecord]:
+        statement, params = request_filters(
+            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE true",  # noqa: S608
+            query,
+            mark="%s",
         )
-        params: list[Any] = []
-        if sink is not None:
-            query += " AND d.sink = %s"
-            params.append(sink)
+
+        async def run(conn: Conn) -> list[RequestRecord]:
+            cur = await conn.execute(statement + " ORDER BY id DESC LIMIT %s", [*params, limit])
+            return [_request(row) for row in await cur.fetchall()]
+
+        return await self._run(run)
+
+    async def _record_requests(self, records: Sequence[RequestRecord], max_rows: int) -> None:
+        params = _request_arrays(records)
+
+        async def run(conn: Conn) -> None:
+            async with conn.transaction():
+                await conn.execute(_INSERT_REQUESTS, params)
+                await _trim_requests(conn, max_rows)
+
+        await self._run(run)
+
+    async def _purge_requests(self, before: str, max_rows: int) -> int:
+        async def run(conn: Conn) -> int:
+            old = (await conn.execute("DELETE FROM requests WHERE id < %s", [before])).rowcount
+            return old + await _trim_requests(conn, max_rows)
+
+        return await self._run(run)
+
+    async def _list_dead(self, query: DeadLetterQuery, limit: int) -> list[DeadLetter]:
+        sql, params = dead_letter_filters(query, mark="%s")
 
         async def run(conn: Conn) -> list[DeadLetter]:
-            cur = await conn.execute(query + " ORDER BY d.updated_at DESC LIMIT %s", [*params, limit])
+            cur = await conn.execute(sql + " LIMIT %s", [*params, limit])
             return [DeadLetter(*row) for row in await cur.fetchall()]
 
         return await self._run(run)
@@ -575,6 +685,58 @@ class PostgresStore(Store):
             return dict(await cur.fetchall())
 
         return await self._run(run)
+
+
+_INSERT_REQUESTS = """
+INSERT INTO requests (id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body)
+SELECT * FROM unnest(%(req_ids)s::text[], %(req_at)s::float8[], %(req_sources)s::text[],
+                     %(req_status)s::int4[], %(req_outcomes)s::text[], %(req_causes)s::text[],
+                     %(req_sizes)s::int4[], %(req_clients)s::text[], %(req_events)s::text[],
+                     %(req_headers)s::text[], %(req_bodies)s::bytea[])
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+def _request_arrays(records: Sequence[RequestRecord]) -> dict[str, list[Any]]:
+    """The parameters of an `unnest` insert of `records` (`_INSERT_REQUESTS`, `_PERSIST`)."""
+    return {
+        "req_ids": [r.id for r in records],
+        "req_at": [r.received_at for r in records],
+        "req_sources": [r.source for r in records],
+        "req_status": [r.status for r in records],
+        "req_outcomes": [r.outcome for r in records],
+        "req_causes": [r.cause for r in records],
+        "req_sizes": [r.size for r in records],
+        "req_clients": [r.client for r in records],
+        "req_events": [orjson.dumps(r.event_ids).decode() for r in records],
+        "req_headers": [orjson.dumps(r.headers).decode() for r in records],
+        "req_bodies": [r.body for r in records],
+    }
+
+
+async def _trim_requests(conn: Conn, max_rows: int) -> int:
+    """Delete the oldest requests beyond `max_rows`."""
+    cur = await conn.execute("SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET %s", [max_rows])
+    row = await cur.fetchone()
+    if row is None:
+        return 0
+    return (await conn.execute("DELETE FROM requests WHERE id <= %s", [row[0]])).rowcount
+
+
+def _request(row: Sequence[Any]) -> RequestRecord:
+    id_, at, source, status, _outcome, cause, size, client, event_ids, headers, body = row
+    return RequestRecord(
+        id_,
+        at,
+        source,
+        status,
+        cause,
+        size,
+        client,
+        tuple(tuple(pair) for pair in orjson.loads(headers)),
+        tuple(orjson.loads(event_ids)),
+        None if body is None else bytes(body),
+    )
 
 
 async def _deliveries(conn: Conn, event_ids: list[str]) -> dict[str, tuple[DeliveryRecord, ...]]:

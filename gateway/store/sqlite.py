@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import sqlite3
@@ -19,27 +20,62 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from gateway.errors import StoreError
 from gateway.events import Event, id_floor
 from gateway.store import (
+    AttemptRecord,
     Claimed,
     DeadLetter,
     DeliveryRecord,
     EventQuery,
     EventSummary,
     PersistResult,
+    RequestQuery,
+    RequestRecord,
     State,
     Store,
     Transition,
     event_filters,
+    request_filters,
 )
+from gateway.store._admin import DeadLetterQuery, dead_letter_filters
 from gateway.store._groupcommit import Writer
 
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
+#: The version `SCHEMA` creates; a new database then takes the later `MIGRATIONS` too.
+BASE_VERSION = 4
+#: The discovered schemas (`gateway.schemas`): one per (source, detail-type), and its versions.
+_SCHEMA_REGISTRY = """
+CREATE TABLE IF NOT EXISTS schemas (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    event_source TEXT NOT NULL,
+    detail_type TEXT NOT NULL,
+    compatibility TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    overflow INTEGER NOT NULL DEFAULT 0,
+    pinned_version INTEGER
+);
+CREATE INDEX IF NOT EXISTS schemas_source ON schemas (source);
+CREATE TABLE IF NOT EXISTS schema_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    event_count INTEGER NOT NULL,
+    sample_event_id TEXT NOT NULL,
+    compatible INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+"""
 # Statements are separated by ";" (and no comment holds one).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,6 +125,47 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     3: ("ALTER TABLE events ADD COLUMN enriched_at REAL",),
     4: ("CREATE INDEX IF NOT EXISTS events_dedup_key ON events (dedup_key)",),
+    # The admin side: events found by the provider's ids and listed by source or
+    # detail-type newest first; the attempts log; the requests log.
+    5: (
+        "ALTER TABLE events ADD COLUMN provider_event_id TEXT",
+        "ALTER TABLE events ADD COLUMN provider_delivery_id TEXT",
+        "CREATE INDEX events_provider_event_id ON events (provider_event_id) "
+        "WHERE provider_event_id IS NOT NULL",
+        "CREATE INDEX events_provider_delivery_id ON events (provider_delivery_id) "
+        "WHERE provider_delivery_id IS NOT NULL",
+        "CREATE INDEX events_source ON events (source, id)",
+        "CREATE INDEX events_detail_type ON events (detail_type, id)",
+        # Delivered is the common, final state: the others are indexed for `state=` lists.
+        "CREATE INDEX deliveries_state ON deliveries (state, event_id) WHERE state != 'delivered'",
+        """CREATE TABLE attempts (
+            event_id TEXT NOT NULL,
+            sink TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            at REAL NOT NULL,
+            duration_ms REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            cause TEXT
+        )""",
+        "CREATE INDEX attempts_event ON attempts (event_id, sink, at)",
+        """CREATE TABLE requests (
+            id TEXT PRIMARY KEY,
+            received_at REAL NOT NULL,
+            source TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            cause TEXT,
+            size INTEGER NOT NULL,
+            client TEXT,
+            event_ids TEXT NOT NULL,
+            headers TEXT NOT NULL,
+            body BLOB
+        )""",
+        # Rejected ones are what a person looks for; a source's are found by reading newest first.
+        "CREATE INDEX requests_outcome ON requests (outcome, id)",
+    ),
+    # The discovered schemas (`gateway.schemas`).
+    6: tuple(s for s in _SCHEMA_REGISTRY.split(";") if s.strip()),
 }
 
 
@@ -139,15 +216,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-        elif version > SCHEMA_VERSION:
+            version = BASE_VERSION
+        if version > SCHEMA_VERSION:
             raise StoreError(
                 f"the database is at schema version {version}, newer than this hookgate "
                 f"knows ({SCHEMA_VERSION}): upgrade hookgate"
             )
-        else:
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[step]:
-                    conn.execute(statement)
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -160,7 +237,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 _PURGE_CHUNK = 1000
+#: A detail-type prefix with at least this many events is matched reading newest first.
+_DENSE_PREFIX = 2000
 _EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
+_SUMMARY_COLUMNS = "id, source, detail_type, dedup_key, received_at, provider_event_id"
+_INSERTED_COLUMNS = f"{_EVENT_COLUMNS}, provider_event_id, provider_delivery_id"
+_REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
 _ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-parameter limit
 # The multi-row statements below are built from placeholders only; values are always bound.
 
@@ -172,6 +254,7 @@ class _Persist:
     now: float
     window: float
     lease: float | None
+    request: RequestRecord | None = None
 
 
 def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[PersistResult]]:
@@ -198,8 +281,8 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
     fresh = [r for r in rows if r[0].id in stored]
     for chunk in _chunks(fresh, _ROWS_PER_STATEMENT):
         conn.execute(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES "  # noqa: S608
-            + ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+            f"INSERT INTO events ({_INSERTED_COLUMNS}) VALUES "  # noqa: S608
+            + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
             [v for ev, _ in chunk for v in _event_row(ev)],
         )
     # A delivery is pending, or already leased to the caller (first attempt under way).
@@ -228,11 +311,74 @@ def _persist_many(conn: sqlite3.Connection, calls: list[_Persist]) -> list[list[
             ).fetchone()
             call_results.append(PersistResult(first, duplicate=True))
         results.append(call_results)
+    recorded = [
+        dataclasses.replace(call.request, event_ids=tuple(r.event_id for r in found))
+        for call, found in zip(calls, results, strict=True)
+        if call.request is not None
+    ]
+    if recorded:
+        _insert_requests(conn, recorded)
     return results
 
 
 def _event_row(ev: Event) -> tuple[Any, ...]:
-    return (ev.id, ev.source, ev.dedup_key, ev.detail_type, ev.received_at, ev.entry, ev.keep_until)
+    return (
+        ev.id,
+        ev.source,
+        ev.dedup_key,
+        ev.detail_type,
+        ev.received_at,
+        ev.entry,
+        ev.keep_until,
+        ev.provider_event_id,
+        ev.provider_delivery_id,
+    )
+
+
+def _insert_requests(conn: sqlite3.Connection, records: Sequence[RequestRecord]) -> None:
+    conn.executemany(
+        f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        [
+            (
+                r.id,
+                r.received_at,
+                r.source,
+                r.status,
+                r.outcome,
+                r.cause,
+                r.size,
+                r.client,
+                orjson.dumps(r.event_ids).decode(),
+                orjson.dumps(r.headers).decode(),
+                r.body,
+            )
+            for r in records
+        ],
+    )
+
+
+def _trim_requests(conn: sqlite3.Connection, max_rows: int) -> int:
+    """Delete the oldest requests beyond `max_rows`."""
+    row = conn.execute("SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?", (max_rows,)).fetchone()
+    if row is None:
+        return 0
+    return conn.execute("DELETE FROM requests WHERE id <= ?", (row[0],)).rowcount
+
+
+def _request(row: Sequence[Any]) -> RequestRecord:
+    id_, at, source, status, _outcome, cause, size, client, event_ids, headers, body = row
+    return RequestRecord(
+        id_,
+        at,
+        source,
+        status,
+        cause,
+        size,
+        client,
+        tuple(tuple(pair) for pair in orjson.loads(headers)),
+        tuple(orjson.loads(event_ids)),
+        body,
+    )
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:
@@ -301,10 +447,14 @@ class SQLiteStore(Store):
         now: float,
         window: float,
         lease: float | None,
+        *,
+        request: RequestRecord | None = None,
     ) -> list[PersistResult]:
         if self._writer is None:
             raise StoreError("store is not open")
-        return await self._writer.submit_batched(_persist_many, _Persist(events, routes, now, window, lease))
+        return await self._writer.submit_batched(
+            _persist_many, _Persist(events, routes, now, window, lease, request)
+        )
 
     async def _claim(self, sink: str, limit: int, now: float, lease: float) -> list[Claimed]:
         def run(conn: sqlite3.Connection) -> list[Claimed]:
@@ -325,8 +475,15 @@ class SQLiteStore(Store):
 
         return await self._run(run)
 
-    async def _apply(self, sink: str, transitions: Sequence[Transition], now: float) -> None:
+    async def _apply(
+        self, sink: str, transitions: Sequence[Transition], now: float, duration_ms: float
+    ) -> None:
         def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO attempts (event_id, sink, attempt, at, duration_ms, outcome, cause) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(t.event_id, sink, t.attempts, now, duration_ms, t.outcome, t.cause) for t in transitions],
+            )
             conn.executemany(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_cause = COALESCE(?, last_cause), "
                 "updated_at = ?, attempts = attempts - ? "
@@ -429,6 +586,7 @@ class SQLiteStore(Store):
                 (id_floor(before), now, _PURGE_CHUNK),
             ).fetchall()
             conn.executemany("DELETE FROM deliveries WHERE event_id = ?", [(r[0],) for r in rows])
+            conn.executemany("DELETE FROM attempts WHERE event_id = ?", [(r[0],) for r in rows])
             conn.executemany("DELETE FROM events WHERE id = ?", [(r[0],) for r in rows])
             conn.executemany(
                 "DELETE FROM dedup WHERE source = ? AND dedup_key = ? AND event_id = ?",
@@ -447,41 +605,91 @@ class SQLiteStore(Store):
     async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
         def run(conn: sqlite3.Connection) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
             row = conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608
+                f"SELECT {_INSERTED_COLUMNS} FROM events WHERE id = ?",  # noqa: S608
                 (event_id,),
             ).fetchone()
             if row is None:
                 return None
-            return Event(*row), _deliveries(conn, event_id)
+            return _stored_event(row), _deliveries(conn, event_id)
 
         return await self._read(run)
 
     async def _list_events(self, query: EventQuery, limit: int) -> list[EventSummary]:
         def run(conn: sqlite3.Connection) -> list[EventSummary]:
+            prefix = query.detail_type_prefix
+            many = False
+            if prefix:
+                # SQLite cannot size a prefix's range: the index counts it first. None: the
+                # answer is known. Few: through the index, sorted. Many: newest first,
+                # filtered, which finds a page soon.
+                (found,) = conn.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM events WHERE detail_type >= ? AND detail_type < ? "
+                    "LIMIT ?)",
+                    (prefix, prefix + "\U0010ffff", _DENSE_PREFIX),
+                ).fetchone()
+                if not found:
+                    return []
+                many = found >= _DENSE_PREFIX
             sql, params = event_filters(
-                "SELECT id, source, detail_type, dedup_key, received_at FROM events WHERE 1 = 1",
+                f"SELECT {_SUMMARY_COLUMNS} FROM events WHERE 1 = 1",  # noqa: S608
                 query,
                 mark="?",
+                scan_prefix=many,
             )
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
             return [
-                EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_))
-                for id_, source_, type_, key, at in rows.fetchall()
+                EventSummary(id_, source_, type_, key, at, _deliveries(conn, id_), provider)
+                for id_, source_, type_, key, at, provider in rows.fetchall()
             ]
 
         return await self._read(run)
 
-    async def list_dead(self, *, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
+    async def _attempts(self, event_ids: Sequence[str]) -> dict[str, tuple[AttemptRecord, ...]]:
+        def run(conn: sqlite3.Connection) -> dict[str, tuple[AttemptRecord, ...]]:
+            found: dict[str, list[AttemptRecord]] = {}
+            for event_id in event_ids:
+                rows = conn.execute(
+                    "SELECT sink, attempt, at, duration_ms, outcome, cause FROM attempts "
+                    "WHERE event_id = ? ORDER BY sink, at, rowid",
+                    (event_id,),
+                )
+                found[event_id] = [AttemptRecord(*row) for row in rows.fetchall()]
+            return {event_id: tuple(records) for event_id, records in found.items()}
+
+        return await self._read(run)
+
+    async def _list_requests(self, query: RequestQuery, limit: int) -> list[RequestRecord]:
+        sql, params = request_filters(
+            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE 1 = 1",  # noqa: S608
+            query,
+            mark="?",
+        )
+
+        def run(conn: sqlite3.Connection) -> list[RequestRecord]:
+            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+            return [_request(row) for row in rows]
+
+        return await self._read(run)
+
+    async def _record_requests(self, records: Sequence[RequestRecord], max_rows: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            _insert_requests(conn, records)
+            _trim_requests(conn, max_rows)
+
+        await self._run(run)
+
+    async def _purge_requests(self, before: str, max_rows: int) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            old = conn.execute("DELETE FROM requests WHERE id < ?", (before,)).rowcount
+            return old + _trim_requests(conn, max_rows)
+
+        return await self._run(run)
+
+    async def _list_dead(self, query: DeadLetterQuery, limit: int) -> list[DeadLetter]:
+        sql, params = dead_letter_filters(query, mark="?")
+
         def run(conn: sqlite3.Connection) -> list[DeadLetter]:
-            sql = (
-                "SELECT e.id, e.source, e.detail_type, d.sink, d.attempts, d.last_cause, e.received_at, "
-                "d.updated_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'"
-            )
-            params: list[Any] = []
-            if sink is not None:
-                sql += " AND d.sink = ?"
-                params.append(sink)
-            rows = conn.execute(sql + " ORDER BY d.updated_at DESC LIMIT ?", [*params, limit])
+            rows = conn.execute(sql + " LIMIT ?", [*params, limit])
             return [DeadLetter(*row) for row in rows.fetchall()]
 
         return await self._read(run)
@@ -510,6 +718,22 @@ class SQLiteStore(Store):
             return dict(rows.fetchall())
 
         return await self._read(run)
+
+
+def _stored_event(row: Sequence[Any]) -> Event:
+    """An event read with `_INSERTED_COLUMNS`."""
+    id_, source, key, type_, at, entry, keep, provider_id, provider_delivery = row
+    return Event(
+        id_,
+        source,
+        key,
+        type_,
+        at,
+        entry,
+        keep,
+        provider_event_id=provider_id,
+        provider_delivery_id=provider_delivery,
+    )
 
 
 def _deliveries(conn: sqlite3.Connection, event_id: str) -> tuple[DeliveryRecord, ...]:

@@ -187,6 +187,11 @@ def test_the_wheel_has_complete_metadata_entry_points_and_package_data(dist: Pat
     expected = {"gateway/py.typed", "connectors/py.typed"}
     expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "gateway" / "schema").glob("*.json")}
     expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "gateway").rglob("*.py")}
+    console = ROOT / "gateway" / "console"  # the web console's templates, style sheet, script and hints
+    expected |= {
+        p.relative_to(ROOT).as_posix() for p in console.rglob("*") if p.suffix in (".html", ".css", ".js")
+    }
+    expected.add("gateway/console/hints.json")
     expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "connectors").rglob("*.py")}
     assert expected <= set(names), sorted(expected - set(names))
     assert not [n for n in names if n.startswith(("tests/", "bench/", "examples/"))]

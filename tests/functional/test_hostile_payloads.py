@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from gateway.app import create_app
 from gateway.config import Settings, parse_settings
 from gateway.sinks import MemorySink
+from gateway.store import EventQuery
 from tests.helpers.edge import ARRIVAL, STRIPE_SECRET, Edge
 from tests.unit._fakes import FakeClock
 from tests.unit._postgres import postgres_schema
@@ -43,6 +44,8 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
                 "payments": {"connector": "stripe", "secrets": [STRIPE_SECRET], "detail_format": "payload"},
             },
             "sinks": {"mem": {"type": "memory"}},
+            # On: the requests log keeps every request, an unknown source's name included.
+            "admin": {"tokens": [{"name": "ops", "token": "admin-token-0123456789abcdef", "role": "admin"}]},
         }
         yield parse_settings(raw, env={})
 
@@ -97,6 +100,28 @@ async def test_a_nul_in_the_dedup_key_is_stored_and_still_deduplicates(edge: Edg
     assert again.json()["status"] == "duplicate"
     other = text('"evt_\\u0000abd"', '{"id": "in_1"}')
     assert (await edge.post("stripe", other, edge.sign(other))).json()["status"] == "accepted"
+
+
+@pytest.mark.parametrize("key", ["evt_\x00abc", "evt_\udc00"])
+async def test_an_event_whose_provider_id_no_store_holds_is_found_by_that_id(edge: Edge, key: str) -> None:
+    body = text(json.dumps(key), '{"id": "in_1"}')
+    [event_id] = (await edge.post("stripe", body, edge.sign(body))).json()["event_ids"]
+    found = await edge.store.search_events(EventQuery(provider_event_id=key))
+    assert [summary.id for summary in found.items] == [event_id]
+    assert [summary.id for summary in await edge.store.find_events(key)] == [event_id]
+    other = await edge.store.search_events(EventQuery(provider_event_id=key[:-1]))
+    assert other.items == []
+
+
+async def test_an_unknown_source_named_with_a_nul_is_kept_in_the_requests_log(edge: Edge) -> None:
+    response = await edge.client.post("/webhooks/%00evil", content=b"{}")
+    assert response.status_code == 404
+    requests = edge.gateway.requests
+    assert requests is not None
+    assert await requests.flush() == 1
+    [record] = (await edge.store.list_requests(source="\x00evil")).items
+    assert (record.status, record.cause) == (404, "unknown_source")
+    assert record.source.startswith("sha256:")
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 fixtures, and no test module imports another.
 
 * `aws`: a local moto server, an offline AWS environment, Lambda events and invocations;
+* `aws_stub`: a local server for the AWS operations moto does not answer here, from
+  botocore's service models (Lambda's `Invoke`, Step Functions' `StartSyncExecution`);
 * `deploy`: the deployment files read as the tests check them;
 * `edge`: the ASGI app in-process and what the functional tests send it;
 * `eventbridge`: a fake EventBridge (and S3) behind the real botocore client;

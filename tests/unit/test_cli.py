@@ -114,7 +114,15 @@ def test_events_list_json_is_one_document_with_deliveries_nested(stored: Stored)
     rows = document["events"]
     assert [row["id"] for row in rows] == [stored.failed.id, stored.push.id, stored.paid.id]
     failed = rows[0]
-    assert set(failed) == {"id", "source", "detail_type", "dedup_key", "received_at", "deliveries"}
+    assert set(failed) == {
+        "id",
+        "source",
+        "detail_type",
+        "dedup_key",
+        "provider_event_id",
+        "received_at",
+        "deliveries",
+    }
     assert (failed["source"], failed["detail_type"], failed["dedup_key"]) == (
         "stripe",
         "invoice.payment_failed",
@@ -128,6 +136,7 @@ def test_events_list_json_is_one_document_with_deliveries_nested(stored: Stored)
         "archive",
         "dead",
     )
+    assert delivery["status"] == "dead"
     assert (delivery["attempts"], delivery["last_cause"]) == (1, "http_410")
     assert RFC3339.fullmatch(delivery["due_at"])
     assert RFC3339.fullmatch(delivery["updated_at"])
@@ -185,11 +194,17 @@ def test_events_show_accepts_an_id_a_prefix_a_provider_id_or_a_delivery_id(
     assert shown["event"] == json.loads(event.entry)
     assert shown["archived_until"] is None
     assert [d["id"] for d in shown["deliveries"]] == [f"{event.id}/archive"]
+    # Every attempt, as the admin API shows it: the one that was refused for good.
+    [attempt] = shown["deliveries"][0].pop("attempt_log")
+    assert (attempt["attempt"], attempt["outcome"], attempt["cause"]) == (1, "permanent", "http_410")
+    assert RFC3339.fullmatch(attempt["at"])
     # The summary's fields, under the same names as in a list.
     [listed] = stored.json("events", "list", "--state", "dead")["events"]
     assert {key: shown[key] for key in listed} == listed
     # Without --json: the same document.
-    assert json.loads(stored.run("events", "show", given).stdout) == shown
+    again = json.loads(stored.run("events", "show", given).stdout)
+    assert again["deliveries"][0].pop("attempt_log") == [attempt]
+    assert again == shown
 
 
 def test_events_show_of_an_ambiguous_prefix_lists_the_candidates(stored: Stored) -> None:

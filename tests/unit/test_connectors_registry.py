@@ -49,6 +49,20 @@ class BadOptionsConnector(Connector):
         return SignedDelivery(body)
 
 
+class FutureConnector(Connector):
+    name = "future"
+    api_version = 2
+
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        return None
+
+    def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+        return []
+
+    def sign(self, body: bytes, now: float) -> SignedDelivery:
+        return SignedDelivery(body)
+
+
 FAKES = {
     "missing-module": ("hookgate_no_such_module:Connector", "cannot import"),
     "missing-attr": ("connectors.stripe:NoSuchConnector", "cannot import"),
@@ -57,16 +71,17 @@ FAKES = {
     "renamed": ("connectors.stripe:StripeConnector", "declares name 'stripe'"),
     "half": (f"{__name__}:HalfConnector", "does not implement sign"),
     "bad-options": (f"{__name__}:BadOptionsConnector", "Options must subclass"),
+    "future": (f"{__name__}:FutureConnector", "written for connector API 2; this hookgate provides API 1"),
 }
 
 
 @pytest.fixture
 def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     eps = {name: EntryPoint(name, value, _registry.ENTRY_POINT_GROUP) for name, (value, _) in FAKES.items()}
-    monkeypatch.setattr(_registry, "_entry_points", lambda: eps)
-    _registry.load.cache_clear()
+    monkeypatch.setitem(_registry.CONNECTORS.__dict__, "_entry_points", eps)
+    _registry.CONNECTORS.load.cache_clear()
     yield
-    _registry.load.cache_clear()
+    _registry.refresh()
 
 
 @pytest.mark.parametrize("name", sorted(FAKES))
@@ -83,3 +98,36 @@ def test_unknown_connector_lists_the_installed_ones() -> None:
         connectors.load("no-such-connector")
     assert exc.value.plugin == "no-such-connector"
     assert "stripe" in str(exc.value)
+
+
+def test_the_options_model_comes_from_the_type_argument() -> None:
+    from connectors.shopify import ShopifyConnector, ShopifyOptions  # noqa: PLC0415
+    from connectors.svix import SvixConnector, SvixOptions  # noqa: PLC0415
+    from connectors.toolkit import BodyHmacConnector  # noqa: PLC0415
+
+    assert ShopifyConnector.Options is ShopifyOptions
+    assert SvixConnector.Options is SvixOptions  # a generic base: its bound
+    assert BodyHmacConnector.Options is connectors.SecretsOptions
+    connector = ShopifyConnector.from_config({"secrets": ["s"]})
+    assert isinstance(connector.options, ShopifyOptions)
+    with pytest.raises(TypeError, match="needs ShopifyOptions"):
+        ShopifyConnector(connectors.SecretsOptions(secrets=["s"]))  # type: ignore[arg-type]
+
+
+def test_an_explicit_options_model_still_counts() -> None:
+    """Plugins written before the type argument set `Options` themselves."""
+
+    class Legacy(Connector):
+        name = "legacy"
+        Options = connectors.SecretsOptions
+
+        def verify(self, request: WebhookRequest, now: float) -> None:
+            return None
+
+        def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
+            return []
+
+        def sign(self, body: bytes, now: float) -> SignedDelivery:
+            return SignedDelivery(body)
+
+    assert Legacy.from_config({"secrets": "s"}).options == connectors.SecretsOptions(secrets=["s"])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from connectors import MalformedPayloadError
 from connectors._base import parse_json
-from connectors._util import hmac_digest
+from connectors.toolkit import hmac_digest
 
 from ._support import FUZZ
 

@@ -240,8 +240,10 @@ class ObservedStore(SQLiteStore):
             self.changed.notify_all()
         return claimed
 
-    async def settle(self, sink: str, claimed: Sequence[Claimed], results: Sequence[Settlement]) -> list[Any]:
-        transitions = await super().settle(sink, claimed, results)
+    async def settle(
+        self, sink: str, claimed: Sequence[Claimed], results: Sequence[Settlement], *, duration: float = 0.0
+    ) -> list[Any]:
+        transitions = await super().settle(sink, claimed, results, duration=duration)
         async with self.changed:
             self.settled.extend(r.event_id for r in results)
             self.changed.notify_all()

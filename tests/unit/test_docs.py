@@ -14,11 +14,13 @@ import pytest
 from pydantic import BaseModel
 
 import connectors
+from gateway.admin.config import AdminSettings
 from gateway.cli import main
 from gateway.config import DispatcherSettings, ServerSettings, SourceSettings, StoreSettings
 from gateway.observability import Metrics
 from gateway.router.rules import TargetSettings
 from gateway.router.targets import target_types
+from gateway.schemas import SchemaSettings
 from gateway.secrets import REFERENCE_FORMS
 from gateway.sinks import sink_types
 
@@ -62,6 +64,8 @@ def test_ci_runs_the_readme_test_command() -> None:
         ("[store]", StoreSettings),
         ("[dispatcher]", DispatcherSettings),
         ("[sources.NAME]", SourceSettings),
+        ("[admin]", AdminSettings),
+        ("[schemas]", SchemaSettings),
     ],
 )
 def test_every_setting_is_documented(section: str, model: type[BaseModel]) -> None:
@@ -161,7 +165,7 @@ def test_every_serve_option_is_in_the_readme() -> None:
                 assert f"[{option}" in README or f"{option} " in README, f"serve {option} is not in README.md"
 
 
-@pytest.mark.parametrize("module", ["connectors", "gateway"])
+@pytest.mark.parametrize("module", ["connectors", "connectors.toolkit", "gateway"])
 def test_public_api_is_deliberate(module: str) -> None:
     mod = importlib.import_module(module)
     exported = mod.__all__

@@ -43,7 +43,7 @@ from gateway.store import (
     open_store,
 )
 from gateway.store.postgres import PostgresStore
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 from ._fakes import FakeClock, make_event
 from ._postgres import postgres_schema
@@ -520,6 +520,37 @@ async def test_too_old_to_retry_is_dead_lettered(stores: StoreFactory, clock: Fa
     assert [d.event_id for d in await store.list_dead()] == [old.id]
 
 
+async def test_dead_letters_are_filtered_and_paged_newest_first(store: Store, clock: FakeClock) -> None:
+    stripe = [make_event(at=clock.now) for _ in range(3)]
+    github = make_event(at=clock.now, source="github")
+    await store.persist([*stripe, github], ["a", "b"])
+    started = clock.now
+    for sink in ("a", "b"):
+        clock.advance(10)
+        cause = "http_500: boom" if sink == "a" else "rejected: 400_bad%"
+        await settle_all(store, await store.claim(sink, 10), "permanent", cause, sink=sink)
+    every = await store.list_dead()
+    assert len(every) == 8
+    assert [d.sink for d in every] == ["b"] * 4 + ["a"] * 4  # the newest failures first
+    assert {d.event_id for d in await store.list_dead(source="github")} == {github.id}
+    assert {d.sink for d in await store.list_dead(cause="http_5")} == {"a"}
+    assert len(await store.list_dead(cause="rejected: 400_bad%")) == 4  # LIKE's wildcards are literal
+    assert await store.list_dead(cause="rejected: 400xbad") == []
+    assert {d.sink for d in await store.list_dead(since=started + 15)} == {"b"}
+    assert {d.sink for d in await store.list_dead(until=started + 15)} == {"a"}
+    pages: list[list[tuple[str, str]]] = []
+    before = None
+    while True:
+        page = await store.list_dead(limit=3, before=before)
+        if not page:
+            break
+        pages.append([(d.event_id, d.sink) for d in page])
+        last = page[-1]
+        before = (last.updated_at, last.event_id, last.sink)
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert [pair for p in pages for pair in p] == [(d.event_id, d.sink) for d in every]
+
+
 # -- the admin side: operations ------------------------------------------------------------
 
 
@@ -989,7 +1020,7 @@ async def test_a_version_1_sqlite_database_is_migrated_in_place(sqlite_url: str,
     conn.close()
     store = await StoreFactory({"url": sqlite_url}, clock)()
     try:
-        assert await store.schema_version() == 4
+        assert await store.schema_version() == SCHEMA_VERSION
         [claimed] = await store.claim("a", 10)
         assert claimed.event == old
         assert [s.id for s in await store.list_events(dedup_key=old.dedup_key)] == [old.id]

@@ -5,6 +5,11 @@
     jsonl         a file of JSON lines, fsynced before reporting
     eventbridge   another EventBridge bus (gets the event itself, never a transformed input)
     sqs           an SQS queue (standard or FIFO)
+    sns           an SNS topic (standard or FIFO)
+    kinesis       a Kinesis data stream (partition key from the event)
+    stepfunctions a Step Functions state machine (an execution per event)
+    lambda        a Lambda function, invoked asynchronously
+    cloudwatch-logs  a CloudWatch Logs log group
 
 A target looks like a sink: `send` takes a batch of `Delivery` (the stored event and the
 body the rule rendered for this target) and reports one outcome per delivery, in order:
@@ -24,11 +29,21 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
+from connectors import PluginRegistry
 from gateway.errors import HookgateError
 from gateway.events import Event
 from gateway.sinks import Outcome
 
-__all__ = ["Delivery", "PermanentError", "Target", "TargetOptions", "target_types"]
+__all__ = [
+    "TARGETS",
+    "TARGET_ENTRY_POINT_GROUP",
+    "Delivery",
+    "PermanentError",
+    "Target",
+    "TargetOptions",
+    "target_type",
+    "target_types",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,8 @@ class Target(abc.ABC):
 
     kind: ClassVar[str]
     Options: ClassVar[type[TargetOptions]] = TargetOptions
+    #: Human summary shown by `hookgate targets`.
+    summary: ClassVar[str] = ""
     max_batch: int = 10
     #: False: the target gets the event itself, never a transformed input (EventBridge bus targets)
     transforms_input: ClassVar[bool] = True
@@ -84,10 +101,28 @@ class Target(abc.ABC):
         """Deliver a batch; return one outcome per delivery, in order."""
 
 
-def target_types() -> dict[str, type[Target]]:
-    """Target types by their `type = "…"` name in configuration."""
-    from gateway.router.targets._aws import EventBridgeTarget, SqsTarget  # noqa: PLC0415 - import on use
-    from gateway.router.targets._http import HttpTarget  # noqa: PLC0415 - httpx loads with the first router
-    from gateway.router.targets._local import CallableTarget, JsonlTarget  # noqa: PLC0415
+#: The entry-point group of target types, built-in or plugin (`type = "…"` in a rule's
+#: `[[…targets]]` is the entry-point name). A type is imported only when a rule uses it.
+TARGET_ENTRY_POINT_GROUP = "hookgate.targets"
 
-    return {cls.kind: cls for cls in (HttpTarget, CallableTarget, JsonlTarget, EventBridgeTarget, SqsTarget)}
+
+def _check_target(cls: type[Target]) -> str | None:
+    options: object = cls.Options  # a plugin may set anything there
+    if not (isinstance(options, type) and issubclass(options, TargetOptions)):
+        return "Options must subclass gateway.router.targets.TargetOptions"
+    return None
+
+
+TARGETS: PluginRegistry[Target] = PluginRegistry(
+    TARGET_ENTRY_POINT_GROUP, Target, kind="target", name_attribute="kind", check=_check_target
+)
+
+
+def target_type(kind: str) -> type[Target]:
+    """The target class of `type = kind` (`connectors.PluginError` when there is none)."""
+    return TARGETS.load(kind)
+
+
+def target_types() -> dict[str, type[Target]]:
+    """Every target type by its `type = "…"` name."""
+    return {kind: target_type(kind) for kind in TARGETS.available()}

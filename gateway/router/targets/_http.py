@@ -25,6 +25,7 @@ class HttpTarget(Target):
     """Sends each delivery's input in an HTTP request; see `gateway.sinks.http`."""
 
     kind = "http"
+    summary = "an API destination: POSTs the rule's input to a URL"
     Options: ClassVar[type[TargetOptions]] = HttpOptions
     options: HttpOptions
 

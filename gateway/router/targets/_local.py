@@ -69,6 +69,7 @@ class CallableTarget(Target):
     """Calls a function with each delivery's input; see the module docstring."""
 
     kind = "callable"
+    summary = "calls a Python function in this process"
     Options: ClassVar[type[TargetOptions]] = CallableOptions
     options: CallableOptions
 
@@ -118,6 +119,7 @@ class JsonlTarget(Target):
     """Appends each delivery's input as one line of JSON; see the module docstring."""
 
     kind = "jsonl"
+    summary = "appends the rule's input as a JSON line to a file"
     Options: ClassVar[type[TargetOptions]] = JsonlTargetOptions
     options: JsonlTargetOptions
     max_batch = 500

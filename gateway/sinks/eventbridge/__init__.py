@@ -253,6 +253,7 @@ class EventBridgeSink(Sink):
     """Forwards events to an EventBridge bus with PutEvents; see the module docstring."""
 
     kind = "eventbridge"
+    summary = "puts events on an Amazon EventBridge bus (PutEvents)"
     Options: ClassVar[type[SinkOptions]] = EventBridgeOptions
     options: EventBridgeOptions
 

@@ -21,7 +21,7 @@ from gateway.events import Event
 from gateway.router.bus import Bus, replay_route, route_events
 from gateway.router.cli import match_event_pattern, rules
 from gateway.router.rules import BusSettings
-from gateway.sinks import SINK_TYPES, Sink
+from gateway.sinks import SINKS, Sink
 from gateway.store import RetryPolicy
 
 from .._fakes import make_event
@@ -90,7 +90,7 @@ def test_a_bus_is_configured_beside_the_sinks_not_as_one() -> None:
     assert list(loaded.buses) == ["bus"]
     assert loaded.buses["bus"].archive is not None
     assert loaded.sources["stripe"].sinks == ("archive", "bus", "copy")  # every one, in the file's order
-    assert "router" not in SINK_TYPES
+    assert "router" not in SINKS.available()
     with pytest.raises(ConfigError, match=r"known: eventbridge, .*router") as info:
         settings({"type": "fax"})
     assert info.value.key == "sinks.bus.type"

@@ -481,7 +481,19 @@ async def test_eventbridge_target_puts_the_event_itself_on_a_bus(aws: LocalAws, 
 
 def test_every_target_type_is_registered_with_its_options() -> None:
     types = target_types()
-    assert sorted(types) == ["callable", "eventbridge", "http", "jsonl", "sqs"]
+    assert sorted(types) == [
+        "bus",
+        "callable",
+        "cloudwatch-logs",
+        "eventbridge",
+        "http",
+        "jsonl",
+        "kinesis",
+        "lambda",
+        "sns",
+        "sqs",
+        "stepfunctions",
+    ]
     for kind, cls in types.items():
         assert cls.kind == kind
         assert cls.Options.model_config.get("extra") == "forbid"

@@ -1,4 +1,4 @@
-"""HTTP Basic credentials for connectors that accept them (private: not part of the plugin API).
+"""HTTP Basic credentials for connectors that accept them.
 
 Adyen and Mailgun can require Basic auth on top of their signatures; Freshdesk (and the
 connectors built on it: Freshservice, shared-secret) can only authenticate with it. Each
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pydantic import SecretStr
 
 from connectors._base import VerificationError, WebhookRequest, secret_values
-from connectors._util import any_match, to_bytes
+from connectors.toolkit.digests import any_match, to_bytes
 
 __all__ = ["basic_authorization", "check_basic_auth", "check_optional_pair"]
 

@@ -1,4 +1,4 @@
-"""Timestamps in signed headers, and the replay window (private: not part of the plugin API).
+"""Timestamps in signed headers, and the replay window.
 
 Every parser reads one header value and fails closed: anything it cannot read exactly
 becomes `VerificationError("malformed_timestamp")`, never a `ValueError` or an

@@ -1,4 +1,4 @@
-"""Private base of the connectors whose signature is one header over the raw body.
+"""`BodyHmacConnector`: the base of connectors whose signature is one header over the raw body.
 
 Shopify, Intercom, Linear, Typeform, PagerDuty, Sentry and Bitbucket all send
 `<prefix><HMAC(secret, raw body)>` in one header and differ only in the header name, the
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from typing_extensions import TypeVar
+
 from connectors._base import (
     Connector,
     SecretsOptions,
@@ -23,12 +25,18 @@ from connectors._base import (
     WebhookRequest,
     secret_values,
 )
-from connectors._util import check_hmac, encode_digest, hmac_digest, prefixed_signatures
+from connectors.toolkit.digests import check_hmac, encode_digest, hmac_digest
+from connectors.toolkit.signature_headers import prefixed_signatures
 
-__all__ = ["BodyHmacConnector"]
+__all__ = ["BodyHmacConnector", "SecretsOptionsT_co"]
 
 
-class BodyHmacConnector(Connector):
+SecretsOptionsT_co = TypeVar(
+    "SecretsOptionsT_co", bound=SecretsOptions, default=SecretsOptions, covariant=True
+)
+
+
+class BodyHmacConnector(Connector[SecretsOptionsT_co]):
     """A connector verifying `signature_header` = `signature_prefix` + HMAC(secret, body)."""
 
     signature_header: ClassVar[str]
@@ -37,7 +45,6 @@ class BodyHmacConnector(Connector):
     encoding: ClassVar[Literal["hex", "base64"]] = "hex"
     #: Splits a header that lists several signatures (one per active secret).
     signature_separator: ClassVar[str | None] = None
-    options: SecretsOptions
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         header = request.headers.get(self.signature_header)

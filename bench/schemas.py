@@ -1,0 +1,229 @@
+"""Schema discovery benchmark: what inference costs per event, and ingest throughput with
+discovery on against off, in the same run.
+
+1. Inference alone: the `detail` of distinct `payment_intent.succeeded` events (the
+   envelope the edge stores), inferred and merged as the discovery task does, timed per
+   event in this process.
+2. Ingest: two `hookgate serve` processes, identical but for the source's
+   `schema_discovery`, each on its own SQLite file, pinned to the same CPU (`taskset`),
+   take turns under the same wrk load (`bench/ingest.py`'s requests, slices and
+   `replay.lua`); round r of each sends the r-th slice of the events. Target: the
+   throughput with discovery on is at least 0.95 of the throughput with it off.
+3. Enforcement: a third server, discovery on and `schema_enforcement = "reject"`, with the
+   version discovered from a few warm-up events pinned, takes its turn too: every event
+   is checked on the request path (and fits). Its throughput against "off" is the cost
+   of the check (`ratio_enforcement`).
+4. Afterwards: every event the "on" server stored was counted for a schema version, or
+   skipped and counted in `hookgate_schema_events_skipped_total` (sampled, or its queue
+   was full).
+
+The last line of output is one JSON object.
+
+    .venv/bin/python bench/schemas.py                 # 3 rounds of 10 s per server
+    .venv/bin/python bench/schemas.py --quick         # one round of 3 s per server
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import ingest  # noqa: E402 - bench/ingest.py, beside this file
+
+TARGET_RATIO = 0.95
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def inference_cost(bodies: Sequence[bytes]) -> float:
+    """Microseconds per event to infer a stored envelope's detail and merge it."""
+    import orjson  # noqa: PLC0415 - the gateway's own dependencies, loaded once here
+
+    from connectors import ProviderEvent  # noqa: PLC0415
+    from gateway.events import build_event  # noqa: PLC0415
+    from gateway.schemas import Limits, infer, merge  # noqa: PLC0415
+
+    entries = []
+    for body in bodies:
+        payload = json.loads(body)
+        event = ProviderEvent(type=payload["type"], payload=payload, dedup_key=payload["id"])
+        entries.append(
+            build_event(
+                event, time.time(), source="stripe", connector="stripe", event_source="hookgate.stripe"
+            ).entry
+        )
+    limits = Limits()
+    schema = None
+    started = time.perf_counter()
+    for entry in entries:
+        found = infer(orjson.loads(entry)["detail"], limits)
+        schema = found if schema is None else merge(schema, found, limits)
+    return (time.perf_counter() - started) / len(entries) * 1e6
+
+
+MODES = ("off", "on", "reject")
+
+
+def config(tmp: Path, port: int, secret: str, db: Path, *, mode: str) -> str:
+    text = ingest.hookgate_config(tmp, port, secret, ingest.SQLiteRows(db))
+    keys = f"schema_discovery = {str(mode != 'off').lower()}\n"
+    if mode == "reject":
+        keys += 'schema_enforcement = "reject"\n'
+    return text.replace(
+        f"tolerance_seconds = {ingest.TOLERANCE_SECONDS}\n",
+        f"tolerance_seconds = {ingest.TOLERANCE_SECONDS}\n{keys}",
+    )
+
+
+def pin_warm_up_version(url: str, config_path: Path, secret: str, hookgate: Path) -> None:
+    """Send a few events, wait for their schema's first version, pin it, and wait for
+    the server to read the pin."""
+    for body in ingest.make_bodies(3):
+        timestamp = int(time.time())
+        signature = hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(  # noqa: S310 - a local URL
+            f"{url}/webhooks/{ingest.SOURCE}",
+            data=body,
+            headers={"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert response.status == 200
+    name = "hookgate.stripe@PaymentIntentSucceeded"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pinned = subprocess.run(
+            [str(hookgate), "schemas", "pin", name, "1", "--config", str(config_path)],
+            capture_output=True,
+            check=False,
+        )
+        if pinned.returncode == 0:
+            time.sleep(6.0)  # the server reads the pins every 5 s
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"no version of {name} to pin")
+
+
+def counted(db: Path) -> tuple[int, int]:
+    """(events stored, events counted for a schema version)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        (events,) = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+        (versioned,) = conn.execute("SELECT COALESCE(SUM(event_count), 0) FROM schema_versions").fetchone()
+    return int(events), int(versioned)
+
+
+def skipped(url: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:  # noqa: S310 - a local URL
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("hookgate_schema_events_skipped_total{")
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per round (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per server (default 3)")
+    parser.add_argument("--connections", "-c", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--events", type=int, help="distinct events (default: enough for the run)")
+    parser.add_argument("--quick", action="store_true", help="one round of 3 s per server")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds = 3.0, 1
+    events = args.events or int(ingest.DEFAULT_RATE_CEILING * args.duration * args.rounds)
+    hookgate = Path(sys.executable).with_name("hookgate")
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    server_cpu, load_cpu = (0, 1) if shutil.which("taskset") and len(cpus) >= 2 else (None, None)
+
+    say(f"generating {events} distinct Stripe events")
+    bodies = ingest.make_bodies(events)
+    per_event_us = inference_cost(bodies[:2000])
+    say(f"inference: {per_event_us:.1f} µs per event (infer + merge of the stored detail)")
+    secret = "whsec_" + secrets.token_urlsafe(24)
+    ingest.check_signature_with_connector(bodies[0], secret)
+
+    rps: dict[str, list[float]] = {mode: [] for mode in MODES}
+    with tempfile.TemporaryDirectory(prefix="hookgate-schemas-bench-") as name:
+        tmp = Path(name)
+        urls: dict[str, str] = {}
+        dbs: dict[str, Path] = {}
+        with contextlib.ExitStack() as stack:
+            for mode in MODES:
+                port = ingest.free_port()
+                urls[mode] = f"http://127.0.0.1:{port}"
+                dbs[mode] = tmp / f"{mode}.db"
+                path = tmp / f"hookgate-{mode}.toml"
+                path.write_text(config(tmp, port, secret, dbs[mode], mode=mode), encoding="utf-8")
+                log = stack.enter_context((tmp / f"{mode}.log").open("wb"))
+                cmd = ingest.pinned([str(hookgate), "serve", "--config", str(path)], server_cpu)
+                stack.enter_context(ingest.server(cmd, f"{urls[mode]}/healthz", log))
+            pin_warm_up_version(urls["reject"], tmp / "hookgate-reject.toml", secret, hookgate)
+            requests_file = tmp / "requests.bin"
+            ingest.write_requests(requests_file, bodies, secret, "127.0.0.1")
+            for r in range(args.rounds):
+                for mode in MODES if r % 2 == 0 else MODES[::-1]:
+                    result = ingest.run_wrk(
+                        [urls[mode]],
+                        requests_file,
+                        threads=1,
+                        connections=args.connections,
+                        duration=args.duration,
+                        cpu=load_cpu,
+                        slices=args.rounds,
+                        first_slice=r,
+                    )
+                    if result.non_2xx or result.socket_errors or result.timeouts:
+                        errors = result.socket_errors + result.timeouts
+                        say(f"PROBLEM: {mode}: {result.non_2xx} non-2xx, {errors} socket errors or timeouts")
+                    rps[mode].append(result.rps)
+                say(f"  round {r + 1}: " + " | ".join(f"{m} {rps[m][-1]:7,.0f} req/s" for m in MODES))
+            skipped_on = skipped(urls["on"])
+        # the servers have stopped: what the "on" one had queued is recorded
+        stored_on, versioned_on = counted(dbs["on"])
+    off, on, reject = (statistics.median(rps[m]) for m in MODES)
+    ratio = on / off if off else 0.0
+    enforced = reject / off if off else 0.0
+    say(f"enforcement (reject, every event checked): {reject:,.0f} req/s, ratio {enforced:.3f}")
+    say(f"median: off {off:,.0f} req/s, on {on:,.0f} req/s, ratio {ratio:.3f} (target >= {TARGET_RATIO})")
+    summary = {
+        "inference_us_per_event": round(per_event_us, 2),
+        "rps_discovery_off": round(off, 1),
+        "rps_discovery_on": round(on, 1),
+        "ratio": round(ratio, 4),
+        "rps_enforcement_reject": round(reject, 1),
+        "ratio_enforcement": round(enforced, 4),
+        "target_ratio": TARGET_RATIO,
+        "ok": ratio >= TARGET_RATIO and stored_on == versioned_on + skipped_on,
+        "events_skipped_on": skipped_on,
+        "stored_on": stored_on,
+        "versioned_on": versioned_on,
+    }
+    print(json.dumps(summary))
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

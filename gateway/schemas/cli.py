@@ -1,0 +1,200 @@
+"""`hookgate schemas …`: the discovered schemas, their versions, exports and diffs.
+
+Registered on the main group by `gateway.cli`. Commands that only read never create the
+store; `set-compatibility` writes to it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar, cast
+
+import click
+
+from gateway import views
+from gateway.cli_options import EXIT_FAILURE, config_option, echo_json, json_option, settings_or_exit
+from gateway.config import Settings
+from gateway.events import isoformat
+from gateway.schemas._compat import MODES, Mode, check, diff
+from gateway.schemas._formats import FORMATS, ExportFormat, to_draft4, to_openapi3
+from gateway.schemas._registry import SchemaInfo, SchemaRegistry, SchemaVersion
+from gateway.schemas.bindings import BindingSchema, bindings_command
+from gateway.store import Store, StoreAdmin
+from gateway.store.cli import with_store
+
+__all__ = ["schemas"]
+
+T = TypeVar("T")
+
+_VERSION = click.option(
+    "--version", "version", type=click.IntRange(min=1), help="A version number (default: the latest)."
+)
+
+
+def _with_registry(
+    settings: Settings, fn: Callable[[SchemaRegistry], Awaitable[T]], *, create: bool = False
+) -> T:
+    from gateway.schemas import open_registry  # noqa: PLC0415 - the package imports this module's siblings
+
+    async def run(store: StoreAdmin) -> T:
+        return await fn(open_registry(cast("Store", store)))
+
+    return with_store(settings, run)
+
+
+def _missing(name: str, settings: Settings, version: int | None = None) -> NoReturn:
+    what = f"schema {name!r}" + (f" version {version}" if version is not None else "")
+    click.echo(f"hookgate: no {what} in {settings.store.display_url}", err=True)
+    sys.exit(EXIT_FAILURE)
+
+
+@click.group()
+def schemas() -> None:
+    """The schema registry: the schemas discovered from stored events, and their versions."""
+
+
+@schemas.command("list")
+@config_option
+@click.option("--source", help="Only the schemas of this source.")
+@json_option
+def schemas_list(config_path: str | None, source: str | None, as_json: bool) -> None:
+    """List the schemas, with their latest version, compatibility mode and drift."""
+    settings = settings_or_exit(config_path)
+    found = _with_registry(settings, lambda r: r.schemas(source))
+    if not found:
+        click.echo(f"no schemas in {settings.store.display_url}", err=as_json)
+    if as_json:
+        echo_json(views.schemas_document(found))
+        return
+    for info in found:
+        click.echo(_line(info))
+
+
+def _line(info: SchemaInfo) -> str:
+    drift = "DRIFT v" + ",".join(str(v) for v in info.drifted_versions) if info.drift else "-"
+    overflow = f"  overflow={info.overflow}" if info.overflow else ""
+    overflow += f"  pinned=v{info.pinned_version}" if info.pinned_version is not None else ""
+    return (
+        f"{info.name:<50} v{info.latest_version:<4} {info.compatibility:<20} {drift:<12} "
+        f"{isoformat(info.updated_at)}{overflow}"
+    )
+
+
+@schemas.command("show")
+@config_option
+@click.argument("name")
+@_VERSION
+@json_option
+def schemas_show(config_path: str | None, name: str, version: int | None, as_json: bool) -> None:
+    """Show a version of a schema (its JSON Schema, counts and verdict), as JSON."""
+    settings = settings_or_exit(config_path)
+    found = _with_registry(settings, lambda r: r.version(name, version))
+    if found is None:
+        _missing(name, settings, version)
+    echo_json(views.schema_version_view(found))
+
+
+@schemas.command("export")
+@config_option
+@click.argument("name")
+@_VERSION
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="The document's format.")
+def schemas_export(config_path: str | None, name: str, version: int | None, fmt: str) -> None:
+    """Print a version of a schema as OpenAPI 3.0 (EventBridge's shape) or JSON Schema Draft 4."""
+    settings = settings_or_exit(config_path)
+
+    async def run(registry: SchemaRegistry) -> tuple[SchemaInfo | None, SchemaVersion | None]:
+        return await registry.schema(name), await registry.version(name, version)
+
+    info, found = _with_registry(settings, run)
+    if info is None or found is None:
+        _missing(name, settings, version)
+    echo_json(export(info, found, cast("ExportFormat", fmt)))
+
+
+def export(info: SchemaInfo, version: SchemaVersion, fmt: ExportFormat) -> dict[str, object]:
+    """One version as a document of `fmt`."""
+    build = to_openapi3 if fmt == "openapi3" else to_draft4
+    return build(info.event_source, info.detail_type, version.content)
+
+
+@schemas.command("diff")
+@config_option
+@click.argument("name")
+@click.argument("v1", type=click.IntRange(min=1))
+@click.argument("v2", type=click.IntRange(min=1))
+def schemas_diff(config_path: str | None, name: str, v1: int, v2: int) -> None:
+    """What changed from version V1 to V2, and the verdict under the schema's mode."""
+    settings = settings_or_exit(config_path)
+
+    async def run(registry: SchemaRegistry) -> tuple[SchemaInfo | None, list[SchemaVersion]]:
+        return await registry.schema(name), await registry.versions(name)
+
+    info, versions = _with_registry(settings, run)
+    by_number = {v.version: v for v in versions}
+    if info is None:
+        _missing(name, settings)
+    for number in (v1, v2):
+        if number not in by_number:
+            _missing(name, settings, number)
+    old, new = by_number[v1].content, by_number[v2].content
+    changes = diff(old, new)
+    click.echo(f"{name}: version {v1} → {v2}")
+    if not changes:
+        click.echo("  no changes")
+    for change in changes:
+        mark = "compatible  " if change.compatible else "INCOMPATIBLE"
+        click.echo(f"  {mark} {change.kind:<48} {change.path or '/'}  {change.detail}")
+    mode = info.compatibility if info.compatibility != "NONE" else "FULL"
+    verdict = check(mode, [old], new)
+    suffix = "" if info.compatibility != "NONE" else " (the schema's mode is NONE: checked as FULL)"
+    click.echo(f"verdict: {verdict.describe()}{suffix}")
+
+
+@schemas.command("pin")
+@config_option
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1), required=False)
+@click.option("--unpin", is_flag=True, help="Remove the pin instead.")
+def schemas_pin(config_path: str | None, name: str, version: int | None, unpin: bool) -> None:
+    """Pin VERSION of a schema: the version sources with `schema_enforcement` check events
+    against (applied by a running gateway within seconds)."""
+    settings = settings_or_exit(config_path)
+    if (version is None) != unpin:
+        raise click.UsageError("give a VERSION to pin, or --unpin")
+    if not _with_registry(settings, lambda r: r.pin(name, version)):
+        _missing(name, settings, version)
+    click.echo(f"{name}: " + (f"version {version} pinned" if version is not None else "unpinned"))
+
+
+@schemas.command("set-compatibility")
+@config_option
+@click.argument("name")
+@click.argument("mode", type=click.Choice(MODES, case_sensitive=False))
+def schemas_set_compatibility(config_path: str | None, name: str, mode: str) -> None:
+    """Set the compatibility mode a schema's next versions are checked under."""
+    settings = settings_or_exit(config_path)
+    chosen = cast("Mode", mode.upper())
+    if not _with_registry(settings, lambda r: r.set_compatibility(name, chosen)):
+        _missing(name, settings)
+    click.echo(f"{name}: compatibility {chosen}")
+
+
+def _binding_schema(config_path: str | None, name: str, version: str | None) -> BindingSchema:
+    """The registry's schema `name` at `version` (the latest when None), for `bindings`."""
+    if version is not None and not (version.isascii() and version.isdigit() and int(version) >= 1):
+        raise click.BadParameter(f"{version!r} is not a version number", param_hint="--version")
+    settings = settings_or_exit(config_path)
+    number = None if version is None else int(version)
+
+    async def run(registry: SchemaRegistry) -> tuple[SchemaInfo | None, SchemaVersion | None]:
+        return await registry.schema(name), await registry.version(name, number)
+
+    info, found = _with_registry(settings, run)
+    if info is None or found is None:
+        _missing(name, settings, number)
+    return BindingSchema(found.content, info.event_source, info.detail_type, str(found.version))
+
+
+schemas.add_command(bindings_command(_binding_schema))

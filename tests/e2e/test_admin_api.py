@@ -1,0 +1,305 @@
+"""The admin API on a real `hookgate serve`, over HTTP, on SQLite and on PostgreSQL.
+
+One gateway per backend goes through what an operator does: tokens and roles, the
+OpenAPI document, a delivery that fails for good and is redriven (a dry run first) once
+its endpoint is back, a replay to a router rule, the sources and their test webhook, the
+rules tester, and a new event seen on the live stream. Then its log: one audit line per
+change, and no token anywhere. Apart: the failed-login limit, the admin API's own
+listener, and a gateway without tokens, where `/api/` is not there at all.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from tests.helpers.http_server import serve_http
+from tests.helpers.served import STRIPE_SECRET, Served, base_config, free_port, stripe_event, stripe_headers
+from tests.unit._postgres import postgres_schema
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_TOKEN = "e2e-admin-token-7f3a9c2d5b8e1f4a"
+VIEWER_TOKEN = "e2e-viewer-token-2b6d8f0a4c7e9d1b"
+WRONG_TOKEN = "e2e-wrong-token-000000000000000"
+
+
+def admin_config(tmp: Path, port: int, app_port: int, *, extra: str = "") -> str:
+    """The end-to-end gateway with a sink whose endpoint is down (`app_port`: nothing
+    listens yet; one attempt, then dead), a router rule for paid invoices, and tokens."""
+    return base_config(
+        tmp,
+        port,
+        extra=f"""
+[sinks.app]
+type = "http"
+url = "http://127.0.0.1:{app_port}/hooks"
+timeout_seconds = 2
+retry_policy = {{ max_attempts = 1 }}
+
+[sinks.bus]
+type = "router"
+
+[sinks.bus.rules.paid]
+event_pattern = '{{"detail-type": ["invoice.paid"]}}'
+
+[[sinks.bus.rules.paid.targets]]
+id = "ledger"
+type = "jsonl"
+path = "{tmp / "ledger.jsonl"}"
+
+[admin]
+tokens = [
+  {{ name = "ops", token = "env:E2E_ADMIN_TOKEN", role = "admin" }},
+  {{ name = "support", token = "env:E2E_VIEWER_TOKEN", role = "viewer" }},
+]
+{extra}
+""",
+    )
+
+
+@dataclass
+class Admin(Served):
+    """`hookgate serve` with the admin tokens in its environment."""
+
+    admin_port: int | None = None
+
+    def env(self) -> dict[str, str]:
+        return super().env() | {"E2E_ADMIN_TOKEN": ADMIN_TOKEN, "E2E_VIEWER_TOKEN": VIEWER_TOKEN}
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port or self.port}/api/v1"
+
+    def get(self, path: str, token: str = VIEWER_TOKEN, **params: Any) -> httpx.Response:
+        return httpx.get(f"{self.api}{path}", params=params, headers=_bearer(token), timeout=10)
+
+    def post(self, path: str, body: Any = None, token: str = ADMIN_TOKEN) -> httpx.Response:
+        return httpx.post(f"{self.api}{path}", json=body, headers=_bearer(token), timeout=10)
+
+    def send_stripe(self, kind: str = "invoice.paid") -> str:
+        body = stripe_event(kind=kind)
+        answer = httpx.post(f"{self.url}/webhooks/stripe", content=body, headers=stripe_headers(body))
+        assert answer.status_code == 200, answer.text
+        [event_id] = answer.json()["event_ids"]
+        return str(event_id)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """What `probe` gives once it gives something true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("the condition was never met")
+
+
+def started(tmp: Path, config: str, port: int, admin_port: int | None = None) -> Admin:
+    path = tmp / "hookgate.toml"
+    path.write_text(config)
+    gateway = Admin(tmp, path, port, admin_port=admin_port)
+    gateway.start()
+    return gateway
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Admin, int]]:
+    """The gateway on each backend, and the port its `app` sink's endpoint will listen on."""
+    port, app_port = free_port(), free_port()
+    config = admin_config(tmp_path, port, app_port)
+    if request.param == "sqlite":
+        served = started(tmp_path, config, port)
+        try:
+            yield served, app_port
+        finally:
+            served.stop()
+        return
+    with postgres_schema() as store:
+        config = config.replace(
+            f'url = "sqlite:///{tmp_path / "hookgate.db"}"',
+            f'url = "{store["url"]}"\nschema_name = "{store["schema_name"]}"',
+        )
+        served = started(tmp_path, config, port)
+        try:
+            yield served, app_port
+        finally:
+            served.stop()
+
+
+def test_an_operator_session_on_each_backend(gateway: tuple[Admin, int]) -> None:
+    gw, app_port = gateway
+
+    # -- who may do what
+    assert httpx.get(f"{gw.api}/sources").status_code == 401
+    wrong = gw.get("/sources", token=WRONG_TOKEN)
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "unauthorized"
+    assert gw.get("/whoami").json() == {"name": "support", "role": "viewer"}
+    refused = gw.post("/dead-letters/redrive", {"all": True}, token=VIEWER_TOKEN)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {"code": "forbidden", "message": "this needs the admin role"}
+    document = gw.get("/openapi.json").json()
+    validate(document)
+    paths = set(document["paths"])
+    assert {
+        "/dead-letters",
+        "/dead-letters/redrive",
+        "/replays",
+        "/sources",
+        "/rules/test",
+        "/stream",
+    } <= paths
+
+    # -- a delivery fails for good while its endpoint is down, and is redriven once it is back
+    first = gw.send_stripe()
+    second = gw.send_stripe(kind="charge.failed")
+    dead = eventually(
+        lambda: len(items := gw.get("/dead-letters", sink="app").json()["items"]) == 2 and items
+    )
+    assert {d["event_id"] for d in dead} == {first, second}
+    assert {d["sink"] for d in dead} == {"app"}
+    assert all(d["last_cause"].startswith("max_attempts") for d in dead)
+    by_cause = gw.get("/dead-letters", cause="max_attempts").json()["items"]
+    assert len(by_cause) == 2
+    page = gw.get("/dead-letters", limit=1).json()
+    assert len(page["items"]) == 1
+    rest = gw.get("/dead-letters", limit=1, cursor=page["next_cursor"]).json()
+    assert {page["items"][0]["id"], rest["items"][0]["id"]} == {f"{first}/app", f"{second}/app"}
+    dry = gw.post("/dead-letters/redrive", {"filter": {"sink": "app"}, "dry_run": True})
+    assert dry.json() == {"matched": 2, "redriven": 0, "dry_run": True}
+    assert len(gw.get("/dead-letters").json()["items"]) == 2
+    with serve_http(app_port) as app:
+        one = gw.post("/dead-letters/redrive", {"ids": [f"{first}/app"]})
+        assert one.json() == {"matched": 1, "redriven": 1, "dry_run": False}
+        eventually(lambda: len(app.received) == 1)
+        assert json.loads(app.received[0].body)["id"] == first
+        rest_of_them = gw.post("/dead-letters/redrive", {"filter": {"source": "stripe"}})
+        assert rest_of_them.json()["redriven"] == 1
+        eventually(lambda: len(app.received) == 2)
+    assert gw.get("/dead-letters").json() == {"items": [], "next_cursor": None}
+
+    # -- a replay to the router rule's target
+    ledger = gw.tmp / "ledger.jsonl"
+    eventually(lambda: ledger.exists() and len(ledger.read_text().splitlines()) == 1)
+    replay = gw.post("/replays", {"from": "1h", "rule": "paid", "name": "e2e-replay"})
+    assert replay.status_code == 202, replay.text
+    assert replay.json()["rules"] == ["bus/paid"]
+    listed = eventually(
+        lambda: (r := gw.get("/replays").json()["replays"]) and r[0]["state"] == "done" and r[0]
+    )
+    assert (listed["id"], listed["name"], listed["started_by"]) == (replay.json()["id"], "e2e-replay", "ops")
+    assert listed["done"] == listed["total"] >= 2
+    lines = eventually(lambda: len(found := ledger.read_text().splitlines()) == 2 and found)
+    replayed = json.loads(lines[1])
+    assert (replayed["id"], replayed["replay-name"]) == (first, "e2e-replay")  # only invoice.paid matches
+
+    # -- the sources, and a test webhook through the edge
+    sources = {s["name"]: s for s in gw.get("/sources").json()["sources"]}
+    assert sources["stripe"]["webhook_url"] == f"{gw.url}/webhooks/stripe"
+    assert sources["stripe"]["last_hour"]["events"] == 2
+    assert sources["github"]["last_hour"]["events"] == 0
+    assert gw.post("/sources/stripe/test", token=VIEWER_TOKEN).status_code == 403
+    tested = gw.post("/sources/stripe/test").json()
+    assert (tested["status"], tested["accepted"]) == (200, True)
+    [sample] = tested["event_ids"]
+    gw.wait_for_sink(lambda entries: any(e["id"] == sample for e in entries))
+    assert gw.get("/sources").json()["sources"][0]["last_hour"]["events"] == 3
+
+    # -- the rules tester
+    event = {"source": "hookgate.stripe", "detail-type": "invoice.paid", "detail": {"n": 1}}
+    [result] = gw.post("/rules/test", {"event": event}, token=VIEWER_TOKEN).json()["results"]
+    assert (result["rule"], result["matched"]) == ("paid", True)
+    assert result["targets"]["ledger"]["detail"] == {"n": 1}
+
+    # -- a new event on the live stream
+    received: list[dict[str, Any]] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        url = f"{gw.api}/stream"
+        with httpx.stream(
+            "GET", url, params={"source": "stripe"}, headers=_bearer(VIEWER_TOKEN), timeout=20
+        ) as s:
+            assert s.headers["content-type"].startswith("text/event-stream")
+            kind = None
+            for line in s.iter_lines():
+                if line == ": connected":
+                    connected.set()
+                elif line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind == "event":
+                    received.append(json.loads(line[6:]))
+                    return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    assert connected.wait(10)
+    live = gw.send_stripe()
+    reader.join(15)
+    assert [r["id"] for r in received] == [live]
+    assert received[0]["detail_type"] == "invoice.paid"
+    assert received[0]["destinations"] == ["archive", "app", "bus/paid/ledger"]
+
+    # -- the log: one audit line per change, no token anywhere
+    audits = eventually(
+        lambda: len(found := [r for r in gw.log_records() if r["event"] == "audit"]) == 4 and found
+    )
+    assert [(a["who"], a["action"], a["count"]) for a in audits] == [
+        ("ops", "dead_letters.redrive", 1),
+        ("ops", "dead_letters.redrive", 1),
+        ("ops", "replays.start", listed["done"]),
+        ("ops", "sources.test", 1),
+    ]
+    failures = [r for r in gw.log_records() if r["event"] == "admin_login_failed"]
+    assert [f["reason"] for f in failures] == ["missing", "invalid"]
+    text = gw.log_text()
+    for secret in (ADMIN_TOKEN, VIEWER_TOKEN, WRONG_TOKEN, STRIPE_SECRET):
+        assert secret not in text
+
+
+def test_failed_logins_are_limited_and_the_api_can_have_its_own_port(tmp_path: Path) -> None:
+    port, admin_port = free_port(), free_port()
+    config = admin_config(tmp_path, port, free_port(), extra=f"port = {admin_port}")
+    gw = started(tmp_path, config, port, admin_port=admin_port)
+    try:
+        assert httpx.get(f"{gw.url}/api/v1/whoami", headers=_bearer(ADMIN_TOKEN)).status_code == 404
+        assert gw.get("/whoami", token=ADMIN_TOKEN).json()["name"] == "ops"
+        statuses = [gw.get("/whoami", token=WRONG_TOKEN).status_code for _ in range(11)]
+        assert statuses == [401] * 10 + [429]
+        limited = gw.get("/whoami", token=ADMIN_TOKEN)  # the right token too, until it refills
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 6
+        assert limited.json()["error"]["code"] == "rate_limited"
+        started_line = next(r for r in gw.log_records() if r["event"] == "started")
+        assert started_line["admin_url"] == f"http://127.0.0.1:{admin_port}/api/v1/"
+        limits = eventually(
+            lambda: (
+                len(found := [r for r in gw.log_records() if r["event"] == "admin_login_limited"]) == 2
+                and found
+            )
+        )
+        assert [r["client"] for r in limits] == ["127.0.0.1"] * 2
+        assert WRONG_TOKEN not in gw.log_text()
+    finally:
+        gw.stop()
+
+
+def test_without_tokens_there_is_no_admin_api(served: Served) -> None:
+    for path in ("/api/v1/openapi.json", "/api/v1/sources", "/api/", "/console/"):
+        answer = httpx.get(f"{served.url}{path}", headers=_bearer(ADMIN_TOKEN))
+        assert answer.status_code == 404, path
