@@ -33,8 +33,9 @@ class PluginError(Exception):
 
 class PluginRegistry(Generic[P]):
     """The plugins of one entry-point group: classes deriving from `base` whose
-    `name_attribute` equals their entry-point name; `check` adds the kind's own rules
-    (it returns a message, or None when the class is fine)."""
+    `name_attribute` equals their entry-point name and whose `Options` model derives from
+    `options`; `check` adds the kind's own rules (it returns a message, or None when the
+    class is fine)."""
 
     def __init__(
         self,
@@ -42,12 +43,14 @@ class PluginRegistry(Generic[P]):
         base: type[Any],  # abstract classes too, which mypy would not accept as type[P]
         *,
         kind: str,
+        options: type[Any],
         name_attribute: str = "name",
         check: Callable[[type[P]], str | None] | None = None,
     ) -> None:
         self.group = group
         self.base = base
         self.kind = kind
+        self.options = options
         self.name_attribute = name_attribute
         self.check = check
         self.load = functools.cache(self._load)
@@ -82,7 +85,12 @@ class PluginRegistry(Generic[P]):
         if declared != ep.name:
             raise fail(f"class {obj.__name__} declares {self.name_attribute} {declared!r}")
         cls = cast("type[P]", obj)
-        problem = self.check(cls) if self.check is not None else None
+        model: object = getattr(obj, "Options", None)  # a plugin may set anything there
+        problem = None
+        if not (isinstance(model, type) and issubclass(model, self.options)):
+            problem = f"Options must subclass {self.options.__module__.split('.')[0]}.{self.options.__name__}"
+        if problem is None and self.check is not None:
+            problem = self.check(cls)
         abstract = sorted(getattr(obj, "__abstractmethods__", ()))
         if problem is None and abstract:
             problem = f"does not implement {', '.join(abstract)}"
@@ -102,14 +110,11 @@ def _check_connector(cls: type[Connector]) -> str | None:
             f"written for connector API {cls.api_version!r}; this hookgate provides API {API_VERSION}: "
             "install a version of the plugin made for it (or upgrade hookgate)"
         )
-    options: object = cls.Options  # a plugin may set anything there
-    if not (isinstance(options, type) and issubclass(options, ConnectorOptions)):
-        return "Options must subclass connectors.ConnectorOptions"
     return None
 
 
 CONNECTORS: PluginRegistry[Connector] = PluginRegistry(
-    ENTRY_POINT_GROUP, Connector, kind="connector", check=_check_connector
+    ENTRY_POINT_GROUP, Connector, kind="connector", options=ConnectorOptions, check=_check_connector
 )
 
 

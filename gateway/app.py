@@ -241,9 +241,7 @@ def create_app(
     # With a metrics port, `/metrics` is served there only (`GatewayApp.metrics_app`).
     separate = settings.server.metrics_port is not None
     # With an admin port, the admin API is served there only (`GatewayApp.admin_app`).
-    from gateway.admin.app import admin_routes  # noqa: PLC0415 - its endpoints use this module
-
-    admin, admin_apart = admin_routes(gateway), settings.admin.separate
+    admin, admin_apart = _admin_routes(gateway), settings.admin.separate
     app = Starlette(
         routes=[
             healthz,
@@ -292,6 +290,16 @@ def _probes(gateway: Gateway) -> tuple[Route, Route, Route]:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     )
+
+
+def _admin_routes(gateway: Gateway) -> list[BaseRoute]:
+    """The admin API and the console, imported only when they are on (Lambda mode and a
+    server without admin tokens never load them, nor click and httpx with them)."""
+    if not gateway.settings.admin.enabled:
+        return []
+    from gateway.admin.app import admin_routes  # noqa: PLC0415 - its endpoints use this module
+
+    return admin_routes(gateway)
 
 
 def _listener(routes: list[BaseRoute], apart: bool) -> ASGIApp | None:

@@ -147,15 +147,8 @@ class MemorySink(Sink):
 SINK_ENTRY_POINT_GROUP = "hookgate.sinks"
 
 
-def _check_sink(cls: type[Sink]) -> str | None:
-    options: object = cls.Options  # a plugin may set anything there
-    if not (isinstance(options, type) and issubclass(options, SinkOptions)):
-        return "Options must subclass gateway.sinks.SinkOptions"
-    return None
-
-
 SINKS: PluginRegistry[Sink] = PluginRegistry(
-    SINK_ENTRY_POINT_GROUP, Sink, kind="sink", name_attribute="kind", check=_check_sink
+    SINK_ENTRY_POINT_GROUP, Sink, kind="sink", options=SinkOptions, name_attribute="kind"
 )
 
 

@@ -106,15 +106,8 @@ class Target(abc.ABC):
 TARGET_ENTRY_POINT_GROUP = "hookgate.targets"
 
 
-def _check_target(cls: type[Target]) -> str | None:
-    options: object = cls.Options  # a plugin may set anything there
-    if not (isinstance(options, type) and issubclass(options, TargetOptions)):
-        return "Options must subclass gateway.router.targets.TargetOptions"
-    return None
-
-
 TARGETS: PluginRegistry[Target] = PluginRegistry(
-    TARGET_ENTRY_POINT_GROUP, Target, kind="target", name_attribute="kind", check=_check_target
+    TARGET_ENTRY_POINT_GROUP, Target, kind="target", options=TargetOptions, name_attribute="kind"
 )
 
 
