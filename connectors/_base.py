@@ -19,6 +19,7 @@ import abc
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from typing import Any, ClassVar, Generic, Self, cast, get_args, get_origin
 from urllib.parse import parse_qsl
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from typing_extensions import TypeVar  # a default for the type argument (PEP 696)
 
 from connectors._enrich import Enricher
@@ -181,9 +182,17 @@ class SignedDelivery:
 
 
 class ConnectorOptions(BaseModel):
-    """Base of every connector's options. Unknown keys are errors, so typos are caught."""
+    """Base of every connector's options. Unknown keys are errors, so typos are caught, and
+    a secret (a `SecretStr` field, in a list or a nested model too) that is empty or only
+    whitespace is refused: an HMAC keyed by it is one anybody can compute."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _no_blank_secret(self) -> Self:
+        if blank := blank_secrets(self):
+            raise ValueError(f"{', '.join(blank)}: an empty or blank secret would let anybody sign")
+        return self
 
 
 class SecretsOptions(ConnectorOptions):
@@ -239,6 +248,8 @@ class Connector(abc.ABC, Generic[OptionsT_co]):
     def __init__(self, options: OptionsT_co) -> None:
         if not isinstance(options, self.Options):
             raise TypeError(f"{type(self).__name__} needs {self.Options.__name__}")
+        if blank := blank_secrets(options):  # options built without validation (`model_construct`)
+            raise ValueError(f"{type(self).__name__}: {', '.join(blank)}: an empty or blank secret")
         self.options = options
 
     @classmethod
@@ -294,7 +305,28 @@ def one_or_many(value: Any) -> Any:
 
 
 def secret_values(secrets: Sequence[SecretStr]) -> list[bytes]:
-    return [s.get_secret_value().encode() for s in secrets]
+    """The secrets' bytes; an empty or blank one fails verification (`VerificationError`)
+    rather than key an HMAC anybody can compute."""
+    values = [s.get_secret_value().encode() for s in secrets]
+    if not values or any(not v.strip() for v in values):
+        raise VerificationError("blank_secret", "a configured secret is empty or blank")
+    return values
+
+
+def blank_secrets(model: BaseModel, prefix: str = "") -> list[str]:
+    """The names of `model`'s secrets (its `SecretStr` fields, in lists and nested models
+    too) that are empty or only whitespace."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value: Any = getattr(model, name, None)
+        many = isinstance(value, list | tuple)
+        for i, item in enumerate(value if many else [value]):
+            label = f"{prefix}{name}[{i}]" if many else f"{prefix}{name}"
+            if isinstance(item, SecretStr) and not item.get_secret_value().strip():
+                found.append(label)
+            elif isinstance(item, BaseModel):
+                found.extend(blank_secrets(item, f"{label}."))
+    return found
 
 
 def constant_time_equals(a: bytes | str, b: bytes | str) -> bool:
@@ -327,6 +359,10 @@ def parse_json(body: bytes) -> Any:
     where the two differ: orjson reads integers beyond 64 bits as floats (so a body with a
     run of 19 digits or more skips it), and what orjson refuses (`NaN`, lone surrogates,
     UTF-16, deep nesting, invalid JSON) goes to the standard library, which decides.
+
+    A number no float can hold (`1e400`) and the tokens `NaN`, `Infinity` and `-Infinity`
+    (not JSON, though the standard library reads them) are refused (`non_finite_number`):
+    stored, they would become `null` or invalid JSON, a value the provider did not send.
     """
     if _LONG_NUMBER not in body.translate(_DIGITS):
         try:
@@ -334,9 +370,20 @@ def parse_json(body: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(body)
+        return json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise MalformedPayloadError("invalid_json", str(exc)) from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedPayloadError("non_finite_number", f"{text[:40]} is beyond the range of a number")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise MalformedPayloadError("non_finite_number", f"{text} is not a JSON number")
 
 
 def utc_from_timestamp(value: Any) -> datetime | None:

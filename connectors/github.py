@@ -21,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
+
+from pydantic import Field
 
 from connectors import (
     Connector,
@@ -60,7 +62,12 @@ _EVENT_BY_KEY = (
 
 
 class GitHubOptions(SecretsOptions):
-    """Only `secrets`: GitHub webhooks have no other knob that matters for verification."""
+    """`secrets`, and what deduplicates: GitHub signs the body only, so a captured delivery
+    replayed with a fresh `X-GitHub-Delivery` is new unless `dedup = "body"`."""
+
+    dedup: Literal["delivery", "body"] = Field(
+        "delivery", description="dedup key: the X-GitHub-Delivery header, or a hash of the signed body"
+    )
 
 
 class GitHubConnector(Connector[GitHubOptions]):
@@ -87,11 +94,12 @@ class GitHubConnector(Connector[GitHubOptions]):
             action = check_event_type(action, "action")
             event_type = check_event_type(f"{event_type}.{action}", "X-GitHub-Event + action")
         delivery = request.headers.get("x-github-delivery", "").strip()
+        by_body = self.options.dedup == "body" or not delivery
         return [
             ProviderEvent(
                 type=event_type,
                 payload=payload,
-                dedup_key=delivery or sha256_of_parts(self.name, request.body),
+                dedup_key=sha256_of_parts(self.name, request.body) if by_body else delivery,
                 delivery_id=delivery or None,
             )
         ]

@@ -79,7 +79,10 @@ def _fields(request: WebhookRequest) -> tuple[dict[str, Any], bool]:
     if media_type(request) == FORM:
         pairs = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
         return dict(pairs), True
-    payload = json.loads(request.body)
+    try:
+        payload = parse_json(request.body)
+    except MalformedPayloadError as exc:
+        raise ValueError(exc.cause) from None
     if not isinstance(payload, dict):
         raise ValueError("not an object")  # noqa: TRY004 - one "unparseable" signal for the caller
     return payload, False

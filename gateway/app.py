@@ -28,6 +28,7 @@ from connectors import SignedDelivery
 from gateway.admin.replays import Replays
 from gateway.admin.stream import LiveFeed
 from gateway.config import Settings, SourceSpec
+from gateway.connections import BodyReader
 from gateway.dispatcher import Dispatcher
 from gateway.enrichment import Enrichment, SourceEnricher
 from gateway.errors import StoreError
@@ -100,7 +101,17 @@ class Gateway:
     discovery: Discovery | None = None
     #: The check of enforcing sources' events against pinned schema versions.
     schema_enforcer: SchemaEnforcer | None = None
+    #: Reads the edge's request bodies under `[server]`'s limits (`gateway.connections`).
+    bodies: BodyReader = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        server = self.settings.server
+        self.bodies = BodyReader(
+            timeout_seconds=server.body_timeout_seconds,
+            min_bytes_per_second=server.body_min_bytes_per_second,
+            max_buffered_bytes=server.max_buffered_body_bytes,
+        )
 
     def route(
         self, events: Sequence[Event], sinks: Sequence[str]

@@ -103,6 +103,19 @@ class ServerSettings(_Model):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: Serve `/metrics` on this port of `host` (and no longer on `port`).
     metrics_port: int | None = Field(None, ge=0, le=65535)
+    #: What a client may cost (`docs/security.md`): a request head's size (431 above), its
+    #: header fields (431 above), the time to send it (408 after); connections at once (503
+    #: beyond); the body's time (`body_timeout_seconds`, plus one second per
+    #: `body_min_bytes_per_second` received) and the bodies buffered unverified (503 beyond).
+    max_header_bytes: int = Field(32_768, ge=1024)
+    max_header_count: int = Field(100, ge=8)
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    max_connections: int = Field(1000, ge=1)
+    body_timeout_seconds: float = Field(10.0, gt=0)
+    body_min_bytes_per_second: int = Field(4096, ge=1)
+    max_buffered_body_bytes: int = Field(64 * 1_048_576, ge=1)
+    #: uvicorn's HTTP parser: "auto" (httptools when installed), "httptools" or "h11".
+    http_parser: Literal["auto", "httptools", "h11"] = "auto"
 
     @field_validator("public_url")
     @classmethod
@@ -278,6 +291,10 @@ def load_settings(
             raise ConfigError("", f"config file not found: {file}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("", f"{file}: invalid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError("", f"{file}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError("", f"cannot read config file {file}: {exc.strerror}") from None
     merged, origins = _overlay(raw, env)
     base_dir = file.parent.absolute() if file is not None else None
     try:
@@ -333,7 +350,10 @@ def _overlay(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any
                 created.append(tuple(keys))
             node = child
         keys.append(_match_key(node, path[-1]))
-        node[keys[-1]] = _parse_env_value(env[name])
+        try:
+            node[keys[-1]] = _parse_env_value(env[name])
+        except ValueError as exc:
+            raise ConfigError(".".join(keys), str(exc), variable=name) from None
         own = tuple(keys)
         origins[own] = (name, own)
         for table in created:
@@ -426,13 +446,16 @@ def _may_hold_secret(annotation: Any) -> bool:
 def _parse_env_value(value: str) -> Any:
     """A JSON list or table is parsed; any other value stays text, which the settings
     models convert where a number or a boolean is expected (so a numeric password stays
-    the text it was)."""
+    the text it was). A value that starts like JSON but is not is a `ValueError` that does
+    not repeat it (it may hold a secret)."""
     if not value.lstrip().startswith(("[", "{")):
         return value
     try:
         return json.loads(value)
-    except ValueError:
-        return value
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"a value starting with [ or {{ is JSON, and this is not: {exc.msg} at character {exc.pos}"
+        ) from None
 
 
 def parse_settings(

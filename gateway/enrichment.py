@@ -35,7 +35,7 @@ import structlog
 
 from connectors import Enricher, EnrichmentError
 from gateway.errors import StoreError
-from gateway.events import Event
+from gateway.events import Event, dumps
 from gateway.sinks import Outcome, Permanent, Retry
 from gateway.store import Claimed, DeliveryQueue
 
@@ -141,7 +141,7 @@ class Enrichment:
             log.error("enrichment_failed", source=event.source, event_id=event.id, cause=cause, retry=True)
             raise EnrichmentError(cause, retry=True) from None
         _set_payload(entry, source.detail_format, full)
-        text = json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
+        text = dumps(entry)
         try:
             stored = await self.queue.save_enriched(event.id, text)
         except StoreError as exc:

@@ -12,6 +12,7 @@ Schema of this envelope ships in `gateway/schema/event.schema.json`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import random
 import time
@@ -27,9 +28,11 @@ __all__ = [
     "MAX_TRACE_HEADER",
     "Event",
     "build_event",
+    "dumps",
     "id_floor",
     "isoformat",
     "new_event_id",
+    "storable_key",
 ]
 
 
@@ -100,11 +103,41 @@ def _isoformat_ms(moment: float) -> str:
     return f"{_utc_second(int(moment // 1))}.{int(moment * 1000 // 1) % 1000:03d}+00:00"
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """Compact JSON text of a parsed payload or envelope, every value as it was: orjson's,
+    else (an integer beyond 64 bits, a lone surrogate such as `"\\ud800"`, which providers
+    send when they cut an emoji in half) the standard library's, with the surrogates
+    escaped as they arrived, so the text is always valid UTF-8."""
     try:
         return orjson.dumps(value).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits: the standard library has no limit
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:  # orjson.JSONEncodeError: beyond 64 bits, a lone surrogate, deep nesting
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"))
+    return text
+
+
+def _storable(text: str) -> bool:
+    """Whether every store can hold `text` as it is: no NUL (PostgreSQL's text refuses it)
+    and valid UTF-8 (no lone surrogate, which JSON escapes can carry)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_key(key: str) -> str:
+    """A key (dedup key, provider event or delivery id) as every store can hold it: as it
+    is, or, holding a NUL or a lone surrogate, `sha256:` and its hex digest (the same key
+    gives the same digest, so duplicates are still found, and a lookup by the key too)."""
+    if _storable(key):
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 #: An AWS X-Ray trace header is passed on (as PutEvents' `TraceHeader`) within this length.
@@ -131,6 +164,9 @@ def build_event(
     detail_type = event.type
     if not detail_type or len(detail_type) > MAX_TYPE_LENGTH:
         raise MalformedPayloadError("bad_event_type", f"event type must be 1-{MAX_TYPE_LENGTH} characters")
+    if not _storable(detail_type):
+        raise MalformedPayloadError("bad_event_type", "event type holds a NUL or a lone surrogate")
+    dedup_key = storable_key(event.dedup_key)
     event_id = new_event_id(received_at)
     metadata = {
         "event_id": event_id,
@@ -138,7 +174,7 @@ def build_event(
         "connector": connector,
         "provider_event_id": event.provider_event_id,
         "delivery_id": event.delivery_id,
-        "dedup_key": event.dedup_key,
+        "dedup_key": dedup_key,
         "received_at": _isoformat_ms(received_at),
     }
     if detail_format == "payload" and isinstance(event.payload, dict):
@@ -159,10 +195,10 @@ def build_event(
     return Event(
         id=event_id,
         source=source,
-        dedup_key=event.dedup_key,
+        dedup_key=dedup_key,
         detail_type=detail_type,
         received_at=received_at,
-        entry=_dumps(entry),
-        provider_event_id=event.provider_event_id,
-        provider_delivery_id=event.delivery_id,
+        entry=dumps(entry),
+        provider_event_id=None if event.provider_event_id is None else storable_key(event.provider_event_id),
+        provider_delivery_id=None if event.delivery_id is None else storable_key(event.delivery_id),
     )

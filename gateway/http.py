@@ -31,14 +31,22 @@ from connectors import (
     WebhookRequest,
 )
 from gateway.config import SourceSpec
+from gateway.connections import BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
-from gateway.events import Event, build_event
+from gateway.events import Event, build_event, storable_key
 from gateway.store import PersistResult, RequestRecord
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-__all__ = ["QUIET_PATHS", "RequestLogMiddleware", "Source", "WebhookHandler", "store_events"]
+__all__ = [
+    "MAX_LOGGED_PATH",
+    "QUIET_PATHS",
+    "RequestLogMiddleware",
+    "Source",
+    "WebhookHandler",
+    "store_events",
+]
 
 log = structlog.get_logger()
 
@@ -57,6 +65,10 @@ def _begin_request() -> tuple[float, str]:
     return time.perf_counter(), request_id
 
 
+#: A request line's `path` is cut to this many characters: an unknown source's name is the
+#: caller's to choose.
+MAX_LOGGED_PATH = 256
+
 #: Paths polled by probes and scrapers: their request lines are debug, not info.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -65,10 +77,11 @@ def _end_request(
     scope: Scope, status: int, started: float, fields: dict[str, Any], level: str = "info"
 ) -> None:
     """The one summary line of a request, at `level`."""
+    path: str = scope["path"]
     getattr(log, level)(
         "request",
         method=scope["method"],
-        path=scope["path"],
+        path=path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "…",
         status=status,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
         **fields,
@@ -102,36 +115,6 @@ class RequestLogMiddleware:
             _end_request(scope, status, started, {}, "debug" if scope["path"] in QUIET_PATHS else "info")
 
 
-class _TooLargeError(Exception):
-    pass
-
-
-class _DisconnectedError(Exception):
-    pass
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """Read the raw body once, refusing more than `limit` bytes (413)."""
-    for key, value in scope["headers"]:
-        if key == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                raise _TooLargeError
-            break
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _DisconnectedError
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLargeError
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def _public_url(source: Source, scope: Scope, query: str) -> str:
     """The URL the provider called: the configured public URL, never the Host header.
 
@@ -155,6 +138,8 @@ class _Answer:
     event_ids: bytes = b""
     #: Headers a connector's handshake answer carries.
     headers: tuple[tuple[bytes, bytes], ...] = ()
+    #: Close the connection after answering (the body was not read to its end).
+    close: bool = False
 
 
 def _error(status: int, message: str) -> _Answer:
@@ -197,17 +182,19 @@ class WebhookHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, request_id = _begin_request()
         name = scope["path"][len(self.prefix) :]
-        fields: dict[str, Any] = {"source": name}
+        # A source name has at most 64 characters: a longer one is the caller's, logged cut.
+        fields: dict[str, Any] = {"source": name if len(name) <= 64 else name[:64] + "…"}
         seen = _Seen()
         try:
             answer = await self._handle(scope, receive, name, fields, seen)
-        except _DisconnectedError:
+        except DisconnectedError:
             fields["cause"] = "client_disconnected"
             self._log_request(scope, name, 499, fields, seen)
             _end_request(scope, 499, started, fields)
             return
         except Exception as exc:  # a bug must not leak a traceback to the caller
             log.exception("internal_error", error=type(exc).__name__)
+            self.gateway.metrics.internal_errors.inc()
             answer = _error(500, "internal error")
         body = answer.body
         try:
@@ -221,6 +208,7 @@ class WebhookHandler:
                         (b"x-request-id", request_id.encode()),
                         *(((b"x-hookgate-event-ids", answer.event_ids),) if answer.event_ids else ()),
                         *answer.headers,
+                        *(((b"connection", b"close"),) if answer.close else ()),
                     ],
                 }
             )
@@ -242,7 +230,7 @@ class WebhookHandler:
         requests.later(
             requests.record(
                 now=self.gateway.clock(),
-                source=name,
+                source=storable_key(name),  # an unknown source's name is the caller's
                 status=status,
                 cause=cause or fields.get("cause"),
                 size=len(seen.body) if seen.body is not None else _content_length(scope),
@@ -266,12 +254,13 @@ class WebhookHandler:
         started = time.perf_counter()
         try:
             return await _accept(gateway, source, scope, receive, fields, seen)
-        except _Rejected as rejected:
+        except (_Rejected, BodyRefusedError) as rejected:
             fields["cause"] = rejected.cause
-            if rejected.detail:
+            if isinstance(rejected, _Rejected) and rejected.detail:
                 fields["cause_detail"] = rejected.detail
             gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
-            return _error(rejected.status, rejected.message)
+            error = _error(rejected.status, rejected.message)
+            return _Answer(error.status, error.body, close=rejected.status in (408, 413, 503))
         finally:
             counters.latency.observe(time.perf_counter() - started)
 
@@ -287,10 +276,7 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
     method: str = scope["method"]
     if method not in source.connector.methods:
         raise _Rejected(405, "method_not_allowed", "method not allowed")
-    try:
-        body = await _read_body(scope, receive, source.max_body_bytes)
-    except _TooLargeError:
-        raise _Rejected(413, "too_large", "payload too large") from None
+    body = await gateway.bodies.read(scope, receive, source.max_body_bytes)
     seen.body = body
     query = scope.get("query_string", b"").decode("latin-1")
     webhook = WebhookRequest(

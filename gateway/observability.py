@@ -279,6 +279,17 @@ class Metrics:
             ["source", "cause"],
             registry=r,
         )
+        self.internal_errors = Counter(
+            "hookgate_requests_failed",
+            "Webhook requests answered 500: a bug, logged as internal_error",
+            registry=r,
+        )
+        self.refused = Counter(
+            "hookgate_connections_refused",
+            "Connections and requests refused before the app (gateway.connections), by reason",
+            ["reason"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "hookgate_events_duplicate", "Events acknowledged as duplicates", ["source"], registry=r
         )

@@ -2,7 +2,9 @@
 
     warnings(settings)       what `check-config` points out without refusing the file: no
                              source, a source whose events go to no sink, a file hookgate
-                             would write but cannot. Nothing is created.
+                             would write but cannot, a file holding events (the SQLite
+                             store, a sink's file) that other users may read. Nothing is
+                             created.
     open_outputs(settings)   what `serve` does before it starts: every file the
                              configuration writes is opened for appending (its directory
                              created); one that cannot be is a `ConfigError` naming its key.
@@ -14,6 +16,7 @@ its sinks and of its routers' targets (a `jsonl` sink's or target's `path`).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +43,29 @@ def warnings(settings: Settings) -> list[str]:
         problem = unwritable(path)
         if problem is not None:
             found.append(f"{key}: cannot write {path}: {problem}")
+    for key, path in _event_files(settings):
+        found.extend(f"{key}: {problem}" for problem in _readable_by_others(path))
     return found
+
+
+def _event_files(settings: Settings) -> Iterator[tuple[str, str]]:
+    """The files that hold events: the SQLite store (with its WAL) and the sinks' files."""
+    if settings.store.url.startswith("sqlite:///"):
+        db = settings.store.url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            yield "store.url", db + suffix
+    yield from output_files(settings)
+
+
+def _readable_by_others(path: str) -> list[str]:
+    """A warning if `path` exists and users other than its owner may read it."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return []
+    if not stat.S_ISREG(mode) or not mode & 0o044:
+        return []
+    return [f"{path} holds events and is readable by other users (mode {mode & 0o777:04o}): chmod 600 {path}"]
 
 
 def open_outputs(settings: Settings) -> None:
@@ -48,7 +73,7 @@ def open_outputs(settings: Settings) -> None:
     cannot be opened is a `ConfigError` naming its key."""
     for key, path in output_files(settings):
         try:
-            open_for_append(path).close()
+            os.close(open_for_append(path))
         except OSError as exc:
             reason = unwritable(path) or exc.strerror or str(exc)
             raise ConfigError(key, f"cannot open {path}: {reason}") from None

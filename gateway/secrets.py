@@ -5,7 +5,7 @@ sink's or a router target's options, nested tables such as `auth.password` and a
 tables such as a bus API's `credentials` included) may be written as:
 
     "whsec_…"                           a literal
-    "env:NAME"                          the environment variable NAME (unset or empty: an error)
+    "env:NAME"                          the environment variable NAME (unset: an error)
     "file:PATH"                         the file's text without its trailing newline; a
                                         relative PATH is relative to the configuration file
     "secretsmanager:NAME_OR_ARN"        an AWS Secrets Manager secret's string, and
@@ -17,7 +17,9 @@ JSON secret share its one call), and again only when asked (`AwsSecrets.expire`,
 mode uses to re-read them after a TTL and after a failed verification), at most once a
 minute however often it is asked. Without one, a process-wide one reads each secret once
 per process (`hookgate serve`; failures are not cached). Every failure is a `ConfigError`
-naming the key and the reference, never the secret's value. `docs/configuration.md`
+naming the key and the reference, never the secret's value. A secret that is empty or
+only whitespace, however it is written, is refused: an HMAC keyed by it is one anybody
+can compute. `docs/configuration.md`
 ("Secret references") documents the same forms for users.
 """
 
@@ -65,9 +67,15 @@ def resolve_secrets(
     """A copy of `options` (the raw keys of `model`, found under `key`) with the secret
     references of its secret fields resolved, nested tables included; AWS references are
     read through `secrets` (default: the process's)."""
-    return _map_secrets(
-        model, options, key, lambda value, at: resolve_secret(value, at, env, base_dir, secrets=secrets)
-    )
+
+    def resolve(value: Any, at: str) -> Any:
+        resolved = resolve_secret(value, at, env, base_dir, secrets=secrets)
+        if isinstance(resolved, str) and not resolved.strip():
+            what = "the secret" if resolved == value else f"the secret read from {value}"
+            raise ConfigError(at, f"{what} is empty or blank: anybody could sign with it")
+        return resolved
+
+    return _map_secrets(model, options, key, resolve)
 
 
 def aws_references(model: type[BaseModel], options: Mapping[str, Any]) -> tuple[str, ...]:
@@ -126,7 +134,7 @@ def resolve_secret(
             raise ConfigError(key, str(exc)) from None
     if value.startswith("env:"):
         var = value[4:]
-        if var not in env or not env[var]:
+        if var not in env:
             raise ConfigError(key, f"environment variable {var} is not set")
         return env[var]
     if value.startswith("file:"):

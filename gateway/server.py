@@ -22,12 +22,14 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
 
-from gateway.config import BUS_TYPE
+from gateway.config import BUS_TYPE, ServerSettings
+from gateway.connections import ConnectionLimits, protocol_class
 from gateway.errors import HookgateError
 from gateway.observability import version
 
@@ -79,11 +81,15 @@ class GatewayServer(uvicorn.Server):
     the optional metrics listener."""
 
     def __init__(self, app: GatewayApp, host: str, port: int, log_stream: LogStream | None = None) -> None:
+        settings = app.gateway.settings.server
+        refused = app.gateway.metrics.refused
         super().__init__(
             uvicorn.Config(
                 app,
                 host=host,
                 port=port,
+                http=_protocol(settings, lambda reason: refused.labels(reason).inc()),
+                h11_max_incomplete_event_size=settings.max_header_bytes,
                 log_config=None,
                 access_log=False,
                 lifespan="on",
@@ -163,6 +169,8 @@ class GatewayServer(uvicorn.Server):
             app,
             host=host,
             port=port,
+            http=self.config.http,  # the same limits as the webhook port
+            h11_max_incomplete_event_size=self.gateway_app.gateway.settings.server.max_header_bytes,
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -210,6 +218,18 @@ class GatewayServer(uvicorn.Server):
                 **dict.fromkeys(settings.buses, BUS_TYPE),
             },
         )
+
+
+def _protocol(settings: ServerSettings, on_refused: Callable[[str], None]) -> type[asyncio.Protocol]:
+    """uvicorn's protocol class for the parser `settings` name, under their limits."""
+    limits = ConnectionLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
+        header_timeout_seconds=settings.header_timeout_seconds,
+        max_connections=settings.max_connections,
+        on_refused=on_refused,
+    )
+    return protocol_class(limits, settings.http_parser)
 
 
 def _url(server: asyncio.Server) -> str:

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from connectors._base import VerificationError, secret_values
 
 __all__ = [
+    "MAX_CANDIDATES",
     "DigestEncoding",
     "any_match",
     "check_hmac",
@@ -56,9 +57,17 @@ def encode_digest(mac: bytes, encoding: DigestEncoding) -> bytes:
     return base64.b64encode(mac) if encoding == "base64" else mac
 
 
+#: The most signatures (or tokens) one request may offer: a provider sends one per secret it
+#: signs with, two during a rotation; thousands would cost a comparison each.
+MAX_CANDIDATES = 16
+
+
 def any_match(expected: Iterable[bytes], candidates: Iterable[bytes]) -> bool:
-    """True if any candidate equals any expected value; every pair is compared."""
+    """True if any candidate equals any expected value; every pair is compared. More than
+    `MAX_CANDIDATES` candidates is `VerificationError("too_many_signatures")`."""
     candidates = list(candidates)
+    if len(candidates) > MAX_CANDIDATES:
+        raise VerificationError("too_many_signatures", f"more than {MAX_CANDIDATES}")
     ok = False
     for exp in expected:
         for candidate in candidates:

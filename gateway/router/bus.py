@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from gateway.events import Event, isoformat
+from gateway.events import Event, dumps, isoformat
 from gateway.router._pattern import EventPattern, RuleSet, load_event
 from gateway.router._transform import InvalidTargetInputError, RuleContext, TargetInput
 from gateway.router.rules import BusSettings, TargetSettings
@@ -211,7 +211,7 @@ class RuleTarget(Sink):
         parsed = json.loads(entry)
         if event.replay_name is not None:
             parsed["replay-name"] = event.replay_name
-            entry = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
+            entry = dumps(parsed)
             event = replace(event, entry=entry)
         if not self.target.transforms_input:
             return Delivery(event, entry.encode())

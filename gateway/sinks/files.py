@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar, TextIO
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -19,46 +19,64 @@ from gateway.sinks import Delivered, Outcome, Retry, Sink, SinkOptions
 __all__ = ["JsonlFile", "JsonlSink", "StdoutSink", "append_lines", "open_for_append"]
 
 
-def open_for_append(path: str) -> TextIO:
-    """Open `path` (UTF-8) for appending, creating its folder."""
+#: Modes of the files and folders hookgate creates for events (they hold customer data).
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def open_for_append(path: str) -> int:
+    """A file descriptor appending to `path`, created (mode 0600, its folder 0700) if needed."""
     file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    return file.open("a", encoding="utf-8")
+    if not file.parent.exists():
+        file.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    return os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
 
 
-def append_lines(file: TextIO, lines: Iterable[str], *, fsync: bool) -> None:
-    """Write `lines` (without their line breaks), flush, and fsync when asked."""
-    file.write("".join(line + "\n" for line in lines))
-    file.flush()
-    if fsync:
-        os.fsync(file.fileno())
+def append_lines(fd: int, lines: Iterable[str], *, fsync: bool) -> None:
+    """Append `lines` (without their line breaks) whole, or not at all: on any error the
+    file is cut back to where it ended, so a retry never follows a torn line; fsync when
+    asked."""
+    data = memoryview("".join(line + "\n" for line in lines).encode())
+    offset = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, offset)
+        raise
 
 
 class JsonlFile:
-    """A JSON-lines file appended to by a sink or a target: opened on first use; a failed
-    write closes it, so the next attempt opens it again with an empty buffer."""
+    """A JSON-lines file appended to by a sink or a target: opened on first use, written
+    without a buffer, a record at a time (`append_lines`); a failed write cuts the file back
+    and closes it, so the next attempt opens it again."""
 
     def __init__(self, path: str, *, fsync: bool) -> None:
         self.path = path
         self.fsync = fsync
-        self._file: TextIO | None = None
+        self._fd: int | None = None
 
     async def open(self) -> None:
-        if self._file is None:
-            self._file = await asyncio.to_thread(open_for_append, self.path)
+        if self._fd is None:
+            self._fd = await asyncio.to_thread(open_for_append, self.path)
 
     async def close(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            with contextlib.suppress(OSError):  # lines a failed write left behind: reported for retry
-                await asyncio.to_thread(file.close)
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(os.close, fd)
 
     async def append(self, lines: Sequence[str]) -> Outcome:
-        """Append `lines` (one outcome for all of them: written, or to be retried)."""
+        """Append `lines` (one outcome for all of them: written and flushed, or to be
+        retried with the file as it was)."""
         try:
             await self.open()
-            assert self._file is not None
-            await asyncio.to_thread(append_lines, self._file, lines, fsync=self.fsync)
+            assert self._fd is not None
+            await asyncio.to_thread(append_lines, self._fd, lines, fsync=self.fsync)
         except OSError as exc:
             await self.close()
             return Retry(f"io_error: {exc.strerror}")

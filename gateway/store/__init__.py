@@ -45,7 +45,7 @@ from typing import Any
 
 from gateway._extras import require
 from gateway.config import DispatcherSettings, StoreSettings
-from gateway.events import id_floor
+from gateway.events import id_floor, storable_key
 from gateway.store._admin import (
     QUEUE_STATES,
     DeadLetter,
@@ -204,7 +204,9 @@ def event_filters(
     if filters.text:
         query += f" AND entry {like} {mark} ESCAPE '\\'"
         params.append("%" + _escape_like(filters.text) + "%")
-    return query, params
+    # As stored: a key with a NUL or a lone surrogate is its digest (`storable_key`); any
+    # other text holding one matches nothing, and no store is handed what it cannot hold.
+    return query, [storable_key(p) if isinstance(p, str) else p for p in params]
 
 
 def request_filters(query: str, filters: RequestQuery, *, mark: str) -> tuple[str, list[Any]]:
@@ -212,9 +214,9 @@ def request_filters(query: str, filters: RequestQuery, *, mark: str) -> tuple[st
     UUIDv7 of their arrival too)."""
     params: list[Any] = []
     for column, value in (("outcome", filters.outcome), ("source", filters.source)):
-        if value is not None:
+        if value is not None:  # as stored: a key with a NUL or lone surrogate is its digest
             query += f" AND {column} = {mark}"
-            params.append(value)
+            params.append(storable_key(value))
     since = None if filters.since is None else id_floor(filters.since)
     until = None if filters.until is None else id_floor(filters.until)
     for op, bound in ((">=", since), ("<", until), ("<", filters.before)):

@@ -9,8 +9,10 @@ connection, which WAL lets proceed while the writer works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -167,6 +169,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file (0600, its folder 0700) unless it exists: it holds customer
+    data. SQLite gives its WAL and shared-memory files the database's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+
+
 def _connect(path: str, *, create: bool = True) -> sqlite3.Connection:
     """A connection to the database at `path`, its schema created or migrated; with
     `create=False`, a missing file is a `StoreError` naming it, and stays missing."""
@@ -179,7 +190,7 @@ def _connect(path: str, *, create: bool = True) -> sqlite3.Connection:
         if memory:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         elif create:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         else:  # read-write, never create: the file may have gone since it was seen
             uri = f"{Path(path).absolute().as_uri()}?mode=rw"

@@ -377,3 +377,37 @@ async def test_a_connector_that_fails_to_acknowledge_gets_hookgates_answer(
     assert {"event": "connector_error", "step": "acknowledge", "error": "RuntimeError"}.items() <= logs[
         0
     ].items()
+
+
+async def test_a_huge_unknown_source_name_is_logged_cut(edge: Edge) -> None:
+    name = "a" * 60_000
+    with structlog.testing.capture_logs() as logs:
+        response = await edge.post(name, b"{}")
+    assert response.status_code == 404
+    [line] = [entry for entry in logs if entry["event"] == "request"]
+    assert len(repr(line)) < 1000
+    assert line["path"].startswith("/webhooks/aaa")
+    assert line["path"].endswith("…")
+
+
+async def test_a_500_is_counted(edge: Edge, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def bug(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(edge.gateway.inbox, "persist", bug)
+    body = stripe_body()
+    response = await edge.post("stripe", body, edge.sign(body))
+    assert response.status_code == 500
+    assert "a bug" not in response.text
+    scrape = (await edge.client.get("/metrics")).text
+    assert metric(scrape, "hookgate_requests_failed_total") == 1
+
+
+async def test_thousands_of_signatures_are_refused_unchecked(edge: Edge) -> None:
+    body = stripe_body()
+    header = edge.sign(body)["Stripe-Signature"] + ",v1=" + ",v1=".join(["00" * 32] * 30_000)
+    with structlog.testing.capture_logs() as logs:
+        response = await edge.post("stripe", body, {"Stripe-Signature": header})
+    assert response.status_code == 401
+    [line] = [entry for entry in logs if entry["event"] == "request"]
+    assert line["cause_detail"] == "too_many_signatures"

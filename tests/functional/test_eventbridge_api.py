@@ -182,3 +182,22 @@ async def test_a_bug_is_a_500_in_eventbridges_shape(
     assert response.status_code == 500
     assert response.json() == {"__type": "InternalException", "message": "An internal error occurred."}
     assert "Traceback" not in response.text
+
+
+async def test_a_body_beyond_the_edges_limits_is_refused_in_eventbridges_shape_and_closed(
+    api: tuple[GatewayApp, httpx.AsyncClient, FakeClock],
+) -> None:
+    app, client, clock = api
+    endpoint_limit = 4 * 1_048_576 + 65_536  # four times the bus API's default max_request_bytes
+    huge = json.dumps({"Entries": [{**ORDER, "Detail": "x" * endpoint_limit}]}).encode()
+    response = await client.post("/", content=huge, headers=signed(huge, clock.now))
+    assert response.status_code == 413
+    assert response.json()["__type"] == "RequestEntityTooLargeException"
+    assert response.headers["connection"] == "close"
+    app.gateway.bodies.max_buffered_bytes = 1_000  # the bodies being read at once hold more
+    body = json.dumps({"Entries": [{**ORDER, "Detail": json.dumps({"m": "y" * 2_000})}]}).encode()
+    busy = await client.post("/", content=body, headers=signed(body, clock.now))
+    assert busy.status_code == 503
+    assert busy.json()["__type"] == "ServiceUnavailableException"
+    assert busy.headers["connection"] == "close"
+    assert app.gateway.bodies.buffered == 0

@@ -314,7 +314,9 @@ def test_a_missing_environment_variable_names_the_key_and_the_variable(tmp_path:
     with pytest.raises(ConfigError) as exc:
         load_settings(write(tmp_path), env={"STRIPE_WEBHOOK_SECRET": "x", "FRESHDESK_WEBHOOK_PASSWORD": ""})
     assert exc.value.key == "sources.support.password"
-    assert "FRESHDESK_WEBHOOK_PASSWORD is not set" in exc.value.message
+    assert exc.value.message == (
+        "the secret read from env:FRESHDESK_WEBHOOK_PASSWORD is empty or blank: anybody could sign with it"
+    )
 
 
 def test_an_unreadable_secret_file_names_the_key_and_the_file(tmp_path: Path) -> None:
@@ -487,3 +489,21 @@ def test_a_separate_metrics_port_is_optional_and_not_the_webhook_port() -> None:
     error = config_error({"server": {"port": 8080, "metrics_port": 8080}})
     assert error.key == "server"
     assert "metrics_port must differ from port" in error.message
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "hookgate.toml"
+    config.write_bytes(b'[server]\nhost = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config, env={})
+    assert exc.value.message == f"{config}: not UTF-8 text (byte 20): save it as UTF-8"
+
+
+def test_a_malformed_json_override_is_an_error_not_a_literal(tmp_path: Path) -> None:
+    env = {"HOOKGATE_SOURCES__STRIPE__SECRETS": '["whsec_X"', "STRIPE_WEBHOOK_SECRET": "x"}
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path), env={**env, "FRESHDESK_WEBHOOK_PASSWORD": "p"})
+    assert exc.value.key == "sources.stripe.secrets"
+    assert exc.value.variable == "HOOKGATE_SOURCES__STRIPE__SECRETS"
+    assert "is JSON, and this is not" in exc.value.message
+    assert "whsec_X" not in str(exc.value)

@@ -146,3 +146,19 @@ def test_sign_names_the_event_of_known_payloads() -> None:
 def test_check_connector() -> None:
     [event] = check_connector(connector(), NOW)
     assert event.type == "ping"
+
+
+def test_body_dedup_makes_a_replay_under_other_headers_a_duplicate() -> None:
+    """GitHub signs the body only: with `dedup = "body"`, a captured delivery sent again
+    with another X-GitHub-Delivery (or event) has the same dedup key."""
+    body = fixture("github", "push.json")
+    by_body = GitHubConnector.from_config({"secrets": [DOCS_SECRET], "dedup": "body"})
+    original = delivery(body, "push")
+    replayed = delivery(body, "push", **{"X-GitHub-Delivery": "00000000-0000-0000-0000-000000000000"})
+    for request in (original, replayed):
+        by_body.verify(request, NOW)
+    [first], [again] = by_body.normalize(original), by_body.normalize(replayed)
+    assert first.dedup_key == again.dedup_key == sha256_of_parts("github", body)
+    assert again.delivery_id == "00000000-0000-0000-0000-000000000000"
+    # the default keeps GitHub's GUID
+    assert connector().normalize(replayed)[0].dedup_key != connector().normalize(original)[0].dedup_key

@@ -26,7 +26,7 @@ def test_hmac_digest_equals_the_standard_library(size: int, algorithm: str) -> N
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
@@ -59,12 +59,11 @@ def test_parse_json_answers_what_the_standard_library_answers(value: Any, ascii_
         b'{"n": -9223372036854775809, "m": 18446744073709551616}',
         b'{"x": 0.1000000000000000055511151231257827}',
         b'{"a": 1, "a": 2}',
-        b'{"v": NaN, "w": -Infinity}',
         b'{"s": "\\ud800"}',  # a lone surrogate
         '{"k": "v"}'.encode("utf-16"),
         b"\xef\xbb\xbf" + b'{"bom": true}',
         b"[" * 200 + b"]" * 200,
-        b'{"e": 1e400, "z": -0, "f": -0.0, "big": 1E5}',
+        b'{"e": 1e-400, "z": -0, "f": -0.0, "big": 1E5}',
     ],
 )
 def test_parse_json_agrees_where_orjson_differs(body: bytes) -> None:
@@ -75,3 +74,21 @@ def test_parse_json_agrees_where_orjson_differs(body: bytes) -> None:
 def test_parse_json_refuses_what_the_standard_library_refuses(body: bytes) -> None:
     with pytest.raises(MalformedPayloadError):
         parse_json(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"v": NaN}',
+        b'{"w": -Infinity}',
+        b"[Infinity]",
+        b'{"e": 1e400}',
+        b"[-1E+999]",
+        b'{"a": 1e400, "n": ' + b"9" * 30 + b"}",
+    ],
+)
+def test_parse_json_refuses_numbers_no_float_holds(body: bytes) -> None:
+    """Stored, they would become `null` (orjson) or `Infinity` (not JSON): a changed value."""
+    with pytest.raises(MalformedPayloadError) as caught:
+        parse_json(body)
+    assert caught.value.cause == "non_finite_number"

@@ -190,7 +190,7 @@ def rejection_causes() -> set[str]:
                 name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
                 if name in ("VerificationError", "MalformedPayloadError"):
                     positions = [0]
-                elif name == "_Rejected":
+                elif name in ("_Rejected", "BodyRefusedError"):
                     positions = [1, 3]
                 else:
                     continue

@@ -216,3 +216,19 @@ JSON = st.recursive(
 @given(JSON)
 def test_the_iterative_encoder_matches_json(value: Any) -> None:
     assert dumps_iteratively(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"s": "\ud800", "emoji": "😀"},
+        {"s": "\udc00", "number": 12.5},
+        {"deep": json.loads("[" * 300 + '"\\ud800"' + "]" * 300)},
+    ],
+)
+def test_a_lone_surrogate_in_a_stored_entry_is_put_as_an_escape(detail: Any) -> None:
+    """Providers cut emoji in half; the stored entry escapes the half, and so does Detail."""
+    event = with_detail(make_event(at=NOW), detail)
+    put = prepared(event, payload_event_id=False).request["Detail"]
+    put.encode()  # valid UTF-8
+    assert json.loads(put) == detail

@@ -20,15 +20,9 @@ import orjson
 import structlog
 from starlette.types import Receive, Scope, Send
 
+from gateway.connections import BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
-from gateway.http import (
-    _begin_request,
-    _DisconnectedError,
-    _end_request,
-    _read_body,
-    _TooLargeError,
-    store_events,
-)
+from gateway.http import _begin_request, _end_request, store_events
 from gateway.router.eventbridge_api._errors import ApiError
 from gateway.router.eventbridge_api._put_events import Accepted, BusView, Refused, plan_put_events
 from gateway.router.eventbridge_api._read import READ_OPERATIONS
@@ -46,6 +40,12 @@ log = structlog.get_logger()
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "AWSEvents."
 _OPERATIONS = frozenset({"PutEvents", *READ_OPERATIONS})
+#: The codes of a body the edge's limits refused (its connection is closed: not read to its end).
+_REFUSED_CODES = {
+    408: "RequestTimeoutException",
+    413: "RequestEntityTooLargeException",
+    503: "ServiceUnavailableException",
+}
 
 
 def api_endpoints(gateway: Gateway) -> dict[str, EventBridgeApi]:
@@ -95,7 +95,7 @@ class EventBridgeApi:
         status, body = 200, b""
         try:
             status, body = await self._handle(scope, receive, fields)
-        except _DisconnectedError:
+        except DisconnectedError:
             fields["cause"] = "client_disconnected"
             _end_request(scope, 499, started, fields)
             return
@@ -114,6 +114,8 @@ class EventBridgeApi:
         ]
         if status >= 400 and "cause" in fields:
             headers.append((b"x-amzn-errortype", str(fields["cause"]).encode()))
+            if _REFUSED_CODES.get(status) == fields["cause"]:
+                headers.append((b"connection", b"close"))
         try:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -123,9 +125,9 @@ class EventBridgeApi:
 
     async def _handle(self, scope: Scope, receive: Receive, fields: dict[str, Any]) -> tuple[int, bytes]:
         try:
-            raw = await _read_body(scope, receive, self.read_limit)
-        except _TooLargeError:
-            raise ApiError("RequestEntityTooLargeException", "Request entity too large", 413) from None
+            raw = await self.gateway.bodies.read(scope, receive, self.read_limit)
+        except BodyRefusedError as refused:  # the edge's limits (`gateway.connections`)
+            raise ApiError(_REFUSED_CODES[refused.status], refused.message, refused.status) from None
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         request = SignedRequest(

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from connectors import MAX_TYPE_LENGTH
-from gateway.events import MAX_TRACE_HEADER, Event
+from gateway.events import MAX_TRACE_HEADER, Event, dumps
 from gateway.sinks import Permanent
 
 __all__ = [
@@ -107,10 +107,10 @@ def _integers_in_range(value: Any) -> bool:
 
 def _load(text: str) -> tuple[dict[str, Any], bool]:
     """Parse a stored envelope; `exact` tells whether stdlib json had to be used."""
-    if _LONG_DIGITS.search(text) is None:
-        value = orjson.loads(text)
-        exact = False
-    else:  # orjson would read integers past 64 bits as floats
+    exact = _LONG_DIGITS.search(text) is not None  # orjson would read integers past 64 bits as floats
+    try:
+        value = json.loads(text) if exact else orjson.loads(text)
+    except orjson.JSONDecodeError:  # a lone surrogate escape, deep nesting: orjson refuses them
         value = json.loads(text)
         exact = True
     if not isinstance(value, dict):
@@ -123,7 +123,7 @@ def _dumps(value: Any, exact: bool) -> bytes:
     try:
         if not exact:
             return orjson.dumps(value)
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return dumps(value).encode()
     except (TypeError, RecursionError):
         return _dumps_iteratively(value).encode()
 
@@ -147,13 +147,27 @@ def _dumps_iteratively(value: Any) -> str:
             pairs = item.items() if isinstance(item, dict) else ((None, v) for v in item)
             for n, (key, element) in enumerate(pairs):
                 comma = "," if n else ""
-                label = "" if key is None else json.dumps(str(key), ensure_ascii=False) + ":"
+                label = "" if key is None else _scalar(str(key)) + ":"
                 todo += [_Text(comma + label), element]
             todo.append(_Text("}" if isinstance(item, dict) else "]"))
             stack.extend(reversed(todo))
         else:
-            out.append(json.dumps(item, ensure_ascii=False))
+            out.append(_scalar(item))
     return "".join(out)
+
+
+def _scalar(value: Any) -> str:
+    """A string or number as JSON text; a lone surrogate stays an escape (valid UTF-8)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return json.dumps(value) if isinstance(value, str) and not text.isascii() and _unencodable(text) else text
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def prepare(
