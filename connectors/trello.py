@@ -57,6 +57,9 @@ class TrelloConnector(Connector[TrelloOptions]):
     summary = "Trello webhooks (X-Trello-Webhook, base64 HMAC-SHA1 over body + callback URL, HEAD check)"
     methods = frozenset({"POST", "HEAD"})
 
+    def secret_headers(self) -> frozenset[str]:
+        return frozenset({"x-trello-webhook"})
+
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         """Trello's `HEAD` check of a new webhook's callback URL."""
         return ConnectorResponse(200) if request.method == "HEAD" else None

@@ -96,6 +96,9 @@ class BodyHmacConnector(Connector[SecretsOptionsT_co]):
         """The HMAC keys of every configured secret."""
         return [self.key_of(secret.get_secret_value()) for secret in self.options.secrets]
 
+    def secret_headers(self) -> frozenset[str]:
+        return frozenset({self.signature_header.lower()})
+
     def digest(self, key: bytes, content: bytes) -> bytes:
         """The encoded HMAC as it appears after the prefix."""
         return encode_digest(hmac_digest(key, content, self.algorithm), self.encoding)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -106,6 +107,20 @@ def models(schema: Mapping[str, Any], style: Style, header: str) -> str:
 
         walk(schema, name_fields)
         options = {"field_extra_keys": {"metadata"}, "keyword_only": True}
+    if style == "typeddict":
+        # datamodel-code-generator renames a key that starts with "_" (`_links` becomes
+        # `field_links`), but a TypedDict's keys must stay the JSON keys: such keys travel
+        # under a placeholder and are put back in the generated text
+        schema = copy.deepcopy(dict(schema))
+
+        def hide_underscores(sub: dict[str, Any]) -> None:
+            props = sub.get("properties")
+            if isinstance(props, dict) and any(k.startswith("_") for k in props):
+                sub["properties"] = {_hidden(k): v for k, v in props.items()}
+                if isinstance(sub.get("required"), list):
+                    sub["required"] = [_hidden(k) if isinstance(k, str) else k for k in sub["required"]]
+
+        walk(schema, hide_underscores)
     if style == "pydantic":
         options = {"use_annotated": True}
     if style == "msgspec":
@@ -133,7 +148,16 @@ def models(schema: Mapping[str, Any], style: Style, header: str) -> str:
         **options,
     )
     assert isinstance(text, str)
-    return text
+    return _UNDERSCORE.sub(r"\1_", text) if style == "typeddict" else text
+
+
+#: The placeholder of a leading "_" in a TypedDict key (see `models`).
+_UNDERSCORE_MARK = "hookgate_underscore_"
+_UNDERSCORE = re.compile(rf"(\W){_UNDERSCORE_MARK}")
+
+
+def _hidden(key: str) -> str:
+    return _UNDERSCORE_MARK + key[1:] if key.startswith("_") else key
 
 
 def package_init(style: Style, *, detail_name: str, base: PurePosixPath, title: str, header: str) -> str:
