@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -35,18 +36,24 @@ def open_for_append(path: str) -> int:
 def append_lines(fd: int, lines: Iterable[str], *, fsync: bool) -> None:
     """Append `lines` (without their line breaks) whole, or not at all: on any error the
     file is cut back to where it ended, so a retry never follows a torn line; fsync when
-    asked."""
+    asked. A pipe (a FIFO) cannot be cut back or fsynced: it is simply written."""
     data = memoryview("".join(line + "\n" for line in lines).encode())
-    offset = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        offset: int | None = os.lseek(fd, 0, os.SEEK_END)
+    except OSError as exc:
+        if exc.errno != errno.ESPIPE:
+            raise
+        offset = None  # a pipe (a FIFO someone reads): nothing to cut back, it is written as it goes
     try:
         while data:
             written = os.write(fd, data)
             data = data[written:]
-        if fsync:
+        if fsync and offset is not None:
             os.fsync(fd)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, offset)
+        if offset is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, offset)
         raise
 
 

@@ -153,3 +153,22 @@ async def test_a_full_disk_never_tears_a_line(tmp_path: Path) -> None:
         assert await sink.deliver([retried]) == [Delivered()]
         await sink.close()
         assert [line["id"] for line in lines_of(path)] == [*kept, retried.id]
+
+
+async def test_a_fifo_is_written_as_it_goes(tmp_path: Path) -> None:
+    """A pipe cannot be cut back (or fsynced): a jsonl sink writing into a FIFO that a
+    consumer reads delivers, rather than failing every attempt on the seek."""
+    fifo = tmp_path / "events.pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        sink = JsonlSink("pipe", JsonlOptions(path=str(fifo), fsync=True))
+        events = [make_event(at=NOW, key="evt_1"), make_event(at=NOW, key="evt_2")]
+        try:
+            assert await sink.deliver(events) == [Delivered(), Delivered()]
+        finally:
+            await sink.close()
+        lines = os.read(reader, 1 << 16).decode().splitlines()
+        assert [json.loads(line) for line in lines] == [json.loads(event.entry) for event in events]
+    finally:
+        os.close(reader)
