@@ -426,7 +426,8 @@ def test_a_forged_request_is_shown_with_its_cause_and_the_fix(page: Any, gateway
     log_in(page)
     page.get_by_role("link", name="Requests").click()
     page.get_by_label("Outcome").select_option("rejected")
-    page.get_by_role("button", name="Filter").click()
+    with page.expect_navigation():  # the filtered page, loaded before it is reloaded
+        page.get_by_role("button", name="Filter").click()
 
     def shown() -> Any:
         page.reload()

@@ -156,8 +156,10 @@ class Served:
     def sink_entries(self) -> list[dict[str, Any]]:
         if not self.sink.exists():
             return []
-        # JSON lines end at "\n" only (`splitlines` would also cut at U+0085, U+2028, …)
-        return [json.loads(line) for line in self.sink.read_text().split("\n") if line]
+        # JSON lines end at "\n" only (`splitlines` would also cut at U+0085, U+2028, …);
+        # the last piece is a line still being written, unless it ends with one
+        *lines, _partial = self.sink.read_text().split("\n")
+        return [json.loads(line) for line in lines if line]
 
     def log_text(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.logs if p.exists())
