@@ -41,7 +41,7 @@ from tests.helpers.deploy import (
     load_template,
     of_type,
 )
-from tests.helpers.served import FRESHDESK_PASSWORD, GITHUB_SECRET, free_port
+from tests.helpers.served import FRESHDESK_PASSWORD, GITHUB_SECRET, free_port, jsonl_entries
 from tests.unit._postgres import postgres_schema
 
 pytestmark = pytest.mark.e2e
@@ -134,7 +134,7 @@ path = "{tmp_path / "events.jsonl"}"
             log,
             process,
         )
-        [entry] = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+        [entry] = jsonl_entries(tmp_path / "events.jsonl")
         assert entry["source"] == "hookgate.stripe"
         assert (tmp_path / "hookgate.db").exists()  # the default store, in the image's WORKDIR
         process.send_signal(signal.SIGTERM)  # `docker stop`

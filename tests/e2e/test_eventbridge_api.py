@@ -26,7 +26,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.helpers.aws import REGION, moto_server
-from tests.helpers.served import Served, base_config, free_port, stripe_event, stripe_headers
+from tests.helpers.served import Served, base_config, free_port, jsonl_entries, stripe_event, stripe_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -114,7 +114,7 @@ def client(endpoint: str, key: str = KEY, secret: str = SECRET, **kwargs: Any) -
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return jsonl_entries(path)
 
 
 def wait_for(path: Path, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ the demo, in a project directory of its own)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.served import HOOKGATE, free_port
+from tests.helpers.served import HOOKGATE, free_port, jsonl_entries
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +26,7 @@ def wait_for_lines(path: Path, count: int, timeout: float = 20.0) -> list[dict[s
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
-            lines = [json.loads(line) for line in path.read_text().splitlines() if line]
+            lines = jsonl_entries(path)
             if len(lines) >= count:
                 return lines
         time.sleep(0.05)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import standardwebhooks
 
-from tests.helpers.served import Served, base_config, free_port, stripe_event, stripe_headers
+from tests.helpers.served import Served, base_config, free_port, jsonl_entries, stripe_event, stripe_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -205,9 +205,9 @@ def test_rules_route_transform_retry_dead_letter_and_replay(routed: tuple[Served
         assert len(replayed) == before + 3
         copies = served.tmp / "copy.jsonl"
         deadline = time.monotonic() + 20
-        while len(copies.read_text().splitlines()) < 6 and time.monotonic() < deadline:
+        while len(jsonl_entries(copies)) < 6 and time.monotonic() < deadline:
             time.sleep(0.05)
-        lines = [json.loads(line) for line in copies.read_text().splitlines()]
+        lines = jsonl_entries(copies)
         assert [line.get("replay-name") for line in lines] == [None] * 3 + ["fix-1"] * 3
         assert sorted(line["id"] for line in lines[3:]) == sorted(ids[:3])
         time.sleep(0.3)

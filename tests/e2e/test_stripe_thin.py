@@ -15,7 +15,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.helpers.served import STRIPE_SECRET, Served, free_port
+from tests.helpers.served import STRIPE_SECRET, Served, free_port, jsonl_entries
 from tests.helpers.stripe_api import StripeApi, serve_stripe_api
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ class Hydrating(Served):
         path = self.tmp / f"{name}.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line]
+        return jsonl_entries(path)
 
 
 def config(tmp: Path, port: int, api: StripeApi, *, sinks: tuple[str, ...]) -> str:

@@ -69,6 +69,16 @@ path = "{sink_path or tmp / "events.jsonl"}"
 """
 
 
+def jsonl_entries(path: Path) -> list[Any]:
+    """The complete JSON lines of a file being appended to (none when it does not exist)."""
+    if not path.exists():
+        return []
+    # JSON lines end at "\n" only (`splitlines` would also cut at U+0085, U+2028, …);
+    # the last piece is a line still being written, unless it ends with one
+    *lines, _partial = path.read_text().split("\n")
+    return [json.loads(line) for line in lines if line]
+
+
 @dataclass
 class Served:
     """A running `hookgate serve` and the files it writes."""
@@ -156,10 +166,7 @@ class Served:
     def sink_entries(self) -> list[dict[str, Any]]:
         if not self.sink.exists():
             return []
-        # JSON lines end at "\n" only (`splitlines` would also cut at U+0085, U+2028, …);
-        # the last piece is a line still being written, unless it ends with one
-        *lines, _partial = self.sink.read_text().split("\n")
-        return [json.loads(line) for line in lines if line]
+        return jsonl_entries(self.sink)
 
     def log_text(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.logs if p.exists())
