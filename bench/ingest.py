@@ -11,11 +11,13 @@ bench/README.md.
     .venv/bin/python bench/ingest.py              # 3 rounds of 10 s per server, 32 connections
     .venv/bin/python bench/ingest.py --quick      # one round of 3 s per server
     .venv/bin/python bench/ingest.py --requests-log   # also hookgate with the requests log on
+    .venv/bin/python bench/ingest.py --encryption     # also hookgate with encryption at rest
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
 import hashlib
@@ -522,9 +524,13 @@ def request_log(path: Path) -> tuple[Counter[int], int]:
 
 
 def hookgate_config(
-    tmp: Path, port: int, secret: str, store: SQLiteRows | PostgresRows, *, requests_log: bool = False
+    tmp: Path, port: int, secret: str, store: SQLiteRows | PostgresRows, *, feature: str = ""
 ) -> str:
+    """hookgate's configuration, with `feature` ("requests_log", "encryption") turned on."""
+    requests_log = feature == "requests_log"
     schema = f'schema_name = "{store.schema}"\n' if store.schema else ""
+    if feature == "encryption":
+        schema += f'encryption_keys = ["{base64.b64encode(secrets.token_bytes(32)).decode()}"]\n'
     # An admin token turns the requests log on.
     admin = f'\n[admin]\ntokens = ["{secrets.token_hex(16)}"]\n' if requests_log else ""
     return (
@@ -631,6 +637,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also measure hookgate with the requests log on (an [admin] token configured), in the "
         "same rounds: `requests_log.ratio` is its throughput over the same hookgate's without",
     )
+    parser.add_argument(
+        "--encryption",
+        action="store_true",
+        help="also measure hookgate with encryption at rest on ([store] encryption_keys), in the "
+        "same rounds: `encryption.ratio` is its throughput over the same hookgate's without",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 3.0, 1
@@ -648,10 +660,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.connections < args.slices_per_round:
         parser.error(f"need at least one connection per wrk thread ({args.slices_per_round})")
     args.connections -= args.connections % args.slices_per_round  # wrk splits them evenly
-    servers = 1 + len(args.replicas) + int(args.requests_log)
+    servers = 1 + len(args.replicas) + len(features(args))
     if 2 * args.rounds * args.duration * servers / 2 + 60 > TOLERANCE_SECONDS:
         parser.error("rounds x duration x servers must stay below the signature tolerance (300 s)")
     return args
+
+
+#: The features measured against the same hookgate without them: option → its name.
+FEATURES = {"requests_log": "requests log", "encryption": "encryption at rest"}
+
+
+def features(args: argparse.Namespace) -> list[str]:
+    """The features this run measures (`--requests-log`, `--encryption`)."""
+    return [feature for feature in FEATURES if getattr(args, feature)]
 
 
 def say(message: str) -> None:
@@ -702,17 +723,17 @@ def _run(
             stores.append(pg)
         else:
             stores.append(SQLiteRows(tmp / "bench.db"))
-    # (replicas, store, requests log on)
-    plan = [(replicas, store, False) for replicas, store in zip(args.replicas, stores, strict=True)]
-    if args.requests_log:
+    # (replicas, store, the feature turned on: "" for none)
+    plan = [(replicas, store, "") for replicas, store in zip(args.replicas, stores, strict=True)]
+    for feature in features(args):
         if args.store == "postgres":
-            logged: SQLiteRows | PostgresRows = PostgresRows(
-                args.postgres_url, f"hookgate_bench_{run_id}_r{args.replicas[0]}_log"
+            own: SQLiteRows | PostgresRows = PostgresRows(
+                args.postgres_url, f"hookgate_bench_{run_id}_r{args.replicas[0]}_{feature}"
             )
         else:
-            logged = SQLiteRows(tmp / "bench-log.db")
-        stores.append(logged)
-        plan.append((args.replicas[0], logged, True))
+            own = SQLiteRows(tmp / f"bench-{feature}.db")
+        stores.append(own)
+        plan.append((args.replicas[0], own, feature))
     say(f"generating {args.events} distinct Stripe events")
     bodies = make_bodies(args.events)
     check_signature_with_connector(bodies[0], secret)
@@ -755,16 +776,16 @@ def _run(
             )
             baselines.append(Servers("durable", [durable_url], [durable_proc], Measured([])))
         variants: list[Servers] = []
-        for replicas, store, logs_requests in plan:
+        for replicas, store, feature in plan:
             name = "hookgate" if args.store == "sqlite" else f"hookgate x{replicas}"
-            name += " +requests log" if logs_requests else ""
+            name += f" +{FEATURES[feature]}" if feature else ""
             servers = Servers(name, [], [], Measured([]), store, [])
             for _ in range(replicas):
                 port = free_port()
                 url = f"http://127.0.0.1:{port}"
                 config = tmp / f"hookgate-{port}.toml"
                 config.write_text(
-                    hookgate_config(tmp, port, secret, store, requests_log=logs_requests), encoding="utf-8"
+                    hookgate_config(tmp, port, secret, store, feature=feature), encoding="utf-8"
                 )
                 log_path = tmp / f"hookgate-{port}.log"
                 out = stack.enter_context(log_path.open("wb"))
@@ -859,10 +880,10 @@ def _run(
         "ok": not problems,
         "problems": problems,
     }
-    if args.requests_log:
-        off, on = variants[0].measured, variants[-1].measured
+    for i, feature in enumerate(features(args)):
+        off, on = variants[0].measured, variants[len(args.replicas) + i].measured
         paired = [b.rps / a.rps for a, b in zip(off.rounds, on.rounds, strict=True) if a.rps]
-        summary["requests_log"] = {
+        summary[feature] = {
             "off_rps": round(off.median("rps"), 1),
             "on_rps": round(on.median("rps"), 1),
             "ratio": round(statistics.median(paired), 3) if paired else None,

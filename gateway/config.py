@@ -142,6 +142,11 @@ class StoreSettings(_Model):
     #: PostgreSQL: connections each process keeps open, and at most opens, in its pool.
     pool_min_size: int = Field(2, ge=1)
     pool_max_size: int = Field(10, ge=1)
+    #: Encryption at rest (AES-256-GCM) of payloads and stored headers: keys of 32 random
+    #: bytes in base64 (`hookgate db new-key`), secret references welcome. The first seals,
+    #: every one opens (rotation: put the new key first, run `hookgate db rotate-key`, then
+    #: drop the old one). Empty: stored in clear.
+    encryption_keys: list[SecretStr] = Field(default_factory=list)
 
     @field_validator("url")
     @classmethod
@@ -151,6 +156,15 @@ class StoreSettings(_Model):
                 "must be sqlite:///PATH (e.g. sqlite:///./hookgate.db) "
                 "or postgresql://USER@HOST:PORT/DATABASE"
             )
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        from gateway.store._cipher import decode_key  # noqa: PLC0415 - the store imports this module
+
+        for key in value:
+            decode_key(key.get_secret_value())
         return value
 
     @model_validator(mode="after")
@@ -473,7 +487,10 @@ def parse_settings(
         if key not in known:
             raise ConfigError(key, f"unknown section (expected one of {', '.join(sorted(known))})")
     server = validate_model(ServerSettings, raw.get("server", {}), "server")
-    store = validate_model(StoreSettings, raw.get("store", {}), "store", base_dir=base_dir)
+    store_table = raw.get("store", {})
+    if isinstance(store_table, dict):
+        store_table = resolve_secrets(StoreSettings, store_table, "store", env, base_dir, secrets=secrets)
+    store = validate_model(StoreSettings, store_table, "store", base_dir=base_dir)
     dispatcher = validate_model(DispatcherSettings, raw.get("dispatcher", {}), "dispatcher")
     admin = parse_admin(raw.get("admin", {}), env=env, base_dir=base_dir, secrets=secrets)
     if admin.port and admin.port in (server.port, server.metrics_port):

@@ -11,7 +11,14 @@ from pydantic import AwareDatetime, Field
 
 from gateway import views
 from gateway.admin.api import ApiError, Call, Document, NoBody, NoParams, Params, Routes
-from gateway.store import CursorError, DeliveryStatus, EventQuery, RequestOutcome, split_delivery_id
+from gateway.store import (
+    CursorError,
+    DeliveryStatus,
+    EventQuery,
+    RequestOutcome,
+    TextSearchUnavailableError,
+    split_delivery_id,
+)
 
 __all__ = ["routes"]
 
@@ -113,6 +120,8 @@ async def list_events(call: Call[EventFilter, NoBody]) -> dict[str, Any]:
         page = await call.store.search_events(event_query(query), limit=query.limit, cursor=query.cursor)
     except CursorError:
         raise ApiError(400, "invalid_query", "cursor: not a cursor this API handed out") from None
+    except TextSearchUnavailableError as exc:
+        raise ApiError(400, "invalid_query", f"q: {exc}") from None
     return views.page_document((views.event_summary_view(s) for s in page.items), page.next_cursor)
 
 

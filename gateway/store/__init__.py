@@ -57,6 +57,7 @@ from gateway.store._admin import (
     split_delivery_id,
 )
 from gateway.store._base import StoreBase
+from gateway.store._cipher import PayloadCipher, decode_key
 from gateway.store._inbox import Inbox, PersistResult
 from gateway.store._queue import (
     STATES,
@@ -79,6 +80,7 @@ from gateway.store._records import (
     RequestOutcome,
     RequestQuery,
     RequestRecord,
+    TextSearchUnavailableError,
     decode_cursor,
     encode_cursor,
 )
@@ -100,6 +102,7 @@ __all__ = [
     "EventSummary",
     "Inbox",
     "Page",
+    "PayloadCipher",
     "PersistResult",
     "RequestLogPolicy",
     "RequestOutcome",
@@ -111,6 +114,7 @@ __all__ = [
     "Store",
     "StoreAdmin",
     "StoreBase",
+    "TextSearchUnavailableError",
     "Transition",
     "decode_cursor",
     "delivery_id",
@@ -239,12 +243,17 @@ def open_store(
     delivery_policy: DispatcherSettings,
     clock: Callable[[], float],
 ) -> Store:
-    """Pick the backend from `settings.url`."""
+    """Pick the backend from `settings.url`; with `encryption_keys`, it seals what it stores."""
+    store: Store
     if settings.is_postgres:
         require("postgres", "a postgresql:// store")
         from gateway.store.postgres import PostgresStore  # noqa: PLC0415 - backends load on demand
 
-        return PostgresStore(settings, delivery_policy, clock)
-    from gateway.store.sqlite import SQLiteStore  # noqa: PLC0415
+        store = PostgresStore(settings, delivery_policy, clock)
+    else:
+        from gateway.store.sqlite import SQLiteStore  # noqa: PLC0415
 
-    return SQLiteStore(settings, delivery_policy, clock)
+        store = SQLiteStore(settings, delivery_policy, clock)
+    if settings.encryption_keys:
+        store.cipher = PayloadCipher([decode_key(k.get_secret_value()) for k in settings.encryption_keys])
+    return store

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.errors import StoreError
 from gateway.events import Event, id_floor
 from gateway.store._base import StoreBase
 from gateway.store._queue import State
@@ -25,6 +26,7 @@ from gateway.store._records import (
     RequestOutcome,
     RequestQuery,
     RequestRecord,
+    TextSearchUnavailableError,
     decode_cursor,
     encode_cursor,
 )
@@ -193,7 +195,7 @@ class StoreAdmin(StoreBase):
             chunk = ids[start : start + _REPLAY_CHUNK]
             pairs = [(event_id, sink) for event_id in chunk for sink in every]
             if route is not None:
-                for event in await self._load_events(chunk):
+                for event in await self.load_events(chunk):
                     pairs.extend((event.id, sink) for sink in route(event) if sink not in every)
             await self._requeue(pairs, self.clock(), name)
             done += len(chunk)
@@ -211,11 +213,46 @@ class StoreAdmin(StoreBase):
         )
         return purged
 
+    async def reseal(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Seal every stored entry, request header list and kept body under the cipher's
+        current key (rows stored in clear, or under an older key); the rows changed.
+
+        Safe while the gateway runs: an entry changed meanwhile is left for the next run.
+        `progress(done, total)` follows the events; the requests log comes after them."""
+        cipher = self.cipher
+        if cipher is None:
+            raise StoreError("no [store] encryption_keys are configured: there is no key to seal with")
+        changed = 0
+        ids = await self._event_ids(None, None, None)
+        for start in range(0, len(ids), _REPLAY_CHUNK):
+            chunk = ids[start : start + _REPLAY_CHUNK]
+            stale = [e for e in await self._load_events(chunk) if not cipher.current(e.entry)]
+            if stale:
+                changed += await self._replace_entries(
+                    [(e.id, e.entry, cipher.seal(cipher.open(e.entry, e.id), e.id)) for e in stale]
+                )
+            if progress is not None:
+                progress(start + len(chunk), len(ids))
+        before: str | None = None
+        while True:
+            page = await self._list_requests(RequestQuery(before=before), _REPLAY_CHUNK)
+            if not page:
+                await self._resealed()
+                return changed
+            stale_requests = [r for r in page if not cipher.sealed_request(r)]
+            if stale_requests:
+                changed += await self._replace_request_payloads(
+                    [cipher.seal_request(cipher.open_request(r)) for r in stale_requests]
+                )
+            before = page[-1].id
+
     async def record_requests(self, records: Sequence[RequestRecord]) -> None:
         """Store requests the edge received (the rejected ones, in batches; an accepted
         one is stored with its events by `Inbox.persist`), then drop the oldest beyond
         `request_log.max_rows`."""
         if records:
+            if self.cipher is not None:
+                records = [self.cipher.seal_request(record) for record in records]
             await self._record_requests(records, self.request_log.max_rows)
 
     # -- queries ------------------------------------------------------------------------
@@ -223,8 +260,19 @@ class StoreAdmin(StoreBase):
     async def schema_version(self) -> int:
         """The version of the database schema (`open` creates and migrates it)."""
 
-    @abc.abstractmethod
-    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None: ...
+    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+        """An event (its entry opened) with each of its deliveries; None: no such event."""
+        found = await self._get_event(event_id)
+        if found is None or self.cipher is None:
+            return found
+        return self.cipher.open_event(found[0]), found[1]
+
+    async def load_events(self, event_ids: Sequence[str]) -> list[Event]:
+        """The stored events among `event_ids`, their entries opened."""
+        events = await self._load_events(event_ids)
+        if self.cipher is None:
+            return events
+        return [self.cipher.open_event(event) for event in events]
 
     async def list_events(
         self,
@@ -289,7 +337,10 @@ class StoreAdmin(StoreBase):
         """A page of the events `query` selects, newest first, each with its deliveries;
         `cursor` (from the previous page) continues after its last event. Keyset paging
         on the event id: events stored meanwhile never shift a page, so each event is
-        listed once. A bad cursor is a `CursorError`."""
+        listed once. A bad cursor is a `CursorError`; a text search over sealed payloads
+        (encryption at rest) a `TextSearchUnavailableError`."""
+        if query.text and self.cipher is not None:
+            raise TextSearchUnavailableError("payloads are encrypted at rest: their text cannot be searched")
         if cursor is not None:
             after = decode_cursor(cursor)
             before = after if query.before is None else min(after, query.before)
@@ -316,6 +367,8 @@ class StoreAdmin(StoreBase):
         """A page of the requests log, newest first (keyset paging, as `search_events`)."""
         before = None if cursor is None else decode_cursor(cursor)
         found = await self._list_requests(RequestQuery(outcome, source, since, until, before), limit + 1)
+        if self.cipher is not None:
+            found = [self.cipher.open_request(record) for record in found]
         more = len(found) > limit
         items = found[:limit]
         return Page(items, encode_cursor(items[-1].id) if more else None)
@@ -364,6 +417,22 @@ class StoreAdmin(StoreBase):
 
     @abc.abstractmethod
     async def _load_events(self, event_ids: Sequence[str]) -> list[Event]: ...
+
+    @abc.abstractmethod
+    async def _get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None: ...
+
+    @abc.abstractmethod
+    async def _replace_entries(self, changes: Sequence[tuple[str, str, str]]) -> int:
+        """Set each `(event id, old entry, new entry)`'s entry, where it is still the old
+        one (a concurrent enrichment wins); how many changed."""
+
+    @abc.abstractmethod
+    async def _replace_request_payloads(self, records: Sequence[RequestRecord]) -> int:
+        """Set the stored headers and body of each request of `records` (by id)."""
+
+    async def _resealed(self) -> None:
+        """After a reseal: let go of what still holds the replaced values, where the
+        backend can (PostgreSQL keeps old row versions until its VACUUM reclaims them)."""
 
     @abc.abstractmethod
     async def _requeue(self, pairs: Sequence[tuple[str, str]], now: float, replay_name: str | None) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.config import StoreSettings
+
+if TYPE_CHECKING:
+    from gateway.store._cipher import PayloadCipher
 
 __all__ = ["StoreBase"]
 
@@ -16,6 +20,8 @@ class StoreBase(abc.ABC):
 
     settings: StoreSettings
     clock: Callable[[], float]
+    #: Seals payloads and stored headers before they are written (`[store] encryption_keys`).
+    cipher: PayloadCipher | None = None
 
     @abc.abstractmethod
     async def open(self) -> None:

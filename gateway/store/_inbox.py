@@ -55,6 +55,9 @@ class Inbox(StoreBase):
                 raise ValueError(f"{len(routes)} routes for {len(events)} events")
             per_event = [tuple(dict.fromkeys(route)) for route in routes]
         lease = self._lease() if leased else None
+        if self.cipher is not None:
+            events = [self.cipher.seal_event(event) for event in events]
+            request = None if request is None else self.cipher.seal_request(request)
         return await self._persist(
             events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease, request=request
         )

@@ -98,7 +98,10 @@ class DeliveryQueue(StoreBase):
 
     async def claim(self, sink: str, limit: int) -> list[Claimed]:
         """Lease up to `limit` due deliveries of `sink` (oldest due first)."""
-        return await self._claim(sink, limit, self.clock(), self.delivery_policy.lease_seconds)
+        claimed = await self._claim(sink, limit, self.clock(), self.delivery_policy.lease_seconds)
+        if self.cipher is None:
+            return claimed
+        return [Claimed(self.cipher.open_event(c.event), c.attempts) for c in claimed]
 
     async def settle(
         self,
@@ -158,8 +161,11 @@ class DeliveryQueue(StoreBase):
         """Store `entry` as the event's enriched entry, once: the first enrichment stored
         wins (another worker or replica may have completed the same event meanwhile), and
         claims from then on carry it. The entry now stored (this one, or the earlier one)."""
-        stored = await self._save_enriched(event_id, entry, self.clock())
-        return entry if stored is None else stored
+        if self.cipher is None:
+            stored = await self._save_enriched(event_id, entry, self.clock())
+            return entry if stored is None else stored
+        stored = await self._save_enriched(event_id, self.cipher.seal(entry, event_id), self.clock())
+        return entry if stored is None else self.cipher.open(stored, event_id)
 
     async def release_claims(self) -> int:
         """Make this node's leases due now: on start for a single-node store (every lease is

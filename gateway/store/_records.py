@@ -28,6 +28,7 @@ __all__ = [
     "RequestOutcome",
     "RequestQuery",
     "RequestRecord",
+    "TextSearchUnavailableError",
     "decode_cursor",
     "encode_cursor",
 ]
@@ -114,6 +115,10 @@ class Page(Generic[T]):
 
 class CursorError(ValueError):
     """A cursor that no list of this store handed out."""
+
+
+class TextSearchUnavailableError(ValueError):
+    """A text search over payloads that this store keeps sealed (encryption at rest)."""
 
 
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

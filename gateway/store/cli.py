@@ -30,6 +30,7 @@ from gateway.config import Settings
 from gateway.errors import StoreError
 from gateway.events import isoformat
 from gateway.store import STATES, EventSummary, State, StoreAdmin, open_store
+from gateway.store._cipher import new_key
 
 __all__ = ["TIME", "db", "dlq", "events", "parse_time", "replay", "with_store"]
 
@@ -317,3 +318,37 @@ def db_upgrade(config_path: str | None) -> None:
         click.echo(f"hookgate: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
     click.echo(f"{settings.store.display_url}: schema version {version}")
+
+
+@db.command("new-key")
+def db_new_key() -> None:
+    """Print a new random encryption key for `[store] encryption_keys` (keep it secret:
+    store it where a secret reference can read it, e.g. an environment variable)."""
+    click.echo(new_key())
+
+
+@db.command("rotate-key")
+@config_option
+def db_rotate_key(config_path: str | None) -> None:
+    """Seal every stored payload, header list and kept body under the first of `[store]
+    encryption_keys` (rows stored in clear or under an older key), with a progress bar.
+
+    Safe while the gateway runs. Once it has run, the older keys can be removed.
+    """
+    settings = settings_or_exit(config_path)
+
+    async def run(store: StoreAdmin) -> int:
+        with click.progressbar(length=0, label="sealing events", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            return await store.reseal(progress=progress)
+
+    try:
+        changed = with_store(settings, run)
+    except StoreError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(f"{settings.store.display_url}: {changed} row(s) sealed under the current key")

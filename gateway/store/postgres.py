@@ -560,7 +560,7 @@ class PostgresStore(Store):
         return total
 
     # -- queries ------------------------------------------------------------------------
-    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+    async def _get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
         async def run(conn: Conn) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
             cur = await conn.execute(
                 f"SELECT {_EVENT_COLUMNS}, provider_event_id, provider_delivery_id "  # noqa: S608
@@ -641,6 +641,32 @@ class PostgresStore(Store):
                 await _trim_requests(conn, max_rows)
 
         await self._run(run)
+
+    async def _replace_entries(self, changes: Sequence[tuple[str, str, str]]) -> int:
+        async def run(conn: Conn) -> int:
+            cur = await conn.execute(
+                "UPDATE events AS e SET entry = c.new FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "AS c (id, old, new) WHERE e.id = c.id AND e.entry = c.old",
+                [[c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes]],
+            )
+            return cur.rowcount
+
+        return await self._run(run)
+
+    async def _replace_request_payloads(self, records: Sequence[RequestRecord]) -> int:
+        async def run(conn: Conn) -> int:
+            cur = await conn.execute(
+                "UPDATE requests AS r SET headers = c.headers, body = c.body "
+                "FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS c (id, headers, body) WHERE r.id = c.id",
+                [
+                    [r.id for r in records],
+                    [orjson.dumps(r.headers).decode() for r in records],
+                    [r.body for r in records],
+                ],
+            )
+            return cur.rowcount
+
+        return await self._run(run)
 
     async def _purge_requests(self, before: str, max_rows: int) -> int:
         async def run(conn: Conn) -> int:

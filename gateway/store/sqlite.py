@@ -178,9 +178,11 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
 
-def _connect(path: str, *, create: bool = True) -> sqlite3.Connection:
+def _connect(path: str, *, create: bool = True, secure_delete: bool = False) -> sqlite3.Connection:
     """A connection to the database at `path`, its schema created or migrated; with
-    `create=False`, a missing file is a `StoreError` naming it, and stays missing."""
+    `create=False`, a missing file is a `StoreError` naming it, and stays missing. With
+    `secure_delete` (encryption at rest), what a write frees is overwritten with zeros,
+    so a value resealed in place leaves no copy in clear in the file."""
     memory = path == ":memory:"
     if not create and not memory and not Path(path).is_file():
         raise StoreError(
@@ -198,6 +200,8 @@ def _connect(path: str, *, create: bool = True) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
+        if secure_delete:
+            conn.execute("PRAGMA secure_delete = ON")
         _migrate(conn)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open sqlite database {path!r}: {exc}") from None
@@ -398,10 +402,11 @@ class SQLiteStore(Store):
 
     async def open(self, *, create: bool = True) -> None:
         if self._writer is None:
-            writer = Writer(functools.partial(_connect, self.path, create=create))
+            secure = self.cipher is not None
+            writer = Writer(functools.partial(_connect, self.path, create=create, secure_delete=secure))
             writer.start()
             self._writer = writer
-            self._reader = _connect(self.path, create=create)
+            self._reader = _connect(self.path, create=create, secure_delete=secure)
             self._reader_lock = threading.Lock()
 
     async def schema_version(self) -> int:
@@ -602,7 +607,7 @@ class SQLiteStore(Store):
         return total
 
     # -- queries --------------------------------------------------------------------------
-    async def get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
+    async def _get_event(self, event_id: str) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
         def run(conn: sqlite3.Connection) -> tuple[Event, tuple[DeliveryRecord, ...]] | None:
             row = conn.execute(
                 f"SELECT {_INSERTED_COLUMNS} FROM events WHERE id = ?",  # noqa: S608
@@ -677,6 +682,40 @@ class SQLiteStore(Store):
             _trim_requests(conn, max_rows)
 
         await self._run(run)
+
+    async def _replace_entries(self, changes: Sequence[tuple[str, str, str]]) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            cur = conn.executemany(
+                "UPDATE events SET entry = ? WHERE id = ? AND entry = ?",
+                [(new, event_id, old) for event_id, old, new in changes],
+            )
+            return cur.rowcount
+
+        return await self._run(run)
+
+    async def _replace_request_payloads(self, records: Sequence[RequestRecord]) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            cur = conn.executemany(
+                "UPDATE requests SET headers = ?, body = ? WHERE id = ?",
+                [(orjson.dumps(r.headers).decode(), r.body, r.id) for r in records],
+            )
+            return cur.rowcount
+
+        return await self._run(run)
+
+    async def _resealed(self) -> None:
+        """The old page images go with the write-ahead log (best effort: a reader still
+        holding one keeps it until the next checkpoint)."""
+
+        def checkpoint() -> None:  # outside the writer's transactions, which a checkpoint cannot join
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                conn.execute("PRAGMA busy_timeout = 10000")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.close()
+
+        await asyncio.to_thread(checkpoint)
 
     async def _purge_requests(self, before: str, max_rows: int) -> int:
         def run(conn: sqlite3.Connection) -> int:
