@@ -67,6 +67,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.admin._errors import ApiError, error_response
 from gateway.admin.auth import Authenticator, Principal
 from gateway.admin.config import ROLES, AdminSettings, Role
+from gateway.connections import BodyReader, BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
 from gateway.observability import version
 
@@ -361,7 +362,7 @@ class Api:
         query = _validate(endpoint.query, _query_data(endpoint.query, request), "invalid_query")
         body: Params = NoBody()
         if endpoint.method not in ("GET", "HEAD"):
-            body = _validate(endpoint.body, await _read_json(request), "invalid_body")
+            body = _validate(endpoint.body, await _read_json(self.gateway.bodies, request), "invalid_body")
         call: Call[Any, Any] = Call(
             self.gateway, request, principal, query, body, {k: str(v) for k, v in request.path_params.items()}
         )
@@ -414,18 +415,18 @@ def _is_list(annotation: Any) -> bool:
     return any(_is_list(a) for a in typing.get_args(annotation))
 
 
-async def _read_json(request: Request) -> Any:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+async def _read_json(bodies: BodyReader, request: Request) -> Any:
+    """The body, read as the edge reads webhooks (`bodies`: its time limits and the budget
+    shared by every body being read), at most `MAX_BODY_BYTES`, parsed as JSON."""
+    try:
+        raw = await bodies.read(request.scope, request.receive, MAX_BODY_BYTES)
+    except BodyRefusedError as exc:
+        if exc.status == 413:
+            raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes") from None
+        # The rest of a body cut short must not be read as the next request: close.
+        raise ApiError(exc.status, exc.cause, exc.message, headers={"Connection": "close"}) from None
+    except DisconnectedError:
+        raise ApiError(400, "invalid_body", "the client went away before its body was read") from None
     if not raw.strip():
         return {}
     try:

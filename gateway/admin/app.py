@@ -42,4 +42,4 @@ def admin_routes(gateway: Gateway) -> list[BaseRoute]:
     if not settings.enabled:
         return []
     api = Api(gateway, settings, ENDPOINTS)
-    return [Mount(API_PREFIX, app=api), Mount(CONSOLE_PREFIX, app=Console(api))]
+    return [Mount(API_PREFIX, app=api), Mount(CONSOLE_PREFIX, app=Console(api, gateway.bodies))]

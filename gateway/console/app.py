@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.connections import BodyReader, BodyRefusedError, DisconnectedError
 from gateway.console._charts import Bucket, bars, summary
 from gateway.console._client import Answer, ApiClient, stream
 from gateway.console._session import Session, Sessions
@@ -114,8 +115,10 @@ def _markdown_code(text: str) -> Markup:
 class Console:
     """The web console over one admin API app (`api`: what `/api/v1` serves)."""
 
-    def __init__(self, api: ASGIApp, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, api: ASGIApp, bodies: BodyReader, *, clock: Callable[[], float] = time.time) -> None:
         self.api = api
+        #: Reads the forms posted to the console, under the edge's time limits and budget.
+        self.bodies = bodies
         self.clock = clock
         self.sessions = Sessions()
         self.templates = Jinja2Templates(directory=str(_HERE / "templates"))
@@ -160,6 +163,20 @@ class Console:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if scope["method"] == "POST":  # the form, read once, here: every handler sees it
+            try:
+                body = await self.bodies.read(scope, receive, MAX_FORM_BYTES)
+            except BodyRefusedError as exc:
+                if exc.status != 413:
+                    # The rest of a body cut short must not be read as the next request: close.
+                    refused = PlainTextResponse(exc.message, exc.status, headers={"Connection": "close"})
+                    await refused(scope, receive, with_headers)
+                    return
+                body = b""  # a form larger than any of the console's: an empty one
+            except DisconnectedError:
+                return
+            form = Form(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            scope.setdefault("state", {})["form"] = form
         await self.app(scope, receive, with_headers)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -470,18 +487,10 @@ class Form:
 
 
 async def _form(request: Request) -> Form:
-    """The request's form, read once (at most `MAX_FORM_BYTES`: a larger one is empty)."""
+    """The request's form, as `Console` read it (at most `MAX_FORM_BYTES`: a larger one is
+    empty)."""
     found: Form | None = getattr(request.state, "form", None)
-    if found is None:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:
-                body = b""
-                break
-        found = Form(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        request.state.form = found
-    return found
+    return Form([]) if found is None else found
 
 
 def _text(form: Form, key: str) -> str | None:

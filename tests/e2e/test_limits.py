@@ -177,3 +177,29 @@ def test_bodies_buffered_beyond_the_budget_answer_503(
         holder.close()
         time.sleep(0.3)
         deliver(client, limited.url)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/dead-letters/redrive", "/console/login"], ids=["admin-api", "console"]
+)
+def test_the_admin_side_reads_bodies_under_the_same_time_limits(limited: Served, path: str) -> None:
+    token = "e2e-limits-admin-token-5c1d"
+    limited.config.write_text(
+        base_config(
+            limited.tmp,
+            limited.port,
+            extra=f'\n[admin]\ntokens = [{{ name = "ops", token = "{token}", role = "admin" }}]\n',
+        )
+    )
+    limited.start()
+    with raw(limited.port) as sock:
+        began = time.monotonic()
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode()
+        )
+        answer = answer_of(sock, 5)
+        took = time.monotonic() - began  # answered and closed
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in answer.lower()
+    assert took < 4
