@@ -201,3 +201,47 @@ async def test_a_body_beyond_the_edges_limits_is_refused_in_eventbridges_shape_a
     assert busy.json()["__type"] == "ServiceUnavailableException"
     assert busy.headers["connection"] == "close"
     assert app.gateway.bodies.buffered == 0
+
+
+def samples(app: GatewayApp, name: str) -> dict[tuple[str, ...], float]:
+    """The samples of the counter `name` in the gateway's registry, by their label values."""
+    found: dict[tuple[str, ...], float] = {}
+    for metric in app.gateway.metrics.registry.collect():
+        for sample in metric.samples:
+            if sample.name == name:
+                found[tuple(sample.labels.values())] = sample.value
+    return found
+
+
+async def test_requests_are_counted_by_operation_and_outcome_and_entries_by_outcome(
+    api: tuple[GatewayApp, httpx.AsyncClient, FakeClock],
+) -> None:
+    app, client, clock = api
+    assert (await put(client, clock, [ORDER, ORDER, {**ORDER, "Source": "aws.nope"}])).status_code == 200
+    assert (await put(client, clock, [{**ORDER, "Detail": "[1]"}])).status_code == 200
+    assert (await put(client, clock, [])).status_code == 400  # ValidationException: no entry counted
+    body = b"{}"
+    assert (await client.post("/", content=body, headers=signed(body, clock.now, "ListRules"))).is_success
+    stale = signed(body, clock.now - 301, "ListRules")
+    assert (await client.post("/", content=body, headers=stale)).status_code == 403
+    unknown = signed(body, clock.now, "Made.Up" + "x" * 300)
+    assert (await client.post("/", content=body, headers=unknown)).status_code == 400
+    unsigned = {"X-Amz-Target": "AWSEvents.PutEvents", "Content-Type": "application/x-amz-json-1.1"}
+    assert (await client.post("/", content=body, headers=unsigned)).status_code == 403
+
+    assert samples(app, "hookgate_eventbridge_api_requests_total") == {
+        ("PutEvents", "success"): 2,
+        ("PutEvents", "ValidationException"): 1,
+        ("PutEvents", "MissingAuthenticationTokenException"): 1,
+        ("ListRules", "success"): 1,
+        ("ListRules", "InvalidSignatureException"): 1,
+        ("unknown", "UnknownOperationException"): 1,
+    }
+    assert samples(app, "hookgate_eventbridge_api_entries_total") == {
+        ("accepted",): 2,
+        ("NotAuthorizedForSourceException",): 1,
+        ("MalformedDetail",): 1,
+    }
+    exposed = (await client.get("/metrics")).text
+    assert 'hookgate_eventbridge_api_requests_total{operation="PutEvents",outcome="success"} 2.0' in exposed
+    assert 'hookgate_eventbridge_api_entries_total{outcome="accepted"} 2.0' in exposed

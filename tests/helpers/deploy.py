@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+import cfnlint.api  # type: ignore[import-untyped]
 import yaml  # type: ignore[import-untyped]
+from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
+from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
 from tests.helpers.aws import REGION
 
@@ -33,6 +37,12 @@ DOCKERFILE = DEPLOY / "container" / "Dockerfile"
 
 
 KUBERNETES = DEPLOY / "kubernetes" / "hookgate.yaml"
+
+
+SHOP = ROOT / "examples" / "event-driven-shop"
+
+
+SHOP_TEMPLATE = SHOP / "template.yaml"
 
 
 def _intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
@@ -56,10 +66,35 @@ CfnLoader: Any = type("CfnLoader", (yaml.SafeLoader,), {})
 CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
-def load_template() -> dict[str, Any]:
-    """The SAM template with its short-form intrinsics in their long form."""
-    template: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)  # noqa: S506 - a SafeLoader
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """A SAM template (hookgate's by default) with its short-form intrinsics in their long form."""
+    template: dict[str, Any] = yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 - a SafeLoader
     return template
+
+
+def translate(template: dict[str, Any]) -> dict[str, Any]:
+    """What `sam deploy` sends CloudFormation: local code and nested templates uploaded, then
+    the SAM transform."""
+    packaged = json.loads(json.dumps(template))
+    functions = packaged.get("Globals", {}).get("Function", {})
+    if "CodeUri" in functions:
+        functions["CodeUri"] = "s3://artifacts-bucket/code.zip"
+    for resource in packaged["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource["Properties"]:
+            resource["Properties"]["CodeUri"] = "s3://artifacts-bucket/hookgate.zip"
+        if resource["Type"] == "AWS::Serverless::Application":
+            resource["Properties"]["Location"] = "https://artifacts-bucket.s3.amazonaws.com/nested.template"
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+    result: dict[str, Any] = translator.translate(
+        packaged, parameter_values={}, get_managed_policy_map=lambda: {}
+    )
+    return result
+
+
+def lint(text: str) -> list[str]:
+    """cfn-lint's findings on a template, informational ones included (offline)."""
+    config = cfnlint.api.ManualArgs(regions=[REGION], include_checks=["I"])
+    return [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in cfnlint.api.lint(text, config=config)]
 
 
 class _NoValue:
@@ -115,7 +150,8 @@ class Stack:
             if key == "Fn::GetAtt":
                 return self.attributes.get(f"{arg[0]}.{arg[1]}", f"arn:{arg[0]}.{arg[1]}")
             if key == "Fn::Sub":
-                return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._ref(m[1])), arg)
+                text, names = (arg[0], self.resolve(arg[1])) if isinstance(arg, list) else (arg, {})
+                return re.sub(r"\$\{([^}]+)\}", lambda m: str(names.get(m[1]) or self._ref(m[1])), text)
             if key == "Fn::If":
                 condition, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(condition) else when_false)

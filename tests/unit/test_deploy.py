@@ -19,12 +19,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
-import cfnlint.api  # type: ignore[import-untyped]
 import pytest
 from click.testing import CliRunner, Result
-from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
-from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
 import connectors
 from gateway.aws_lambda import LambdaSettings, lambda_settings
@@ -32,7 +28,6 @@ from gateway.cli import main
 from gateway.config import Settings, apply_env_overrides, load_settings, parse_settings
 from gateway.secrets import AwsSecrets
 from gateway.sinks.eventbridge import EventBridgeOptions
-from tests.helpers.aws import REGION
 from tests.helpers.deploy import (
     DOCKERFILE,
     LAMBDA_CONFIG,
@@ -41,30 +36,14 @@ from tests.helpers.deploy import (
     Kubernetes,
     Stack,
     iter_probes,
+    lint,
     load_dockerfile,
     load_template,
     of_type,
+    translate,
 )
 
 # -- CloudFormation ----------------------------------------------------------------------------
-
-
-def translate(template: dict[str, Any]) -> dict[str, Any]:
-    """What `sam deploy` sends CloudFormation: local code uploaded, then the SAM transform."""
-    packaged = json.loads(json.dumps(template))
-    for resource in packaged["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = "s3://artifacts-bucket/hookgate.zip"
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    result: dict[str, Any] = translator.translate(
-        packaged, parameter_values={}, get_managed_policy_map=lambda: {}
-    )
-    return result
-
-
-def lint(text: str) -> list[str]:
-    config = cfnlint.api.ManualArgs(regions=[REGION], include_checks=["I"])
-    return [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in cfnlint.api.lint(text, config=config)]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@
 per bus, routed by that bus's rules, handed to the dispatcher) before it answers; an
 entry whose commit failed is answered `InternalFailure`, which EventBridge's clients
 retry. One log line per request (operation, access key id, entries, failures, cause);
-never a secret or a body.
+never a secret or a body. Each request and each `PutEvents` entry is counted by outcome
+(`_metrics`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.connections import BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
 from gateway.http import _begin_request, _end_request, store_events
 from gateway.router.eventbridge_api._errors import ApiError
+from gateway.router.eventbridge_api._metrics import ApiMetrics, operation_label
 from gateway.router.eventbridge_api._put_events import Accepted, BusView, Refused, plan_put_events
 from gateway.router.eventbridge_api._read import READ_OPERATIONS
 from gateway.router.eventbridge_api._read import Scope as ReadScope
@@ -77,6 +79,7 @@ class EventBridgeApi:
         #: The Region every request must be signed for, when all buses here name the same one.
         self.region = regions.pop() if len(regions) == 1 else None
         self.read_limit = 4 * max(b.api.max_request_bytes for b in self.buses.values() if b.api) + 65_536
+        self.metrics = ApiMetrics.of(gateway.metrics.registry)
 
     def views(self, key_id: str, signed_region: str) -> dict[str, BusView]:
         """How a request signed by `key_id` for `signed_region` sees each bus."""
@@ -92,20 +95,22 @@ class EventBridgeApi:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, request_id = _begin_request()
         fields: dict[str, Any] = {"api": "eventbridge"}
-        status, body = 200, b""
+        status, body, outcome = 200, b"", "success"
         try:
             status, body = await self._handle(scope, receive, fields)
         except DisconnectedError:
             fields["cause"] = "client_disconnected"
+            self._count(scope, "client_disconnected")
             _end_request(scope, 499, started, fields)
             return
         except ApiError as exc:
-            fields["cause"] = exc.code
+            fields["cause"] = outcome = exc.code
             status, body = exc.status, exc.body()
         except Exception as exc:  # a bug must not leak a traceback to the caller
             log.exception("internal_error", error=type(exc).__name__)
             error = ApiError("InternalException", "An internal error occurred.", 500)
-            status, body = error.status, error.body()
+            status, body, outcome = error.status, error.body(), error.code
+        self._count(scope, outcome)
         headers = [
             (b"content-type", CONTENT_TYPE.encode()),
             (b"content-length", b"%d" % len(body)),
@@ -122,6 +127,11 @@ class EventBridgeApi:
         finally:
             level = "warning" if fields.get("cause") in _AUTH_ERRORS else "info"
             _end_request(scope, status, started, fields, level)
+
+    def _count(self, scope: Scope, outcome: str) -> None:
+        target = next((v for k, v in scope["headers"] if k.lower() == b"x-amz-target"), b"")
+        operation = operation_label(target.decode("latin-1"), TARGET_PREFIX, _OPERATIONS)
+        self.metrics.requests.labels(operation, outcome).inc()
 
     async def _handle(self, scope: Scope, receive: Receive, fields: dict[str, Any]) -> tuple[int, bytes]:
         try:
@@ -183,6 +193,8 @@ class EventBridgeApi:
             else:
                 entries.append({"EventId": plan.event.id})
         failed = sum(1 for e in entries if "ErrorCode" in e)
+        for entry in entries:
+            self.metrics.entries.labels(entry.get("ErrorCode", "accepted")).inc()
         fields.update(
             entries=len(entries), failed=failed, event_ids=[e["EventId"] for e in entries if "EventId" in e]
         )

@@ -1,0 +1,1 @@
+"""The event-driven shop: two services that publish what they made of an event, and a workflow."""
