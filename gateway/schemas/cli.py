@@ -216,8 +216,11 @@ def schemas_push(  # noqa: PLR0917 - click passes each option as an argument
     except RegistryMissingError as exc:
         click.echo(f"hookgate: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
-    except (BotoCoreError, ClientError) as exc:
-        click.echo(f"hookgate: the schema registry {registry!r} did not answer: {exc}", err=True)
+    except ClientError as exc:
+        click.echo(f"hookgate: the schema registry {registry!r} refused: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    except BotoCoreError as exc:
+        click.echo(f"hookgate: could not reach the schema registry {registry!r}: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
     if as_json:
         echo_json({"registry": registry, "schemas": [views.pushed_view(p) for p in pushed]})

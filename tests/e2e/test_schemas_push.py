@@ -148,7 +148,7 @@ def test_an_unreachable_registry_is_one_line_not_a_traceback(offline: None, serv
         "schemas", "push", "--registry", "r", "--endpoint-url", down, "--region", "us-east-1", check=False
     )
     assert result.returncode != 0
-    assert "hookgate: the schema registry 'r' did not answer" in result.stderr
+    assert "hookgate: could not reach the schema registry 'r'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
