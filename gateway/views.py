@@ -54,7 +54,8 @@ from gateway.store import (
 
 if typing.TYPE_CHECKING:
     from gateway.router.rules import BusSettings, RuleSettings
-    from gateway.schemas import SchemaInfo, SchemaVersion
+    from gateway.schemas import Comparison, SchemaInfo, SchemaVersion
+    from gateway.schemas._push import Pushed
 
 __all__ = [
     "attempt_view",
@@ -68,12 +69,15 @@ __all__ = [
     "page_document",
     "plugin_view",
     "plugins_document",
+    "pushed_view",
     "redrive_document",
     "replay_document",
     "request_view",
     "rule_test_document",
     "rule_view",
     "rules_document",
+    "schema_comparison_view",
+    "schema_detail_view",
     "schema_version_view",
     "schema_view",
     "schemas_document",
@@ -339,6 +343,41 @@ def schema_view(info: SchemaInfo) -> dict[str, Any]:
 
 def schemas_document(infos: Iterable[SchemaInfo]) -> dict[str, Any]:
     return {"schemas": [schema_view(i) for i in infos]}
+
+
+def pushed_view(pushed: Pushed) -> dict[str, Any]:
+    return {
+        "name": pushed.name,
+        "version": str(pushed.version),
+        "outcome": pushed.outcome,
+        "registry_version": pushed.registry_version,
+        "error": pushed.error,
+    }
+
+
+def schema_detail_view(info: SchemaInfo, versions: Iterable[SchemaVersion]) -> dict[str, Any]:
+    """A schema and its versions (oldest first), without their contents."""
+    return {
+        **schema_view(info),
+        "versions": [
+            {k: v for k, v in schema_version_view(version).items() if k not in ("name", "content")}
+            for version in versions
+        ],
+    }
+
+
+def schema_comparison_view(name: str, old: int, new: int, comparison: Comparison) -> dict[str, Any]:
+    """The changes from version `old` to `new` of a schema, and the verdict."""
+    return {
+        "name": name,
+        "from": str(old),
+        "to": str(new),
+        "compatibility": comparison.mode,
+        "checked_as": comparison.verdict.mode,
+        "changes": [change.as_dict() for change in comparison.changes],
+        "compatible": comparison.verdict.compatible,
+        "verdict": comparison.verdict.describe(),
+    }
 
 
 def schema_version_view(version: SchemaVersion) -> dict[str, Any]:

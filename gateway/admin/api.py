@@ -210,8 +210,9 @@ class Endpoint:
     response: type[BaseModel] | None
     status: int
     tag: str
-    #: The media type of a handler's own `Response` (`response=None`).
-    media_type: str = "application/json"
+    #: The media type of a handler's own `Response` (`response=None`); several when it
+    #: answers one of them.
+    media_type: str | tuple[str, ...] = "application/json"
 
     @property
     def summary(self) -> str:
@@ -241,10 +242,11 @@ class Routes:
         query: type[Params] = NoParams,
         body: type[Params] = NoBody,
         status: int = 200,
-        media_type: str = "application/json",
+        media_type: str | tuple[str, ...] = "application/json",
     ) -> Callable[[Callable[[Call[Q, B]], Awaitable[Any]]], Callable[[Call[Q, B]], Awaitable[Any]]]:
         """Declare the decorated function as the endpoint `method path` (path relative to
-        `/api/v1`, `{name}` for a path parameter)."""
+        `/api/v1`, `{name}` for a path parameter, `{name:path}` for one that takes the
+        rest of the path, slashes included: declare the paths going on after it first)."""
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
 
@@ -370,7 +372,10 @@ class Api:
         if isinstance(result, Response):
             return result
         if endpoint.response is None:
-            return Response(json.dumps(result), status_code=endpoint.status, media_type=endpoint.media_type)
+            media_type = (
+                endpoint.media_type if isinstance(endpoint.media_type, str) else endpoint.media_type[0]
+            )
+            return Response(json.dumps(result), status_code=endpoint.status, media_type=media_type)
         document = endpoint.response.model_validate(result)
         return Response(
             document.model_dump_json(by_alias=True),
@@ -487,7 +492,7 @@ def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     for endpoint in endpoints:
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", endpoint.path)
+            for name in re.findall(r"{(\w+)(?::\w+)?}", endpoint.path)
         ]
         query_schema = endpoint.query.model_json_schema(ref_template=_REF)
         for name, prop in query_schema.get("properties", {}).items():
@@ -504,7 +509,8 @@ def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         for name, found in query_schema.get("$defs", {}).items():
             schema.setdefault("$defs", {}).setdefault(name, found)
         if endpoint.response is None:
-            success: dict[str, Any] = {"description": "OK", "content": {endpoint.media_type: {"schema": {}}}}
+            types = (endpoint.media_type,) if isinstance(endpoint.media_type, str) else endpoint.media_type
+            success: dict[str, Any] = {"description": "OK", "content": {t: {"schema": {}} for t in types}}
         else:
             ref = refs[(endpoint.response, "serialization")]
             success = {"description": "OK", "content": {"application/json": {"schema": ref}}}
@@ -533,7 +539,8 @@ def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 "required": False,
                 "content": {"application/json": {"schema": refs[(endpoint.body, "validation")]}},
             }
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+        path = re.sub(r"{(\w+):\w+}", r"{\1}", endpoint.path)
+        paths.setdefault(path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {

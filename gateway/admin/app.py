@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
-from gateway.admin import dead_letters, events, queue, replays, rules, sources, stream
+from gateway.admin import dead_letters, events, queue, replays, rules, schemas, sources, stream
 from gateway.admin.api import API_PREFIX, Api, Routes
 from gateway.console import PREFIX as CONSOLE_PREFIX
 from gateway.console import Console
@@ -31,6 +31,7 @@ ENDPOINTS: tuple[Routes, ...] = (
     queue.routes,
     replays.routes,
     rules.routes,
+    schemas.routes,
     stream.routes,
 )
 

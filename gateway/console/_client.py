@@ -25,6 +25,8 @@ class Answer:
     status: int
     body: Any
     headers: Mapping[str, str]
+    #: The answer's bytes (a download's, when `body` is not JSON).
+    content: bytes = b""
 
     @property
     def ok(self) -> bool:
@@ -76,13 +78,16 @@ class ApiClient:
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> Answer:
         return _answer(await self._client.post(path, json=dict(body or {})))
 
+    async def put(self, path: str, body: Mapping[str, Any] | None = None) -> Answer:
+        return _answer(await self._client.put(path, json=dict(body or {})))
+
 
 def _answer(response: httpx.Response) -> Answer:
     try:
         body = response.json()
     except ValueError:
         body = None
-    return Answer(response.status_code, body, response.headers)
+    return Answer(response.status_code, body, response.headers, response.content)
 
 
 async def stream(

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.connections import BodyReader, BodyRefusedError, DisconnectedError
 from gateway.console._charts import Bucket, bars, summary
 from gateway.console._client import Answer, ApiClient, stream
+from gateway.console._schemas import SchemaPages
 from gateway.console._session import Session, Sessions
 from gateway.console.hints import hint_for
 
@@ -59,6 +60,7 @@ NAV = (
     ("/dead-letters", "Dead letters"),
     ("/replays", "Replays"),
     ("/rules", "Rules"),
+    ("/schemas", "Schemas"),
     ("/live", "Live tail"),
 )
 #: The events page's filters, passed to `GET /api/v1/events` as they are.
@@ -129,6 +131,7 @@ class Console:
         env.globals["nav"] = NAV
         env.globals["hint_for"] = hint_for
         page = self._page
+        schemas = SchemaPages(self)
         self.app = Starlette(
             routes=[
                 Route("/", page(self.overview)),
@@ -143,6 +146,9 @@ class Console:
                 Route("/dead-letters", page(self.dead_letters), methods=["GET", "POST"]),
                 Route("/replays", page(self.replays), methods=["GET", "POST"]),
                 Route("/rules", page(self.rules), methods=["GET", "POST"]),
+                Route("/schemas", page(schemas.listing)),
+                Route("/schemas/{name:path}/bindings", page(schemas.bindings)),
+                Route("/schemas/{name:path}", page(schemas.detail), methods=["GET", "POST"]),
                 Route("/live", page(self.live)),
                 Route("/live/stream", self.live_stream),
                 Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.schemas._compat import MODES, Change, Mode, Verdict, check, diff
+from gateway.schemas._compat import MODES, Change, Comparison, Mode, Verdict, check, compare, diff
 from gateway.schemas._discovery import EVENT_SOURCE, VERSION_CREATED, Discovery, SourcePolicy, bus_emitter
 from gateway.schemas._enforce import Mismatch, SchemaEnforcer, first_mismatch
 from gateway.schemas._formats import (
@@ -22,7 +22,9 @@ from gateway.schemas._registry import (
     SchemaInfo,
     SchemaRegistry,
     SchemaVersion,
+    binding_schema,
     decide,
+    export,
 )
 from gateway.schemas._settings import SchemaSettings
 
@@ -36,6 +38,7 @@ __all__ = [
     "TRUNCATED",
     "VERSION_CREATED",
     "Change",
+    "Comparison",
     "Discovery",
     "ExportFormat",
     "Limits",
@@ -50,11 +53,14 @@ __all__ = [
     "SchemaVersion",
     "SourcePolicy",
     "Verdict",
+    "binding_schema",
     "bus_emitter",
     "check",
+    "compare",
     "decide",
     "detail_schema_name",
     "diff",
+    "export",
     "first_mismatch",
     "infer",
     "infer_many",

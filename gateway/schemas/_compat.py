@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["MODES", "Change", "Mode", "Verdict", "check", "diff"]
+__all__ = ["MODES", "Change", "Comparison", "Mode", "Verdict", "check", "compare", "diff"]
 
 Schema = dict[str, Any]
 Mode = Literal[
@@ -98,6 +98,27 @@ def check(mode: Mode, earlier: Sequence[Schema], new: Schema) -> Verdict:
         if base in ("FORWARD", "FULL"):
             breaking += [("forward:", c) for c in diff(new, old) if not c.compatible]
     return Verdict(mode, tuple(dict.fromkeys(breaking)))
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """What changed from one version of a schema to another, and the verdict under the
+    schema's mode (checked as FULL when the mode is NONE, which would check nothing)."""
+
+    mode: Mode
+    changes: tuple[Change, ...]
+    verdict: Verdict
+
+    @property
+    def checked_as_full(self) -> bool:
+        """The schema's mode is NONE: the verdict is FULL's."""
+        return self.mode == "NONE"
+
+
+def compare(mode: Mode, old: Schema, new: Schema) -> Comparison:
+    """The changes from `old` to `new` and the verdict on `new` following `old` under `mode`."""
+    checked: Mode = "FULL" if mode == "NONE" else mode
+    return Comparison(mode, tuple(diff(old, new)), check(checked, [old], new))
 
 
 def diff(old: Schema, new: Schema) -> list[Change]:

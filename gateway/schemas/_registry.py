@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.schemas._compat import Change, Mode, Verdict, check
-from gateway.schemas._formats import schema_name
+from gateway.schemas._documents import BindingSchema
+from gateway.schemas._formats import ExportFormat, schema_name, to_draft4, to_openapi3
 from gateway.schemas._infer import Limits, merge
 
 __all__ = [
@@ -28,7 +29,9 @@ __all__ = [
     "SchemaInfo",
     "SchemaRegistry",
     "SchemaVersion",
+    "binding_schema",
     "decide",
+    "export",
 ]
 
 Schema = dict[str, Any]
@@ -86,6 +89,17 @@ class SchemaInfo:
     @property
     def drift(self) -> bool:
         return bool(self.drifted_versions)
+
+
+def export(info: SchemaInfo, version: SchemaVersion, fmt: ExportFormat) -> dict[str, Any]:
+    """One version of a schema as a document of `fmt` (OpenAPI 3.0 or JSON Schema Draft 4)."""
+    build = to_openapi3 if fmt == "openapi3" else to_draft4
+    return build(info.event_source, info.detail_type, version.content)
+
+
+def binding_schema(info: SchemaInfo, version: SchemaVersion) -> BindingSchema:
+    """What code bindings of one version of a schema are made of."""
+    return BindingSchema(version.content, info.event_source, info.detail_type, str(version.version))
 
 
 @dataclass(frozen=True, slots=True)

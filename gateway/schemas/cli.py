@@ -1,7 +1,8 @@
 """`hookgate schemas …`: the discovered schemas, their versions, exports and diffs.
 
 Registered on the main group by `gateway.cli`. Commands that only read never create the
-store; `set-compatibility` writes to it.
+store; `set-compatibility` writes to it; `push` copies the schemas into an EventBridge
+schema registry (`gateway.schemas._push`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from gateway import views
 from gateway.cli_options import EXIT_FAILURE, config_option, echo_json, json_option, settings_or_exit
 from gateway.config import Settings
 from gateway.events import isoformat
-from gateway.schemas._compat import MODES, Mode, check, diff
-from gateway.schemas._formats import FORMATS, ExportFormat, to_draft4, to_openapi3
-from gateway.schemas._registry import SchemaInfo, SchemaRegistry, SchemaVersion
+from gateway.schemas._compat import MODES, Mode, compare
+from gateway.schemas._formats import FORMATS, ExportFormat
+from gateway.schemas._push import RegistryMissingError, push_schemas
+from gateway.schemas._registry import SchemaInfo, SchemaRegistry, SchemaVersion, binding_schema, export
 from gateway.schemas.bindings import BindingSchema, bindings_command
 from gateway.store import Store, StoreAdmin
 from gateway.store.cli import with_store
@@ -113,12 +115,6 @@ def schemas_export(config_path: str | None, name: str, version: int | None, fmt:
     echo_json(export(info, found, cast("ExportFormat", fmt)))
 
 
-def export(info: SchemaInfo, version: SchemaVersion, fmt: ExportFormat) -> dict[str, object]:
-    """One version as a document of `fmt`."""
-    build = to_openapi3 if fmt == "openapi3" else to_draft4
-    return build(info.event_source, info.detail_type, version.content)
-
-
 @schemas.command("diff")
 @config_option
 @click.argument("name")
@@ -138,18 +134,15 @@ def schemas_diff(config_path: str | None, name: str, v1: int, v2: int) -> None:
     for number in (v1, v2):
         if number not in by_number:
             _missing(name, settings, number)
-    old, new = by_number[v1].content, by_number[v2].content
-    changes = diff(old, new)
+    compared = compare(info.compatibility, by_number[v1].content, by_number[v2].content)
     click.echo(f"{name}: version {v1} → {v2}")
-    if not changes:
+    if not compared.changes:
         click.echo("  no changes")
-    for change in changes:
+    for change in compared.changes:
         mark = "compatible  " if change.compatible else "INCOMPATIBLE"
         click.echo(f"  {mark} {change.kind:<48} {change.path or '/'}  {change.detail}")
-    mode = info.compatibility if info.compatibility != "NONE" else "FULL"
-    verdict = check(mode, [old], new)
-    suffix = "" if info.compatibility != "NONE" else " (the schema's mode is NONE: checked as FULL)"
-    click.echo(f"verdict: {verdict.describe()}{suffix}")
+    suffix = " (the schema's mode is NONE: checked as FULL)" if compared.checked_as_full else ""
+    click.echo(f"verdict: {compared.verdict.describe()}{suffix}")
 
 
 @schemas.command("pin")
@@ -181,6 +174,65 @@ def schemas_set_compatibility(config_path: str | None, name: str, mode: str) -> 
     click.echo(f"{name}: compatibility {chosen}")
 
 
+@schemas.command("push")
+@config_option
+@click.option("--registry", required=True, help="The EventBridge schema registry's name.")
+@click.option("--source", help="Only the schemas of this source.")
+@click.option("--create-registry", is_flag=True, help="Create the registry when it does not exist.")
+@click.option("--region", help="The AWS Region (default: boto3's chain).")
+@click.option("--endpoint-url", help="Another endpoint for the schemas API (a test server).")
+@json_option
+def schemas_push(  # noqa: PLR0917 - click passes each option as an argument
+    config_path: str | None,
+    registry: str,
+    source: str | None,
+    create_registry: bool,
+    region: str | None,
+    endpoint_url: str | None,
+    as_json: bool,
+) -> None:
+    """Create or update each schema's latest version in an Amazon EventBridge schema
+    registry (CreateSchema / UpdateSchema, Type OpenApi3, the OpenAPI 3 export)."""
+    import boto3  # noqa: PLC0415 - only this command talks to AWS
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    settings = settings_or_exit(config_path)
+
+    async def latest(registry_: SchemaRegistry) -> list[tuple[SchemaInfo, SchemaVersion]]:
+        found = []
+        for info in await registry_.schemas(source):
+            version = await registry_.version(info.name)
+            if version is not None:
+                found.append((info, version))
+        return found
+
+    found = _with_registry(settings, latest)
+    if not found:
+        click.echo(f"no schemas to push in {settings.store.display_url}", err=True)
+        return
+    try:
+        client = boto3.session.Session(region_name=region).client("schemas", endpoint_url=endpoint_url)
+        pushed = push_schemas(client, registry, found, create_registry=create_registry)
+    except RegistryMissingError as exc:
+        click.echo(f"hookgate: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    except ClientError as exc:
+        click.echo(f"hookgate: the schema registry {registry!r} refused: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    except BotoCoreError as exc:
+        click.echo(f"hookgate: could not reach the schema registry {registry!r}: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    if as_json:
+        echo_json({"registry": registry, "schemas": [views.pushed_view(p) for p in pushed]})
+    else:
+        for p in pushed:
+            where = f" (registry version {p.registry_version})" if p.registry_version else ""
+            problem = f": {p.error}" if p.error else ""
+            click.echo(f"{p.outcome:<9} {p.name} v{p.version}{where}{problem}")
+    if any(p.outcome == "failed" for p in pushed):
+        sys.exit(EXIT_FAILURE)
+
+
 def _binding_schema(config_path: str | None, name: str, version: str | None) -> BindingSchema:
     """The registry's schema `name` at `version` (the latest when None), for `bindings`."""
     if version is not None and not (version.isascii() and version.isdigit() and int(version) >= 1):
@@ -194,7 +246,7 @@ def _binding_schema(config_path: str | None, name: str, version: str | None) -> 
     info, found = _with_registry(settings, run)
     if info is None or found is None:
         _missing(name, settings, number)
-    return BindingSchema(found.content, info.event_source, info.detail_type, str(found.version))
+    return binding_schema(info, found)
 
 
 schemas.add_command(bindings_command(_binding_schema))

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,123 +20,29 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from tests.helpers.admin import (
+    ADMIN_TOKEN,
+    VIEWER_TOKEN,
+    WRONG_TOKEN,
+    Admin,
+    admin_config,
+    admin_gateway,
+    bearer,
+    eventually,
+    started,
+)
 from tests.helpers.http_server import serve_http
-from tests.helpers.served import STRIPE_SECRET, Served, base_config, free_port, stripe_event, stripe_headers
-from tests.unit._postgres import postgres_schema
+from tests.helpers.served import STRIPE_SECRET, Served, free_port
 
 pytestmark = pytest.mark.e2e
-
-ADMIN_TOKEN = "e2e-admin-token-7f3a9c2d5b8e1f4a"
-VIEWER_TOKEN = "e2e-viewer-token-2b6d8f0a4c7e9d1b"
-WRONG_TOKEN = "e2e-wrong-token-000000000000000"
-
-
-def admin_config(tmp: Path, port: int, app_port: int, *, extra: str = "") -> str:
-    """The end-to-end gateway with a sink whose endpoint is down (`app_port`: nothing
-    listens yet; one attempt, then dead), a router rule for paid invoices, and tokens."""
-    return base_config(
-        tmp,
-        port,
-        extra=f"""
-[sinks.app]
-type = "http"
-url = "http://127.0.0.1:{app_port}/hooks"
-timeout_seconds = 2
-retry_policy = {{ max_attempts = 1 }}
-
-[sinks.bus]
-type = "router"
-
-[sinks.bus.rules.paid]
-event_pattern = '{{"detail-type": ["invoice.paid"]}}'
-
-[[sinks.bus.rules.paid.targets]]
-id = "ledger"
-type = "jsonl"
-path = "{tmp / "ledger.jsonl"}"
-
-[admin]
-tokens = [
-  {{ name = "ops", token = "env:E2E_ADMIN_TOKEN", role = "admin" }},
-  {{ name = "support", token = "env:E2E_VIEWER_TOKEN", role = "viewer" }},
-]
-{extra}
-""",
-    )
-
-
-@dataclass
-class Admin(Served):
-    """`hookgate serve` with the admin tokens in its environment."""
-
-    admin_port: int | None = None
-
-    def env(self) -> dict[str, str]:
-        return super().env() | {"E2E_ADMIN_TOKEN": ADMIN_TOKEN, "E2E_VIEWER_TOKEN": VIEWER_TOKEN}
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.admin_port or self.port}/api/v1"
-
-    def get(self, path: str, token: str = VIEWER_TOKEN, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.api}{path}", params=params, headers=_bearer(token), timeout=10)
-
-    def post(self, path: str, body: Any = None, token: str = ADMIN_TOKEN) -> httpx.Response:
-        return httpx.post(f"{self.api}{path}", json=body, headers=_bearer(token), timeout=10)
-
-    def send_stripe(self, kind: str = "invoice.paid") -> str:
-        body = stripe_event(kind=kind)
-        answer = httpx.post(f"{self.url}/webhooks/stripe", content=body, headers=stripe_headers(body))
-        assert answer.status_code == 200, answer.text
-        [event_id] = answer.json()["event_ids"]
-        return str(event_id)
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """What `probe` gives once it gives something true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("the condition was never met")
-
-
-def started(tmp: Path, config: str, port: int, admin_port: int | None = None) -> Admin:
-    path = tmp / "hookgate.toml"
-    path.write_text(config)
-    gateway = Admin(tmp, path, port, admin_port=admin_port)
-    gateway.start()
-    return gateway
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Admin, int]]:
     """The gateway on each backend, and the port its `app` sink's endpoint will listen on."""
     port, app_port = free_port(), free_port()
-    config = admin_config(tmp_path, port, app_port)
-    if request.param == "sqlite":
-        served = started(tmp_path, config, port)
-        try:
-            yield served, app_port
-        finally:
-            served.stop()
-        return
-    with postgres_schema() as store:
-        config = config.replace(
-            f'url = "sqlite:///{tmp_path / "hookgate.db"}"',
-            f'url = "{store["url"]}"\nschema_name = "{store["schema_name"]}"',
-        )
-        served = started(tmp_path, config, port)
-        try:
-            yield served, app_port
-        finally:
-            served.stop()
+    with admin_gateway(tmp_path, admin_config(tmp_path, port, app_port), port, request.param) as served:
+        yield served, app_port
 
 
 def test_an_operator_session_on_each_backend(gateway: tuple[Admin, int]) -> None:
@@ -233,7 +137,7 @@ def test_an_operator_session_on_each_backend(gateway: tuple[Admin, int]) -> None
     def listen() -> None:
         url = f"{gw.api}/stream"
         with httpx.stream(
-            "GET", url, params={"source": "stripe"}, headers=_bearer(VIEWER_TOKEN), timeout=20
+            "GET", url, params={"source": "stripe"}, headers=bearer(VIEWER_TOKEN), timeout=20
         ) as s:
             assert s.headers["content-type"].startswith("text/event-stream")
             kind = None
@@ -277,7 +181,7 @@ def test_failed_logins_are_limited_and_the_api_can_have_its_own_port(tmp_path: P
     config = admin_config(tmp_path, port, free_port(), extra=f"port = {admin_port}")
     gw = started(tmp_path, config, port, admin_port=admin_port)
     try:
-        assert httpx.get(f"{gw.url}/api/v1/whoami", headers=_bearer(ADMIN_TOKEN)).status_code == 404
+        assert httpx.get(f"{gw.url}/api/v1/whoami", headers=bearer(ADMIN_TOKEN)).status_code == 404
         assert gw.get("/whoami", token=ADMIN_TOKEN).json()["name"] == "ops"
         statuses = [gw.get("/whoami", token=WRONG_TOKEN).status_code for _ in range(11)]
         assert statuses == [401] * 10 + [429]
@@ -301,5 +205,5 @@ def test_failed_logins_are_limited_and_the_api_can_have_its_own_port(tmp_path: P
 
 def test_without_tokens_there_is_no_admin_api(served: Served) -> None:
     for path in ("/api/v1/openapi.json", "/api/v1/sources", "/api/", "/console/"):
-        answer = httpx.get(f"{served.url}{path}", headers=_bearer(ADMIN_TOKEN))
+        answer = httpx.get(f"{served.url}{path}", headers=bearer(ADMIN_TOKEN))
         assert answer.status_code == 404, path

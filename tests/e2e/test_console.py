@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -52,8 +56,9 @@ id = "ledger"
 type = "jsonl"
 path = "ledger.jsonl"
 """
-PAGES = ["/", "/sources", "/events", "/requests", "/dead-letters", "/replays", "/rules", "/live"]
+PAGES = ["/", "/sources", "/events", "/requests", "/dead-letters", "/replays", "/rules", "/schemas", "/live"]
 PHONE = {"width": 390, "height": 844}
+PAID = "hookgate.stripe@InvoicePaid"
 
 
 class ConsoleServed(Served):
@@ -69,9 +74,14 @@ class ConsoleServed(Served):
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    def send_stripe(self, event_id: str | None = None) -> str:
-        """A signed Stripe delivery through the edge; the id of the event it stored."""
-        body = stripe_event(event_id)
+    def send_stripe(self, event_id: str | None = None, kind: str = "invoice.paid", **fields: Any) -> str:
+        """A signed Stripe delivery through the edge (`fields` added to its object); the id
+        of the event it stored."""
+        body = stripe_event(event_id, kind=kind)
+        if fields:
+            event = json.loads(body)
+            event["data"]["object"].update(fields)
+            body = json.dumps(event).encode()
         answer = httpx.post(f"{self.url}/webhooks/stripe", content=body, headers=stripe_headers(body))
         assert answer.status_code == 200, answer.text
         [stored] = answer.headers["x-hookgate-event-ids"].split(",")
@@ -472,6 +482,84 @@ def test_the_overview_charts_accepted_and_rejected_requests_per_source(
     screenshot(page, "overview-with-traffic")
 
 
+def test_a_discovered_schema_is_opened_diffed_and_its_python_binding_downloaded(
+    page: Any, gateway: ConsoleServed, tmp_path: Path
+) -> None:
+    name = "hookgate.stripe@InvoiceFinalized"  # only this test sends invoice.finalized
+
+    def latest() -> str | None:
+        found = {s["name"]: s for s in gateway.api("/schemas", source="stripe")["schemas"]}
+        return found[name]["latest_version"] if name in found else None
+
+    sent = [gateway.send_stripe(kind="invoice.finalized")]
+    wait_until(lambda: latest() == "1")
+    sent.append(gateway.send_stripe(kind="invoice.finalized", discount_code="SPRING"))
+    wait_until(lambda: latest() == "2")
+
+    log_in(page)
+    page.get_by_role("link", name="Schemas").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name, exact=True))
+    assert "drift v2" in row.inner_text()  # a new property breaks BACKWARD, the default mode
+    assert "v2" in row.get_by_role("cell").nth(3).inner_text()
+    screenshot(page, "schemas-list")
+    assert serious_violations(page) == []
+
+    row.get_by_role("link", name=name).click()
+    page.wait_for_url(f"**/console/schemas/{quote(name, safe='')}")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Schema {name}"
+    versions = page.get_by_role("region", name="Versions").locator("tbody tr")
+    assert versions.count() == 2
+    assert sent[1] in versions.nth(1).inner_text()  # the sample event of version 2
+    shown = json.loads(page.locator("pre.schema").inner_text())
+    assert shown["components"]["schemas"]["AWSEvent"]["x-amazon-events-detail-type"] == "invoice.finalized"
+    assert "discount_code" in json.dumps(shown)  # the latest version, shown first
+
+    form = page.get_by_role("form", name="Compare two versions")
+    form.get_by_label("From").select_option("1")
+    form.get_by_label("To").select_option("2")
+    form.get_by_role("button", name="Compare").click()
+    changes = page.get_by_role("region", name="Changes")
+    text = changes.inner_text()
+    assert "incompatible PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL at /payload/data/object/discount_code" in (
+        " ".join(text.split())
+    )
+    assert "Verdict: incompatible (BACKWARD)" in text
+    screenshot(page, "schema-diffed")
+    assert serious_violations(page) == []
+
+    # the download, from the keyboard
+    button = page.get_by_role("group", name="Download code bindings of version 2").get_by_role(
+        "button", name="Python (pydantic)"
+    )
+    button.focus()
+    with page.expect_download() as started:
+        page.keyboard.press("Enter")
+    download = started.value
+    assert download.suggested_filename == f"{name}-v2-python-pydantic.zip"
+    archive = tmp_path / download.suggested_filename
+    download.save_as(archive)
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(tmp_path / "bindings")
+    events = tmp_path / "finalized.jsonl"
+    stored = [e for e in gateway.sink_entries() if e["detail-type"] == "invoice.finalized"]
+    assert {e["id"] for e in stored} == set(sent)
+    events.write_text("".join(json.dumps(e) + "\n" for e in stored))
+    parsed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom schema.hookgate.stripe.invoicefinalized import InvoiceFinalized, parse\n"
+            "print(sum(isinstance(parse(line).detail, InvoiceFinalized) for line in open(sys.argv[1])))",
+            str(events),
+        ],
+        cwd=tmp_path / "bindings",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert parsed.stdout.strip() == "2"
+
+
 # Last in the module: by now every page has something to show (events in each state,
 # rejected requests, dead letters, a replay).
 def test_every_page_renders_accessibly_on_a_laptop_and_a_phone_in_light_and_dark(
@@ -479,7 +567,8 @@ def test_every_page_renders_accessibly_on_a_laptop_and_a_phone_in_light_and_dark
 ) -> None:
     problems: dict[str, list[str]] = {}
     event_id = gateway.send_stripe()
-    pages = [*PAGES, f"/events/{event_id}"]
+    pages = [*PAGES, f"/events/{event_id}", f"/schemas/{quote(PAID, safe='')}?from=1&to=1"]
+    wait_until(lambda: any(s["name"] == PAID for s in gateway.api("/schemas")["schemas"]))
     for scheme in ("light", "dark"):
         for device, viewport in (("laptop", {"width": 1280, "height": 800}), ("phone", PHONE)):
             context = browser.new_context(base_url=gateway.url, viewport=viewport, color_scheme=scheme)
@@ -488,6 +577,7 @@ def test_every_page_renders_accessibly_on_a_laptop_and_a_phone_in_light_and_dark
             for path in pages:
                 page.goto(f"/console{path}")
                 name = "event" if path.startswith("/events/") else path.strip("/") or "overview"
+                name = "schema" if path.startswith("/schemas/") else name
                 assert page.locator("h1").count() == 1, name
                 screenshot(page, f"{name}-{device}-{scheme}")
                 found = serious_violations(page)

@@ -307,3 +307,29 @@ async def test_the_queue_counts_each_destinations_deliveries_and_the_oldest_ones
     idle = rows["bus/paid/ledger"]
     assert (idle["pending"], idle["dead"], idle["oldest_pending_seconds"]) == (0, 0, 0.0)
     assert (await admin.get("/queue", token="wrong-token-0123456789")).status_code == 401
+
+
+async def test_schema_names_with_at_signs_dots_and_slashes_route_whole(admin: Admin) -> None:
+    from gateway.schemas import Limits, Observation, infer, open_registry  # noqa: PLC0415
+
+    registry = open_registry(admin.store)
+    source, detail_type = "partner.example.com/1234-tickets", "Ticket Created.v1"
+    for n, sample in enumerate(({"id": "t1"}, {"id": "t2", "priority": 3})):
+        observed = Observation("partner", source, detail_type, infer({"payload": sample}), 1, f"evt-{n}")
+        await registry.record(observed, 1_700_000_000.0 + n, max_versions=10, max_schemas=10, limits=Limits())
+    name = f"{source}@TicketCreatedV1"
+    encoded = name.replace("/", "%2F").replace("@", "%40")
+    for written in (name, encoded):
+        detail = await admin.get(f"/schemas/{written}")
+        assert detail.status_code == 200, detail.text
+        assert detail.json()["name"] == name
+        assert [v["version"] for v in detail.json()["versions"]] == ["1", "2"]
+        query = {"from": "1", "to": "2"}
+        diff = (await admin.get(f"/schemas/{written}/diff", **query)).json()
+        assert [c["path"] for c in diff["changes"]] == ["/payload/priority"]
+        exported = (await admin.get(f"/schemas/{written}/versions/2")).json()
+        assert exported["components"]["schemas"]["AWSEvent"]["x-amazon-events-source"] == source
+    assert (await admin.get(f"/schemas/{encoded}/versions/3")).status_code == 404
+    assert (await admin.get("/schemas/partner.example.com%2F1234-tickets")).status_code == 404
+    listed = (await admin.get("/schemas", source="partner")).json()["schemas"]
+    assert [s["name"] for s in listed] == [name]

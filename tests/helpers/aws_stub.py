@@ -1,14 +1,19 @@
 """A local server answering AWS operations that moto cannot answer here, from botocore's own
-service models: Lambda's `Invoke` (moto runs functions only in a container engine; without
-one it accepts any invocation, even of a function that does not exist, and records none) and
-Step Functions' `StartSyncExecution` (not implemented by moto).
+service models (read with `botocore.loaders`): Lambda's `Invoke` (moto runs functions only in
+a container engine; without one it accepts any invocation, even of a function that does not
+exist, and records none), Step Functions' `StartSyncExecution` (not implemented by moto), and
+the EventBridge schema registry's operations (moto has no `schemas` service at all).
 
 Each operation is routed, read and answered as the model says (the JSON protocol by its
-`X-Amz-Target`, REST-JSON by its `requestUri`, headers, query string and payload), so the
-real boto3 client talks to it unchanged; a handler gets the request's parameters and returns
-the output's, or raises `StubError(code)`, answered with the status and shape the model gives
-that error (or one of AWS's common errors). Every request is recorded with the service and
-Region of its SigV4 credential scope, which must name the operation's service.
+`X-Amz-Target`, REST-JSON by its method and `requestUri`, headers, query string, payload or
+JSON body), so the real boto3 client talks to it unchanged. A request is checked against the
+operation's input shape before its handler sees it (required members, no unknown ones,
+types, enums, lengths): one that does not fit is answered with the model's validation error,
+so a client sending a wrong shape fails as it would on AWS. A handler gets the request's
+parameters and returns the output's, or raises `StubError(code)`, answered with the status
+and shape the model gives that error (or one of AWS's common errors). Every request is
+recorded with the service and Region of its SigV4 credential scope, which must name the
+operation's service; `rejected` keeps the requests that did not fit, with why.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import botocore.session
+import botocore.loaders
+import botocore.model
 
-__all__ = ["AwsStub", "Call", "StubError", "serve_aws_stub"]
+__all__ = ["AwsStub", "Call", "StubError", "serve_aws_stub", "service_model", "shape_problems"]
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
@@ -48,6 +54,73 @@ class Call:
     params: dict[str, Any]
 
 
+_LOADER = botocore.loaders.create_loader()
+
+
+def service_model(service: str) -> botocore.model.ServiceModel:
+    """botocore's model of `service`, as the installed botocore ships it."""
+    return botocore.model.ServiceModel(_LOADER.load_service_model(service, "service-2"), service)
+
+
+def shape_problems(shape: Any, value: Any, where: str = "") -> list[str]:
+    """How `value` does not fit botocore's `shape` (none: it fits)."""
+    kind = shape.type_name
+    problems: list[str] = []
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{where or 'input'}: expected an object"]
+        problems += [f"{where}{m}: missing" for m in shape.required_members if m not in value]
+        problems += [f"{where}{k}: unknown member" for k in value if k not in shape.members]
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                problems += shape_problems(member, value[name], f"{where}{name}.")
+        return problems
+    label = where.rstrip(".") or "value"
+    expected: dict[str, tuple[type, ...]] = {
+        "string": (str,),
+        "integer": (int,),
+        "long": (int,),
+        "boolean": (bool,),
+        "double": (int, float),
+        "float": (int, float),
+        "blob": (bytes, str),
+        "timestamp": (str, int, float),
+        "list": (list,),
+        "map": (dict,),
+    }
+    if kind in expected and not isinstance(value, expected[kind]):
+        return [f"{label}: expected {kind}"]
+    if kind in ("integer", "long") and isinstance(value, bool):
+        return [f"{label}: expected {kind}"]
+    if kind == "string":
+        enum = shape.metadata.get("enum")
+        if enum and value not in enum:
+            problems.append(f"{label}: {value!r} is not one of {enum}")
+    if kind in ("string", "list", "map", "blob"):
+        low, high = shape.metadata.get("min"), shape.metadata.get("max")
+        if low is not None and len(value) < low:
+            problems.append(f"{label}: shorter than {low}")
+        if high is not None and len(value) > high:
+            problems.append(f"{label}: longer than {high}")
+    if kind == "list":
+        for i, item in enumerate(value):
+            problems += shape_problems(shape.member, item, f"{where}{i}.")
+    if kind == "map":
+        for key, item in value.items():
+            problems += shape_problems(shape.key, key, f"{where}{key}(key).")
+            problems += shape_problems(shape.value, item, f"{where}{key}.")
+    return problems
+
+
+#: The errors a model may name for a request that does not fit, the first one it has wins.
+_VALIDATION_ERRORS = (
+    "BadRequestException",
+    "ValidationException",
+    "InvalidParameterValueException",
+    "InvalidRequestContentException",
+)
+
+
 @dataclass
 class _Operation:
     service: str
@@ -64,11 +137,13 @@ class AwsStub:
 
     endpoint: str = ""
     calls: list[Call] = field(default_factory=list)
+    #: (operation, why) of each request that did not fit its input shape.
+    rejected: list[tuple[str, list[str]]] = field(default_factory=list)
     _json: dict[str, _Operation] = field(default_factory=dict)
     _rest: list[_Operation] = field(default_factory=list)
 
     def serve(self, service: str, operation: str, handler: Handler) -> None:
-        model = botocore.session.get_session().get_service_model(service)
+        model = service_model(service)
         op = model.operation_model(operation)
         served = _Operation(service, model.signing_name, model.protocol, op, handler)
         if model.protocol == "json":
@@ -115,6 +190,14 @@ def _read(
     payload = shape.serialization.get("payload")
     if payload is not None:
         params[payload] = body
+        return params
+    located = {n for n, m in shape.members.items() if m.serialization.get("location")}
+    names = {m.serialization.get("name", n): n for n, m in shape.members.items() if n not in located}
+    document = json.loads(body) if body.strip() else {}
+    if not isinstance(document, dict):
+        raise ValueError("the body is not a JSON object")  # noqa: TRY004 - a bad request, read as one
+    for key, value in document.items():
+        params[names.get(key, key)] = value  # an unknown key stays, for the check to refuse
     return params
 
 
@@ -134,6 +217,14 @@ def _written(op: _Operation, output: dict[str, Any]) -> tuple[int, dict[str, str
     payload = shape.serialization.get("payload")
     if payload is not None and payload in output:
         body = output[payload]
+    elif payload is None:
+        document = {
+            member.serialization.get("name", name): output[name]
+            for name, member in shape.members.items()
+            if name in output and not member.serialization.get("location")
+        }
+        headers["Content-Type"] = "application/json"
+        body = json.dumps(document, default=str).encode()
     return status, headers, body
 
 
@@ -142,6 +233,7 @@ _COMMON_ERRORS = {
     "AccessDeniedException": 400,
     "ThrottlingException": 400,
     "UnrecognizedClientException": 400,
+    "ValidationException": 400,
 }
 
 
@@ -176,12 +268,25 @@ class _Handler(BaseHTTPRequestHandler):
             return
         op, labels = routed
         region = scope.group(1)
-        params = _read(op, labels, url.query, headers, body)
+        try:
+            params = _read(op, labels, url.query, headers, body)
+        except ValueError as exc:
+            problems = [f"body: {exc}"]
+        else:
+            problems = shape_problems(op.model.input_shape, params)
+        if problems:
+            self.server.stub.rejected.append((op.model.name, problems))
+            names = {shape.name for shape in op.model.error_shapes}
+            code = next((c for c in _VALIDATION_ERRORS if c in names), "ValidationException")
+            self._answer(*_error(op, StubError(code, "; ".join(problems))))
+            return
         self.server.stub.calls.append(Call(op.service, op.model.name, region, params))
         try:
             self._answer(*_written(op, op.handler(params)))
         except StubError as error:
             self._answer(*_error(op, error))
+
+    do_GET = do_PUT = do_DELETE = do_POST  # noqa: N815 - the names http.server calls
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
