@@ -142,6 +142,9 @@ class StoreSettings(_Model):
     #: PostgreSQL: connections each process keeps open, and at most opens, in its pool.
     pool_min_size: int = Field(2, ge=1)
     pool_max_size: int = Field(10, ge=1)
+    #: PostgreSQL: how long a statement waits for a pooled connection before the store is
+    #: reported unavailable (the edge answers 503 at once, well within a provider's timeout).
+    acquire_timeout_seconds: float = Field(2.0, gt=0)
 
     @field_validator("url")
     @classmethod

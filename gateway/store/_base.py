@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from gateway.config import StoreSettings
+from gateway.errors import StoreError
 
 __all__ = ["StoreBase"]
+
+T = TypeVar("T")
 
 
 class StoreBase(abc.ABC):
@@ -16,6 +20,10 @@ class StoreBase(abc.ABC):
 
     settings: StoreSettings
     clock: Callable[[], float]
+    #: Why the last write could not commit, and when (None: it committed). `/readyz`
+    #: reports the store unavailable meanwhile (a full disk, a database down).
+    commit_failure: str | None = None
+    commit_failed_at: float = 0.0
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -24,3 +32,13 @@ class StoreBase(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Release them; work arriving afterwards fails with `StoreError`."""
+
+    async def _committing(self, write: Awaitable[T]) -> T:
+        """Await `write`, noting whether it committed (`commit_failure`)."""
+        try:
+            result = await write
+        except StoreError as exc:
+            self.commit_failure, self.commit_failed_at = str(exc), self.clock()
+            raise
+        self.commit_failure = None
+        return result

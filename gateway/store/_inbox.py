@@ -55,8 +55,10 @@ class Inbox(StoreBase):
                 raise ValueError(f"{len(routes)} routes for {len(events)} events")
             per_event = [tuple(dict.fromkeys(route)) for route in routes]
         lease = self._lease() if leased else None
-        return await self._persist(
-            events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease, request=request
+        return await self._committing(
+            self._persist(
+                events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease, request=request
+            )
         )
 
     def _lease(self) -> float | None:
