@@ -37,7 +37,8 @@ def database() -> Iterator[tuple[str, str]]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(url)
-    host, port, user = params.get("host", "127.0.0.1"), params.get("port", "5432"), params.get("user", "postgres")
+    host, port = params.get("host", "127.0.0.1"), params.get("port", "5432")
+    user = params.get("user", "postgres")
     try:
         yield name, f"postgresql://{user}@{host}:{port}/{name}"
     finally:
@@ -113,7 +114,8 @@ def test_a_postgres_outage_answers_503_fast_and_loses_nothing(
             for status, took, retry_after in during:
                 assert status == 503, during
                 assert took < ACQUIRE_TIMEOUT + SLACK, during
-                assert retry_after is not None and int(retry_after) > 0
+                assert retry_after is not None
+                assert int(retry_after) > 0
             assert ready_during.status_code == 503
 
             after: list[int] = []

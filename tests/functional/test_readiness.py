@@ -37,7 +37,8 @@ async def test_readiness_follows_whether_the_store_can_commit(
     settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
     with small_tmpfs(tmp_path, "4m") as mount:
-        settings = dataclasses.replace(settings, store=StoreSettings(url=f"sqlite:///{mount / 'hookgate.db'}"))
+        store = StoreSettings(url=f"sqlite:///{mount / 'hookgate.db'}")
+        settings = dataclasses.replace(settings, store=store)
         sink = MemorySink("mem")
         app = create_app(settings, sinks={"mem": sink}, clock=clock)
         await app.gateway.start(dispatch=False)
