@@ -240,7 +240,11 @@ def create_app(
         try:
             yield
         finally:
-            await gateway.stop()
+            grace = settings.server.shutdown_grace_seconds
+            try:  # bounded: a sink that blocks must not hold the process past its grace
+                await asyncio.wait_for(gateway.stop(), grace)
+            except TimeoutError:
+                log.warning("stop_timed_out", grace_seconds=grace)
 
     # With a metrics port, `/metrics` is served there only (`GatewayApp.metrics_app`).
     separate = settings.server.metrics_port is not None

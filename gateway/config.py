@@ -114,6 +114,9 @@ class ServerSettings(_Model):
     body_timeout_seconds: float = Field(10.0, gt=0)
     body_min_bytes_per_second: int = Field(4096, ge=1)
     max_buffered_body_bytes: int = Field(64 * 1_048_576, ge=1)
+    #: On SIGTERM: how long in-flight requests have to finish, and then how long the
+    #: dispatcher, the sinks and the store have to stop (a sink that blocks is left behind).
+    shutdown_grace_seconds: int = Field(10, ge=1)
     #: uvicorn's HTTP parser: "auto" (httptools when installed), "httptools" or "h11".
     http_parser: Literal["auto", "httptools", "h11"] = "auto"
 
