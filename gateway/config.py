@@ -176,10 +176,10 @@ class StoreSettings(_Model):
 
 
 class DispatcherSettings(_Model):
-    #: Deliveries to one sink are attempted at most this often, then dead-lettered.
-    max_attempts: int = Field(12, ge=1)
-    #: ...or once the event is older than this.
-    max_age_seconds: int = Field(3 * 24 * 3600, ge=1)
+    #: Deliveries to one sink are attempted at most this often, then dead-lettered...
+    max_attempts: int = Field(185, ge=1)
+    #: ...or once the event is older than this (EventBridge's budget: 24 h, 185 attempts).
+    max_age_seconds: int = Field(24 * 3600, ge=1)
     #: Backoff: full jitter over min(max_delay, base_delay * 2**attempt).
     base_delay_seconds: float = Field(1.0, gt=0)
     max_delay_seconds: float = Field(600.0, gt=0)
@@ -187,6 +187,12 @@ class DispatcherSettings(_Model):
     poll_interval_seconds: float = Field(1.0, gt=0)
     #: A claim not settled within this time is taken up again (a crashed worker).
     lease_seconds: float = Field(120.0, gt=0)
+    #: A sink's circuit breaker (`gateway.circuit`): after this many attempts in a row fail
+    #: alike, no delivery is attempted (0: never paused) for `breaker_open_seconds`, then one
+    #: probes; each failed probe doubles the pause, up to `breaker_max_open_seconds`.
+    breaker_failures: int = Field(5, ge=0)
+    breaker_open_seconds: float = Field(5.0, gt=0)
+    breaker_max_open_seconds: float = Field(300.0, gt=0)
 
 
 class SourceSettings(_Model):
