@@ -66,6 +66,10 @@ __all__ = [
 log = structlog.get_logger()
 
 PURGE_INTERVAL_SECONDS = 3600.0
+#: `/readyz` waits this long for the store's answer.
+PROBE_TIMEOUT_SECONDS = 2.0
+#: After a write failed, `/readyz` says not ready for this long before it probes again.
+RECHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -236,7 +240,11 @@ def create_app(
         try:
             yield
         finally:
-            await gateway.stop()
+            grace = settings.server.shutdown_grace_seconds
+            try:  # bounded: a sink that blocks must not hold the process past its grace
+                await asyncio.wait_for(gateway.stop(), grace)
+            except TimeoutError:
+                log.warning("stop_timed_out", grace_seconds=grace)
 
     # With a metrics port, `/metrics` is served there only (`GatewayApp.metrics_app`).
     separate = settings.server.metrics_port is not None
@@ -257,7 +265,8 @@ def create_app(
 
 
 def _probes(gateway: Gateway) -> tuple[Route, Route, Route]:
-    """`/healthz` (the process runs), `/readyz` (the store answers) and `/metrics`."""
+    """`/healthz` (the process runs), `/readyz` (the store answers, and commits: not ready
+    while its last write failed, until a probe commits again) and `/metrics`."""
     store, metrics = gateway.store, gateway.metrics
 
     async def healthz(request: Request) -> Response:
@@ -267,7 +276,12 @@ def _probes(gateway: Gateway) -> tuple[Route, Route, Route]:
         if store is None:  # an inbox that keeps nothing is ready once it is built
             return _json({"status": "ready"})
         try:
-            await asyncio.wait_for(store.depth(), timeout=2.0)
+            if store.commit_failure is None:
+                await asyncio.wait_for(store.depth(), timeout=PROBE_TIMEOUT_SECONDS)
+            elif store.clock() - store.commit_failed_at < RECHECK_SECONDS:
+                raise StoreError(store.commit_failure)  # a write failed just now: not ready
+            else:  # no write failed lately: does one commit now?
+                await asyncio.wait_for(store.probe_commit(), timeout=PROBE_TIMEOUT_SECONDS)
         except (StoreError, TimeoutError) as exc:
             log.warning("not_ready", error=str(exc))
             return _json({"status": "unavailable"}, 503)

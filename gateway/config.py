@@ -114,6 +114,9 @@ class ServerSettings(_Model):
     body_timeout_seconds: float = Field(10.0, gt=0)
     body_min_bytes_per_second: int = Field(4096, ge=1)
     max_buffered_body_bytes: int = Field(64 * 1_048_576, ge=1)
+    #: On SIGTERM: how long in-flight requests have to finish, and then how long the
+    #: dispatcher, the sinks and the store have to stop (a sink that blocks is left behind).
+    shutdown_grace_seconds: int = Field(10, ge=1)
     #: uvicorn's HTTP parser: "auto" (httptools when installed), "httptools" or "h11".
     http_parser: Literal["auto", "httptools", "h11"] = "auto"
 
@@ -147,6 +150,9 @@ class StoreSettings(_Model):
     #: every one opens (rotation: put the new key first, run `hookgate db rotate-key`, then
     #: drop the old one). Empty: stored in clear.
     encryption_keys: list[SecretStr] = Field(default_factory=list)
+    #: PostgreSQL: how long a statement waits for a pooled connection before the store is
+    #: reported unavailable (the edge answers 503 at once, well within a provider's timeout).
+    acquire_timeout_seconds: float = Field(2.0, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -184,10 +190,10 @@ class StoreSettings(_Model):
 
 
 class DispatcherSettings(_Model):
-    #: Deliveries to one sink are attempted at most this often, then dead-lettered.
-    max_attempts: int = Field(12, ge=1)
-    #: ...or once the event is older than this.
-    max_age_seconds: int = Field(3 * 24 * 3600, ge=1)
+    #: Deliveries to one sink are attempted at most this often, then dead-lettered...
+    max_attempts: int = Field(185, ge=1)
+    #: ...or once the event is older than this (EventBridge's budget: 24 h, 185 attempts).
+    max_age_seconds: int = Field(24 * 3600, ge=1)
     #: Backoff: full jitter over min(max_delay, base_delay * 2**attempt).
     base_delay_seconds: float = Field(1.0, gt=0)
     max_delay_seconds: float = Field(600.0, gt=0)
@@ -195,6 +201,12 @@ class DispatcherSettings(_Model):
     poll_interval_seconds: float = Field(1.0, gt=0)
     #: A claim not settled within this time is taken up again (a crashed worker).
     lease_seconds: float = Field(120.0, gt=0)
+    #: A sink's circuit breaker (`gateway.circuit`): after this many attempts in a row fail
+    #: alike, no delivery is attempted (0: never paused) for `breaker_open_seconds`, then one
+    #: probes; each failed probe doubles the pause, up to `breaker_max_open_seconds`.
+    breaker_failures: int = Field(5, ge=0)
+    breaker_open_seconds: float = Field(5.0, gt=0)
+    breaker_max_open_seconds: float = Field(300.0, gt=0)
 
 
 class SourceSettings(_Model):

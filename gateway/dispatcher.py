@@ -9,7 +9,13 @@ Hand-off: events just accepted by this process are stored already leased to it
 (`Inbox.persist(leased=True)`) and passed to the loop in memory, so the common path
 needs no claim query. The in-memory queue is bounded; past the bound, events are stored
 as pending and claimed from the store like retries. The store is still polled at least
-every poll interval, so retries are never starved by a steady stream of new events.
+every poll interval, so retries are never starved by a steady stream of new events; a
+claim takes the deliveries due first, first attempts and retries alike, so a retry waits
+only behind deliveries that were due before it.
+
+Each sink has a circuit breaker (`gateway.circuit`): while a destination is down, its
+loop attempts nothing but one probe now and then, so queued events keep their attempts
+for when it is back. Events accepted meanwhile are stored pending, not handed off.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import structlog
 
+from gateway.circuit import CircuitBreaker, cause_code
 from gateway.config import DispatcherSettings
 from gateway.enrichment import Enrichment
 from gateway.events import Event
@@ -58,15 +65,27 @@ class Dispatcher:
         }
         self._last_claim = dict.fromkeys(self.sinks, 0.0)
         self._tasks: list[asyncio.Task[None]] = []
-        for sink in self.sinks.values():
+        self.breakers = {
+            name: CircuitBreaker(
+                settings.breaker_failures, settings.breaker_open_seconds, settings.breaker_max_open_seconds
+            )
+            for name in self.sinks
+        }
+        for name, sink in self.sinks.items():
             sink.instrument(metrics.registry)
+            metrics.circuit_state.labels(name).set(0)
 
     def has_room(self, sinks: Sequence[str], count: int) -> bool:
         """Whether `count` new events for `sinks` can be handed off in memory now."""
         if not self._tasks or not sinks:
             return False
         limit = HANDOFF_BATCHES * self.settings.batch_size
-        return all(name in self._handoff and len(self._handoff[name]) + count <= limit for name in sinks)
+        return all(
+            name in self._handoff
+            and len(self._handoff[name]) + count <= limit
+            and self.breakers[name].state == "closed"  # a paused sink's events wait in the store
+            for name in sinks
+        )
 
     def hand_off(self, events: Sequence[Event], sinks: Sequence[str]) -> None:
         """Deliver `events`, stored leased to this process (`has_room` said yes), from memory."""
@@ -106,7 +125,10 @@ class Dispatcher:
     async def run_once(self, name: str) -> int:
         """Deliver one batch for sink `name`; the number of events handled."""
         sink = self.sinks[name]
-        limit = min(sink.max_batch, self.settings.batch_size)
+        allowed = self._allowed(name)
+        if allowed == 0:  # paused: the destination is down
+            return 0
+        limit = min(sink.max_batch, self.settings.batch_size, allowed or self.settings.batch_size)
         queue = self._handoff[name]
         claimed: list[Claimed] = []
         now = time.monotonic()
@@ -150,7 +172,9 @@ class Dispatcher:
         failed: dict[str, Outcome] = {}
         if self.enrichment is not None:  # events a source's enricher completes first
             ready, failed = await self.enrichment.complete(claimed)
-        sent = iter(await self._send(name, sink, [c.event for c in ready]) if ready else ())
+        reported = await self._send(name, sink, [c.event for c in ready]) if ready else ()
+        self._record(name, reported)
+        sent = iter(reported)
         outcomes = [failed[c.event.id] if c.event.id in failed else next(sent) for c in claimed]
         elapsed = time.perf_counter() - started
         self.metrics.delivery_latency.labels(name).observe(elapsed)
@@ -168,7 +192,7 @@ class Dispatcher:
             else:
                 counts["retry"] += 1
                 retry_causes[t.cause or "unknown"] = None
-                self.metrics.retried.labels(name, _cause_code(t.cause)).inc()
+                self.metrics.retried.labels(name, cause_code(t.cause)).inc()
         self.metrics.delivered.labels(name).inc(counts["delivered"])
         self.metrics.dead.labels(name).inc(counts["dead"])
         # Which events, and why some will be tried again (the distinct causes, in order).
@@ -182,6 +206,34 @@ class Dispatcher:
             **counts,
             **extra,
         )
+
+    def _allowed(self, name: str) -> int | None:
+        """How many deliveries sink `name`'s breaker lets through now (None: any)."""
+        breaker = self.breakers[name]
+        was = breaker.state
+        allowed = breaker.allowed(self.queue.clock())
+        if breaker.state != was:
+            self.metrics.circuit_state.labels(name).set(_CIRCUIT_VALUES[breaker.state])
+        return allowed
+
+    def _record(self, name: str, outcomes: Sequence[Outcome]) -> None:
+        """Feed the sink's own outcomes (not enrichment's) to its breaker; log a change."""
+        breaker = self.breakers[name]
+        now = self.queue.clock()
+        change = breaker.record(outcomes, now)
+        self.metrics.circuit_state.labels(name).set(_CIRCUIT_VALUES[breaker.state])
+        if change == "opened":
+            # Leased events handed off in memory wait in the store instead (their lease ends).
+            self._handoff[name].clear()
+            log.warning(
+                "circuit_opened",
+                sink=name,
+                failures=breaker.failures,
+                cause=breaker.cause,
+                pause_seconds=breaker.pause,
+            )
+        elif change == "closed":
+            log.info("circuit_closed", sink=name, open_seconds=round(now - breaker.opened_at, 3))
 
     @staticmethod
     async def _send(name: str, sink: Sink, events: list[Event]) -> Sequence[Outcome]:
@@ -205,5 +257,5 @@ def _settlement(event_id: str, outcome: Outcome) -> Settlement:
     return Settlement(event_id, "retry", outcome.cause, outcome.retry_after, outcome.charge)
 
 
-def _cause_code(cause: str | None) -> str:
-    return (cause or "unknown").split(":", 1)[0][:64]
+#: `hookgate_sink_circuit_state`'s value of each breaker state.
+_CIRCUIT_VALUES = {"closed": 0, "open": 1, "half_open": 2}

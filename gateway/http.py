@@ -1,7 +1,8 @@
 """The HTTP edge: `POST /webhooks/{source}` → connector → store → 2xx.
 
     404 unknown source · 405 method · 413 too large · 401 not authentic (generic body; the
-    cause goes to the log) · 400 malformed · 503 store unavailable · 200 accepted/duplicate
+    cause goes to the log) · 400 malformed · 503 store unavailable (with `Retry-After`) ·
+    200 accepted/duplicate
 
 Nothing a caller sends can produce a 500 or a stack trace. The pure ASGI middleware
 binds request context for structlog and writes one JSON log line per request: at info,
@@ -64,6 +65,9 @@ def _begin_request() -> tuple[float, str]:
     structlog.contextvars.bind_contextvars(request_id=request_id)
     return time.perf_counter(), request_id
 
+
+#: The `Retry-After` of a 503 (the store is unavailable, or the edge busy).
+RETRY_AFTER_SECONDS = b"5"
 
 #: A request line's `path` is cut to this many characters: an unknown source's name is the
 #: caller's to choose.
@@ -260,7 +264,9 @@ class WebhookHandler:
                 fields["cause_detail"] = rejected.detail
             gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
             error = _error(rejected.status, rejected.message)
-            return _Answer(error.status, error.body, close=rejected.status in (408, 413, 503))
+            # A 503 is temporary: say when to try again (providers that honour it wait that long).
+            retry = ((b"retry-after", RETRY_AFTER_SECONDS),) if rejected.status == 503 else ()
+            return _Answer(error.status, error.body, headers=retry, close=rejected.status in (408, 413, 503))
         finally:
             counters.latency.observe(time.perf_counter() - started)
 

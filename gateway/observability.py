@@ -315,6 +315,12 @@ class Metrics:
             ["sink"],
             registry=r,
         )
+        self.circuit_state = Gauge(
+            "hookgate_sink_circuit_state",
+            "A sink's circuit breaker: 0 closed, 1 open (paused), 2 half-open (probing)",
+            ["sink"],
+            registry=r,
+        )
         self.request_latency = Histogram(
             "hookgate_request_duration_seconds",
             "Time to answer a webhook request",

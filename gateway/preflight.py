@@ -15,6 +15,7 @@ its sinks and of its routers' targets (a `jsonl` sink's or target's `path`).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -75,6 +76,8 @@ def open_outputs(settings: Settings) -> None:
         try:
             os.close(open_for_append(path))
         except OSError as exc:
+            if exc.errno == errno.ENXIO:  # a FIFO nobody reads yet: its sink retries until one does
+                continue
             reason = unwritable(path) or exc.strerror or str(exc)
             raise ConfigError(key, f"cannot open {path}: {reason}") from None
 

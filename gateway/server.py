@@ -43,9 +43,6 @@ __all__ = ["GatewayServer", "ListenError", "bind"]
 
 log = structlog.get_logger()
 
-#: How long in-flight requests have to finish once a shutdown begins.
-GRACEFUL_SHUTDOWN_SECONDS = 10
-
 
 class ListenError(HookgateError):
     """The server cannot listen on its address (in use, not an address of this host, ...)."""
@@ -94,7 +91,7 @@ class GatewayServer(uvicorn.Server):
                 access_log=False,
                 lifespan="on",
                 server_header=False,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds,
             )
         )
         self.gateway_app = app

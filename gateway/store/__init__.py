@@ -146,6 +146,15 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
         command that only reads), a database hookgate never created is a `StoreError`
         naming it, and is not created."""
 
+    async def probe_commit(self) -> None:
+        """Commit something cheap (`StoreError` when the store cannot), noted like any
+        write: how `/readyz` learns that a store whose last write failed commits again."""
+        await self._committing(self._probe())
+
+    async def _probe(self) -> None:
+        """The cheap commit of `probe_commit` (a backend without one: a read)."""
+        await self.depth()
+
     def _lease(self) -> float | None:
         """A leased persist is a claim like any other: it holds for the queue's lease."""
         return self.delivery_policy.lease_seconds

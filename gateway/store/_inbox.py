@@ -58,8 +58,10 @@ class Inbox(StoreBase):
         if self.cipher is not None:
             events = [self.cipher.seal_event(event) for event in events]
             request = None if request is None else self.cipher.seal_request(request)
-        return await self._persist(
-            events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease, request=request
+        return await self._committing(
+            self._persist(
+                events, per_event, self.clock(), self.settings.dedup_retention_seconds, lease, request=request
+            )
         )
 
     def _lease(self) -> float | None:

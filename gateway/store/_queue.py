@@ -119,7 +119,7 @@ class DeliveryQueue(StoreBase):
         for result in results:
             item = by_id[result.event_id]
             transitions.append(self._transition(sink, item, result, now))
-        await self._apply(sink, transitions, now, round(duration * 1000, 3))
+        await self._committing(self._apply(sink, transitions, now, round(duration * 1000, 3)))
         return transitions
 
     def policy(self, sink: str) -> RetryPolicy:

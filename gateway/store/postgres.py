@@ -20,6 +20,10 @@ is run again call by call, so one call's bad input never fails the others.
 - The replica holding a lease is recorded (`claimed_by`): `release_claims` releases only
   this replica's own leases, never another's live ones.
 
+A statement waits at most `acquire_timeout_seconds` for a pooled connection: while the
+server is down or refuses connections, calls fail fast (`StoreError`, a 503 at the edge)
+instead of queueing behind the outage for longer than a provider waits for its answer.
+
 The schema is created and migrated on `open` (`_pgschema`), unless `create=False`
 (a command that only reads) finds no schema: then the store is refused, not created.
 """
@@ -228,6 +232,11 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class _UnreachableError(StoreError):
+    """The server cannot be reached (no connection within the acquire timeout, or the
+    connection broke): every call fails alike, whatever its input."""
+
+
 class PostgresStore(Store):
     """`postgresql://USER@HOST:PORT/DATABASE` (or `postgres://…`); tables in `schema_name`."""
 
@@ -261,6 +270,7 @@ class PostgresStore(Store):
             max_size=self.settings.pool_max_size,
             kwargs={"autocommit": True},
             configure=self._configure,
+            timeout=self.settings.acquire_timeout_seconds,
             open=False,
             name="hookgate",
         )
@@ -318,9 +328,17 @@ class PostgresStore(Store):
                 if attempt == _ATTEMPTS:
                     raise StoreError(f"postgresql: {exc}") from None
                 log.info("store_statement_retried", cause=type(exc).__name__, attempt=attempt)
+            except psycopg.OperationalError as exc:  # no connection in time, or it broke
+                raise _UnreachableError(f"postgresql: {exc}") from None
             except psycopg.Error as exc:
                 raise StoreError(f"postgresql: {exc}") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _probe(self) -> None:
+        async def run(conn: Conn) -> None:
+            await conn.execute("SELECT 1")
+
+        await self._run(run)
 
     # -- primitives ---------------------------------------------------------------------
     async def _persist(
@@ -348,7 +366,7 @@ class PostgresStore(Store):
             try:
                 _settle_calls(calls, await self._persist_calls(calls, window))
             except Exception as exc:  # noqa: BLE001 - handed to the callers, never lost
-                if len(calls) == 1:
+                if len(calls) == 1 or isinstance(exc, _UnreachableError):  # an outage fails them all
                     _fail_calls(calls, exc)
                     continue
                 for call in calls:  # one call's bad input must not fail the others

@@ -416,6 +416,16 @@ class SQLiteStore(Store):
 
         return await self._read(run)
 
+    async def _probe(self) -> None:
+        def run(conn: sqlite3.Connection) -> None:  # one row rewritten: a commit, and a WAL frame
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (repr(self.clock()),),
+            )
+
+        await self._run(run)
+
     async def close(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None

@@ -47,6 +47,8 @@ url = "sqlite:///{tmp / "hookgate.db"}"
 poll_interval_seconds = 0.2
 base_delay_seconds = 0.05
 max_delay_seconds = 0.2
+breaker_open_seconds = 0.2
+breaker_max_open_seconds = 1.0
 
 [sources.stripe]
 connector = "stripe"

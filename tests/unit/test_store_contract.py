@@ -423,6 +423,21 @@ async def test_retry_is_scheduled_with_full_jitter_backoff(store: Store, clock: 
         clock.now = record.due_at
 
 
+async def test_a_retry_is_claimed_before_first_attempts_that_became_due_after_it(
+    store: Store, clock: FakeClock
+) -> None:
+    """A backlog of new events never starves a retry: a claim takes what is due first."""
+    retried = make_event(at=clock.now)
+    await persist_one(store, retried)
+    await settle_all(store, await store.claim("a", 10), "retry", "http_503")
+    due = (await deliveries(store, retried.id))["a"].due_at
+    clock.now = due + 1
+    backlog = [make_event(at=clock.now + i / 1000, key=f"backlog-{i}") for i in range(300)]
+    await store.persist(backlog, ["a"])
+    clock.advance(60)
+    assert (await claim_ids(store, limit=10))[0] == retried.id
+
+
 async def test_backoff_never_exceeds_the_full_jitter_ceiling(store: Store) -> None:
     for attempts in range(1, 40):
         ceiling = min(POLICY["max_delay_seconds"], POLICY["base_delay_seconds"] * 2 ** (attempts - 1))

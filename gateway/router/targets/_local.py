@@ -99,7 +99,7 @@ class CallableTarget(Target):
 
 
 class JsonlTargetOptions(JsonlOptions, TargetOptions):
-    """The `jsonl` sink's keys: `path`, `fsync`."""
+    """The `jsonl` sink's keys: `path`, `fsync`, `timeout_seconds`."""
 
 
 def _not_json(constant: str) -> Any:
@@ -126,7 +126,9 @@ class JsonlTarget(Target):
 
     def __init__(self, name: str, options: TargetOptions) -> None:
         super().__init__(name, options)
-        self._file = JsonlFile(self.options.path, fsync=self.options.fsync)
+        self._file = JsonlFile(
+            self.options.path, fsync=self.options.fsync, timeout_seconds=self.options.timeout_seconds
+        )
 
     async def open(self) -> None:
         await self._file.open()
