@@ -280,7 +280,9 @@ def test_a_dead_letter_is_counted_then_redriven_and_delivered(page: Any, gateway
     screenshot(page, "dead-letters-after-redrive")
 
 
-def test_a_new_event_appears_in_the_live_tail_without_reloading(page: Any, gateway: ConsoleServed) -> None:
+def test_new_events_and_requests_appear_in_the_live_tail_without_reloading(
+    page: Any, gateway: ConsoleServed
+) -> None:
     log_in(page)
     page.get_by_role("link", name="Live tail").click()
     page.get_by_text("Connected.").wait_for()
@@ -288,7 +290,24 @@ def test_a_new_event_appears_in_the_live_tail_without_reloading(page: Any, gatew
     event_id = gateway.send_stripe()
     link = page.locator(f'#live a[href="/console/events/{event_id}"]')
     link.wait_for(timeout=10_000)
-    assert "stripe" in page.locator("#live li").first.inner_text()
+    assert "stripe" in link.locator("xpath=..").inner_text()
+    accepted = page.locator("#live li.request:not(.rejected)").filter(has_text="stripe")
+    accepted.first.wait_for(timeout=10_000)
+    assert "200" in accepted.first.inner_text()
+
+    body = stripe_event()
+    forged = httpx.post(
+        f"{gateway.url}/webhooks/stripe",
+        content=body,
+        headers=stripe_headers(body, secret="whsec_not_the_configured_secret"),
+    )
+    assert forged.status_code == 401
+    rejected = page.locator("#live li.request.rejected").filter(has_text="bad_signature")
+    rejected.first.wait_for(timeout=10_000)
+    text = rejected.first.inner_text()
+    assert "stripe" in text
+    assert "401" in text
+    assert forged.request.headers["stripe-signature"].split(",v1=")[1] not in page.content()
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "live-with-an-event")
 

@@ -278,7 +278,7 @@ async def test_rules_are_listed_and_tested(admin: Admin) -> None:
     assert (await admin.post("/rules/test", {"event": "not an object"})).status_code == 400
 
 
-async def test_the_feed_carries_each_new_event_while_someone_listens(admin: Admin) -> None:
+async def test_the_feed_carries_each_new_event_and_request_while_someone_listens(admin: Admin) -> None:
     feed = admin.app.gateway.feed
     assert not feed.active
     with feed.subscribe() as subscriber:
@@ -289,6 +289,27 @@ async def test_the_feed_carries_each_new_event_while_someone_listens(admin: Admi
         assert item["id"] == event_id
         assert item["source"] == "stripe"
         assert item["destinations"] == ["mem"]  # a payment_intent.succeeded sample: no rule matches
+        kind, accepted = subscriber.queue.get_nowait()
+        assert kind == "request"
+        assert (accepted["outcome"], accepted["status"], accepted["event_ids"]) == (
+            "accepted",
+            200,
+            [event_id],
+        )
+        assert accepted["headers"]["stripe-signature"] == "[redacted]"
+        forged = await admin.client.post(
+            "/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"}
+        )
+        assert forged.status_code == 401
+        kind, rejected = subscriber.queue.get_nowait()
+        assert kind == "request"
+        assert (rejected["outcome"], rejected["status"], rejected["source"]) == ("rejected", 401, "stripe")
+        assert rejected["event_ids"] == []
+        assert rejected["headers"]["stripe-signature"] == "[redacted]"
+        assert admin.app.gateway.requests is not None
+        await admin.app.gateway.requests.flush()  # a rejected one is written in the next batch
+        listed = (await admin.get("/requests")).json()["items"]
+        assert listed == [rejected, accepted]  # what the requests log lists, field for field
         assert subscriber.queue.empty()
     assert not feed.active
 
