@@ -320,6 +320,11 @@ class StoreAdmin(StoreBase):
         items = found[:limit]
         return Page(items, encode_cursor(items[-1].id) if more else None)
 
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        """One request of the requests log, by its id (None: not kept, or never received)."""
+        found = await self._list_requests(RequestQuery(id=request_id.strip().lower()), 1)
+        return found[0] if found else None
+
     async def list_dead(
         self,
         *,
