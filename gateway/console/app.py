@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import structlog
 from markupsafe import Markup, escape
@@ -335,13 +335,15 @@ class Console:
         return self.render(request, session, "event.html", event=answer.body)
 
     async def redeliver(self, request: Request, session: Session, api: ApiClient) -> Response:
-        """A dead destination of the event, queued again (the dead letters' redrive)."""
+        """The event sent again, whatever its state: to one destination, or to every one."""
         event_id = request.path_params["id"]
-        sink = _text(await _form(request), "sink") or ""
-        answer = await api.post("/dead-letters/redrive", {"ids": [f"{event_id}/{sink}"]})
+        sink = _text(await _form(request), "sink")
+        answer = await api.post(
+            f"/events/{quote(event_id, safe='')}/redeliver", {"destination": sink or None}
+        )
         if not answer.ok:
             return self.failed(request, session, answer)
-        return self.back(f"/events/{event_id}", f"Queued again: {answer.body['redriven']} deliveries")
+        return self.back(f"/events/{event_id}", f"Queued again: {len(answer.body['redelivered'])} deliveries")
 
     async def requests(self, request: Request, session: Session, api: ApiClient) -> Response:
         filters = {k: request.query_params.get(k, "") for k in REQUEST_FILTERS}

@@ -173,6 +173,18 @@ class StoreAdmin(StoreBase):
         """Move dead deliveries back to the queue with a fresh attempt budget."""
         return await self._redrive(list(event_ids) if event_ids is not None else None, sink, self.clock())
 
+    async def redeliver(self, event_id: str, sinks: Sequence[str] | None = None) -> list[str]:
+        """Queue a stored event again, whatever its deliveries' states (delivered too), to
+        each of its destinations, or to those of `sinks` it has, with a fresh budget; the
+        destinations queued (none: no such event, or none of `sinks` is one of its)."""
+        stored = await self.get_event(event_id)
+        if stored is None:
+            return []
+        chosen = [d.sink for d in stored[1] if sinks is None or d.sink in sinks]
+        if chosen:
+            await self._requeue([(event_id, sink) for sink in chosen], self.clock(), None)
+        return chosen
+
     async def replay(
         self,
         sinks: Sequence[str] = (),

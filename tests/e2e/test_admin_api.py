@@ -260,16 +260,40 @@ def test_an_operator_session_on_each_backend(gateway: tuple[Admin, int]) -> None
     )
     assert logged == [rejected, accepted]  # the stream's items are the requests log's
 
+    # -- a delivered event sent again to one destination: it arrives twice
+    gw.wait_for_sink(lambda entries: any(e["id"] == live for e in entries))
+    assert (
+        gw.post(f"/events/{live}/redeliver", {"destination": "archive"}, token=VIEWER_TOKEN).status_code
+        == 403
+    )
+    assert gw.post("/events/0190f1e2-0000-7000-8000-000000000000/redeliver").status_code == 404
+    unknown = gw.post(f"/events/{live}/redeliver", {"destination": "nowhere"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    again = gw.post(f"/events/{live}/redeliver", {"destination": "archive"})
+    assert again.json() == {"event_id": live, "redelivered": ["archive"]}
+    gw.wait_for_sink(lambda entries: [e["id"] for e in entries].count(live) == 2)
+
+    def archive_attempts() -> list[dict[str, Any]]:
+        shown = gw.get(f"/events/{live}").json()
+        archive = next(d for d in shown["deliveries"] if d["sink"] == "archive")
+        return archive["attempt_log"] if archive["status"] == "delivered" else []
+
+    twice = eventually(lambda: len(found := archive_attempts()) == 2 and found)
+    assert [(a["attempt"], a["outcome"]) for a in twice] == [(1, "delivered"), (1, "delivered")]
+    assert twice[0]["at"] <= twice[1]["at"]
+
     # -- the log: one audit line per change, no token anywhere
     audits = eventually(
-        lambda: len(found := [r for r in gw.log_records() if r["event"] == "audit"]) == 4 and found
+        lambda: len(found := [r for r in gw.log_records() if r["event"] == "audit"]) == 5 and found
     )
     assert [(a["who"], a["action"], a["count"]) for a in audits] == [
         ("ops", "dead_letters.redrive", 1),
         ("ops", "dead_letters.redrive", 1),
         ("ops", "replays.start", listed["done"]),
         ("ops", "sources.test", 1),
+        ("ops", "events.redeliver", 1),
     ]
+    assert (audits[-1]["event_id"], audits[-1]["destination"]) == (live, "archive")
     failures = [r for r in gw.log_records() if r["event"] == "admin_login_failed"]
     assert [f["reason"] for f in failures] == ["missing", "invalid"]
     text = gw.log_text()

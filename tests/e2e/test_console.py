@@ -413,8 +413,20 @@ def test_an_event_is_found_by_its_stripe_id_opened_and_redelivered_until_deliver
     assert "connection_error" in attempts.first.inner_text()
     archive = page.get_by_role("region", name="Destination archive")
     assert "#1 delivered" in archive.inner_text()
-    assert archive.get_by_role("button").count() == 0  # only a dead destination is redelivered
     screenshot(page, "event-dead")
+
+    # a delivered destination is sent again too: the archive receives the event twice
+    archive.get_by_role("button", name="Redeliver to archive").click()
+    assert page.get_by_role("status").inner_text() == "Queued again: 1 deliveries"
+    gateway.wait_for_sink(lambda entries: [e["id"] for e in entries].count(event_id) == 2)
+
+    def archived_twice() -> bool:
+        page.reload()
+        shown = page.get_by_role("list", name="Attempts to archive").get_by_role("listitem")
+        return shown.count() == 2 and all("#1 delivered" in t for t in shown.all_inner_texts())
+
+    wait_until(archived_twice)
+    app = page.get_by_role("region", name="Destination app")
 
     with serve_http(gateway.app_port) as received:
         app.get_by_role("button", name="Redeliver to app").click()

@@ -328,3 +328,34 @@ async def test_the_queue_counts_each_destinations_deliveries_and_the_oldest_ones
     idle = rows["bus/paid/ledger"]
     assert (idle["pending"], idle["dead"], idle["oldest_pending_seconds"]) == (0, 0, 0.0)
     assert (await admin.get("/queue", token="wrong-token-0123456789")).status_code == 401
+
+
+async def test_an_event_is_redelivered_whatever_its_deliveries_states(admin: Admin) -> None:
+    now = admin.app.gateway.clock()
+    event = make_event(at=now - 60)
+    await admin.store.persist([event], ["mem", "spare"])
+    await admin.store.settle("mem", await admin.store.claim("mem", 10), [Settlement(event.id, "delivered")])
+    claimed = await admin.store.claim("spare", 10)
+    await admin.store.settle("spare", claimed, [Settlement(event.id, "permanent", "http_410: gone")])
+    shown = (await admin.get(f"/events/{event.id}")).json()
+    assert {d["sink"]: d["status"] for d in shown["deliveries"]} == {"mem": "delivered", "spare": "dead"}
+
+    assert (await admin.post(f"/events/{event.id}/redeliver", {}, token=VIEWER)).status_code == 403
+    assert (await admin.post(f"/events/{event.id}/redeliver", {"destination": ""})).status_code == 400
+    with capture_logs() as logs:
+        every = await admin.post(f"/events/{event.id}/redeliver")
+    assert every.json() == {"event_id": event.id, "redelivered": ["mem", "spare"]}
+    [audit] = [entry for entry in logs if entry["event"] == "audit"]
+    assert (audit["who"], audit["action"], audit["count"], audit["event_id"]) == (
+        "ops",
+        "events.redeliver",
+        2,
+        event.id,
+    )
+    shown = (await admin.get(f"/events/{event.id}")).json()
+    assert {d["sink"]: (d["state"], d["attempts"]) for d in shown["deliveries"]} == {
+        "mem": ("pending", 0),
+        "spare": ("pending", 0),
+    }
+    [mem] = [d for d in shown["deliveries"] if d["sink"] == "mem"]
+    assert [a["outcome"] for a in mem["attempt_log"]] == ["delivered"]  # the earlier attempt stays
