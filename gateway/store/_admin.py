@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gateway.events import Event, id_floor
 from gateway.store._base import StoreBase
 from gateway.store._queue import State
@@ -31,6 +33,7 @@ from gateway.store._records import (
 
 __all__ = [
     "QUEUE_STATES",
+    "REQUEST_COLUMNS",
     "DeadLetter",
     "DeadLetterQuery",
     "DeliveryRecord",
@@ -39,6 +42,7 @@ __all__ = [
     "StoreAdmin",
     "dead_letter_filters",
     "delivery_id",
+    "request_record",
     "split_delivery_id",
 ]
 
@@ -46,6 +50,28 @@ __all__ = [
 QUEUE_STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "dead")
 #: Events a replay loads and requeues at a time.
 _REPLAY_CHUNK = 500
+
+
+#: The columns of the table `requests`, in the order `request_record` reads them.
+REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
+
+
+def request_record(row: Sequence[Any]) -> RequestRecord:
+    """A row of `SELECT REQUEST_COLUMNS FROM requests` (either backend) as its record: the
+    headers and event ids are stored as JSON text, the body as bytes (or a buffer)."""
+    id_, at, source, status, _outcome, cause, size, client, event_ids, headers, body = row
+    return RequestRecord(
+        id_,
+        at,
+        source,
+        status,
+        cause,
+        size,
+        client,
+        tuple(tuple(pair) for pair in orjson.loads(headers)),
+        tuple(orjson.loads(event_ids)),
+        None if body is None else bytes(body),
+    )
 
 
 def delivery_id(event_id: str, sink: str) -> str:
