@@ -15,10 +15,13 @@ Migration 7 is such a step: a trigram index (`pg_trgm`) over the events' entries
 text search (`q`, an `ILIKE '%…%'`) reads only the events that hold the text instead of
 every payload. It needs `CREATE EXTENSION pg_trgm` (a trusted extension: the database's
 owner, or anyone with CREATE on it, may create it), or the extension already installed;
-without it, `q` reads the payloads newest first as before. Added later by hand:
+without it, `q` reads the payloads newest first as before. The build holds writes to
+`events` for its duration (minutes at a million events): on a large store an operator
+builds the index beforehand, concurrently, and the migration finds it (docs/console.md):
 
-    CREATE EXTENSION IF NOT EXISTS pg_trgm;
-    CREATE INDEX events_entry_trgm ON hookgate.events USING gin (entry public.gin_trgm_ops);
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+    CREATE INDEX CONCURRENTLY IF NOT EXISTS events_entry_trgm ON hookgate.events
+        USING gin (entry public.gin_trgm_ops);
 """
 
 from __future__ import annotations
