@@ -32,7 +32,7 @@ from gateway.router.targets import TARGETS
 from gateway.schemas.cli import schemas
 from gateway.sinks import SINKS
 from gateway.store import open_store
-from gateway.store.cli import db, dlq, events, replay
+from gateway.store.cli import db, dlq, events, replay, requests
 
 if typing.TYPE_CHECKING:
     from gateway.observability import LogFormat
@@ -61,7 +61,7 @@ def main() -> None:
     """hookgate: verify, normalize, persist and forward SaaS webhooks."""
 
 
-for _command in (db, dlq, events, match_event_pattern, replay, rules, schemas):
+for _command in (db, dlq, events, match_event_pattern, replay, requests, rules, schemas):
     main.add_command(_command)
 
 

@@ -12,6 +12,7 @@ scrapers' paths (`QUIET_PATHS`) at debug.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Sequence
@@ -231,19 +232,20 @@ class WebhookHandler:
             return
         cause = fields.get("cause_detail") if status == 401 else None
         source = self.gateway.sources.get(name)
-        requests.later(
-            requests.record(
-                now=self.gateway.clock(),
-                source=storable_key(name),  # an unknown source's name is the caller's
-                status=status,
-                cause=cause or fields.get("cause"),
-                size=len(seen.body) if seen.body is not None else _content_length(scope),
-                client=_client(scope),
-                headers=scope["headers"],
-                secret_headers=source.connector.secret_headers() if source is not None else frozenset(),
-                body=seen.body,
-            )
+        record = requests.record(
+            now=self.gateway.clock(),
+            source=storable_key(name),  # an unknown source's name is the caller's
+            status=status,
+            cause=cause or fields.get("cause"),
+            size=len(seen.body) if seen.body is not None else _content_length(scope),
+            client=_client(scope),
+            headers=scope["headers"],
+            secret_headers=source.connector.secret_headers() if source is not None else frozenset(),
+            body=seen.body,
         )
+        requests.later(record)
+        if self.gateway.feed.active:  # the admin API's live streams
+            self.gateway.feed.publish_request(record)
 
     async def _handle(
         self, scope: Scope, receive: Receive, name: str, fields: dict[str, Any], seen: _Seen
@@ -327,6 +329,8 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
     results, duplicates = await _store(gateway, source, events, record)
     seen.recorded = record is not None
     ids = [r.event_id for r in results]
+    if record is not None and gateway.feed.active:  # the admin API's live streams
+        gateway.feed.publish_request(dataclasses.replace(record, event_ids=tuple(ids)))
     fields["event_ids"] = ids
     fields["duplicates"] = duplicates
     status = "duplicate" if duplicates == len(results) else "accepted"

@@ -73,6 +73,7 @@ __all__ = [
     "redrive_document",
     "replay_document",
     "request_view",
+    "requests_document",
     "rule_test_document",
     "rule_view",
     "rules_document",
@@ -177,6 +178,10 @@ def event_view(
 
 def events_document(summaries: Iterable[EventSummary]) -> dict[str, Any]:
     return {"events": [event_summary_view(summary) for summary in summaries]}
+
+
+def requests_document(records: Iterable[RequestRecord]) -> dict[str, Any]:
+    return {"requests": [request_view(record) for record in records]}
 
 
 def request_view(record: RequestRecord) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The admin API's stored events and received requests: `GET /events` (filtered, paged
-newest first), `GET /events/{id}` (the event, its deliveries and every attempt) and
-`GET /requests` (the requests log). The JSON shapes are `gateway.views`'."""
+newest first), `GET /events/{id}` (the event, its deliveries and every attempt),
+`POST /events/{id}/redeliver` (send it again) and `GET /requests` (the requests log).
+The JSON shapes are `gateway.views`'."""
 
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ class EventDocument(Document):
     deliveries: list[dict[str, Any]]
     archived_until: str | None
     event: dict[str, Any]
+
+
+class RedeliverBody(Params):
+    destination: str | None = Field(
+        None,
+        min_length=1,
+        description="only this destination (a sink, or `BUS/RULE/TARGET`); default: every one",
+    )
+
+
+class RedeliverResult(Document):
+    event_id: str
+    redelivered: list[str]
 
 
 class RequestFilter(Params):
@@ -135,6 +149,26 @@ async def show_event(call: Call[NoParams, NoBody]) -> dict[str, Any]:
     if stored is None:
         raise ApiError(404, "not_found", "no such event")
     return views.event_view(*stored, await store.attempts(event_id))
+
+
+@routes.post("/events/{id}/redeliver", body=RedeliverBody, response=RedeliverResult)
+async def redeliver_event(call: Call[NoParams, RedeliverBody]) -> dict[str, Any]:
+    """Send a stored event again, whatever its state (delivered too), to every destination
+    or to `destination` only.
+
+    Each delivery is queued again with a fresh retry budget; its earlier attempts stay in
+    its attempt log. The answer lists the destinations queued."""
+    event_id, destination = call.params["id"], call.body.destination
+    redelivered = await call.store.redeliver(event_id, None if destination is None else [destination])
+    if not redelivered:
+        if destination is not None and await call.store.get_event(event_id) is not None:
+            raise ApiError(404, "not_found", "the event has no such destination")
+        raise ApiError(404, "not_found", "no such event")
+    if call.gateway.dispatcher is not None:  # what was queued is due now
+        call.gateway.dispatcher.notify()
+    details = {"event_id": event_id} | ({} if destination is None else {"destination": destination})
+    call.audit("events.redeliver", len(redelivered), **details)
+    return {"event_id": event_id, "redelivered": redelivered}
 
 
 @routes.get("/requests", query=RequestFilter, response=RequestPage)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import structlog
 from markupsafe import Markup, escape
@@ -77,6 +77,8 @@ EVENT_FILTERS = (
     "q",
 )
 REQUEST_FILTERS = ("outcome", "source", "since", "until")
+#: Rows a page of the events or the requests shows.
+_PAGE = 50
 DEAD_LETTER_FILTERS = ("source", "sink", "cause", "since", "until")
 #: The overview's chart: the last hour in 12 buckets of 5 minutes, from at most this many requests.
 _CHART_BUCKETS, _CHART_SECONDS, _CHART_REQUESTS, _CHART_PAGE = 12, 3600, 5000, 500
@@ -333,23 +335,31 @@ class Console:
         stored = ", ".join(result["event_ids"]) or "nothing"
         return self.back("/sources", f"Test webhook to {name}: {result['status']} {outcome}; stored {stored}")
 
-    async def events(self, request: Request, session: Session, api: ApiClient) -> Response:
-        filters = {k: request.query_params.get(k, "") for k in EVENT_FILTERS}
+    async def _list_page(
+        self, request: Request, session: Session, api: ApiClient, endpoint: str, filters: Sequence[str]
+    ) -> Response:
+        """A paged list (`/events`, `/requests`): the API's `endpoint` with the `filters` the
+        query gives, 50 a page, rendered by the template named after it; a filter the API
+        refuses shows the page again with its message (400)."""
+        shown = {k: request.query_params.get(k, "") for k in filters}
         cursor = request.query_params.get("cursor")
-        answer = await api.get("/events", {**filters, "cursor": cursor, "limit": 50})
+        answer = await api.get(endpoint, {**shown, "cursor": cursor, "limit": _PAGE})
         if not answer.ok and answer.status != 400:
             return self.failed(request, session, answer)
-        more = {**{k: v for k, v in filters.items() if v}, "cursor": answer.body.get("next_cursor")}
+        more = {**{k: v for k, v in shown.items() if v}, "cursor": answer.body.get("next_cursor")}
         return self.render(
             request,
             session,
-            "events.html",
+            f"{endpoint.strip('/')}.html",
             400 if not answer.ok else 200,
-            filters=filters,
+            filters=shown,
             items=answer.body["items"] if answer.ok else [],
             problem=None if answer.ok else answer.error,
             next_page=urlencode(more) if answer.ok and more["cursor"] else None,
         )
+
+    async def events(self, request: Request, session: Session, api: ApiClient) -> Response:
+        return await self._list_page(request, session, api, "/events", EVENT_FILTERS)
 
     async def event(self, request: Request, session: Session, api: ApiClient) -> Response:
         answer = await api.get(f"/events/{request.path_params['id']}")
@@ -358,32 +368,18 @@ class Console:
         return self.render(request, session, "event.html", event=answer.body)
 
     async def redeliver(self, request: Request, session: Session, api: ApiClient) -> Response:
-        """A dead destination of the event, queued again (the dead letters' redrive)."""
+        """The event sent again, whatever its state: to one destination, or to every one."""
         event_id = request.path_params["id"]
-        sink = _text(await _form(request), "sink") or ""
-        answer = await api.post("/dead-letters/redrive", {"ids": [f"{event_id}/{sink}"]})
+        sink = _text(await _form(request), "sink")
+        answer = await api.post(
+            f"/events/{quote(event_id, safe='')}/redeliver", {"destination": sink or None}
+        )
         if not answer.ok:
             return self.failed(request, session, answer)
-        return self.back(f"/events/{event_id}", f"Queued again: {answer.body['redriven']} deliveries")
+        return self.back(f"/events/{event_id}", f"Queued again: {len(answer.body['redelivered'])} deliveries")
 
     async def requests(self, request: Request, session: Session, api: ApiClient) -> Response:
-        filters = {k: request.query_params.get(k, "") for k in REQUEST_FILTERS}
-        answer = await api.get(
-            "/requests", {**filters, "cursor": request.query_params.get("cursor"), "limit": 50}
-        )
-        if not answer.ok and answer.status != 400:
-            return self.failed(request, session, answer)
-        more = {**{k: v for k, v in filters.items() if v}, "cursor": answer.body.get("next_cursor")}
-        return self.render(
-            request,
-            session,
-            "requests.html",
-            400 if not answer.ok else 200,
-            filters=filters,
-            items=answer.body["items"] if answer.ok else [],
-            problem=None if answer.ok else answer.error,
-            next_page=urlencode(more) if answer.ok and more["cursor"] else None,
-        )
+        return await self._list_page(request, session, api, "/requests", REQUEST_FILTERS)
 
     async def dead_letters(self, request: Request, session: Session, api: ApiClient) -> Response:
         if request.method == "POST":

@@ -226,7 +226,7 @@ def request_filters(query: str, filters: RequestQuery, *, mark: str) -> tuple[st
     """`query` (over the table `requests`) narrowed like `event_filters` (request ids are
     UUIDv7 of their arrival too)."""
     params: list[Any] = []
-    for column, value in (("outcome", filters.outcome), ("source", filters.source)):
+    for column, value in (("outcome", filters.outcome), ("source", filters.source), ("id", filters.id)):
         if value is not None:  # as stored: a key with a NUL or lone surrogate is its digest
             query += f" AND {column} = {mark}"
             params.append(storable_key(value))

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gateway.errors import StoreError
 from gateway.events import Event, id_floor
 from gateway.store._base import StoreBase
@@ -33,6 +35,7 @@ from gateway.store._records import (
 
 __all__ = [
     "QUEUE_STATES",
+    "REQUEST_COLUMNS",
     "DeadLetter",
     "DeadLetterQuery",
     "DeliveryRecord",
@@ -41,6 +44,7 @@ __all__ = [
     "StoreAdmin",
     "dead_letter_filters",
     "delivery_id",
+    "request_record",
     "split_delivery_id",
 ]
 
@@ -48,6 +52,28 @@ __all__ = [
 QUEUE_STATES: tuple[State, ...] = ("pending", "forwarding", "retry", "dead")
 #: Events a replay loads and requeues at a time.
 _REPLAY_CHUNK = 500
+
+
+#: The columns of the table `requests`, in the order `request_record` reads them.
+REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
+
+
+def request_record(row: Sequence[Any]) -> RequestRecord:
+    """A row of `SELECT REQUEST_COLUMNS FROM requests` (either backend) as its record: the
+    headers and event ids are stored as JSON text, the body as bytes (or a buffer)."""
+    id_, at, source, status, _outcome, cause, size, client, event_ids, headers, body = row
+    return RequestRecord(
+        id_,
+        at,
+        source,
+        status,
+        cause,
+        size,
+        client,
+        tuple(tuple(pair) for pair in orjson.loads(headers)),
+        tuple(orjson.loads(event_ids)),
+        None if body is None else bytes(body),
+    )
 
 
 def delivery_id(event_id: str, sink: str) -> str:
@@ -174,6 +200,18 @@ class StoreAdmin(StoreBase):
     async def redrive(self, event_ids: Iterable[str] | None = None, sink: str | None = None) -> int:
         """Move dead deliveries back to the queue with a fresh attempt budget."""
         return await self._redrive(list(event_ids) if event_ids is not None else None, sink, self.clock())
+
+    async def redeliver(self, event_id: str, sinks: Sequence[str] | None = None) -> list[str]:
+        """Queue a stored event again, whatever its deliveries' states (delivered too), to
+        each of its destinations, or to those of `sinks` it has, with a fresh budget; the
+        destinations queued (none: no such event, or none of `sinks` is one of its)."""
+        stored = await self.get_event(event_id)
+        if stored is None:
+            return []
+        chosen = [d.sink for d in stored[1] if sinks is None or d.sink in sinks]
+        if chosen:
+            await self._requeue([(event_id, sink) for sink in chosen], self.clock(), None)
+        return chosen
 
     async def replay(
         self,
@@ -372,6 +410,13 @@ class StoreAdmin(StoreBase):
         more = len(found) > limit
         items = found[:limit]
         return Page(items, encode_cursor(items[-1].id) if more else None)
+
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        """One request of the requests log, by its id (None: not kept, or never received)."""
+        found = await self._list_requests(RequestQuery(id=request_id.strip().lower()), 1)
+        if not found:
+            return None
+        return found[0] if self.cipher is None else self.cipher.open_request(found[0])
 
     async def list_dead(
         self,

@@ -7,20 +7,50 @@ transaction under an advisory lock, so replicas starting together migrate once, 
 failed migration leaves the schema as it was. A database migrated by a newer hookgate
 (a version this one does not know) is refused rather than used.
 
-A migration is only ever appended: a released one never changes.
+A migration is only ever appended: a released one never changes. Its `optional` step,
+if any, runs last in a savepoint: when the server refuses it (an extension it does not
+have, or may not create), it is rolled back and the migration applies without it.
+
+Migration 7 is such a step: a trigram index (`pg_trgm`) over the events' entries, so a
+text search (`q`, an `ILIKE '%…%'`) reads only the events that hold the text instead of
+every payload. It needs `CREATE EXTENSION pg_trgm` (a trusted extension: the database's
+owner, or anyone with CREATE on it, may create it), or the extension already installed;
+without it, `q` reads the payloads newest first as before. The build holds writes to
+`events` for its duration (minutes at a million events): on a large store an operator
+builds the index beforehand, concurrently, and the migration finds it (docs/console.md):
+
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+    CREATE INDEX CONCURRENTLY IF NOT EXISTS events_entry_trgm ON hookgate.events
+        USING gin (entry public.gin_trgm_ops);
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import psycopg
+import structlog
 from psycopg import sql
 from psycopg.rows import TupleRow
 
 from gateway.errors import StoreError
 
-__all__ = ["LATEST", "MIGRATIONS", "Migration", "schema_exists", "upgrade"]
+__all__ = [
+    "LATEST",
+    "MIGRATIONS",
+    "TRIGRAM_INDEX",
+    "Migration",
+    "create_trigram_index",
+    "schema_exists",
+    "upgrade",
+]
+
+log = structlog.get_logger()
+
+Conn = psycopg.AsyncConnection[TupleRow]
+#: The trigram index of the events' entries (migration 7, when the server allows it).
+TRIGRAM_INDEX = "events_entry_trgm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +58,26 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    #: Run after `statements` in a savepoint; skipped when the server refuses it.
+    optional: Callable[[Conn], Awaitable[None]] | None = None
+
+
+async def create_trigram_index(conn: Conn) -> None:
+    """The trigram index of `events.entry`, creating `pg_trgm` (in `public`) if it is not
+    installed yet; the operator class is named with the schema the extension lives in."""
+    await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    cur = await conn.execute(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_trgm'"
+    )
+    row = await cur.fetchone()
+    if row is None:  # pragma: no cover - created just above
+        raise psycopg.errors.UndefinedObject("pg_trgm is not installed")
+    await conn.execute(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON events USING gin (entry {}.gin_trgm_ops)").format(
+            sql.Identifier(TRIGRAM_INDEX), sql.Identifier(row[0])
+        )
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -182,6 +232,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        7,
+        "a trigram index of the events' entries for text search (when pg_trgm is available)",
+        (),
+        optional=create_trigram_index,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -220,8 +276,25 @@ async def upgrade(conn: psycopg.AsyncConnection[TupleRow], schema: str) -> tuple
                 continue
             for statement in migration.statements:
                 await conn.execute(statement)
+            if migration.optional is not None:
+                await _optional(conn, migration)
             await conn.execute(
                 "INSERT INTO hookgate_schema (version, description) VALUES (%s, %s)",
                 [migration.version, migration.description],
             )
     return before, LATEST
+
+
+async def _optional(conn: Conn, migration: Migration) -> None:
+    """`migration.optional` in a savepoint: rolled back, and logged, when the server refuses it."""
+    assert migration.optional is not None
+    try:
+        async with conn.transaction():
+            await migration.optional(conn)
+    except psycopg.Error as exc:
+        log.info(
+            "migration_step_skipped",
+            version=migration.version,
+            step=migration.description,
+            reason=type(exc).__name__,
+        )

@@ -88,13 +88,14 @@ class RequestRecord:
 @dataclass(frozen=True, slots=True)
 class RequestQuery:
     """Which requests a list selects (each filter given narrows it); `before`: the
-    requests older than that id (the keyset of paged lists)."""
+    requests older than that id (the keyset of paged lists); `id`: that one request."""
 
     outcome: RequestOutcome | None = None
     source: str | None = None
     since: float | None = None
     until: float | None = None
     before: str | None = None
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

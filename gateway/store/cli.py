@@ -1,5 +1,6 @@
-"""The store's commands: `hookgate events list|show`, `hookgate dlq list|redrive`,
-`hookgate replay` and `hookgate db upgrade`, over the admin role (`StoreAdmin`).
+"""The store's commands: `hookgate events list|show`, `hookgate requests list|show`,
+`hookgate dlq list|redrive`, `hookgate replay` and `hookgate db upgrade`, over the admin
+role (`StoreAdmin`).
 
 Registered on the main group by `gateway.cli`. `--json` prints the documents of
 `gateway.views`, the shapes an admin API returns too.
@@ -29,10 +30,10 @@ from gateway.cli_options import (
 from gateway.config import Settings
 from gateway.errors import StoreError
 from gateway.events import isoformat
-from gateway.store import STATES, EventSummary, State, StoreAdmin, open_store
+from gateway.store import STATES, EventSummary, RequestOutcome, RequestRecord, State, StoreAdmin, open_store
 from gateway.store._cipher import new_key
 
-__all__ = ["TIME", "db", "dlq", "events", "parse_time", "replay", "with_store"]
+__all__ = ["TIME", "db", "dlq", "events", "parse_time", "replay", "requests", "with_store"]
 
 T = TypeVar("T")
 
@@ -185,6 +186,84 @@ def events_show(config_path: str | None, reference: str, as_json: bool) -> None:
     for row in candidates:
         click.echo(f"  {row.id}  {isoformat(row.received_at)}  {row.source}  {row.dedup_key}", err=True)
     sys.exit(EXIT_CONFIG)
+
+
+# -- the requests log --------------------------------------------------------------------------
+
+
+@click.group()
+def requests() -> None:
+    """Inspect the requests log: every request the edge received, accepted or rejected."""
+
+
+def _request_line(row: RequestRecord) -> str:
+    why = row.cause or ",".join(row.event_ids)
+    return (
+        f"{row.id}  {isoformat(row.received_at)}  {row.source:<12} {row.status}  "
+        f"{row.outcome:<8}  {row.client or '-':<15}  {why}"
+    )
+
+
+@requests.command("list")
+@config_option
+@click.option("--source", help="Only requests to this source (the name in the webhook path).")
+@click.option(
+    "--outcome",
+    type=click.Choice(["accepted", "rejected"]),
+    help="Only accepted (a 2xx/3xx answer) or rejected requests.",
+)
+@click.option("--since", type=TIME, help="Received at or after (ISO-8601 or an age like 2h).")
+@click.option("--until", type=TIME, help="Received before (ISO-8601 or an age like 2h).")
+@click.option(
+    "--limit", type=int, default=50, show_default=True, help="At most this many requests, newest first."
+)
+@json_option
+def requests_list(  # noqa: PLR0917 - one parameter per option
+    config_path: str | None,
+    source: str | None,
+    outcome: str | None,
+    since: float | None,
+    until: float | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List received requests, newest first: status, outcome, and the cause of a rejection
+    (or the stored event ids). Secret and signature headers are stored redacted."""
+    settings = settings_or_exit(config_path)
+    page = with_store(
+        settings,
+        lambda s: s.list_requests(
+            outcome=cast("RequestOutcome | None", outcome),
+            source=source,
+            since=since,
+            until=until,
+            limit=limit,
+        ),
+    )
+    if not page.items:  # say which store was read (on stderr when stdout is a JSON document)
+        click.echo(f"no requests in {settings.store.display_url}", err=as_json)
+    if as_json:
+        echo_json(views.requests_document(page.items))
+        return
+    for row in page.items:
+        click.echo(_request_line(row))
+
+
+@requests.command("show")
+@config_option
+@click.argument("request_id")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Accepted like elsewhere: the request is shown as JSON anyway."
+)
+def requests_show(config_path: str | None, request_id: str, as_json: bool) -> None:
+    """Show one received request as JSON: its outcome, cause, redacted headers, and the
+    events it stored (REQUEST_ID as `requests list` prints it)."""
+    settings = settings_or_exit(config_path)
+    found = with_store(settings, lambda s: s.get_request(request_id))
+    if found is None:
+        click.echo(f"hookgate: no request {request_id!r} in {settings.store.display_url}", err=True)
+        sys.exit(EXIT_FAILURE)
+    echo_json(views.request_view(found))
 
 
 # -- the dead-letter store -------------------------------------------------------------------

@@ -64,7 +64,7 @@ from gateway.store import (
     event_filters,
     request_filters,
 )
-from gateway.store._admin import DeadLetterQuery, dead_letter_filters
+from gateway.store._admin import REQUEST_COLUMNS, DeadLetterQuery, dead_letter_filters, request_record
 from gateway.store._pgschema import schema_exists, upgrade
 
 __all__ = ["PostgresStore"]
@@ -200,7 +200,6 @@ DELETE FROM events WHERE id IN (SELECT id FROM old)
 
 _EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
 _SUMMARY_COLUMNS = "id, source, detail_type, dedup_key, received_at, provider_event_id"
-_REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
 
 
 @dataclass(slots=True)
@@ -639,14 +638,14 @@ class PostgresStore(Store):
 
     async def _list_requests(self, query: RequestQuery, limit: int) -> list[RequestRecord]:
         statement, params = request_filters(
-            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE true",  # noqa: S608
+            f"SELECT {REQUEST_COLUMNS} FROM requests WHERE true",  # noqa: S608
             query,
             mark="%s",
         )
 
         async def run(conn: Conn) -> list[RequestRecord]:
             cur = await conn.execute(statement + " ORDER BY id DESC LIMIT %s", [*params, limit])
-            return [_request(row) for row in await cur.fetchall()]
+            return [request_record(row) for row in await cur.fetchall()]
 
         return await self._run(run)
 
@@ -765,22 +764,6 @@ async def _trim_requests(conn: Conn, max_rows: int) -> int:
     if row is None:
         return 0
     return (await conn.execute("DELETE FROM requests WHERE id <= %s", [row[0]])).rowcount
-
-
-def _request(row: Sequence[Any]) -> RequestRecord:
-    id_, at, source, status, _outcome, cause, size, client, event_ids, headers, body = row
-    return RequestRecord(
-        id_,
-        at,
-        source,
-        status,
-        cause,
-        size,
-        client,
-        tuple(tuple(pair) for pair in orjson.loads(headers)),
-        tuple(orjson.loads(event_ids)),
-        None if body is None else bytes(body),
-    )
 
 
 async def _deliveries(conn: Conn, event_ids: list[str]) -> dict[str, tuple[DeliveryRecord, ...]]:

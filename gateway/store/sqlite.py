@@ -40,7 +40,7 @@ from gateway.store import (
     event_filters,
     request_filters,
 )
-from gateway.store._admin import DeadLetterQuery, dead_letter_filters
+from gateway.store._admin import REQUEST_COLUMNS, DeadLetterQuery, dead_letter_filters, request_record
 from gateway.store._groupcommit import Writer
 
 __all__ = ["SQLiteStore"]
@@ -246,7 +246,6 @@ _DENSE_PREFIX = 2000
 _EVENT_COLUMNS = "id, source, dedup_key, detail_type, received_at, entry, keep_until"
 _SUMMARY_COLUMNS = "id, source, detail_type, dedup_key, received_at, provider_event_id"
 _INSERTED_COLUMNS = f"{_EVENT_COLUMNS}, provider_event_id, provider_delivery_id"
-_REQUEST_COLUMNS = "id, received_at, source, status, outcome, cause, size, client, event_ids, headers, body"
 _ROWS_PER_STATEMENT = 400  # keeps every statement far below SQLite's bound-parameter limit
 # The multi-row statements below are built from placeholders only; values are always bound.
 
@@ -341,7 +340,7 @@ def _event_row(ev: Event) -> tuple[Any, ...]:
 
 def _insert_requests(conn: sqlite3.Connection, records: Sequence[RequestRecord]) -> None:
     conn.executemany(
-        f"INSERT OR IGNORE INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT OR IGNORE INTO requests ({REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         [
             (
                 r.id,
@@ -367,22 +366,6 @@ def _trim_requests(conn: sqlite3.Connection, max_rows: int) -> int:
     if row is None:
         return 0
     return conn.execute("DELETE FROM requests WHERE id <= ?", (row[0],)).rowcount
-
-
-def _request(row: Sequence[Any]) -> RequestRecord:
-    id_, at, source, status, _outcome, cause, size, client, event_ids, headers, body = row
-    return RequestRecord(
-        id_,
-        at,
-        source,
-        status,
-        cause,
-        size,
-        client,
-        tuple(tuple(pair) for pair in orjson.loads(headers)),
-        tuple(orjson.loads(event_ids)),
-        body,
-    )
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:
@@ -675,14 +658,14 @@ class SQLiteStore(Store):
 
     async def _list_requests(self, query: RequestQuery, limit: int) -> list[RequestRecord]:
         sql, params = request_filters(
-            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE 1 = 1",  # noqa: S608
+            f"SELECT {REQUEST_COLUMNS} FROM requests WHERE 1 = 1",  # noqa: S608
             query,
             mark="?",
         )
 
         def run(conn: sqlite3.Connection) -> list[RequestRecord]:
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
-            return [_request(row) for row in rows]
+            return [request_record(row) for row in rows]
 
         return await self._read(run)
 

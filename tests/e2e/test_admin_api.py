@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from tests.helpers.admin import (
     started,
 )
 from tests.helpers.http_server import serve_http
-from tests.helpers.served import STRIPE_SECRET, Served, free_port
+from tests.helpers.served import STRIPE_SECRET, Served, free_port, stripe_event
 
 pytestmark = pytest.mark.e2e
 
@@ -130,50 +131,111 @@ def test_an_operator_session_on_each_backend(gateway: tuple[Admin, int]) -> None
     assert (result["rule"], result["matched"]) == ("paid", True)
     assert result["targets"]["ledger"]["detail"] == {"n": 1}
 
-    # -- a new event on the live stream
-    received: list[dict[str, Any]] = []
-    connected = threading.Event()
-
-    def listen() -> None:
-        url = f"{gw.api}/stream"
-        with httpx.stream(
-            "GET", url, params={"source": "stripe"}, headers=bearer(VIEWER_TOKEN), timeout=20
-        ) as s:
-            assert s.headers["content-type"].startswith("text/event-stream")
-            kind = None
-            for line in s.iter_lines():
-                if line == ": connected":
-                    connected.set()
-                elif line.startswith("event: "):
-                    kind = line[7:]
-                elif line.startswith("data: ") and kind == "event":
-                    received.append(json.loads(line[6:]))
-                    return
-
-    reader = threading.Thread(target=listen, daemon=True)
-    reader.start()
-    assert connected.wait(10)
+    # -- a new event and the requests on the live stream
+    everything = _Listener(gw, {"source": "stripe"}, count=2)
+    rejected_only = _Listener(gw, {"types": "request", "outcome": "rejected"}, count=1)
+    events_only = _Listener(gw, {"types": "event"}, count=1)
     live = gw.send_stripe()
-    reader.join(15)
-    assert [r["id"] for r in received] == [live]
-    assert received[0]["detail_type"] == "invoice.paid"
-    assert received[0]["destinations"] == ["archive", "app", "bus/paid/ledger"]
+    forged = httpx.post(
+        f"{gw.url}/webhooks/stripe",
+        content=stripe_event(),
+        headers={
+            "Stripe-Signature": f"t={int(time.time())},v1={'0' * 64}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert forged.status_code == 401
+    (event_kind, event), (request_kind, accepted) = everything.received()
+    assert (event_kind, event["id"]) == ("event", live)
+    assert event["detail_type"] == "invoice.paid"
+    assert event["destinations"] == ["archive", "app", "bus/paid/ledger"]
+    assert request_kind == "request"
+    assert (accepted["outcome"], accepted["status"], accepted["event_ids"]) == ("accepted", 200, [live])
+    [(kind, rejected)] = rejected_only.received()  # the accepted request was left out
+    assert kind == "request"
+    assert (rejected["outcome"], rejected["status"], rejected["cause"]) == ("rejected", 401, "bad_signature")
+    assert rejected["headers"]["stripe-signature"] == "[redacted]"
+    assert [(k, i["id"]) for k, i in events_only.received()] == [("event", live)]
+    logged = eventually(
+        lambda: (
+            (found := gw.get("/requests", limit=2).json()["items"])
+            and found[0]["id"] == rejected["id"]
+            and found
+        )
+    )
+    assert logged == [rejected, accepted]  # the stream's items are the requests log's
+
+    # -- a delivered event sent again to one destination: it arrives twice
+    gw.wait_for_sink(lambda entries: any(e["id"] == live for e in entries))
+    assert (
+        gw.post(f"/events/{live}/redeliver", {"destination": "archive"}, token=VIEWER_TOKEN).status_code
+        == 403
+    )
+    assert gw.post("/events/0190f1e2-0000-7000-8000-000000000000/redeliver").status_code == 404
+    unknown = gw.post(f"/events/{live}/redeliver", {"destination": "nowhere"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    again = gw.post(f"/events/{live}/redeliver", {"destination": "archive"})
+    assert again.json() == {"event_id": live, "redelivered": ["archive"]}
+    gw.wait_for_sink(lambda entries: [e["id"] for e in entries].count(live) == 2)
+
+    def archive_attempts() -> list[dict[str, Any]]:
+        shown = gw.get(f"/events/{live}").json()
+        archive = next(d for d in shown["deliveries"] if d["sink"] == "archive")
+        return archive["attempt_log"] if archive["status"] == "delivered" else []
+
+    twice = eventually(lambda: len(found := archive_attempts()) == 2 and found)
+    assert [(a["attempt"], a["outcome"]) for a in twice] == [(1, "delivered"), (1, "delivered")]
+    assert twice[0]["at"] <= twice[1]["at"]
 
     # -- the log: one audit line per change, no token anywhere
     audits = eventually(
-        lambda: len(found := [r for r in gw.log_records() if r["event"] == "audit"]) == 4 and found
+        lambda: len(found := [r for r in gw.log_records() if r["event"] == "audit"]) == 5 and found
     )
     assert [(a["who"], a["action"], a["count"]) for a in audits] == [
         ("ops", "dead_letters.redrive", 1),
         ("ops", "dead_letters.redrive", 1),
         ("ops", "replays.start", listed["done"]),
         ("ops", "sources.test", 1),
+        ("ops", "events.redeliver", 1),
     ]
+    assert (audits[-1]["event_id"], audits[-1]["destination"]) == (live, "archive")
     failures = [r for r in gw.log_records() if r["event"] == "admin_login_failed"]
     assert [f["reason"] for f in failures] == ["missing", "invalid"]
     text = gw.log_text()
     for secret in (ADMIN_TOKEN, VIEWER_TOKEN, WRONG_TOKEN, STRIPE_SECRET):
         assert secret not in text
+
+
+class _Listener:
+    """A live stream read in a thread from the moment it is connected, until it has
+    `count` items (kind, data)."""
+
+    def __init__(self, gw: Admin, params: dict[str, str], count: int) -> None:
+        self.items: list[tuple[str, dict[str, Any]]] = []
+        self._connected = threading.Event()
+        self._thread = threading.Thread(target=self._listen, args=(gw, params, count), daemon=True)
+        self._thread.start()
+        assert self._connected.wait(10)
+
+    def _listen(self, gw: Admin, params: dict[str, str], count: int) -> None:
+        with httpx.stream(
+            "GET", f"{gw.api}/stream", params=params, headers=bearer(VIEWER_TOKEN), timeout=20
+        ) as s:
+            assert s.headers["content-type"].startswith("text/event-stream")
+            kind = ""
+            for line in s.iter_lines():
+                if line == ": connected":
+                    self._connected.set()
+                elif line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    self.items.append((kind, json.loads(line[6:])))
+                    if len(self.items) == count:
+                        return
+
+    def received(self) -> list[tuple[str, dict[str, Any]]]:
+        self._thread.join(15)
+        return self.items
 
 
 def test_failed_logins_are_limited_and_the_api_can_have_its_own_port(tmp_path: Path) -> None:

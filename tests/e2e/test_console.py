@@ -290,7 +290,9 @@ def test_a_dead_letter_is_counted_then_redriven_and_delivered(page: Any, gateway
     screenshot(page, "dead-letters-after-redrive")
 
 
-def test_a_new_event_appears_in_the_live_tail_without_reloading(page: Any, gateway: ConsoleServed) -> None:
+def test_new_events_and_requests_appear_in_the_live_tail_without_reloading(
+    page: Any, gateway: ConsoleServed
+) -> None:
     log_in(page)
     page.get_by_role("link", name="Live tail").click()
     page.get_by_text("Connected.").wait_for()
@@ -298,7 +300,24 @@ def test_a_new_event_appears_in_the_live_tail_without_reloading(page: Any, gatew
     event_id = gateway.send_stripe()
     link = page.locator(f'#live a[href="/console/events/{event_id}"]')
     link.wait_for(timeout=10_000)
-    assert "stripe" in page.locator("#live li").first.inner_text()
+    assert "stripe" in link.locator("xpath=..").inner_text()
+    accepted = page.locator("#live li.request:not(.rejected)").filter(has_text="stripe")
+    accepted.first.wait_for(timeout=10_000)
+    assert "200" in accepted.first.inner_text()
+
+    body = stripe_event()
+    forged = httpx.post(
+        f"{gateway.url}/webhooks/stripe",
+        content=body,
+        headers=stripe_headers(body, secret="whsec_not_the_configured_secret"),
+    )
+    assert forged.status_code == 401
+    rejected = page.locator("#live li.request.rejected").filter(has_text="bad_signature")
+    rejected.first.wait_for(timeout=10_000)
+    text = rejected.first.inner_text()
+    assert "stripe" in text
+    assert "401" in text
+    assert forged.request.headers["stripe-signature"].split(",v1=")[1] not in page.content()
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "live-with-an-event")
 
@@ -404,8 +423,20 @@ def test_an_event_is_found_by_its_stripe_id_opened_and_redelivered_until_deliver
     assert "connection_error" in attempts.first.inner_text()
     archive = page.get_by_role("region", name="Destination archive")
     assert "#1 delivered" in archive.inner_text()
-    assert archive.get_by_role("button").count() == 0  # only a dead destination is redelivered
     screenshot(page, "event-dead")
+
+    # a delivered destination is sent again too: the archive receives the event twice
+    archive.get_by_role("button", name="Redeliver to archive").click()
+    assert page.get_by_role("status").inner_text() == "Queued again: 1 deliveries"
+    gateway.wait_for_sink(lambda entries: [e["id"] for e in entries].count(event_id) == 2)
+
+    def archived_twice() -> bool:
+        page.reload()
+        shown = page.get_by_role("list", name="Attempts to archive").get_by_role("listitem")
+        return shown.count() == 2 and all("#1 delivered" in t for t in shown.all_inner_texts())
+
+    wait_until(archived_twice)
+    app = page.get_by_role("region", name="Destination app")
 
     with serve_http(gateway.app_port) as received:
         app.get_by_role("button", name="Redeliver to app").click()

@@ -278,7 +278,7 @@ async def test_rules_are_listed_and_tested(admin: Admin) -> None:
     assert (await admin.post("/rules/test", {"event": "not an object"})).status_code == 400
 
 
-async def test_the_feed_carries_each_new_event_while_someone_listens(admin: Admin) -> None:
+async def test_the_feed_carries_each_new_event_and_request_while_someone_listens(admin: Admin) -> None:
     feed = admin.app.gateway.feed
     assert not feed.active
     with feed.subscribe() as subscriber:
@@ -289,6 +289,27 @@ async def test_the_feed_carries_each_new_event_while_someone_listens(admin: Admi
         assert item["id"] == event_id
         assert item["source"] == "stripe"
         assert item["destinations"] == ["mem"]  # a payment_intent.succeeded sample: no rule matches
+        kind, accepted = subscriber.queue.get_nowait()
+        assert kind == "request"
+        assert (accepted["outcome"], accepted["status"], accepted["event_ids"]) == (
+            "accepted",
+            200,
+            [event_id],
+        )
+        assert accepted["headers"]["stripe-signature"] == "[redacted]"
+        forged = await admin.client.post(
+            "/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"}
+        )
+        assert forged.status_code == 401
+        kind, rejected = subscriber.queue.get_nowait()
+        assert kind == "request"
+        assert (rejected["outcome"], rejected["status"], rejected["source"]) == ("rejected", 401, "stripe")
+        assert rejected["event_ids"] == []
+        assert rejected["headers"]["stripe-signature"] == "[redacted]"
+        assert admin.app.gateway.requests is not None
+        await admin.app.gateway.requests.flush()  # a rejected one is written in the next batch
+        listed = (await admin.get("/requests")).json()["items"]
+        assert listed == [rejected, accepted]  # what the requests log lists, field for field
         assert subscriber.queue.empty()
     assert not feed.active
 
@@ -333,3 +354,34 @@ async def test_schema_names_with_at_signs_dots_and_slashes_route_whole(admin: Ad
     assert (await admin.get("/schemas/partner.example.com%2F1234-tickets")).status_code == 404
     listed = (await admin.get("/schemas", source="partner")).json()["schemas"]
     assert [s["name"] for s in listed] == [name]
+
+
+async def test_an_event_is_redelivered_whatever_its_deliveries_states(admin: Admin) -> None:
+    now = admin.app.gateway.clock()
+    event = make_event(at=now - 60)
+    await admin.store.persist([event], ["mem", "spare"])
+    await admin.store.settle("mem", await admin.store.claim("mem", 10), [Settlement(event.id, "delivered")])
+    claimed = await admin.store.claim("spare", 10)
+    await admin.store.settle("spare", claimed, [Settlement(event.id, "permanent", "http_410: gone")])
+    shown = (await admin.get(f"/events/{event.id}")).json()
+    assert {d["sink"]: d["status"] for d in shown["deliveries"]} == {"mem": "delivered", "spare": "dead"}
+
+    assert (await admin.post(f"/events/{event.id}/redeliver", {}, token=VIEWER)).status_code == 403
+    assert (await admin.post(f"/events/{event.id}/redeliver", {"destination": ""})).status_code == 400
+    with capture_logs() as logs:
+        every = await admin.post(f"/events/{event.id}/redeliver")
+    assert every.json() == {"event_id": event.id, "redelivered": ["mem", "spare"]}
+    [audit] = [entry for entry in logs if entry["event"] == "audit"]
+    assert (audit["who"], audit["action"], audit["count"], audit["event_id"]) == (
+        "ops",
+        "events.redeliver",
+        2,
+        event.id,
+    )
+    shown = (await admin.get(f"/events/{event.id}")).json()
+    assert {d["sink"]: (d["state"], d["attempts"]) for d in shown["deliveries"]} == {
+        "mem": ("pending", 0),
+        "spare": ("pending", 0),
+    }
+    [mem] = [d for d in shown["deliveries"] if d["sink"] == "mem"]
+    assert [a["outcome"] for a in mem["attempt_log"]] == ["delivered"]  # the earlier attempt stays

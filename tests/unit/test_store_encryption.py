@@ -125,6 +125,9 @@ async def test_nothing_is_stored_in_clear_and_every_reader_gets_it_back(
         (rejected.id, rejected.headers, SECRET_BODY),
         (accepted.id, accepted.headers, None),
     ]
+    shown = await store.get_request(rejected.id)
+    assert shown is not None
+    assert (shown.headers, shown.body) == (rejected.headers, SECRET_BODY)
     await store.settle("a", [claimed], [Settlement(event.id, "delivered")])
 
 

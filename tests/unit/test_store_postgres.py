@@ -18,13 +18,14 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from psycopg import sql
+from structlog.testing import capture_logs
 
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.config import DispatcherSettings, Settings, StoreSettings
 from gateway.errors import StoreError
-from gateway.store import PersistResult, Settlement, Store, open_store
-from gateway.store._pgschema import LATEST, MIGRATIONS
+from gateway.store import EventQuery, PersistResult, Settlement, Store, event_filters, open_store
+from gateway.store._pgschema import LATEST, MIGRATIONS, TRIGRAM_INDEX, Migration, _optional
 from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from gateway.store.sqlite import SQLiteStore
@@ -270,6 +271,50 @@ async def test_migrations_are_versioned_and_applied_once(replicas: Replicas, tab
     await stores[0].open()  # again, on an up-to-date schema: nothing to do
     rows = _query(table, "SELECT version, description FROM hookgate_schema ORDER BY version")
     assert rows == [(m.version, m.description) for m in MIGRATIONS]
+
+
+async def test_a_text_search_can_read_the_trigram_index(replicas: Replicas, table: dict[str, Any]) -> None:
+    store = await replicas("a")
+    indexes = _query(table, "SELECT indexdef FROM pg_indexes WHERE indexname = %s", [TRIGRAM_INDEX])
+    assert len(indexes) == 1
+    assert "USING gin (entry public.gin_trgm_ops)" in indexes[0][0]
+    now = store.clock()
+    events = [make_event(at=now - 10 + i) for i in range(5)]
+    await store.persist(events, ["s"])
+    found = await store.search_events(EventQuery(text=events[2].dedup_key.upper()), limit=10)
+    assert [e.id for e in found.items] == [events[2].id]  # case-insensitive, through the index or not
+    # The admin API's statement, as the store builds it, can be answered from the index
+    # (a tiny table is read whole otherwise: both other plans are switched off to see it).
+    statement, params = event_filters(
+        "SELECT id FROM events WHERE true", EventQuery(text="evt_"), mark="%s", like="ILIKE"
+    )
+    with psycopg.connect(table["url"], autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(table["schema_name"])))
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_indexscan = off")
+        plan = conn.execute("EXPLAIN " + statement + " ORDER BY id DESC LIMIT 51", params).fetchall()
+    assert any(TRIGRAM_INDEX in line for (line,) in plan), plan
+
+
+async def test_an_optional_step_the_server_refuses_is_rolled_back_and_skipped(table: dict[str, Any]) -> None:
+    async def refused(conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute("CREATE TABLE kept_by_nobody (n integer)")
+        await conn.execute("CREATE EXTENSION no_such_extension_for_hookgate")
+
+    migration = Migration(99, "an extension this server does not have", (), optional=refused)
+    async with await psycopg.AsyncConnection.connect(table["url"]) as conn:
+        await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(table["schema_name"])))
+        await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(table["schema_name"])))
+        with capture_logs() as logs:
+            async with conn.transaction():
+                await conn.execute("CREATE TABLE kept (n integer)")
+                await _optional(conn, migration)
+                await conn.execute("INSERT INTO kept VALUES (1)")  # the transaction goes on
+    assert _query(table, "SELECT n FROM kept") == [(1,)]
+    assert _query(table, "SELECT to_regclass('kept_by_nobody') IS NULL") == [(True,)]
+    assert [(e["event"], e["version"], e["reason"]) for e in logs] == [
+        ("migration_step_skipped", 99, "FeatureNotSupported")
+    ]
 
 
 async def test_a_schema_newer_than_this_hookgate_is_refused(
