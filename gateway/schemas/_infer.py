@@ -42,6 +42,15 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")),
     ("uri", re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s]+")),
 )
+_KINDS = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+}
 _ORDER = ("array", "boolean", "integer", "null", "number", "object", "string")
 
 
@@ -215,9 +224,9 @@ def _describes(schema: Schema, value: Any, limits: Limits, depth: int, budget: l
     kind = schema.get("type")
     if kind is None:
         return False  # an open node: rare, and never worth the risk
-    value_kind = _kind(value)
-    kinds = (kind,) if isinstance(kind, str) else kind
-    if value_kind not in kinds and not (value_kind == "integer" and "number" in kinds):
+    value_kind = _KINDS.get(value.__class__) or _kind(value)
+    kinds = (kind,) if kind.__class__ is str else kind  # one type, or a list of them
+    if value_kind not in kinds and (value_kind != "integer" or "number" not in kinds):
         return False
     if value_kind == "string":
         fmt = schema.get("format")
