@@ -21,7 +21,10 @@ discovery on against off, in the same run.
    fit-check (`counted_share_on_before`, `counted_share_on`), under the same CPU budget.
    In this process, the discovery cost per event before (infer + merge) and after (the
    fit-check against the known version, inferring only what it does not describe).
-5. Afterwards: every event the "on" servers stored was counted for a schema version, or
+5. Each server's CPU time per request (all its threads, so discovery's too), median of
+   its rounds: the cost of each mode as the ratio of "off"'s to its own (`cpu_ratio*`),
+   which a machine busy with other work disturbs far less than throughput.
+6. Afterwards: every event the "on" servers stored was counted for a schema version, or
    skipped and counted in `hookgate_schema_events_skipped_total` (sampled, or its queue
    was full).
 
@@ -193,10 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ingest.check_signature_with_connector(bodies[0], secret)
 
     rps: dict[str, list[float]] = {mode: [] for mode in MODES}
+    #: the server's CPU time per request (all its threads, discovery's too): what each
+    #: request costs, whatever else the machine runs meanwhile
+    cpu_us: dict[str, list[float]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory(prefix="hookgate-schemas-bench-") as name:
         tmp = Path(name)
         urls: dict[str, str] = {}
         dbs: dict[str, Path] = {}
+        pids: dict[str, int] = {}
         with contextlib.ExitStack() as stack:
             for mode in MODES:
                 port = ingest.free_port()
@@ -209,13 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if mode.endswith(BEFORE):
                     program = [sys.executable, str(BENCH_DIR / "schemas_before.py")]
                 cmd = ingest.pinned([*program, "serve", "--config", str(path)], server_cpu)
-                stack.enter_context(ingest.server(cmd, f"{urls[mode]}/healthz", log))
+                pids[mode] = stack.enter_context(ingest.server(cmd, f"{urls[mode]}/healthz", log)).pid
             for mode in ("reject", "reject-before"):
                 pin_warm_up_version(urls[mode], tmp / f"hookgate-{mode}.toml", secret, hookgate)
             requests_file = tmp / "requests.bin"
             ingest.write_requests(requests_file, bodies, secret, "127.0.0.1")
             for r in range(args.rounds):
                 for mode in MODES if r % 2 == 0 else MODES[::-1]:
+                    cpu_before = ingest.cpu_seconds([pids[mode]])
                     result = ingest.run_wrk(
                         [urls[mode]],
                         requests_file,
@@ -230,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         errors = result.socket_errors + result.timeouts
                         say(f"PROBLEM: {mode}: {result.non_2xx} non-2xx, {errors} socket errors or timeouts")
                     rps[mode].append(result.rps)
+                    cpu_after = ingest.cpu_seconds([pids[mode]])
+                    if cpu_before is not None and cpu_after is not None and result.requests:
+                        cpu_us[mode].append((cpu_after - cpu_before) / result.requests * 1e6)
                 say(f"  round {r + 1}: " + " | ".join(f"{m} {rps[m][-1]:7,.0f} req/s" for m in MODES))
             skipped_on = {mode: skipped(urls[mode]) for mode in ("on", "on-before")}
         # the servers have stopped: what the "on" ones had queued is recorded
@@ -250,6 +261,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"median: off {off:,.0f} req/s, on {on:,.0f} req/s, ratio {ratio:.3f} (target >= {TARGET_RATIO})")
     say(f"before: on {on_before:,.0f} req/s, ratio {on_before / off if off else 0.0:.3f}")
     stored_on, versioned_on = stored["on"]
+    cpu = {mode: statistics.median(cpu_us[mode]) if cpu_us[mode] else 0.0 for mode in MODES}
+
+    def cost_ratio(mode: str) -> float:
+        """CPU per request with "off" over CPU per request of `mode` (1.0: no cost)."""
+        return round(cpu["off"] / cpu[mode], 4) if cpu[mode] else 0.0
+
+    say(
+        "CPU per request: "
+        + " | ".join(f"{m} {cpu[m]:,.0f} µs" for m in MODES)
+        + f"; enforcement {cost_ratio('reject'):.3f} (before {cost_ratio('reject-before'):.3f}), "
+        f"discovery {cost_ratio('on'):.3f} (before {cost_ratio('on-before'):.3f})"
+    )
     summary = {
         "inference_us_per_event": round(per_event_us, 2),
         "inference_us_per_event_before": round(before_us, 2),
@@ -264,6 +287,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ratio_enforcement_before": round(enforced_before, 4),
         "counted_share_on": round(share["on"], 4),
         "counted_share_on_before": round(share["on-before"], 4),
+        "cpu_us_per_request": {mode: round(cpu[mode], 1) for mode in MODES},
+        "cpu_ratio": cost_ratio("on"),
+        "cpu_ratio_before": cost_ratio("on-before"),
+        "cpu_ratio_enforcement": cost_ratio("reject"),
+        "cpu_ratio_enforcement_before": cost_ratio("reject-before"),
         "target_ratio": TARGET_RATIO,
         "ok": ratio >= TARGET_RATIO
         and all(events == versioned + skipped_on[mode] for mode, (events, versioned) in stored.items()),

@@ -8,7 +8,8 @@ providers' own published schemas, keeping only the event types hookgate compares
   `npm pack @octokit/webhooks-schemas@7.6.1` and its `package/schema.json`. The event
   definitions named in `GITHUB_EVENTS`, and every definition they refer to, are kept;
   `const` becomes a one-value `enum`, and the keywords Draft 4 does not have (`$comment`,
-  `tsAdditionalProperties`, `examples`) and descriptions are dropped.
+  `tsAdditionalProperties`, `examples`), each definition's own `$schema` and the
+  descriptions are dropped.
 - Stripe: `openapi/spec3.yaml` (or `.json`) of Stripe's published OpenAPI specification
   (the `stripe/openapi` repository, MIT). The `event` object is kept, its `data.object`
   typed per event type (`STRIPE_EVENTS`) by the API resources in `STRIPE_OBJECTS` and
@@ -62,7 +63,15 @@ GITHUB_SOURCE = {
     "repository": "https://github.com/octokit/webhooks",
 }
 
-STRIPE_OBJECTS = ("charge", "checkout.session", "customer", "invoice", "payment_intent", "refund", "subscription")
+STRIPE_OBJECTS = (
+    "charge",
+    "checkout.session",
+    "customer",
+    "invoice",
+    "payment_intent",
+    "refund",
+    "subscription",
+)
 STRIPE_EVENTS = {
     "charge.captured": "charge",
     "charge.failed": "charge",
@@ -92,8 +101,22 @@ STRIPE_EVENTS = {
 STRIPE_DEPTH = 1
 NOT_EXTRACTED = "x-hookgate-not-extracted"
 
-_DROPPED = {"description", "$comment", "tsAdditionalProperties", "examples", "example", "readOnly", "writeOnly",
-            "deprecated", "discriminator", "xml", "externalDocs", "nullable"}
+_DROPPED = {
+    "description",
+    "$comment",
+    "tsAdditionalProperties",
+    "examples",
+    "example",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
+    "discriminator",
+    "xml",
+    "externalDocs",
+    "nullable",
+    "$schema",
+    "$id",
+}
 
 
 def _clean(schema: dict[str, Any]) -> None:
@@ -137,7 +160,7 @@ def github(path: Path) -> dict[str, Any]:
 
 
 def _stripe_component(components: dict[str, Any], name: str) -> dict[str, Any]:
-    schema = copy.deepcopy(components[name])
+    schema: dict[str, Any] = copy.deepcopy(components[name])
 
     def expandable(node: dict[str, Any]) -> None:
         """`anyOf: [string, $ref resource]`: the resource, when not one of ours, unread."""
@@ -157,7 +180,7 @@ def _stripe_component(components: dict[str, Any], name: str) -> dict[str, Any]:
 def stripe(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix in {".yaml", ".yml"}:
-        import yaml  # noqa: PLC0415 - only for a YAML specification
+        import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - only for a YAML specification
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         spec = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
@@ -166,16 +189,14 @@ def stripe(path: Path) -> dict[str, Any]:
     components: dict[str, Any] = spec["components"]["schemas"]
     kept: dict[str, Any] = {}
     level = ["event", "notification_event_request", *STRIPE_OBJECTS]
-    for depth in range(STRIPE_DEPTH + 1):
+    for _ in range(STRIPE_DEPTH + 1):
         deeper: list[str] = []
         for name in level:
             if name in kept:
                 continue
             kept[name] = _stripe_component(components, name)
             deeper.extend(_refs(kept[name]) - set(kept))
-        level = deeper if depth < STRIPE_DEPTH else []
-    for name in sorted(set(level)):
-        kept.setdefault(name, {"type": "object", NOT_EXTRACTED: True})
+        level = deeper
 
     def rewrite(node: dict[str, Any]) -> None:
         ref = node.get("$ref")
@@ -185,6 +206,8 @@ def stripe(path: Path) -> dict[str, Any]:
             if name not in kept:
                 del node["$ref"]
                 node.update({"type": "object", NOT_EXTRACTED: True})
+        if node.get("nullable") is True and "type" not in node and isinstance(node.get("anyOf"), list):
+            node["anyOf"].append({"type": "null"})  # a nullable `anyOf` of references
         _nullable_to_type_list(node)
         _clean(node)
 
@@ -199,7 +222,7 @@ def stripe(path: Path) -> dict[str, Any]:
     return {
         "x-hookgate-curated": {
             "provider": "stripe",
-            "from": f"Stripe's OpenAPI specification, API version {spec['info']['version']} (openapi/spec3.yaml)",
+            "from": f"Stripe's OpenAPI specification, API version {spec['info']['version']}",
             "license": "MIT",
             "copyright": "Copyright (c) 2011- Stripe, Inc.",
             "repository": "https://github.com/stripe/openapi",
@@ -210,15 +233,20 @@ def stripe(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("provider", choices=("github", "stripe"))
     parser.add_argument("source", type=Path, help="the provider's published schema (see above)")
     args = parser.parse_args(argv)
     document = github(args.source) if args.provider == "github" else stripe(args.source)
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"{args.provider}.json"
-    out.write_text(json.dumps(document, indent=1, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{out.relative_to(ROOT)}: {len(document['events'])} event types, {len(document['definitions'])} definitions")
+    out.write_text(
+        json.dumps(document, indent=1, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    counts = f"{len(document['events'])} event types, {len(document['definitions'])} definitions"
+    print(f"{out.relative_to(ROOT)}: {counts}")
     return 0
 
 

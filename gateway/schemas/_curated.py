@@ -135,7 +135,9 @@ def _view(nodes: Iterable[Schema], definitions: Schema) -> _View:
                 continue
             stack.append((target, refs + 1))
             continue
-        alternatives = [s for key in ("anyOf", "oneOf", "allOf") for s in node.get(key, ()) if isinstance(s, dict)]
+        alternatives = [
+            s for key in ("anyOf", "oneOf", "allOf") for s in node.get(key, ()) if isinstance(s, dict)
+        ]
         stack.extend((s, refs) for s in alternatives)
         kinds = _types(node)
         if kinds is None and not alternatives:
@@ -211,6 +213,8 @@ def _object(  # noqa: PLR0917 - the walk's state, passed down
             out.append(Difference("undocumented", where, "seen, not in the provider's schema"))
     if seen.get("x-hookgate-truncated"):
         return  # not every property seen is listed: none is said to be missing
-    for key in view.properties:
-        if key not in properties:
-            out.append(Difference("never_seen", f"{path}/{_escape(key)}", "documented, never seen"))
+    out.extend(
+        Difference("never_seen", f"{path}/{_escape(key)}", "documented, never seen")
+        for key in view.properties
+        if key not in properties
+    )
