@@ -146,8 +146,8 @@ def test_an_object_not_extracted_is_not_compared_inside() -> None:
     assert curated is not None
     application = curated.schema["definitions"]["payment_intent"]["properties"]["application"]
     assert {"type": "object", NOT_EXTRACTED: True} in application["anyOf"]  # an expandable resource
-    inside = {"type": "object", "properties": {"anything": {"type": "string"}}}
-    seen = {
+    inside: dict[str, Any] = {"type": "object", "properties": {"anything": {"type": "string"}}}
+    seen: dict[str, Any] = {
         "type": "object",
         "properties": {"data": {"type": "object", "properties": {"object": {"type": "object", "properties": {
             "id": {"type": "string"},
@@ -167,8 +167,8 @@ def test_an_object_not_extracted_is_not_compared_inside() -> None:
     }
     seen["properties"]["data"]["properties"]["object"]["properties"]["automatic_payment_methods"] = methods
     differences = compare(seen, curated)
-    inside = [d for d in differences if d.path.startswith("/data/object/automatic_payment_methods")]
-    assert inside == [
+    compared = [d for d in differences if d.path.startswith("/data/object/automatic_payment_methods")]
+    assert compared == [
         Difference(
             "undocumented", "/data/object/automatic_payment_methods/x", "seen, not in the provider's schema"
         ),
