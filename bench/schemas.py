@@ -263,14 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     stored_on, versioned_on = stored["on"]
     cpu = {mode: statistics.median(cpu_us[mode]) if cpu_us[mode] else 0.0 for mode in MODES}
 
-    def cost_ratio(mode: str) -> float:
-        """CPU per request with "off" over CPU per request of `mode` (1.0: no cost)."""
-        return round(cpu["off"] / cpu[mode], 4) if cpu[mode] else 0.0
+    def cost_ratio(mode: str, base: str = "off") -> float:
+        """CPU per request of `base` over CPU per request of `mode` (1.0: no cost)."""
+        return round(cpu[base] / cpu[mode], 4) if cpu[mode] else 0.0
 
     say(
         "CPU per request: "
         + " | ".join(f"{m} {cpu[m]:,.0f} µs" for m in MODES)
-        + f"; enforcement {cost_ratio('reject'):.3f} (before {cost_ratio('reject-before'):.3f}), "
+        + f"; enforcement alone (reject against on) {cost_ratio('reject', 'on'):.3f} "
+        f"(before {cost_ratio('reject-before', 'on-before'):.3f}), "
+        f"enforcement with discovery {cost_ratio('reject'):.3f} (before {cost_ratio('reject-before'):.3f}), "
         f"discovery {cost_ratio('on'):.3f} (before {cost_ratio('on-before'):.3f})"
     )
     summary = {
@@ -292,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpu_ratio_before": cost_ratio("on-before"),
         "cpu_ratio_enforcement": cost_ratio("reject"),
         "cpu_ratio_enforcement_before": cost_ratio("reject-before"),
+        "cpu_ratio_enforcement_alone": cost_ratio("reject", "on"),
+        "cpu_ratio_enforcement_alone_before": cost_ratio("reject-before", "on-before"),
         "target_ratio": TARGET_RATIO,
         "ok": ratio >= TARGET_RATIO
         and all(events == versioned + skipped_on[mode] for mode, (events, versioned) in stored.items()),
