@@ -52,6 +52,8 @@ NOT_EXTRACTED = "x-hookgate-not-extracted"
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
 #: `$ref`s followed in a row at most (a provider's schemas refer to themselves).
 _MAX_REFS = 64
+#: Levels of a discovered schema compared at most (discovery describes 255 at most).
+_MAX_DEPTH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,7 @@ def _escape(key: str) -> str:
 def _compare(  # noqa: PLR0917 - the walk's state, passed down
     seen: Schema, documented: list[Schema], definitions: Schema, path: str, out: list[Difference], depth: int
 ) -> None:
-    if depth > _MAX_REFS:  # a discovered schema is at most 255 deep; this is never reached
+    if depth > _MAX_DEPTH:
         return
     view = _view(documented, definitions)
     kinds = _types(seen)

@@ -112,14 +112,12 @@ def _type_test(schema: Schema) -> tuple[tuple[type, ...], bool] | None:
 def _is_leaf(schema: Schema) -> bool:
     """A schema checked by its `type` alone (in the loop of its parent, not by a call)."""
     kind = schema.get("type")
-    if kind is None:
-        return True
-    kinds = (kind,) if isinstance(kind, str) else kind
-    if "object" in kinds and (
+    kinds = None if kind is None else (kind,) if isinstance(kind, str) else kind
+    if (kinds is None or "object" in kinds) and (
         schema.get("required") or schema.get("properties") or schema.get("additionalProperties") is False
     ):
         return False
-    return not ("array" in kinds and "items" in schema)
+    return not ((kinds is None or "array" in kinds) and "items" in schema)
 
 
 def compile_check(schema: Schema) -> Check:

@@ -160,6 +160,12 @@ def test_the_compiled_check_refuses_what_the_walk_refuses() -> None:
     assert compile_check({"type": "number"})(3)
     assert not compile_check({"type": "number"})(False)
     assert compile_check({})(object())
+    untyped: dict[str, Any] = {
+        "properties": {"a": {"properties": {"b": {"type": "string"}}}},
+        "required": ["a"],
+    }
+    for value in ({"a": {"b": "x"}}, {"a": {"b": 1}}, {}, 3, {"a": 3}):
+        assert compile_check(untyped)(value) == (first_mismatch(untyped, value) is None)
 
 
 def test_inference_follows_the_rules_of_the_issue() -> None:
