@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from gateway.schemas._compat import MODES, Change, Comparison, Mode, Verdict, check, compare, diff
 from gateway.schemas._discovery import EVENT_SOURCE, VERSION_CREATED, Discovery, SourcePolicy, bus_emitter
-from gateway.schemas._enforce import Mismatch, SchemaEnforcer, first_mismatch
+from gateway.schemas._enforce import Check, Mismatch, SchemaEnforcer, compile_check, first_mismatch
 from gateway.schemas._formats import (
     FORMATS,
     ExportFormat,
@@ -15,7 +15,7 @@ from gateway.schemas._formats import (
     to_draft4,
     to_openapi3,
 )
-from gateway.schemas._infer import TRUNCATED, Limits, infer, infer_many, merge
+from gateway.schemas._infer import TRUNCATED, Limits, describes, infer, infer_many, merge
 from gateway.schemas._registry import (
     Observation,
     Recorded,
@@ -38,6 +38,7 @@ __all__ = [
     "TRUNCATED",
     "VERSION_CREATED",
     "Change",
+    "Check",
     "Comparison",
     "Discovery",
     "ExportFormat",
@@ -57,7 +58,9 @@ __all__ = [
     "bus_emitter",
     "check",
     "compare",
+    "compile_check",
     "decide",
+    "describes",
     "detail_schema_name",
     "diff",
     "export",

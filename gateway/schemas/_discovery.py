@@ -4,7 +4,10 @@ The edge hands each request's newly stored events to `Discovery.observe`, which 
 appends them to a bounded queue (full: they are not inferred, and counted in
 `hookgate_schema_events_skipped_total{reason="queue_full"}`). A background task takes
 up to `batch_size` events at a time, infers the schema of each (source, detail-type) in
-a worker thread, and records it (`SchemaRegistry.record`).
+a worker thread, and records it (`SchemaRegistry.record`). Before inferring an event, it
+asks whether the version its schema was last counted for already describes it
+(`describes`: a walk that builds nothing); such an event is counted without inference,
+so a stream of events that fit costs a fraction of inferring each.
 
 Inference is pure Python, so it is given a CPU budget: `max_cpu_share` of one CPU,
 refilled continuously, with a burst of `BURST_CPU_SECONDS`. While the budget is spent,
@@ -32,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter
 from gateway.errors import StoreError
 from gateway.events import Event, isoformat, new_event_id
 from gateway.schemas._compat import Mode
-from gateway.schemas._infer import Limits, infer, merge
+from gateway.schemas._infer import Limits, describes, infer, merge
 from gateway.schemas._registry import Observation, Recorded, SchemaRegistry
 from gateway.schemas._settings import SchemaSettings
 
@@ -87,6 +90,9 @@ class Discovery:
         self._budget = BURST_CPU_SECONDS  # inference CPU seconds that may be spent now
         self._refilled = time.monotonic()
         self._cost = 0.005  # inference CPU seconds per event, as last measured (a cautious start)
+        #: (source, detail-type) → the content of the version its last batch was counted
+        #: for: every later version describes it, so an event it describes needs no inference
+        self._known: dict[tuple[str, str], dict[str, Any]] = {}
         self.drift = Counter(
             "hookgate_schema_drift",
             "New schema versions that broke their schema's compatibility mode",
@@ -185,35 +191,48 @@ class Discovery:
                 max_schemas=self.settings.max_schemas_per_source,
                 limits=self.limits,
             )
+            if recorded.content is not None:
+                self._known[observation.source, observation.detail_type] = recorded.content
             await self._report(observation, recorded)
             done.append(recorded)
         return done
 
     def _infer(self, batch: list[tuple[str, Event]]) -> tuple[list[Observation], dict[str, int], float]:
-        """Per (source, detail-type), the merged schema of the batch's details; the events
-        that could not be read, per source; the CPU time it took."""
+        """Per (source, detail-type), the merged schema of the batch's details that its
+        known version does not describe (that version, when it describes them all); the
+        events that could not be read, per source; the CPU time it took."""
         started = time.thread_time()
-        groups: dict[tuple[str, str], tuple[dict[str, Any], int, str]] = {}
+        groups: dict[tuple[str, str], tuple[dict[str, Any] | None, int, str]] = {}
         unreadable: dict[str, int] = {}
+        known = self._known
         for source, event in batch:
             try:
                 detail = orjson.loads(event.entry).get("detail")
             except (orjson.JSONDecodeError, AttributeError):
                 unreadable[source] = unreadable.get(source, 0) + 1
                 continue
-            schema = infer(detail, self.limits)
             key = (source, event.detail_type)
+            fitted = known.get(key)
+            schema = (
+                None
+                if fitted is not None and describes(fitted, detail, self.limits)
+                else infer(detail, self.limits)
+            )
             found = groups.get(key)
             if found is None:
                 groups[key] = (schema, 1, event.id)
-            else:
-                groups[key] = (merge(found[0], schema, self.limits), found[1] + 1, found[2])
+                continue
+            merged = found[0]
+            if schema is not None:
+                merged = schema if merged is None else merge(merged, schema, self.limits)
+            groups[key] = (merged, found[1] + 1, found[2])
         observations = []
         for (source, detail_type), (schema, count, sample) in groups.items():
             policy = self.sources[source]
+            observed = schema if schema is not None else known[source, detail_type]
             observations.append(
                 Observation(
-                    source, policy.event_source, detail_type, schema, count, sample, policy.compatibility
+                    source, policy.event_source, detail_type, observed, count, sample, policy.compatibility
                 )
             )
         return observations, unreadable, time.thread_time() - started

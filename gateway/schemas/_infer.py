@@ -8,6 +8,12 @@ is `number`), a format stays only where both sides agree. A merged schema theref
 accepts every sample either side accepted, and the schema of many samples is the merge of
 their schemas, in any order.
 
+`describes` is the cheap question asked before inference: would merging this sample's
+schema into `schema` change nothing? It walks the sample once, building nothing, and
+answers True only where the merge would leave `schema` as it is (every key listed, every
+required key present, every type and format already there, nothing the limits would cut);
+where unsure it answers False, and the sample is inferred.
+
 Hostile samples stay bounded (`Limits`): nesting deeper than `max_depth`, an object's
 properties past `max_properties`, and everything past `max_nodes` values per sample are
 not described. Such a node is left open (`{}`, or properties not listed, which an open
@@ -21,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_FORMAT_LENGTH", "TRUNCATED", "Limits", "infer", "infer_many", "merge"]
+__all__ = ["MAX_FORMAT_LENGTH", "TRUNCATED", "Limits", "describes", "infer", "infer_many", "merge"]
 
 Schema = dict[str, Any]
 
@@ -36,6 +42,15 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")),
     ("uri", re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s]+")),
 )
+_KINDS = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+}
 _ORDER = ("array", "boolean", "integer", "null", "number", "object", "string")
 
 
@@ -194,3 +209,52 @@ def _merge_object(result: Schema, a: Schema | None, b: Schema | None, limits: Li
         result["required"] = sorted(required)
     if truncated:
         result[TRUNCATED] = True
+
+
+def describes(schema: Schema, value: Any, limits: Limits = Limits()) -> bool:
+    """Whether `merge(schema, infer(value, limits), limits) == schema` holds, answered
+    without inferring (False where unsure: never True where the merge would change)."""
+    return _describes(schema, value, limits, 0, [limits.max_nodes])
+
+
+def _describes(schema: Schema, value: Any, limits: Limits, depth: int, budget: list[int]) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0 or depth > limits.max_depth:
+        return False  # the sample would be cut here: inferred, to mark it
+    kind = schema.get("type")
+    if kind is None:
+        return False  # an open node: rare, and never worth the risk
+    value_kind = _KINDS.get(value.__class__) or _kind(value)
+    kinds = (kind,) if kind.__class__ is str else kind  # one type, or a list of them
+    if value_kind not in kinds and (value_kind != "integer" or "number" not in kinds):
+        return False
+    if value_kind == "string":
+        fmt = schema.get("format")
+        return fmt is None or _format(value) == fmt
+    if value_kind == "object":
+        properties = schema.get("properties")
+        if properties is None or len(properties) > limits.max_properties:
+            return False
+        for key in schema.get("required", ()):
+            if key not in value:
+                return False
+        for key in value:
+            if budget[0] <= 0:
+                return False
+            sub = properties.get(key)
+            if sub is None or not _describes(sub, value[key], limits, depth + 1, budget):
+                return False
+        return True
+    if value_kind == "array":
+        if not value:
+            return True
+        items = schema.get("items")
+        if items is None:
+            return False
+        for item in value:
+            if budget[0] <= 0:
+                return False
+            if not _describes(items, item, limits, depth + 1, budget):
+                return False
+        return True
+    return True

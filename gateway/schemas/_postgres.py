@@ -105,7 +105,8 @@ class PostgresSchemaRegistry(SchemaRegistry):
                         [obs.count, name, decision.version],
                     )
                 await conn.execute("UPDATE schemas SET updated_at = %s WHERE name = %s", [now, name])
-                return Recorded(name, decision.version, decision.creates, decision.verdict)
+                content = decision.content if decision.content is not None else versions[-1]
+                return Recorded(name, decision.version, decision.creates, decision.verdict, content=content)
 
         return await self.store._run(run)
 

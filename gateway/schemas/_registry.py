@@ -148,6 +148,9 @@ class Recorded:
     #: schema limit): the events were not versioned.
     overflow: str | None = None
     changes: tuple[Change, ...] = field(default=())
+    #: The content of the version counted or made (None: overflow). Every later version
+    #: describes it too, since a new version is always a merge into the latest.
+    content: Schema | None = None
 
 
 class SchemaRegistry(abc.ABC):

@@ -96,7 +96,8 @@ def record(  # noqa: PLR0917 - the arguments of `SchemaRegistry.record`, and the
             (obs.count, name, decision.version),
         )
     conn.execute("UPDATE schemas SET updated_at = ? WHERE name = ?", (now, name))
-    return Recorded(name, decision.version, decision.creates, decision.verdict)
+    content = decision.content if decision.content is not None else versions[-1]
+    return Recorded(name, decision.version, decision.creates, decision.verdict, content=content)
 
 
 class SQLiteSchemaRegistry(SchemaRegistry):

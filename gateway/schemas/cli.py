@@ -18,6 +18,8 @@ from gateway.cli_options import EXIT_FAILURE, config_option, echo_json, json_opt
 from gateway.config import Settings
 from gateway.events import isoformat
 from gateway.schemas._compat import MODES, Mode, compare
+from gateway.schemas._curated import PROVIDERS, CuratedSchema, Difference, curated_schema
+from gateway.schemas._curated import compare as compare_curated
 from gateway.schemas._formats import FORMATS, ExportFormat
 from gateway.schemas._push import RegistryMissingError, push_schemas
 from gateway.schemas._registry import SchemaInfo, SchemaRegistry, SchemaVersion, binding_schema, export
@@ -89,12 +91,90 @@ def _line(info: SchemaInfo) -> str:
 @_VERSION
 @json_option
 def schemas_show(config_path: str | None, name: str, version: int | None, as_json: bool) -> None:
-    """Show a version of a schema (its JSON Schema, counts and verdict), as JSON."""
+    """Show a version of a schema (its JSON Schema, counts and verdict), as JSON, with its
+    differences from the provider's curated schema where hookgate ships one."""
     settings = settings_or_exit(config_path)
-    found = _with_registry(settings, lambda r: r.version(name, version))
-    if found is None:
+    info, found = _info_and_version(settings, name, version)
+    document = views.schema_version_view(found)
+    curated = _curated(settings, info, None)
+    if curated is None:
+        document["curated"] = None
+    else:
+        document["curated"] = _comparison(curated, compare_curated(found.content, curated))
+    echo_json(document)
+
+
+def _info_and_version(settings: Settings, name: str, version: int | None) -> tuple[SchemaInfo, SchemaVersion]:
+    async def run(registry: SchemaRegistry) -> tuple[SchemaInfo | None, SchemaVersion | None]:
+        return await registry.schema(name), await registry.version(name, version)
+
+    info, found = _with_registry(settings, run)
+    if info is None or found is None:
         _missing(name, settings, version)
-    echo_json(views.schema_version_view(found))
+    return info, found
+
+
+def _curated(settings: Settings, info: SchemaInfo, provider: str | None) -> CuratedSchema | None:
+    """The curated schema of `info`'s detail-type: of `provider`, else of its source's
+    connector (the source's name when it is no longer configured)."""
+    if provider is None:
+        source = settings.sources.get(info.source)
+        provider = source.connector_name if source is not None else info.source
+    return curated_schema(provider, info.detail_type)
+
+
+def _comparison(curated: CuratedSchema, differences: list[Difference]) -> dict[str, object]:
+    counts = {kind: sum(1 for d in differences if d.kind == kind) for kind in _KINDS}
+    return {
+        "provider": curated.provider,
+        "from": curated.origin["from"],
+        "license": curated.origin["license"],
+        "counts": counts,
+        "differences": [d.as_dict() for d in differences],
+    }
+
+
+_KINDS = ("undocumented", "never_seen", "type_mismatch")
+_KIND_LABELS = {
+    "undocumented": "undocumented ",
+    "never_seen": "never seen   ",
+    "type_mismatch": "type mismatch",
+}
+
+
+@schemas.command("compare")
+@config_option
+@click.argument("name")
+@_VERSION
+@click.option(
+    "--provider",
+    type=click.Choice(PROVIDERS),
+    help="Whose curated schema (default: the schema's source's connector).",
+)
+@json_option
+def schemas_compare(
+    config_path: str | None, name: str, version: int | None, provider: str | None, as_json: bool
+) -> None:
+    """Compare a version of a schema with the provider's curated schema: properties seen
+    that the provider does not document, documented ones never seen, and type mismatches."""
+    settings = settings_or_exit(config_path)
+    info, found = _info_and_version(settings, name, version)
+    curated = _curated(settings, info, provider)
+    if curated is None:
+        click.echo(f"hookgate: no curated schema for {info.detail_type!r} of {name!r}", err=True)
+        sys.exit(EXIT_FAILURE)
+    differences = compare_curated(found.content, curated)
+    if as_json:
+        echo_json({"name": name, "version": str(found.version), **_comparison(curated, differences)})
+        return
+    click.echo(f"{name} v{found.version} against {curated.provider}'s curated schema")
+    click.echo(f"  ({curated.origin['from']}; {curated.origin['license']})")
+    for difference in differences:
+        click.echo(f"  {_KIND_LABELS[difference.kind]}  {difference.path}  {difference.detail}")
+    counts = _comparison(curated, differences)["counts"]
+    assert isinstance(counts, dict)
+    summary = ", ".join(f"{counts[kind]} {kind.replace('_', ' ')}" for kind in _KINDS)
+    click.echo(f"{len(differences)} differences: {summary}")
 
 
 @schemas.command("export")

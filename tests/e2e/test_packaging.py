@@ -192,6 +192,9 @@ def test_the_wheel_has_complete_metadata_entry_points_and_package_data(dist: Pat
         p.relative_to(ROOT).as_posix() for p in console.rglob("*") if p.suffix in (".html", ".css", ".js")
     }
     expected.add("gateway/console/hints.json")
+    curated = ROOT / "gateway" / "schemas" / "curated"  # the providers' schemas and their licences
+    expected |= {p.relative_to(ROOT).as_posix() for p in curated.glob("*.json")}
+    expected.add("gateway/schemas/curated/NOTICE.md")
     expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "connectors").rglob("*.py")}
     assert expected <= set(names), sorted(expected - set(names))
     assert not [n for n in names if n.startswith(("tests/", "bench/", "examples/"))]
@@ -215,6 +218,7 @@ def test_the_sdist_has_the_sources_docs_and_tests(dist: Path) -> None:
         "docs/troubleshooting.md",
         "examples/demo.toml",
         "tests/e2e/test_packaging.py",
+        "gateway/schemas/curate.py",
     ):
         assert name in names, name
 

@@ -110,6 +110,14 @@ def test_a_new_field_breaks_full_compatibility_and_is_reported(served: Served) -
     assert "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL" in diff
     assert "/payload/data/object/discount_code" in diff
     assert "verdict: incompatible (FULL)" in diff
+    # Stripe's own schema of an invoice has no `discount_code`: the curated comparison says so
+    compared = served.cli("schemas", "compare", NAME).stdout
+    line = next(x for x in compared.splitlines() if x.strip().endswith("not in the provider's schema"))
+    assert line.split()[:2] == ["undocumented", "/payload/data/object/discount_code"]
+    shown = json.loads(served.cli("schemas", "show", NAME).stdout)["curated"]
+    assert shown["provider"] == "stripe"
+    assert shown["counts"]["undocumented"] == 1
+    assert shown["counts"]["type_mismatch"] == 0
     logged = wait(
         lambda: [r for r in served.log_records() if r.get("event") == "schema_drift"], "a drift line"
     )

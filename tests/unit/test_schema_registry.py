@@ -306,6 +306,57 @@ async def test_discovery_reports_drift_and_puts_a_version_event(store: Store, cl
     assert "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL at /payload/coupon" in detail["Verdict"]
 
 
+async def test_events_the_known_version_describes_are_counted_without_inference(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway.schemas._discovery as discovery_module  # noqa: PLC0415 - the seam measured here
+
+    inferred: list[Any] = []
+
+    def counting_infer(value: Any, limits: Limits = LIMITS) -> dict[str, Any]:
+        inferred.append(value)
+        return infer(value, limits)
+
+    monkeypatch.setattr(discovery_module, "infer", counting_infer)
+    registry = open_registry(store)
+    discovery = Discovery(registry, SchemaSettings(), {"stripe": SourcePolicy("hookgate.stripe")}, clock)
+
+    def event(payload: dict[str, Any]) -> Event:
+        made = make_event(at=clock.now)
+        entry = orjson.loads(made.entry)
+        entry["detail"]["payload"] = payload
+        return Event(
+            made.id,
+            made.source,
+            made.dedup_key,
+            made.detail_type,
+            made.received_at,
+            orjson.dumps(entry).decode(),
+        )
+
+    discovery.observe("stripe", [event({"amount": 1, "at": "2026-11-28T10:00:00Z"})])
+    [first] = await discovery.drain()
+    assert (first.version, len(inferred)) == (1, 1)
+    discovery.observe("stripe", [event({"amount": n, "at": "2026-11-29T10:00:00Z"}) for n in range(5)])
+    [fitted] = await discovery.drain()
+    assert (fitted.version, fitted.created, len(inferred)) == (1, False, 1)  # none inferred
+    changed = [
+        event({"amount": 7, "at": "2026-11-29T10:00:00Z", "coupon": "X"}),
+        event({"amount": 8.5, "at": "x"}),
+    ]
+    discovery.observe("stripe", [event({"amount": 6, "at": "2026-11-30T10:00:00Z"}), *changed])
+    [second] = await discovery.drain()
+    assert (second.version, second.created, len(inferred)) == (2, True, 3)  # only those two
+    versions = await registry.versions(first.name)
+    assert [v.event_count for v in versions] == [6, 3]
+    payload = versions[1].content["properties"]["payload"]
+    assert payload["properties"]["amount"] == {"type": "number"}
+    assert payload["properties"]["at"] == {"type": "string"}  # the format is no longer shared
+    assert "coupon" in payload["properties"]
+    for value in (json.loads(e.entry)["detail"] for e in changed):
+        jsonschema.Draft4Validator(versions[1].content).validate(value)
+
+
 async def test_a_full_queue_skips_events_and_counts_them(store: Store, clock: FakeClock) -> None:
     metrics = CollectorRegistry()
     discovery = Discovery(

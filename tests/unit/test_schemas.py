@@ -18,9 +18,12 @@ from gateway.schemas import (
     TRUNCATED,
     Limits,
     check,
+    compile_check,
     decide,
+    describes,
     detail_schema_name,
     diff,
+    first_mismatch,
     infer,
     infer_many,
     merge,
@@ -89,6 +92,80 @@ def test_merge_is_order_independent_and_idempotent(a: Any, b: Any, c: Any) -> No
     assert merge(merge(sa, sb), sc) == merge(sa, merge(sb, sc)) == merge(merge(sc, sa), sb)
     merged = merge(sa, sb)
     assert merge(merged, sa) == merged  # a sample already described changes nothing
+
+
+SMALL = Limits(max_depth=2, max_properties=3, max_nodes=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(JSON, min_size=1, max_size=4), JSON, st.booleans())
+def test_describes_never_says_a_sample_fits_where_the_merge_would_change(
+    samples: list[Any], other: Any, small: bool
+) -> None:
+    limits = SMALL if small else Limits()
+    schema = infer_many(samples, limits)
+    assert schema is not None
+    for value in [*samples, other]:
+        if describes(schema, value, limits):
+            assert merge(schema, infer(value, limits), limits) == schema
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(JSON, min_size=1, max_size=6))
+def test_describes_every_sample_of_a_schema_it_was_inferred_from(samples: list[Any]) -> None:
+    schema = infer_many(samples)
+    assert schema is not None
+    assert all(describes(schema, sample) for sample in samples)  # nothing here is cut by the limits
+
+
+def _closed(schema: Any) -> Any:
+    """`schema` with every object closed (`additionalProperties: false`)."""
+    if not isinstance(schema, dict):
+        return schema
+    found = {k: _closed(v) if k == "items" else v for k, v in schema.items()}
+    if "properties" in schema:
+        found["properties"] = {k: _closed(v) for k, v in schema["properties"].items()}
+        found["additionalProperties"] = False
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(JSON, min_size=1, max_size=4), st.lists(JSON, max_size=4), st.booleans())
+def test_the_compiled_check_agrees_with_the_walk(samples: list[Any], others: list[Any], closed: bool) -> None:
+    schema = infer_many(samples)
+    assert schema is not None
+    if closed:
+        schema = _closed(schema)
+    fits = compile_check(schema)
+    for value in [*samples, *others]:
+        assert fits(value) == (first_mismatch(schema, value) is None)
+
+
+def test_the_compiled_check_refuses_what_the_walk_refuses() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "a": {"type": ["integer", "null"]},
+            "l": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["l"],
+    }
+    fits = compile_check(schema)
+    assert fits({"a": None, "l": ["x"], "extra": 1})
+    assert not fits({"a": True, "l": []})  # a boolean is not an integer
+    assert not fits({"a": 1})  # `l` is required
+    assert not fits({"l": ["x", 2]})
+    assert not fits({"l": [], "a": 1.5})
+    assert not compile_check({**schema, "additionalProperties": False})({"l": [], "b": 1})
+    assert compile_check({"type": "number"})(3)
+    assert not compile_check({"type": "number"})(False)
+    assert compile_check({})(object())
+    untyped: dict[str, Any] = {
+        "properties": {"a": {"properties": {"b": {"type": "string"}}}},
+        "required": ["a"],
+    }
+    for value in ({"a": {"b": "x"}}, {"a": {"b": 1}}, {}, 3, {"a": 3}):
+        assert compile_check(untyped)(value) == (first_mismatch(untyped, value) is None)
 
 
 def test_inference_follows_the_rules_of_the_issue() -> None:
@@ -198,6 +275,25 @@ def test_10k_deep_nesting_is_capped() -> None:
     assert peak < 1_000_000
     assert merge(schema, schema) == schema
     jsonschema.Draft4Validator(schema).validate(value)  # the validator stops where the schema does
+
+
+def test_the_fit_check_and_the_compiled_check_stay_bounded_on_hostile_payloads() -> None:
+    wide = {f"k{i}": i for i in range(100_000)}
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(10_000):
+        node["a"] = {}
+        node = node["a"]
+    long = {"s": "x" * 5_000_000, "t": "2026-11-28T10:00:00Z" + " " * 3000}
+    for value in (wide, deep, long):
+        schema = infer(value)
+        started = time.perf_counter()
+        assert compile_check(schema)(value)  # the schema's depth bounds the check, not the value's
+        fits = describes(schema, value)
+        assert time.perf_counter() - started < 2.0
+        assert fits == (value is long)  # a cut sample is inferred again, to keep its mark
+    dated = infer({"t": "2026-11-28T10:00:00Z"})
+    assert not describes(dated, long)  # a 5 MB string is never scanned for a format
 
 
 def test_a_5mb_string_is_not_scanned() -> None:
