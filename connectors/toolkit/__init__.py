@@ -30,8 +30,10 @@ from __future__ import annotations
 from connectors.toolkit.basic_auth import (
     BasicAuthConnector,
     BasicAuthOptions,
+    OptionalBasicAuthOptions,
     basic_authorization,
     check_basic_auth,
+    check_optional_basic_auth,
     check_optional_pair,
 )
 from connectors.toolkit.bodies import (
@@ -69,7 +71,7 @@ from connectors.toolkit.fetch import Fetcher, FetchError, https_get
 from connectors.toolkit.handshakes import MAX_ECHO, echo_value
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
-from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
+from connectors.toolkit.options import HEADER_NAME, SecretList, check_each, one_or_many
 from connectors.toolkit.signature_headers import (
     check_dotted_hmac,
     dotted_hmac,
@@ -102,6 +104,8 @@ __all__ = [
     "FetchError",
     "Fetcher",
     "Key",
+    "OptionalBasicAuthOptions",
+    "SecretList",
     "StripeSchemeConnector",
     "TimedSecretsOptions",
     "TimestampedHmacConnector",
@@ -114,6 +118,7 @@ __all__ = [
     "check_each",
     "check_event_type",
     "check_hmac",
+    "check_optional_basic_auth",
     "check_optional_pair",
     "check_t_v1",
     "check_token",
