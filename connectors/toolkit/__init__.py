@@ -12,7 +12,8 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.basic_auth`: HTTP Basic credentials; `BasicAuthConnector` for providers
   that send nothing else
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
-- `connectors.toolkit.fetch`: the injectable, bounded HTTPS GET of connectors that must fetch
+- `connectors.toolkit.fetch`: the injectable, bounded HTTPS fetch of connectors that must fetch,
+  and `FetchCache` for what they fetched
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
 - `connectors.toolkit.handshakes`: bounded echoes of challenges (`echo_value`)
 - `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers, and
@@ -67,7 +68,7 @@ from connectors.toolkit.digests import (
 )
 from connectors.toolkit.dotted_hmac import DottedHmacConnector, TimedSecretsOptions
 from connectors.toolkit.events import json_event, keyed_event, required_type, typed_id
-from connectors.toolkit.fetch import Fetcher, FetchError, https_get
+from connectors.toolkit.fetch import FetchCache, Fetcher, FetchError, https_fetch
 from connectors.toolkit.handshakes import MAX_ECHO, echo_value
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
@@ -101,6 +102,7 @@ __all__ = [
     "BodyHmacConnector",
     "DigestEncoding",
     "DottedHmacConnector",
+    "FetchCache",
     "FetchError",
     "Fetcher",
     "Key",
@@ -130,7 +132,7 @@ __all__ = [
     "encode_jwt",
     "guess_kind",
     "hmac_digest",
-    "https_get",
+    "https_fetch",
     "iso_utc",
     "json_event",
     "json_object",
