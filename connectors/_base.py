@@ -231,6 +231,10 @@ class Connector(abc.ABC, Generic[OptionsT_co]):
     summary: ClassVar[str] = ""
     #: HTTP methods this connector accepts (GET only where a handshake needs it).
     methods: ClassVar[frozenset[str]] = frozenset({"POST"})
+    #: Whether `handshake` and `verify` may wait on the network (a key or certificate
+    #: fetched on a cache miss, `connectors.toolkit.fetch`): the gateway then calls them in
+    #: a worker thread, so a slow fetch delays no other request. They must be thread-safe.
+    fetches: ClassVar[bool] = False
     options: OptionsT_co
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -27,9 +27,9 @@ import base64
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from connectors import (
     Connector,
@@ -44,14 +44,13 @@ from connectors import (
     utc_from_timestamp,
 )
 from connectors.toolkit import (
+    OptionalBasicAuthOptions,
     basic_authorization,
-    check_basic_auth,
     check_each,
     check_event_type,
     check_hmac,
-    check_optional_pair,
+    check_optional_basic_auth,
     json_or_none,
-    one_or_many,
     to_bytes,
 )
 
@@ -70,24 +69,8 @@ def _decode_key(value: str) -> bytes:
     return key
 
 
-class AdyenOptions(SecretsOptions):
+class AdyenOptions(SecretsOptions, OptionalBasicAuthOptions):
     secrets: list[SecretStr] = Field(min_length=1, description="HMAC keys (hex), as Adyen shows them")
-    username: list[SecretStr] = Field(
-        default_factory=list, description="HTTP Basic username set on the webhook (a list while rotating)"
-    )
-    password: list[SecretStr] = Field(
-        default_factory=list, description="HTTP Basic password set on the webhook (a list while rotating)"
-    )
-
-    @field_validator("username", "password", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return one_or_many(value)
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> Self:
-        check_optional_pair(self.username, self.password)
-        return self
 
     @field_validator("secrets")
     @classmethod
@@ -134,8 +117,7 @@ class AdyenConnector(Connector[AdyenOptions]):
         self.keys = [_decode_key(s.get_secret_value()) for s in options.secrets]
 
     def verify(self, request: WebhookRequest, now: float) -> None:
-        if self.options.username:
-            check_basic_auth(request, self.options.username, self.options.password, strict=False)
+        check_optional_basic_auth(request, self.options)
         header = request.headers.get("hmacsignature")
         if header is not None:
             if not header.strip():

@@ -9,7 +9,8 @@ signature (`SignatureVersion` 1: SHA-1; 2: SHA-256) of the canonical string, the
 
 The certificate is fetched from `SigningCertURL` only when that is an `https://` URL on
 `sns.<region>.amazonaws.com` (or `.amazonaws.com.cn`) ending in `.pem`, through the
-connector's fetcher (injected in tests), and cached by URL. `certificates` may pin the
+connector's fetcher (injected in tests, called in a worker thread by the gateway), and
+cached by URL. `certificates` may pin the
 certificate of a URL, so a gateway without Internet access need not fetch
 (`fetch_certificates = false`: only pinned certificates verify).
 
@@ -29,7 +30,6 @@ import base64
 import binascii
 import json
 import re
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,12 +50,13 @@ from connectors import (
     utc_from_timestamp,
 )
 from connectors.toolkit import (
+    FetchCache,
     Fetcher,
     FetchError,
     check_event_type,
     check_tolerance,
     delivery_uuid,
-    https_get,
+    https_fetch,
     iso_utc,
     json_object,
     json_or_none,
@@ -154,14 +155,13 @@ def _rsa_key(pem: bytes) -> rsa.RSAPublicKey:
 class AwsSnsConnector(Connector[AwsSnsOptions]):
     name = "aws-sns"
     summary = "AWS SNS HTTP(S) subscriptions (RSA SignatureVersion 1/2, SNS certificates, confirmations)"
+    fetches = True
 
-    def __init__(self, options: AwsSnsOptions, *, fetcher: Fetcher = https_get) -> None:
+    def __init__(self, options: AwsSnsOptions, *, fetcher: Fetcher = https_fetch) -> None:
         super().__init__(options)
         self.fetcher = fetcher
-        self._keys: OrderedDict[str, rsa.RSAPublicKey] = OrderedDict(
-            (url, _rsa_key(pem.get_secret_value().encode())) for url, pem in options.certificates.items()
-        )
-        self._pinned = frozenset(options.certificates)
+        pinned = {url: _rsa_key(pem.get_secret_value().encode()) for url, pem in options.certificates.items()}
+        self._keys = FetchCache(_CACHE_SIZE, pinned=pinned)
 
     def handshake(self, request: WebhookRequest, now: float) -> ConnectorResponse | None:
         """Confirm a subscription to an allowed topic by fetching its `SubscribeURL`."""
@@ -210,23 +210,18 @@ class AwsSnsConnector(Connector[AwsSnsOptions]):
         """The key of the certificate at `url`: pinned, cached, or fetched from SNS."""
         if not isinstance(url, str) or not is_sns_url(url, pem=True):
             raise VerificationError("bad_certificate_url")
-        key = self._keys.get(url)
-        if key is not None:
-            self._keys.move_to_end(url)
-            return key
-        if not self.options.fetch_certificates:
+        if url not in self._keys.pinned and not self.options.fetch_certificates:
             raise VerificationError("certificate_unavailable")
         try:
-            key = _rsa_key(self.fetcher(url))
+            return self._keys.get(url, self._fetch_certificate)
         except FetchError:
             raise VerificationError("certificate_unavailable") from None
+
+    def _fetch_certificate(self, url: str) -> rsa.RSAPublicKey:
+        try:
+            return _rsa_key(self.fetcher(url))
         except ValueError:
             raise VerificationError("bad_certificate") from None
-        self._keys[url] = key
-        while len(self._keys) > _CACHE_SIZE + len(self._pinned):
-            oldest = next(u for u in self._keys if u not in self._pinned)
-            del self._keys[oldest]
-        return key
 
     def normalize(self, request: WebhookRequest) -> list[ProviderEvent]:
         message = json_object(request.body)
@@ -274,7 +269,7 @@ class AwsSnsConnector(Connector[AwsSnsOptions]):
     def _signing_url(self) -> str:
         """The first pinned certificate's URL (the one `signing_keys` matches), else a made-up one."""
         return min(
-            self._pinned, default="https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0.pem"
+            self._keys.pinned, default="https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0.pem"
         )
 
     def _notification(self, body: bytes, now: float) -> dict[str, Any]:

@@ -43,11 +43,11 @@ from connectors import (
     utc_from_timestamp,
 )
 from connectors.toolkit import (
+    SecretList,
     check_event_type,
     check_tolerance,
     json_object,
     json_or_none,
-    one_or_many,
     parse_timestamp,
     to_bytes,
     verifies,
@@ -74,19 +74,14 @@ def _hex32(value: str, what: str) -> bytes:
 
 
 class DiscordOptions(ConnectorOptions):
-    secrets: list[SecretStr] = Field(
+    secrets: SecretList = Field(
         min_length=1, description="the application Public Key(s), hex, as the Developer Portal shows them"
     )
     tolerance_seconds: int = Field(300, ge=0, description="max clock skew of the signed timestamp")
-    signing_keys: list[SecretStr] = Field(
+    signing_keys: SecretList = Field(
         default_factory=list,
         description="Ed25519 private seeds (hex), only for sign(): tests and hookgate send-test",
     )
-
-    @field_validator("secrets", "signing_keys", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return one_or_many(value)
 
     @field_validator("secrets")
     @classmethod

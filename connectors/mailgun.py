@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field
 
 from connectors import (
     Connector,
@@ -38,14 +38,13 @@ from connectors import (
 )
 from connectors.toolkit import (
     FORM,
+    OptionalBasicAuthOptions,
     basic_authorization,
-    check_basic_auth,
     check_event_type,
     check_hmac,
-    check_optional_pair,
+    check_optional_basic_auth,
     check_tolerance,
     media_type,
-    one_or_many,
     parse_timestamp,
     stable_id,
     to_bytes,
@@ -54,24 +53,8 @@ from connectors.toolkit import (
 __all__ = ["MailgunConnector", "MailgunOptions"]
 
 
-class MailgunOptions(SecretsOptions):
+class MailgunOptions(SecretsOptions, OptionalBasicAuthOptions):
     tolerance_seconds: int = Field(900, ge=0, description="max clock skew of the signed timestamp, both ways")
-    username: list[SecretStr] = Field(
-        default_factory=list, description="HTTP Basic username in the webhook URL (a list while rotating)"
-    )
-    password: list[SecretStr] = Field(
-        default_factory=list, description="HTTP Basic password in the webhook URL (a list while rotating)"
-    )
-
-    @field_validator("username", "password", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return one_or_many(value)
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> Self:
-        check_optional_pair(self.username, self.password)
-        return self
 
 
 def _fields(request: WebhookRequest) -> tuple[dict[str, Any], bool]:
@@ -93,8 +76,7 @@ class MailgunConnector(Connector[MailgunOptions]):
     summary = "Mailgun webhooks (HMAC-SHA256 of timestamp + token in the body, tolerance, rotation)"
 
     def verify(self, request: WebhookRequest, now: float) -> None:
-        if self.options.username:
-            check_basic_auth(request, self.options.username, self.options.password, strict=False)
+        check_optional_basic_auth(request, self.options)
         try:
             payload, legacy = _fields(request)
         except (ValueError, UnicodeDecodeError, RecursionError):

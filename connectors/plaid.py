@@ -4,10 +4,10 @@ Every webhook carries `Plaid-Verification: <JWT>`. Its header names the algorith
 `ES256` is accepted, before any key is looked at) and the key id `kid`; the key is the
 JWK that `POST /webhook_verification_key/get` returns for that id, with the account's
 `client_id` and API secret. Keys are fetched through an injectable fetcher (tests run
-offline) and cached by key id, misses too, so forged key ids cannot make hookgate call
-Plaid again and again; a key Plaid marks expired (`expired_at`) verifies nothing. Keys can
-also be pinned in the configuration (`verification_keys`), which then needs no API
-credentials for those ids.
+offline; the gateway calls it in a worker thread) and cached by key id, misses too, so
+forged key ids cannot make hookgate call Plaid again and again; a key Plaid marks expired
+(`expired_at`) verifies nothing. Keys can also be pinned in the configuration
+(`verification_keys`), which then needs no API credentials for those ids.
 
 The claims: `iat` must be within `tolerance_seconds` of now (Plaid's guide: 5 minutes), and
 `request_body_sha256` must be the hex SHA-256 of the raw body (compared in constant time).
@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Literal
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -40,10 +37,14 @@ from connectors import (
     sha256_of_parts,
 )
 from connectors.toolkit import (
+    FetchCache,
+    Fetcher,
+    FetchError,
     any_match,
     check_event_type,
     check_tolerance,
     encode_jwt,
+    https_fetch,
     json_object,
     jwt_header,
     load_jwk,
@@ -53,10 +54,7 @@ from connectors.toolkit import (
     verify_jwt,
 )
 
-__all__ = ["KeyFetcher", "PlaidConnector", "PlaidOptions", "plaid_key_fetcher"]
-
-#: What the connector calls to get the JWK of a key id: the JWK, or any exception.
-KeyFetcher = Callable[[str], Mapping[str, Any]]
+__all__ = ["PlaidConnector", "PlaidOptions"]
 
 #: How many key ids (found or not) the connector remembers.
 _CACHE_SIZE = 64
@@ -101,49 +99,38 @@ class PlaidOptions(ConnectorOptions):
         return self
 
 
-def plaid_key_fetcher(options: PlaidOptions, *, timeout: float = 10.0) -> KeyFetcher:
-    """The fetcher of keys from Plaid's API (`/webhook_verification_key/get`)."""
-    url = f"https://{options.environment}.plaid.com/webhook_verification_key/get"
-
-    def fetch(kid: str) -> Mapping[str, Any]:
-        if options.client_id is None or options.api_secret is None:
-            raise LookupError("no API credentials to fetch keys with")
-        secret = options.api_secret.get_secret_value()
-        body = {"client_id": options.client_id, "secret": secret, "key_id": kid}
-        answer = httpx.post(url, json=body, timeout=timeout, follow_redirects=False)
-        answer.raise_for_status()
-        key = answer.json().get("key")
-        return key if isinstance(key, dict) else {}
-
-    return fetch
-
-
 class PlaidConnector(Connector[PlaidOptions]):
     name = "plaid"
     summary = "Plaid webhooks (ES256 JWT in Plaid-Verification, keys fetched by kid, body SHA-256)"
+    fetches = True
 
-    def __init__(self, options: PlaidOptions, *, fetcher: KeyFetcher | None = None) -> None:
+    def __init__(self, options: PlaidOptions, *, fetcher: Fetcher = https_fetch) -> None:
         super().__init__(options)
-        self.fetcher = fetcher or plaid_key_fetcher(options)
-        self._pinned = dict(_pinned(jwk) for jwk in options.verification_keys)
-        self._cache: OrderedDict[str, PublicKeyTypes | None] = OrderedDict()
+        self.fetcher = fetcher
+        self.key_url = f"https://{options.environment}.plaid.com/webhook_verification_key/get"
+        pinned: dict[str, PublicKeyTypes | None] = dict(_pinned(jwk) for jwk in options.verification_keys)
+        self._keys = FetchCache(_CACHE_SIZE, pinned=pinned)
 
     def key(self, kid: str) -> PublicKeyTypes | None:
         """The verification key of `kid`: pinned, cached, or fetched once (None: no usable key)."""
-        if kid in self._pinned:
-            return self._pinned[kid]
-        if kid in self._cache:
-            self._cache.move_to_end(kid)
-            return self._cache[kid]
         try:
-            jwk = self.fetcher(kid)
-            key = None if jwk.get("expired_at") or jwk.get("alg", "ES256") != "ES256" else load_jwk(jwk)
+            return self._keys.get(kid, self._fetch_key)
+        except FetchError:  # other keys are being fetched: refused now, not remembered
+            return None
+
+    def _fetch_key(self, kid: str) -> PublicKeyTypes | None:
+        """The key Plaid's API (`/webhook_verification_key/get`) gives for `kid`, or None."""
+        if self.options.client_id is None or self.options.api_secret is None:
+            return None
+        secret = self.options.api_secret.get_secret_value()
+        asked = {"client_id": self.options.client_id, "secret": secret, "key_id": kid}
+        try:
+            jwk = json.loads(self.fetcher(self.key_url, json.dumps(asked).encode())).get("key")
+            if not isinstance(jwk, dict) or jwk.get("expired_at") or jwk.get("alg", "ES256") != "ES256":
+                return None
+            return load_jwk(jwk)
         except Exception:  # noqa: BLE001 - any fetch or key failure is the same: no key
-            key = None
-        self._cache[kid] = key
-        while len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return key
+            return None
 
     def verify(self, request: WebhookRequest, now: float) -> None:
         token = request.headers.get("plaid-verification", "").strip()
@@ -179,9 +166,9 @@ class PlaidConnector(Connector[PlaidOptions]):
         return [ProviderEvent(event_type, payload, sha256_of_parts(self.name, request.body))]
 
     def _signing_key(self) -> tuple[str, PrivateKeyTypes]:
-        if self.options.signing_key is None or not self._pinned:
+        if self.options.signing_key is None or not self._keys.pinned:
             raise ValueError("sign() needs signing_key and its public key in verification_keys")
-        return next(iter(self._pinned)), load_private_key(self.options.signing_key.get_secret_value())
+        return next(iter(self._keys.pinned)), load_private_key(self.options.signing_key.get_secret_value())
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         kid, key = self._signing_key()

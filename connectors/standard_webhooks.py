@@ -49,6 +49,7 @@ from connectors.toolkit import (
     check_tolerance,
     hmac_digest,
     iso_utc,
+    keyed_event,
     parse_timestamp,
     stable_id,
     to_bytes,
@@ -201,16 +202,7 @@ class StandardWebhooksConnector(Connector[_StandardWebhooksOptionsT_co]):
         else:
             raise MalformedPayloadError("missing_field", "type")
         occurred = utc_from_timestamp(payload.get("timestamp")) if isinstance(payload, dict) else None
-        return [
-            ProviderEvent(
-                type=event_type,
-                payload=payload,
-                dedup_key=msg_id,
-                provider_event_id=msg_id,
-                delivery_id=msg_id,
-                occurred_at=occurred,
-            )
-        ]
+        return [keyed_event(event_type, payload, msg_id, delivery_id=msg_id, occurred_at=occurred)]
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         """Sign with every HMAC key (`v1`) and every `whsk_` key (`v1a`).

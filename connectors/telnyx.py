@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import Field, SecretStr, field_validator
@@ -32,6 +31,7 @@ from connectors import (
     utc_from_timestamp,
 )
 from connectors.toolkit import (
+    SecretList,
     check_each,
     check_tolerance,
     delivery_uuid,
@@ -39,7 +39,6 @@ from connectors.toolkit import (
     json_object,
     keyed_event,
     lookup,
-    one_or_many,
     parse_timestamp,
     to_bytes,
     typed_id,
@@ -61,17 +60,12 @@ def _raw32(value: str) -> bytes:
 
 
 class TelnyxOptions(ConnectorOptions):
-    secrets: list[SecretStr] = Field(min_length=1, description="Telnyx public key(s), base64")
+    secrets: SecretList = Field(min_length=1, description="Telnyx public key(s), base64")
     tolerance_seconds: int = Field(300, ge=0, description="max clock skew, both directions")
-    signing_keys: list[SecretStr] = Field(
+    signing_keys: SecretList = Field(
         default_factory=list,
         description="Ed25519 private seeds (base64), only for sign(): tests and hookgate send-test",
     )
-
-    @field_validator("secrets", "signing_keys", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return one_or_many(value)
 
     @field_validator("secrets")
     @classmethod

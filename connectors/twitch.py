@@ -46,6 +46,7 @@ from connectors.toolkit import (
     iso_utc,
     json_object,
     json_or_none,
+    keyed_event,
     parse_rfc3339,
     to_bytes,
 )
@@ -118,16 +119,7 @@ class TwitchConnector(Connector[TwitchOptions]):
             occurred: datetime | None = parse_rfc3339(request.headers.get(_TS, ""))
         except VerificationError:
             occurred = None
-        return [
-            ProviderEvent(
-                type=event_type,
-                payload=payload,
-                dedup_key=msg_id,
-                provider_event_id=msg_id,
-                delivery_id=msg_id,
-                occurred_at=occurred,
-            )
-        ]
+        return [keyed_event(event_type, payload, msg_id, delivery_id=msg_id, occurred_at=occurred)]
 
     def sign(self, body: bytes, now: float) -> SignedDelivery:
         msg_id = _uuid_like(body, now)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+import anyio.to_thread
 import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -296,10 +297,10 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
     )
     now = gateway.clock()
     try:
-        answer = _verify(source, webhook, now)
+        answer = await _verified(source, webhook, now)
     except _Rejected as rejected:
         source = await _refreshed(gateway, source, rejected)
-        answer = _verify(source, webhook, now)
+        answer = await _verified(source, webhook, now)
     if answer is not None:
         fields["handshake"] = True
         extra = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers)
@@ -415,6 +416,14 @@ async def store_events(
         else:
             dispatcher.notify(sinks)
     return results
+
+
+async def _verified(source: Source, webhook: WebhookRequest, now: float) -> ConnectorResponse | None:
+    """`_verify`, in a worker thread when the connector may wait on a fetch (`fetches`): a
+    slow certificate or key fetch holds its own request only, never the event loop."""
+    if source.connector.fetches:
+        return await anyio.to_thread.run_sync(_verify, source, webhook, now)
+    return _verify(source, webhook, now)
 
 
 def _verify(source: Source, webhook: WebhookRequest, now: float) -> ConnectorResponse | None:

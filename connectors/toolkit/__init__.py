@@ -12,7 +12,8 @@ plugin can do anything a built-in does. By theme:
 - `connectors.toolkit.basic_auth`: HTTP Basic credentials; `BasicAuthConnector` for providers
   that send nothing else
 - `connectors.toolkit.keys`: public and private keys (DER, PEM, JWK)
-- `connectors.toolkit.fetch`: the injectable, bounded HTTPS GET of connectors that must fetch
+- `connectors.toolkit.fetch`: the injectable, bounded HTTPS fetch of connectors that must fetch,
+  and `FetchCache` for what they fetched
 - `connectors.toolkit.jwt`: JSON Web Tokens (HS*, RS*, PS*, ES*, EdDSA)
 - `connectors.toolkit.handshakes`: bounded echoes of challenges (`echo_value`)
 - `connectors.toolkit.body_hmac`: `BodyHmacConnector`, for "HMAC of the body in a header" providers, and
@@ -30,8 +31,10 @@ from __future__ import annotations
 from connectors.toolkit.basic_auth import (
     BasicAuthConnector,
     BasicAuthOptions,
+    OptionalBasicAuthOptions,
     basic_authorization,
     check_basic_auth,
+    check_optional_basic_auth,
     check_optional_pair,
 )
 from connectors.toolkit.bodies import (
@@ -65,11 +68,11 @@ from connectors.toolkit.digests import (
 )
 from connectors.toolkit.dotted_hmac import DottedHmacConnector, TimedSecretsOptions
 from connectors.toolkit.events import json_event, keyed_event, required_type, typed_id
-from connectors.toolkit.fetch import Fetcher, FetchError, https_get
+from connectors.toolkit.fetch import FetchCache, Fetcher, FetchError, https_fetch
 from connectors.toolkit.handshakes import MAX_ECHO, echo_value
 from connectors.toolkit.jwt import ALGORITHMS, Key, base64url, encode_jwt, jwt_header, verify_jwt
 from connectors.toolkit.keys import load_jwk, load_private_key, load_public_key, spki, verifies
-from connectors.toolkit.options import HEADER_NAME, check_each, one_or_many
+from connectors.toolkit.options import HEADER_NAME, SecretList, check_each, one_or_many
 from connectors.toolkit.signature_headers import (
     check_dotted_hmac,
     dotted_hmac,
@@ -99,9 +102,12 @@ __all__ = [
     "BodyHmacConnector",
     "DigestEncoding",
     "DottedHmacConnector",
+    "FetchCache",
     "FetchError",
     "Fetcher",
     "Key",
+    "OptionalBasicAuthOptions",
+    "SecretList",
     "StripeSchemeConnector",
     "TimedSecretsOptions",
     "TimestampedHmacConnector",
@@ -114,6 +120,7 @@ __all__ = [
     "check_each",
     "check_event_type",
     "check_hmac",
+    "check_optional_basic_auth",
     "check_optional_pair",
     "check_t_v1",
     "check_token",
@@ -125,7 +132,7 @@ __all__ = [
     "encode_jwt",
     "guess_kind",
     "hmac_digest",
-    "https_get",
+    "https_fetch",
     "iso_utc",
     "json_event",
     "json_object",

@@ -15,9 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from typing_extensions import TypeVar
 
 from connectors._base import (
@@ -30,12 +30,15 @@ from connectors._base import (
     secret_values,
 )
 from connectors.toolkit.digests import any_match, to_bytes
+from connectors.toolkit.options import SecretList
 
 __all__ = [
     "BasicAuthConnector",
     "BasicAuthOptions",
+    "OptionalBasicAuthOptions",
     "basic_authorization",
     "check_basic_auth",
+    "check_optional_basic_auth",
     "check_optional_pair",
 ]
 
@@ -87,6 +90,33 @@ def check_optional_pair(usernames: Sequence[SecretStr], passwords: Sequence[Secr
         raise ValueError("HTTP Basic needs both username and password")
     if any(not s.get_secret_value() for s in (*usernames, *passwords)):
         raise ValueError("HTTP Basic credentials must not be empty")
+
+
+class OptionalBasicAuthOptions(ConnectorOptions):
+    """`username` and `password` for providers where HTTP Basic is an extra on top of a
+    signature: both set (each a list while it is rotated) or neither; a connector mixes
+    this into its options and calls `check_optional_basic_auth` in `verify`."""
+
+    username: SecretList = Field(
+        default_factory=list,
+        description="HTTP Basic username asked of every delivery (a list while rotating)",
+    )
+    password: SecretList = Field(
+        default_factory=list,
+        description="HTTP Basic password asked of every delivery (a list while rotating)",
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        check_optional_pair(self.username, self.password)
+        return self
+
+
+def check_optional_basic_auth(request: WebhookRequest, options: OptionalBasicAuthOptions) -> None:
+    """When `options` set credentials, raise `VerificationError` unless the request carries
+    a configured pair (`check_basic_auth`, another scheme counting as missing)."""
+    if options.username:
+        check_basic_auth(request, options.username, options.password, strict=False)
 
 
 class BasicAuthOptions(ConnectorOptions):

@@ -5,15 +5,20 @@ and list options that also accept a single value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
-from pydantic import SecretStr
+from pydantic import BeforeValidator, SecretStr
 
 from connectors._base import one_or_many
 
-__all__ = ["HEADER_NAME", "check_each", "one_or_many"]
+__all__ = ["HEADER_NAME", "SecretList", "check_each", "one_or_many"]
 
 #: A pattern for options that name a header (an RFC 9110 token).
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
+#: The type of an option holding several secrets or keys (rotation) that also takes one:
+#: `secrets = "s3cret"` means `secrets = ["s3cret"]` (`one_or_many` as a before-validator).
+SecretList = Annotated[list[SecretStr], BeforeValidator(one_or_many)]
 
 
 def check_each(

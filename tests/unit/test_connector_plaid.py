@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import jwt
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 from connectors import MalformedPayloadError, VerificationError, WebhookRequest, sha256_of_parts
 from connectors.plaid import PlaidConnector, PlaidOptions
 from connectors.testing import check_connector
-from connectors.toolkit import load_private_key
+from connectors.toolkit import Fetcher, FetchError, load_private_key
 from tests.catalogue import PLAID_JWK, PLAID_KEY, PLAID_OTHER_KEY
 
 from ._fakes import NOW
@@ -26,22 +25,31 @@ KID = json.loads(PLAID_JWK)["kid"]
 BODY = fixture("plaid", "sync_updates_available.json")
 
 
+KEY_URL = "https://production.plaid.com/webhook_verification_key/get"
+CREDENTIALS = {"client_id": "5f1a2b3c4d5e6f7a8b9c0d1e", "secret": "plaid-api-secret"}
+
+
 class FakePlaid:
-    """`/webhook_verification_key/get`, offline: the JWKs it knows, and the calls made."""
+    """`POST /webhook_verification_key/get`, offline, as a `Fetcher`: the JWKs it knows,
+    and the key ids asked for."""
 
     def __init__(self, *jwks: str) -> None:
         self.keys: dict[str, dict[str, Any]] = {json.loads(j)["kid"]: json.loads(j) for j in jwks}
         self.calls: list[str] = []
+        self.asked: list[tuple[str, dict[str, Any]]] = []
 
-    def __call__(self, kid: str) -> Mapping[str, Any]:
-        self.calls.append(kid)
-        if kid not in self.keys:
-            raise LookupError("INVALID_KEY_ID")  # what Plaid's API answers, as an error
-        return self.keys[kid]
+    def __call__(self, url: str, body: bytes | None = None) -> bytes:
+        assert body is not None
+        asked = json.loads(body)
+        self.asked.append((url, asked))
+        self.calls.append(asked["key_id"])
+        if asked["key_id"] not in self.keys:
+            raise FetchError("HTTPError")  # Plaid answers 400 INVALID_KEY_ID
+        return json.dumps({"key": self.keys[asked["key_id"]], "request_id": "m8MDnv9okwxFNBV"}).encode()
 
 
-def fetching(plaid: FakePlaid, **options: Any) -> PlaidConnector:
-    config = {"client_id": "5f1a2b3c4d5e6f7a8b9c0d1e", "api_secret": "plaid-api-secret", **options}
+def fetching(plaid: Fetcher, **options: Any) -> PlaidConnector:
+    config = {"client_id": CREDENTIALS["client_id"], "api_secret": CREDENTIALS["secret"], **options}
     return PlaidConnector(PlaidOptions.model_validate(config), fetcher=plaid)
 
 
@@ -62,6 +70,28 @@ def test_pyjwt_token_verifies_with_a_fetched_key_once() -> None:
     connector.verify(delivery(), NOW)
     connector.verify(delivery(b"{}"), NOW + 1)
     assert plaid.calls == [KID]  # cached by key id
+    assert plaid.asked == [(KEY_URL, {**CREDENTIALS, "key_id": KID})]
+
+
+def test_keys_are_asked_of_the_configured_environment() -> None:
+    plaid = FakePlaid(PLAID_JWK)
+    fetching(plaid, environment="sandbox").verify(delivery(), NOW)
+    assert [url for url, _ in plaid.asked] == ["https://sandbox.plaid.com/webhook_verification_key/get"]
+
+
+@pytest.mark.parametrize("answer", [b"not json", b"[]", b'{"key": "x"}', b'{"key": {"kty": "EC"}}'])
+def test_unusable_answers_are_no_key(answer: bytes) -> None:
+    calls: list[str] = []
+
+    def plaid(url: str, body: bytes | None = None) -> bytes:
+        calls.append(url)
+        return answer
+
+    connector = fetching(plaid)
+    for _ in range(2):
+        with pytest.raises(VerificationError, match="unknown_key"):
+            connector.verify(delivery(), NOW)
+    assert calls == [KEY_URL]
 
 
 def test_unknown_key_ids_are_fetched_once_and_refused() -> None:

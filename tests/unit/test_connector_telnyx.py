@@ -13,9 +13,9 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 from telnyx import Telnyx
 
-from connectors import MalformedPayloadError, VerificationError, WebhookRequest
+from connectors import VerificationError, WebhookRequest
 from connectors.telnyx import TelnyxConnector
-from connectors.testing import check_connector
+from connectors.testing import check_connector, check_malformed, check_tolerance
 
 from ._fakes import NOW
 from ._support import fixture
@@ -79,14 +79,10 @@ def test_several_keys_and_forgery() -> None:
         connector().verify(req, NOW)
 
 
-@pytest.mark.parametrize(("skew", "ok"), [(-300, True), (300, True), (-301, False), (301, False)])
-def test_tolerance_both_ways(skew: int, ok: bool) -> None:
-    req = WebhookRequest.build(b"{}", connector().sign(b"{}", NOW + skew).headers)
-    if ok:
-        connector().verify(req, NOW)
-    else:
-        with pytest.raises(VerificationError, match="stale_timestamp"):
-            connector().verify(req, NOW)
+def test_tolerance_both_ways() -> None:
+    check_tolerance(
+        connector(), lambda at: WebhookRequest.build(b"{}", connector().sign(b"{}", at).headers), NOW, 300
+    )
 
 
 @pytest.mark.parametrize(
@@ -116,12 +112,8 @@ def test_options_refuse_keys_that_are_not_ed25519() -> None:
         TelnyxConnector.from_config({"secrets": [PUBLIC]}).sign(b"{}", NOW)
 
 
-@pytest.mark.parametrize(
-    "body", [b"[]", b'{"data": {"id": "x"}}', b'{"data": {"event_type": "call.hangup"}}']
-)
-def test_unusable_bodies(body: bytes) -> None:
-    with pytest.raises(MalformedPayloadError):
-        connector().normalize(WebhookRequest.build(body))
+def test_unusable_bodies() -> None:
+    check_malformed(connector(), b"[]", b'{"data": {"id": "x"}}', b'{"data": {"event_type": "call.hangup"}}')
 
 
 def test_check_connector() -> None:

@@ -6,9 +6,18 @@ import pytest
 
 from connectors import ProviderEvent, VerificationError, WebhookRequest
 from connectors.github import GitHubConnector, GitHubOptions
-from connectors.testing import check_connector, signed_request, tamper
+from connectors.stripe import StripeConnector
+from connectors.testing import (
+    check_connector,
+    check_malformed,
+    check_rotation,
+    check_tolerance,
+    signed_request,
+    tamper,
+)
 
 from ._fakes import NOW
+from ._support import fixture
 
 
 def github() -> GitHubConnector:
@@ -75,3 +84,65 @@ def test_check_connector_catches(cls: type[GitHubConnector], message: str) -> No
     connector = cls(GitHubOptions.model_validate({"secrets": ["s"]}))
     with pytest.raises(AssertionError, match=message):
         check_connector(connector, NOW)
+
+
+def stripe(*secrets: str, tolerance: int = 300) -> StripeConnector:
+    return StripeConnector.from_config({"secrets": list(secrets) or ["s"], "tolerance_seconds": tolerance})
+
+
+def stripe_signed(secret: str = "s", at: float = NOW) -> WebhookRequest:  # noqa: S107 - a test secret
+    """Signed by a connector holding `secret` only, at `at`."""
+    return signed_request(stripe(secret), b"{}", now=at)
+
+
+class FirstSecretOnly(StripeConnector):
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        stripe(self.options.secrets[0].get_secret_value()).verify(request, now)
+
+
+class WrongCause(StripeConnector):
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        try:
+            super().verify(request, now)
+        except VerificationError:
+            raise VerificationError("malformed_header") from None
+
+
+class Timeless(StripeConnector):
+    def verify(self, request: WebhookRequest, now: float) -> None:
+        super().verify(request, float(request.headers["stripe-signature"].split(",")[0][2:]))
+
+
+def test_check_rotation_and_tolerance_pass_a_sound_connector() -> None:
+    check_rotation(stripe, stripe_signed, NOW)
+    check_tolerance(stripe(), lambda at: stripe_signed(at=at), NOW, 300)
+    check_tolerance(stripe(tolerance=60), lambda at: stripe_signed(at=at), NOW, 60, step=2)
+
+
+def test_check_rotation_catches() -> None:
+    def first_only(*secrets: str) -> StripeConnector:
+        return FirstSecretOnly(stripe(*secrets).options)
+
+    with pytest.raises(AssertionError, match=r"old secret failed verify\(\) while both .*: bad_signature"):
+        check_rotation(first_only, stripe_signed, NOW)
+    with pytest.raises(AssertionError, match="a delivery signed with the old secret only passed"):
+        check_rotation(lambda *_: stripe("new", "old"), stripe_signed, NOW)
+    with pytest.raises(AssertionError, match="refused as malformed_header, not bad_signature"):
+        check_rotation(lambda *secrets: WrongCause(stripe(*secrets).options), stripe_signed, NOW)
+
+
+def test_check_tolerance_catches() -> None:
+    with pytest.raises(AssertionError, match=r"a delivery signed -301 s away passed"):
+        check_tolerance(stripe(tolerance=301), lambda at: stripe_signed(at=at), NOW, 300)
+    with pytest.raises(AssertionError, match=r"a delivery signed -300 s away failed verify"):
+        check_tolerance(stripe(tolerance=299), lambda at: stripe_signed(at=at), NOW, 300)
+    with pytest.raises(AssertionError, match="passed verify"):
+        check_tolerance(Timeless(stripe().options), lambda at: stripe_signed(at=at), NOW, 300)
+    with pytest.raises(AssertionError, match="not stale_timestamp"):
+        check_tolerance(WrongCause(stripe().options), lambda at: stripe_signed(at=at), NOW, 300)
+
+
+def test_check_malformed() -> None:
+    check_malformed(stripe(), b"[]", b"{}", b"nope")
+    with pytest.raises(AssertionError, match="accepted"):
+        check_malformed(stripe(), b"[]", fixture("stripe", "invoice.paid.json"))

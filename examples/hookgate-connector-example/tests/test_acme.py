@@ -6,7 +6,7 @@ import hmac
 import connectors
 import pytest
 from connectors import MalformedPayloadError, VerificationError, WebhookRequest
-from connectors.testing import check_connector, signed_request
+from connectors.testing import check_connector, check_rotation, signed_request
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,6 +36,18 @@ def test_known_answer_and_rotation() -> None:
         connector.verify(WebhookRequest.build(body, {"X-Acme-Signature": sig[::-1]}), NOW)
     with pytest.raises(VerificationError, match="missing_signature"):
         connector.verify(WebhookRequest.build(body, {}), NOW)
+
+
+def test_rotation_with_the_test_kit() -> None:
+    def acme(*secrets: str) -> AcmeConnector:
+        return AcmeConnector.from_config({"secrets": list(secrets)})
+
+    def signed_with(secret: str) -> WebhookRequest:
+        body = b'{"event":"order.created"}'
+        sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return WebhookRequest.build(body, {"X-Acme-Signature": sig})
+
+    check_rotation(acme, signed_with, NOW)
 
 
 def test_unusable_bodies_are_malformed() -> None:
