@@ -147,9 +147,15 @@ async def test_http_timeouts_and_refused_connections_are_retried(
         closed_port = probe.getsockname()[1]
     refused = build("http", url=f"http://127.0.0.1:{closed_port}/")
     opened.extend([slow, refused])
+    # The server holds its answer until released: a send that returns before then gave up
+    # at its own timeout, however slow the machine (no wall-clock ceiling to miss).
     started = time.monotonic()
-    [timed_out] = await slow.send([delivery({"respond": {"sleep": 0.6}})])
-    assert time.monotonic() - started < 0.5
+    [timed_out] = await slow.send([delivery({"respond": {"hold": True}})])
+    waited = time.monotonic() - started
+    assert http_server.answered == 0  # the target did not wait for the answer
+    http_server.release.set()
+    assert len(http_server.received) == 1
+    assert waited >= 0.2  # and did not give up before its timeout
     assert isinstance(timed_out, Retry)
     assert timed_out.cause.startswith("timeout: ")
     assert await refused.send([delivery({})]) == [Retry("connection_error: ConnectError")]
