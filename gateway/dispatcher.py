@@ -14,8 +14,18 @@ claim takes the deliveries due first, first attempts and retries alike, so a ret
 only behind deliveries that were due before it.
 
 Each sink has a circuit breaker (`gateway.circuit`): while a destination is down, its
-loop attempts nothing but one probe now and then, so queued events keep their attempts
-for when it is back. Events accepted meanwhile are stored pending, not handed off.
+loop attempts nothing but one probe now and then (with nothing else in flight), so queued
+events keep their attempts for when it is back. Events accepted meanwhile are stored
+pending, not handed off.
+
+Concurrency: a sink with `in_flight` set (an `http` sink or router target: its
+`concurrency`) gets new batches while earlier ones are still in delivery, up to that
+many events at once; any other sink gets one batch at a time. A slow sink never holds up
+another (each has its own loop), nor the HTTP edge: once a sink's oldest hand-off has
+waited a poll interval, it is behind, and new events wait for it in the store, unleased,
+where they cost no attempt and no lease can run out. A hand-off that waited half a lease
+is left to the store too (claimed again once its lease ends), so an event is never sent
+from memory after its lease could have ended: no event is delivered twice for waiting.
 """
 
 from __future__ import annotations
@@ -60,11 +70,14 @@ class Dispatcher:
         self.settings = settings
         self.metrics = metrics
         self._wake = {name: asyncio.Event() for name in self.sinks}
-        self._handoff: dict[str, collections.deque[Event]] = {
+        #: Events handed off in memory, with when (store clock), per sink.
+        self._handoff: dict[str, collections.deque[tuple[Event, float]]] = {
             name: collections.deque() for name in self.sinks
         }
         self._last_claim = dict.fromkeys(self.sinks, 0.0)
+        self._in_flight = dict.fromkeys(self.sinks, 0)
         self._tasks: list[asyncio.Task[None]] = []
+        self._deliveries: set[asyncio.Task[None]] = set()
         self.breakers = {
             name: CircuitBreaker(
                 settings.breaker_failures, settings.breaker_open_seconds, settings.breaker_max_open_seconds
@@ -80,17 +93,20 @@ class Dispatcher:
         if not self._tasks or not sinks:
             return False
         limit = HANDOFF_BATCHES * self.settings.batch_size
-        return all(
-            name in self._handoff
-            and len(self._handoff[name]) + count <= limit
-            and self.breakers[name].state == "closed"  # a paused sink's events wait in the store
-            for name in sinks
-        )
+        behind = self.queue.clock() - self.settings.poll_interval_seconds
+        for name in sinks:
+            queue = self._handoff.get(name)
+            if queue is None or len(queue) + count > limit or (queue and queue[0][1] < behind):
+                return False
+            if self.breakers[name].state != "closed":  # a paused sink's events wait in the store
+                return False
+        return True
 
     def hand_off(self, events: Sequence[Event], sinks: Sequence[str]) -> None:
         """Deliver `events`, stored leased to this process (`has_room` said yes), from memory."""
+        now = self.queue.clock()  # the store's clock, which the leases follow
         for name in sinks:
-            self._handoff[name].extend(events)
+            self._handoff[name].extend((event, now) for event in events)
             self._wake[name].set()
 
     def notify(self, sinks: Sequence[str] | None = None) -> None:
@@ -111,12 +127,14 @@ class Dispatcher:
             self._tasks.append(asyncio.create_task(self._loop(name, sink), name=f"dispatch-{name}"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._deliveries]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._deliveries.clear()
         for sink in self.sinks.values():
             await sink.close()
         if self.enrichment is not None:
@@ -129,17 +147,35 @@ class Dispatcher:
         if allowed == 0:  # paused: the destination is down
             return 0
         limit = min(sink.max_batch, self.settings.batch_size, allowed or self.settings.batch_size)
+        claimed = await self._take(name, limit)
+        if claimed:
+            await self._deliver(name, sink, claimed)
+        return len(claimed)
+
+    async def _take(self, name: str, limit: int) -> list[Claimed]:
+        """Up to `limit` deliveries of sink `name`: claimed from the store when it is due a
+        look (or nothing waits in memory), else handed off in memory."""
         queue = self._handoff[name]
-        claimed: list[Claimed] = []
         now = time.monotonic()
         if not queue or now - self._last_claim[name] >= self.settings.poll_interval_seconds:
             self._last_claim[name] = now
             claimed = await self.queue.claim(name, limit)
-        if not claimed and queue:
-            claimed = [Claimed(queue.popleft(), 1) for _ in range(min(limit, len(queue)))]
-        if claimed:
-            await self._deliver(name, sink, claimed)
-        return len(claimed)
+            if claimed:
+                return claimed
+        taken: list[Claimed] = []
+        expired = 0
+        oldest = self.queue.clock() - self.queue.delivery_policy.lease_seconds / 2
+        while queue and len(taken) < limit:
+            event, handed_at = queue.popleft()
+            if handed_at < oldest:  # its lease may end before the attempt does
+                expired += 1
+            else:
+                taken.append(Claimed(event, 1))
+        if expired:
+            log.warning(
+                "handoff_expired", sink=name, events=expired, hint="claimed again when their leases end"
+            )
+        return taken
 
     async def drain(self, name: str | None = None) -> int:
         """Deliver until nothing is due (tests, `hookgate replay --wait`)."""
@@ -151,19 +187,49 @@ class Dispatcher:
 
     async def _loop(self, name: str, sink: Sink) -> None:
         wake = self._wake[name]
+        limit = min(sink.max_batch, self.settings.batch_size)
         while True:
-            try:
-                handled = await self.run_once(name)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the loop must survive a store hiccup
-                log.error("dispatch_failed", sink=name, error=repr(exc))
-                handled = 0
-            if handled:
+            wake.clear()  # before looking: a hand-off or a finished batch meanwhile sets it
+            # Without `in_flight`, one batch at a time.
+            capacity = limit if sink.in_flight is None else sink.in_flight
+            busy = self._in_flight[name]
+            room = min(limit, capacity - busy) if sink.in_flight is not None or not busy else 0
+            allowed = self._allowed(name)
+            if allowed is not None:  # the breaker: paused (0), or one probe when nothing is in flight
+                room = min(room, allowed) if not busy else 0
+            claimed: list[Claimed] = []
+            if room > 0:
+                try:
+                    claimed = await self._take(name, room)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the loop must survive a store hiccup
+                    log.error("dispatch_failed", sink=name, error=repr(exc))
+            if claimed:
+                self._start(name, sink, claimed)
                 continue
-            wake.clear()
+            # (not `wait_for`: on Python 3.11 it can swallow a cancellation that arrives as
+            # the wait ends, and `stop` would wait for this loop forever)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.settings.poll_interval_seconds)
+                async with asyncio.timeout(self.settings.poll_interval_seconds):
+                    await wake.wait()
+
+    def _start(self, name: str, sink: Sink, claimed: list[Claimed]) -> None:
+        """Deliver a claimed batch in a task of its own; its end makes room in the loop."""
+        self._in_flight[name] += len(claimed)
+
+        async def deliver() -> None:
+            try:
+                await self._deliver(name, sink, claimed)
+            except Exception as exc:  # noqa: BLE001 - a settlement lost is claimed again later
+                log.error("dispatch_failed", sink=name, error=repr(exc))
+            finally:
+                self._in_flight[name] -= len(claimed)
+                self._wake[name].set()
+
+        task = asyncio.create_task(deliver(), name=f"deliver-{name}")
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     async def _deliver(self, name: str, sink: Sink, claimed: list[Claimed]) -> None:
         started = time.perf_counter()

@@ -183,6 +183,7 @@ class RuleTarget(Sink):
         self.context = context
         self.target: Target = target_type(settings.type)(name, settings.options)
         self.max_batch = self.target.max_batch
+        self.in_flight = self.target.in_flight
         self.input = _target_input(settings)
 
     async def open(self) -> None:

@@ -77,13 +77,16 @@ class Validate(Protocol):
 
 
 class Sink(abc.ABC):
-    """Base class of sinks. `max_batch` bounds the batches the dispatcher hands over."""
+    """Base class of sinks. `max_batch` bounds the batches the dispatcher hands over;
+    `in_flight`, the events it hands over at once (in as many batches as that takes)."""
 
     kind: ClassVar[str]
     Options: ClassVar[type[SinkOptions]] = SinkOptions
     #: Human summary shown by `hookgate sinks`.
     summary: ClassVar[str] = ""
     max_batch: int = 100
+    #: Events in delivery at once; None: one batch at a time (the next waits for the last).
+    in_flight: int | None = None
 
     def __init__(self, name: str, options: SinkOptions | None = None) -> None:
         self.name = name

@@ -291,7 +291,7 @@ class HttpSink(Sink):
     def __init__(self, name: str, options: SinkOptions | None = None) -> None:
         super().__init__(name, options)
         self.sender = HttpSender(self.options)
-        self.max_batch = self.options.concurrency
+        self.max_batch = self.in_flight = self.options.concurrency
 
     @classmethod
     def configure(cls, key: str, table: Mapping[str, Any], validate: Validate) -> SinkOptions:

@@ -1,5 +1,7 @@
 """A local HTTP server for the tests of HTTP sending (the `http` sink and router target,
-unit and end to end): it records every request and answers as the request's JSON body asks."""
+unit and end to end): it records every request and answers as the request's JSON body asks.
+A `{"respond": {"hold": true}}` request gets no answer until `server.release` is set, or
+for 30 s (the tests of timeouts: a sender that returns before then gave up on its own)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["HttpServer", "Received", "serve_http", "url_of"]
+__all__ = ["HOLD_SECONDS", "HttpServer", "Received", "serve_http", "url_of"]
+
+#: How long a held request waits for `release` at most.
+HOLD_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,10 @@ class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     received: list[Received]
+    #: Lets held requests be answered (set when the server shuts down, at the latest).
+    release: threading.Event
+    #: Requests answered so far.
+    answered: int
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (timeout tests) is expected."""
@@ -49,7 +58,8 @@ def _script(body: bytes) -> dict[str, Any]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Records each request; a JSON body's `respond` ({status, headers, sleep}) scripts the answer."""
+    """Records each request; a JSON body's `respond` ({status, headers, sleep, hold}) scripts
+    the answer."""
 
     server: HttpServer
 
@@ -59,6 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.received.append(Received(self.command, self.path, headers, body, time.monotonic()))
         script = _script(body)
         time.sleep(script.get("sleep", 0))
+        if script.get("hold"):
+            self.server.release.wait(HOLD_SECONDS)
         self.send_response(script.get("status", 200))
         for name, value in script.get("headers", {}).items():
             self.send_header(name, value)
@@ -66,6 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(b"ok")
+        self.server.answered += 1
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer  # noqa: N815 - http.server names
 
@@ -78,11 +91,14 @@ def serve_http(port: int = 0) -> Iterator[HttpServer]:
     """A server on 127.0.0.1:`port` (0: a free one) for the duration of the block."""
     server = HttpServer(("127.0.0.1", port), _Handler)
     server.received = []
+    server.release = threading.Event()
+    server.answered = 0
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield server
     finally:
+        server.release.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

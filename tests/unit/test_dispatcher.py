@@ -341,3 +341,104 @@ async def test_retries_due_in_the_store_are_not_starved_by_hand_offs(store: Stor
     assert sink.events == [old]
     assert await dispatcher.run_once("mem") == 2  # then the hand-offs
     assert by_id(sink.events[1:]) == by_id(new)
+
+
+class HeldSink(MemorySink):
+    """A sink whose batches wait until `release` is set: a slow consumer, held by the test."""
+
+    def __init__(self, name: str, *, in_flight: int | None = None, max_batch: int = 100) -> None:
+        super().__init__(name)
+        self.in_flight = in_flight
+        self.max_batch = max_batch
+        self.release = asyncio.Event()
+        self.waiting: list[Event] = []
+        self.changed = asyncio.Condition()
+
+    async def deliver(self, events: Sequence[Event]) -> list[Outcome]:
+        async with self.changed:
+            self.waiting.extend(events)
+            self.changed.notify_all()
+        await self.release.wait()
+        return await super().deliver(events)
+
+
+async def test_a_sink_with_in_flight_gets_new_batches_while_others_are_under_way(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    store = ObservedStore(StoreSettings(url=sqlite_url), POLICY, clock)
+    await store.open()
+    held = HeldSink("mem", in_flight=4, max_batch=1)
+    dispatcher = dispatcher_for(store, held)
+    try:
+        await dispatcher.start()
+        events = await persist(store, clock, 6)
+        dispatcher.notify(["mem"])
+        async with asyncio.timeout(10), held.changed:
+            # Four batches of one, each started before the others ended...
+            await held.changed.wait_for(lambda: len(held.waiting) == 4)
+        assert store.settled == []  # ...and none of them has ended
+        held.release.set()
+        async with asyncio.timeout(10), store.changed:
+            await store.changed.wait_for(lambda: len(store.settled) == 6)
+        assert by_id(held.events) == by_id(events)  # each exactly once
+        for event in events:
+            delivery = await record(store, event)
+            assert (delivery.state, delivery.attempts) == ("delivered", 1)
+    finally:
+        await dispatcher.stop()
+        await store.close()
+
+
+async def test_a_held_sink_holds_up_neither_another_sink_nor_its_hand_offs(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    store = ObservedStore(StoreSettings(url=sqlite_url), POLICY, clock)
+    await store.open()
+    held, fast = HeldSink("slow", max_batch=2), MemorySink("fast")
+    settings = POLICY.model_copy(update={"poll_interval_seconds": 10.0})  # under half a lease
+    dispatcher = Dispatcher(store, {"slow": held, "fast": fast}, settings, Metrics())
+    try:
+        await dispatcher.start()
+        first = [make_event(at=clock.now) for _ in range(2)]
+        assert dispatcher.has_room(["slow", "fast"], 2)
+        await store.persist(first, ["slow", "fast"], leased=True)
+        dispatcher.hand_off(first, ["slow", "fast"])
+        async with asyncio.timeout(10), store.changed:
+            await store.changed.wait_for(lambda: len(store.settled) == 2)  # the fast sink's
+        assert by_id(fast.events) == by_id(first)
+        more = [make_event(at=clock.now) for _ in range(2)]
+        await store.persist(more, ["slow", "fast"], leased=True)
+        dispatcher.hand_off(more, ["slow", "fast"])  # waits in memory for the held sink
+        async with asyncio.timeout(10), store.changed:
+            await store.changed.wait_for(lambda: len(store.settled) == 4)
+        # The held sink's oldest hand-off has waited a poll interval: it is behind, so new
+        # events wait for it in the store (unleased) instead of in memory.
+        assert dispatcher.has_room(["slow", "fast"], 1)
+        clock.advance(settings.poll_interval_seconds + 1)
+        assert not dispatcher.has_room(["slow", "fast"], 1)
+        assert dispatcher.has_room(["fast"], 1)
+        held.release.set()
+        async with asyncio.timeout(10), store.changed:
+            await store.changed.wait_for(lambda: len(store.settled) == 8)
+        assert by_id(held.events) == by_id(first + more)  # from memory, each once
+    finally:
+        await dispatcher.stop()
+        await store.close()
+
+
+async def test_a_hand_off_older_than_half_a_lease_is_left_to_the_store(
+    store: Store, clock: FakeClock
+) -> None:
+    sink = MemorySink("mem")
+    dispatcher = dispatcher_for(store, sink)
+    events = [make_event(at=clock.now) for _ in range(2)]
+    await store.persist(events, ["mem"], leased=True)
+    dispatcher.hand_off(events, ["mem"])
+    clock.advance(POLICY.lease_seconds / 2 + 1)  # its lease could end during the attempt
+    with structlog.testing.capture_logs() as logs:
+        assert await dispatcher.run_once("mem") == 0  # not sent from memory...
+    assert [entry["event"] for entry in logs] == ["handoff_expired"]
+    assert sink.events == []
+    clock.advance(POLICY.lease_seconds)
+    assert await dispatcher.drain("mem") == 2  # ...but claimed once the lease has ended
+    assert by_id(sink.events) == by_id(events)

@@ -72,13 +72,15 @@ class TargetOptions(BaseModel):
 
 
 class Target(abc.ABC):
-    """Base class of target types. `max_batch` bounds the batches `send` is handed."""
+    """Base class of target types. `max_batch` bounds the batches `send` is handed;
+    `in_flight`, the deliveries handed to it at once (see `gateway.sinks.Sink`)."""
 
     kind: ClassVar[str]
     Options: ClassVar[type[TargetOptions]] = TargetOptions
     #: Human summary shown by `hookgate targets`.
     summary: ClassVar[str] = ""
     max_batch: int = 10
+    in_flight: int | None = None
     #: False: the target gets the event itself, never a transformed input (EventBridge bus targets)
     transforms_input: ClassVar[bool] = True
 

@@ -20,10 +20,9 @@ transformed input.
 `max_message_bytes` per call at most). On a FIFO queue (`….fifo`) `message_group_id` is
 required and the deduplication id is the event id (a replay's own id, so a replay is not
 deduplicated away). A message over `max_message_bytes` or with characters SQS refuses is
-Permanent. Per message: a sender fault → Permanent(code), else Retry(code). Whole-call
-failures are classified as the EventBridge sink classifies them (throttling, 5xx and
-connection errors retried); credentials, permissions, a missing queue or its KMS key are
-retried without using up the attempt budget, and logged as errors.
+Permanent. Per message and per call, failures are classified as for every AWS target
+(`batch_outcomes`, `call_outcome`): a missing queue is `NO_RESOURCE` and a refused call
+or KMS key `NO_PERMISSIONS`, dead-lettered at once, as on EventBridge.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ import abc
 import asyncio
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import structlog
@@ -50,6 +49,7 @@ __all__ = [
     "EventBridgeTargetOptions",
     "SqsOptions",
     "SqsTarget",
+    "batch_outcomes",
     "call_outcome",
     "deduplication_id",
     "entry_outcome",
@@ -60,21 +60,6 @@ __all__ = [
 log = structlog.get_logger()
 
 MAX_MESSAGES_PER_BATCH = 10
-#: Whole-call errors of SQS that mean "fix the deployment", besides the EventBridge sink's.
-SQS_DEPLOYMENT_ERROR_CODES = frozenset(
-    {
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "InvalidAddress",
-        "InvalidSecurity",
-        "KmsAccessDenied",
-        "KmsDisabled",
-        "KmsInvalidKeyUsage",
-        "KmsInvalidState",
-        "KmsNotFound",
-        "KmsOptInRequired",
-        "QueueDoesNotExist",
-    }
-)
 #: Characters outside what SQS accepts: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
 _REFUSED_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _REGION_IN_URL = re.compile(r"^https?://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
@@ -91,6 +76,7 @@ RETRYABLE_CODES = frozenset(
         "InternalFailure",
         "InternalServerError",
         "KMSThrottlingException",
+        "KmsThrottled",
         "KMSThrottling",
         "LimitExceededException",
         "PriorRequestNotComplete",
@@ -114,6 +100,7 @@ NO_RESOURCE_CODES = frozenset(
     {
         "AWS.SimpleQueueService.NonExistentQueue",
         "ExecutionDoesNotExist",
+        "KmsNotFound",
         "NotFound",
         "NotFoundException",
         "QueueDoesNotExist",
@@ -131,6 +118,7 @@ NO_PERMISSIONS_CODES = frozenset(
         "AuthorizationErrorException",
         "KMSAccessDenied",
         "KMSAccessDeniedException",
+        "KmsAccessDenied",
         "NotAuthorized",
         "UnauthorizedOperation",
     }
@@ -169,6 +157,19 @@ def entry_outcome(code: str, message: str, *, sender_fault: bool | None = None) 
     if code in RETRYABLE_CODES or not sender_fault:
         return Retry(cause)
     return Permanent(cause)
+
+
+def batch_outcomes(call: Sequence[tuple[int, _Entry]], response: Mapping[str, Any]) -> list[Outcome]:
+    """The outcome of each entry of a `…Batch` call (SQS `SendMessageBatch`, SNS
+    `PublishBatch`), in order: `Successful` → Delivered, `Failed` → `entry_outcome`, its
+    `SenderFault` deciding the codes no list names; an entry without a result is retried."""
+    by_id: dict[str, Outcome] = {str(ok.get("Id")): Delivered() for ok in response.get("Successful", [])}
+    for failed in response.get("Failed", []):
+        code, message = failed.get("Code") or "UnknownError", failed.get("Message") or ""
+        by_id[str(failed.get("Id"))] = entry_outcome(
+            code, message, sender_fault=bool(failed.get("SenderFault"))
+        )
+    return [by_id.get(entry["Id"], Retry("bad_response: no result for the entry")) for _, entry in call]
 
 
 def call_outcome(exc: Exception) -> Retry | Permanent:
@@ -383,27 +384,5 @@ class SqsTarget(AwsTarget):
                 QueueUrl=self.options.queue_url, Entries=[entry for _, entry in call]
             )
         except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
-            return [self._failed_call(exc, len(call))] * len(call)
-        by_id: dict[str, Outcome] = {str(ok.get("Id")): Delivered() for ok in response.get("Successful", [])}
-        for failed in response.get("Failed", []):
-            code, message = failed.get("Code") or "UnknownError", failed.get("Message") or ""
-            cause = f"{code}: {message}".rstrip(": ")[:500]
-            by_id[str(failed.get("Id"))] = Permanent(cause) if failed.get("SenderFault") else Retry(cause)
-        return [by_id.get(entry["Id"], Retry("bad_response: no result for the message")) for _, entry in call]
-
-    def _failed_call(self, exc: Exception, messages: int) -> Retry:
-        retry = call_failed(exc)
-        if retry.cause.split(":", 1)[0] in SQS_DEPLOYMENT_ERROR_CODES:
-            retry = Retry(retry.cause, charge=False)
-        if retry.charge:
-            log.warning("sqs_call_failed", target=self.name, messages=messages, cause=retry.cause)
-        else:
-            log.error(
-                "sqs_access_failed",
-                target=self.name,
-                messages=messages,
-                cause=retry.cause,
-                hint="check credentials, IAM permissions, the queue and its KMS key; retried without "
-                "using up the attempt budget",
-            )
-        return retry
+            return [self._failed(exc, len(call))] * len(call)
+        return batch_outcomes(call, response)

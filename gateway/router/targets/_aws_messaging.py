@@ -50,6 +50,7 @@ from gateway.router.targets._aws import (
     AwsTarget,
     _Entry,
     _pack,
+    batch_outcomes,
     deduplication_id,
     entry_outcome,
     error_code,
@@ -202,13 +203,7 @@ class SnsTarget(AwsTarget):
             )
         except Exception as exc:  # noqa: BLE001 - translated at the target's boundary
             return [self._failed(exc, len(call))] * len(call)
-        by_id: dict[str, Outcome] = {str(ok.get("Id")): Delivered() for ok in response.get("Successful", [])}
-        for failed in response.get("Failed", []):
-            code, message = failed.get("Code") or "UnknownError", failed.get("Message") or ""
-            by_id[str(failed.get("Id"))] = entry_outcome(
-                code, message, sender_fault=bool(failed.get("SenderFault"))
-            )
-        return [by_id.get(entry["Id"], Retry("bad_response: no result for the message")) for _, entry in call]
+        return batch_outcomes(call, response)
 
 
 class KinesisOptions(AwsOptions):

@@ -32,6 +32,9 @@ class HttpTarget(Target):
     def __init__(self, name: str, options: TargetOptions) -> None:
         super().__init__(name, options)
         self.sender = HttpSender(self.options)
+        # Batches are sent side by side, up to `concurrency` requests: a slow request holds
+        # up only the batch it is in, never the next claims.
+        self.in_flight = self.options.concurrency
 
     async def open(self) -> None:
         await self.sender.open()

@@ -26,7 +26,7 @@ from gateway.errors import ConfigError
 from gateway.events import Event, isoformat, new_event_id
 from gateway.router.bus import Bus
 from gateway.router.targets import Delivery, Target, target_types
-from gateway.router.targets._aws import call_outcome, entry_outcome
+from gateway.router.targets._aws import batch_outcomes, call_outcome, entry_outcome
 from gateway.sinks import Delivered, Permanent, Retry
 from tests.helpers.aws import REGION, LocalAws, moto_server, use_offline_env
 from tests.helpers.aws_stub import AwsStub, StubError, serve_aws_stub
@@ -690,6 +690,16 @@ def _client_error(code: str, status: int) -> ClientError:
         ("InvalidExecutionInput", 400, Permanent("InvalidExecutionInput: m")),
         ("UnrecognizedClientException", 400, Retry("UnrecognizedClientException: m", charge=False)),
         ("ExpiredTokenException", 400, Retry("ExpiredTokenException: m", charge=False)),
+        # SQS, as every other target: a missing queue or key, or a key refused, is final
+        (
+            "AWS.SimpleQueueService.NonExistentQueue",
+            400,
+            Permanent("NO_RESOURCE: AWS.SimpleQueueService.NonExistentQueue: m"),
+        ),
+        ("KmsNotFound", 400, Permanent("NO_RESOURCE: KmsNotFound: m")),
+        ("KmsAccessDenied", 400, Permanent("NO_PERMISSIONS: KmsAccessDenied: m")),
+        ("KmsThrottled", 400, Retry("KmsThrottled: m")),
+        ("KmsDisabled", 400, Permanent("KmsDisabled: m")),
     ],
 )
 def test_failed_calls_are_classified_as_eventbridge_does(
@@ -702,3 +712,23 @@ def test_missing_credentials_are_retried_without_charge() -> None:
     outcome = call_outcome(NoCredentialsError())
     assert isinstance(outcome, Retry)
     assert outcome.charge is False
+
+
+def test_a_batch_response_gives_each_entry_its_outcome() -> None:
+    """SQS `SendMessageBatch` and SNS `PublishBatch` answer alike: one reading for both."""
+    call = [(i, {"Id": str(i)}) for i in range(5)]
+    response = {
+        "Successful": [{"Id": "0", "MessageId": "m0"}],
+        "Failed": [
+            {"Id": "1", "Code": "KmsThrottled", "SenderFault": False},
+            {"Id": "2", "Code": "InvalidParameterValue", "Message": "bad", "SenderFault": True},
+            {"Id": "3", "Code": "NotFound", "SenderFault": True},
+        ],
+    }
+    assert batch_outcomes(call, response) == [
+        Delivered(),
+        Retry("KmsThrottled"),
+        Permanent("InvalidParameterValue: bad"),
+        Permanent("NO_RESOURCE: NotFound"),
+        Retry("bad_response: no result for the entry"),
+    ]

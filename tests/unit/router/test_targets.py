@@ -147,9 +147,15 @@ async def test_http_timeouts_and_refused_connections_are_retried(
         closed_port = probe.getsockname()[1]
     refused = build("http", url=f"http://127.0.0.1:{closed_port}/")
     opened.extend([slow, refused])
+    # The server holds its answer until released: a send that returns before then gave up
+    # at its own timeout, however slow the machine (no wall-clock ceiling to miss).
     started = time.monotonic()
-    [timed_out] = await slow.send([delivery({"respond": {"sleep": 0.6}})])
-    assert time.monotonic() - started < 0.5
+    [timed_out] = await slow.send([delivery({"respond": {"hold": True}})])
+    waited = time.monotonic() - started
+    assert http_server.answered == 0  # the target did not wait for the answer
+    http_server.release.set()
+    assert len(http_server.received) == 1
+    assert waited >= 0.2  # and did not give up before its timeout
     assert isinstance(timed_out, Retry)
     assert timed_out.cause.startswith("timeout: ")
     assert await refused.send([delivery({})]) == [Retry("connection_error: ConnectError")]
@@ -434,15 +440,18 @@ async def test_sqs_fifo_messages_carry_the_group_and_the_event_id(
     assert [m["Attributes"]["MessageDeduplicationId"] for m in messages] == [first.event.id, second.event.id]
 
 
-async def test_sqs_a_missing_queue_is_retried_without_charge(aws: LocalAws, opened: list[Target]) -> None:
+async def test_sqs_a_missing_queue_is_dead_lettered_at_once(aws: LocalAws, opened: list[Target]) -> None:
+    # As EventBridge does for every target: a resource that does not exist cannot succeed
+    # on a retry, so the event goes to the dead letters (NO_RESOURCE) without any.
     target = build("sqs", queue_url=f"{aws.endpoint}/123456789012/absent", endpoint_url=aws.endpoint)
     opened.append(target)
     with capture_logs() as logs:
         [outcome] = await target.send([delivery({"n": 1})])
-    assert isinstance(outcome, Retry)
-    assert outcome.charge is False
-    assert outcome.cause.startswith(("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
-    assert [entry["event"] for entry in logs] == ["sqs_access_failed"]
+    assert isinstance(outcome, Permanent)
+    assert outcome.cause.startswith(
+        ("NO_RESOURCE: AWS.SimpleQueueService.NonExistentQueue", "NO_RESOURCE: QueueDoesNotExist")
+    )
+    assert [entry["event"] for entry in logs] == ["sqs_call_failed"]
 
 
 def test_sqs_calls_hold_ten_messages_and_the_size_limit_at_most() -> None:
