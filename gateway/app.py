@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors import SignedDelivery
+from gateway.addresses import ClientAddress, parse_networks
 from gateway.admin.replays import Replays
 from gateway.admin.stream import LiveFeed
 from gateway.config import Settings, SourceSpec
@@ -35,6 +36,7 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler, store_events
 from gateway.observability import Metrics
+from gateway.ratelimit import RateLimiter
 from gateway.requestlog import REDACTED_HEADERS, Redactor, RequestLog
 from gateway.sinks import Sink
 from gateway.store import (
@@ -103,6 +105,10 @@ class Gateway:
     schema_enforcer: SchemaEnforcer | None = None
     #: Reads the edge's request bodies under `[server]`'s limits (`gateway.connections`).
     bodies: BodyReader = field(init=False)
+    #: The edge's token buckets (`gateway.ratelimit`).
+    limiter: RateLimiter = field(init=False)
+    #: Who a request comes from, behind `[server] trusted_proxies` (`gateway.addresses`).
+    clients: ClientAddress = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -112,6 +118,10 @@ class Gateway:
             min_bytes_per_second=server.body_min_bytes_per_second,
             max_buffered_bytes=server.max_buffered_body_bytes,
         )
+        self.limiter = RateLimiter(
+            server.rate_limits, {name: spec.rate_limit for name, spec in self.settings.sources.items()}
+        )
+        self.clients = ClientAddress(parse_networks(server.trusted_proxies, named=False))
 
     def route(
         self, events: Sequence[Event], sinks: Sequence[str]
@@ -199,6 +209,9 @@ def create_app(
     sinks = dict(sinks)
     if durable is not None:
         durable.policies.update(_sink_policies(settings))
+        volume = durable.volume()
+        if volume is not None:
+            metrics.watch_volume(volume)
     buses = _buses(settings)
     for bus in buses.values():  # each target of a bus's rules is a sink of its own
         bus.instrument(metrics.registry)
@@ -320,7 +333,7 @@ def _requests_log(settings: Settings, store: Store | None) -> RequestLog | None:
 
 def build_source(spec: SourceSpec) -> Source:
     """The running source of a configured one: its connector built from its options."""
-    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(SourceSpec)}
     return Source(**fields, connector=spec.cls(spec.options))
 
 

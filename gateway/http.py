@@ -1,7 +1,11 @@
 """The HTTP edge: `POST /webhooks/{source}` → connector → store → 2xx.
 
-    404 unknown source · 405 method · 413 too large · 401 not authentic (generic body; the
-    cause goes to the log) · 400 malformed · 503 store unavailable · 200 accepted/duplicate
+    404 unknown source · 403 address not allowed · 429 rate limited (Retry-After) ·
+    405 method · 413 too large · 401 not authentic (generic body; the cause goes to the
+    log) · 400 malformed · 503 store unavailable · 200 accepted/duplicate
+
+The allowlist and the rate limits are checked before the body is read: a refused request
+costs no body and no verification (its connection is closed).
 
 Nothing a caller sends can produce a 500 or a stack trace. The pure ASGI middleware
 binds request context for structlog and writes one JSON log line per request: at info,
@@ -14,7 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -30,6 +34,7 @@ from connectors import (
     VerificationError,
     WebhookRequest,
 )
+from gateway.addresses import Allowlist
 from gateway.config import SourceSpec
 from gateway.connections import BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
@@ -56,6 +61,10 @@ class Source(SourceSpec):
     """A source at the edge: a configured source with its connector built."""
 
     connector: Connector
+    allowlist: Allowlist = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowlist", Allowlist(self.allowed_ips))
 
 
 def _begin_request() -> tuple[float, str]:
@@ -153,6 +162,8 @@ class _Seen:
     body: bytes | None = None
     #: Stored with the request's events (else it goes through the log's buffer).
     recorded: bool = False
+    #: The client's address, behind trusted proxies (`gateway.addresses`).
+    client: str | None = None
 
 
 def _client(scope: Scope) -> str | None:
@@ -184,7 +195,7 @@ class WebhookHandler:
         name = scope["path"][len(self.prefix) :]
         # A source name has at most 64 characters: a longer one is the caller's, logged cut.
         fields: dict[str, Any] = {"source": name if len(name) <= 64 else name[:64] + "…"}
-        seen = _Seen()
+        seen = _Seen(client=self.gateway.clients.of(_client(scope), scope["headers"]))
         try:
             answer = await self._handle(scope, receive, name, fields, seen)
         except DisconnectedError:
@@ -234,7 +245,7 @@ class WebhookHandler:
                 status=status,
                 cause=cause or fields.get("cause"),
                 size=len(seen.body) if seen.body is not None else _content_length(scope),
-                client=_client(scope),
+                client=seen.client,
                 headers=scope["headers"],
                 secret_headers=source.connector.secret_headers() if source is not None else frozenset(),
                 body=seen.body,
@@ -253,21 +264,53 @@ class WebhookHandler:
         counters.received.inc()
         started = time.perf_counter()
         try:
+            _admit(gateway, source, seen.client, fields)
             return await _accept(gateway, source, scope, receive, fields, seen)
         except (_Rejected, BodyRefusedError) as rejected:
             fields["cause"] = rejected.cause
-            if isinstance(rejected, _Rejected) and rejected.detail:
-                fields["cause_detail"] = rejected.detail
+            headers: tuple[tuple[bytes, bytes], ...] = ()
+            if isinstance(rejected, _Rejected):
+                headers = rejected.headers
+                if rejected.detail:
+                    fields["cause_detail"] = rejected.detail
+            if rejected.status == 401:  # a failure costs its client more than a success
+                gateway.limiter.failed(seen.client)
             gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
             error = _error(rejected.status, rejected.message)
-            return _Answer(error.status, error.body, close=rejected.status in (408, 413, 503))
+            return _Answer(
+                error.status, error.body, headers=headers, close=rejected.status in (403, 408, 413, 429, 503)
+            )
         finally:
             counters.latency.observe(time.perf_counter() - started)
 
 
 class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not an error
-    def __init__(self, status: int, cause: str, message: str, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        cause: str,
+        message: str,
+        detail: str | None = None,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
         self.status, self.cause, self.message, self.detail = status, cause, message, detail
+        self.headers = headers
+
+
+def _admit(gateway: Gateway, source: Source, client: str | None, fields: dict[str, Any]) -> None:
+    """Refuse a request before its body is read: from an address the source does not allow
+    (403), or beyond a rate limit (429, with the seconds to wait)."""
+    if source.allowed_ips and not source.allowlist.allows(client):
+        fields["client"] = client
+        raise _Rejected(403, "ip_not_allowed", "forbidden")
+    refused = gateway.limiter.check(source.name, client)
+    if refused is not None:
+        limit, wait = refused
+        fields["client"], fields["limit"] = client, limit
+        gateway.metrics.rate_limited.labels(source.name, limit).inc()
+        raise _Rejected(
+            429, "rate_limited", "too many requests, retry later", limit, ((b"retry-after", b"%d" % wait),)
+        )
 
 
 async def _accept(  # noqa: PLR0917 - the request's parts, passed once
@@ -313,7 +356,7 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
             status=200 if ack is None else ack.status,
             cause=None,
             size=len(body),
-            client=_client(scope),
+            client=seen.client,
             headers=scope["headers"],
             secret_headers=source.connector.secret_headers(),
             record_id=events[0].id,

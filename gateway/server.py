@@ -94,6 +94,9 @@ class GatewayServer(uvicorn.Server):
                 access_log=False,
                 lifespan="on",
                 server_header=False,
+                # The client's address is hookgate's to find (`[server] trusted_proxies`):
+                # uvicorn's own reading would trust any X-Forwarded-For from loopback.
+                proxy_headers=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             )
         )
@@ -175,6 +178,7 @@ class GatewayServer(uvicorn.Server):
             access_log=False,
             lifespan="off",
             server_header=False,
+            proxy_headers=False,
         )
         config.load()
         state = self.server_state  # shared: a shutdown waits for these connections too

@@ -396,6 +396,9 @@ class SQLiteStore(Store):
     def path(self) -> str:
         return self.settings.url.removeprefix("sqlite:///")
 
+    def volume(self) -> str | None:
+        return None if self.path == ":memory:" else str(Path(self.path).absolute().parent)
+
     async def open(self, *, create: bool = True) -> None:
         if self._writer is None:
             writer = Writer(functools.partial(_connect, self.path, create=create))
