@@ -401,7 +401,7 @@ class SQLiteStore(Store):
 
     async def open(self, *, create: bool = True) -> None:
         if self._writer is None:
-            writer = Writer(functools.partial(_connect, self.path, create=create))
+            writer = Writer(functools.partial(_connect, self.path, create=create), volume=self.volume())
             writer.start()
             self._writer = writer
             self._reader = _connect(self.path, create=create)
