@@ -36,6 +36,7 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler, store_events
 from gateway.observability import Metrics
+from gateway.offload import Offload
 from gateway.ratelimit import RateLimiter
 from gateway.requestlog import REDACTED_HEADERS, Redactor, RequestLog
 from gateway.sinks import Sink
@@ -109,6 +110,8 @@ class Gateway:
     limiter: RateLimiter = field(init=False)
     #: Who a request comes from, behind `[server] trusted_proxies` (`gateway.addresses`).
     clients: ClientAddress = field(init=False)
+    #: Normalizes large bodies in worker processes (`gateway.offload`).
+    offload: Offload = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -122,6 +125,7 @@ class Gateway:
             server.rate_limits, {name: spec.rate_limit for name, spec in self.settings.sources.items()}
         )
         self.clients = ClientAddress(parse_networks(server.trusted_proxies, named=False))
+        self.offload = Offload(server.worker_parse_bytes)
 
     def route(
         self, events: Sequence[Event], sinks: Sequence[str]
@@ -176,6 +180,7 @@ class Gateway:
             with contextlib.suppress(StoreError, TimeoutError):
                 depth = await asyncio.wait_for(store.depth(), timeout=2.0)
                 self.left_pending = sum(count for (_, state), count in depth.items() if state != "dead")
+        self.offload.close()
         await self.inbox.close()
 
     @staticmethod
@@ -435,6 +440,7 @@ def _discovery(gateway: Gateway) -> Discovery | None:
         gateway.clock,
         emit=bus_emitter(gateway),
         metrics=gateway.metrics.registry,
+        offload=gateway.offload,
     )
 
 

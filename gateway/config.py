@@ -118,6 +118,9 @@ class ServerSettings(_Model):
     max_buffered_body_bytes: int = Field(64 * 1_048_576, ge=1)
     #: uvicorn's HTTP parser: "auto" (httptools when installed), "httptools" or "h11".
     http_parser: Literal["auto", "httptools", "h11"] = "auto"
+    #: Bodies of at least this many bytes are parsed in a worker process, off the event
+    #: loop (`gateway.offload`); 0: every body on the loop.
+    worker_parse_bytes: int = Field(262_144, ge=0)
     #: Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client (`gateway.addresses`).
     trusted_proxies: list[str] = []
     #: The edge's token buckets, per client address and per source (`gateway.ratelimit`).

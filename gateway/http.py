@@ -15,6 +15,7 @@ scrapers' paths (`QUIET_PATHS`) at debug.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Sequence
@@ -50,6 +51,7 @@ __all__ = [
     "RequestLogMiddleware",
     "Source",
     "WebhookHandler",
+    "normalize_events",
     "store_events",
 ]
 
@@ -330,8 +332,13 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
         url=_public_url(source, scope, query),
     )
     now = gateway.clock()
+    # A large body is verified in a thread (hashing lets go of the GIL) and parsed in a
+    # worker process (parsing does not): the loop keeps serving others meanwhile.
+    large = gateway.offload.wanted(len(body))
     try:
-        answer = _verify(source, webhook, now)
+        answer = (
+            await asyncio.to_thread(_verify, source, webhook, now) if large else _verify(source, webhook, now)
+        )
     except _Rejected as rejected:
         source = await _refreshed(gateway, source, rejected)
         answer = _verify(source, webhook, now)
@@ -339,7 +346,7 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
         fields["handshake"] = True
         extra = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers)
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"), headers=extra)
-    events = _normalize(source, webhook, now)
+    events = await _normalized(gateway, source, webhook, now) if large else _normalize(source, webhook, now)
     if gateway.schema_enforcer is not None:
         events, mismatch = gateway.schema_enforcer.check(source.name, events)
         if mismatch is not None:  # `reject`: nothing of the request is stored
@@ -479,25 +486,43 @@ async def _refreshed(gateway: Gateway, source: Source, rejected: _Rejected) -> S
     return fresh
 
 
+def normalize_events(source: Source, webhook: WebhookRequest, now: float) -> list[Event]:
+    """A verified delivery's stored-event envelopes; a `MalformedPayloadError` when it has
+    none (on the loop, or in a worker process: `gateway.offload`)."""
+    found = source.connector.normalize(webhook)
+    if not found:
+        raise MalformedPayloadError("no_events")
+    trace = webhook.headers.get("x-amzn-trace-id")
+    return [
+        build_event(
+            pe,
+            now,
+            source=source.name,
+            connector=source.connector_name,
+            event_source=source.event_source,
+            detail_format=source.detail_format,
+            trace_header=trace,
+        )
+        for pe in found
+    ]
+
+
+async def _normalized(gateway: Gateway, source: Source, webhook: WebhookRequest, now: float) -> list[Event]:
+    """`_normalize` in a worker process (on the loop if none can do it)."""
+    try:
+        events = await gateway.offload.normalize(source, webhook, now)
+    except MalformedPayloadError as exc:
+        raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
+    except Exception as exc:  # noqa: BLE001 - never a 500 from input
+        log.error("connector_error", step="normalize", error=type(exc).__name__)
+        raise _Rejected(400, "malformed", "malformed payload", "connector_error") from None
+    return _normalize(source, webhook, now) if events is None else events
+
+
 def _normalize(source: Source, webhook: WebhookRequest, now: float) -> list[Event]:
     """Turn a verified delivery into stored-event envelopes; 400 when it cannot be done."""
     try:
-        found = source.connector.normalize(webhook)
-        if not found:
-            raise MalformedPayloadError("no_events")
-        trace = webhook.headers.get("x-amzn-trace-id")
-        return [
-            build_event(
-                pe,
-                now,
-                source=source.name,
-                connector=source.connector_name,
-                event_source=source.event_source,
-                detail_format=source.detail_format,
-                trace_header=trace,
-            )
-            for pe in found
-        ]
+        return normalize_events(source, webhook, now)
     except MalformedPayloadError as exc:
         raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
     except Exception as exc:  # noqa: BLE001 - never a 500 from input
