@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
-from connectors import Headers, MalformedPayloadError, WebhookRequest
+from connectors import Headers, WebhookRequest
 from gateway.config import SourceSpec
 from gateway.events import Event
 
@@ -37,22 +37,17 @@ log = structlog.get_logger()
 
 T = TypeVar("T")
 
-#: What a worker answers: the events, or why there are none (a cause of `malformed`).
-_Outcome = list[Event] | tuple[str, str]
 _Parts = tuple[str, bytes, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str]
 
 
-def _normalize_in_worker(spec: SourceSpec, parts: _Parts, now: float) -> _Outcome:
+def _normalize_in_worker(spec: SourceSpec, parts: _Parts, now: float) -> list[Event]:
     """In the worker: the source's connector built again, the delivery normalized."""
     from gateway.app import build_source  # noqa: PLC0415 - the worker's own imports
     from gateway.http import normalize_events  # noqa: PLC0415
 
     method, body, headers, query, url = parts
     webhook = WebhookRequest(method=method, body=body, headers=Headers(headers), query=query, url=url)
-    try:
-        return normalize_events(build_source(spec), webhook, now)
-    except MalformedPayloadError as exc:  # its pickled form loses its fields
-        return (exc.cause, exc.detail)
+    return normalize_events(build_source(spec), webhook, now)
 
 
 class Offload:
@@ -92,12 +87,7 @@ class Offload:
             webhook.query,
             webhook.url,
         )
-        outcome = await self.call(_normalize_in_worker, spec, parts, now)
-        if outcome is None:
-            return None
-        if isinstance(outcome, tuple):
-            raise MalformedPayloadError(*outcome)
-        return outcome
+        return await self.call(_normalize_in_worker, spec, parts, now)
 
     def _started(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:

@@ -100,3 +100,23 @@ def test_large_bodies_do_not_stall_concurrent_deliveries(served: Served) -> None
     assert (
         whole[0]["detail"]["payload"]["data"]["object"]["lines"] == json.loads(big)["data"]["object"]["lines"]
     )
+
+
+def test_a_large_malformed_body_is_a_400_with_its_cause(served: Served) -> None:
+    """Parsed in a worker, a body that is not JSON is refused as on the loop: 400, with
+    the connector's cause in the log line, nothing stored."""
+    served.start()
+    body = b'{"id": "evt_1", "type": "invoice.paid", "data": ' + b"[1, " * 100_000
+    with httpx.Client(timeout=60) as client:
+        answer = client.post(f"{served.url}/webhooks/stripe", content=body, headers=stripe_headers(body))
+        assert small(client, served.url) < 5  # and the gateway serves on
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "malformed payload"}
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not lines:
+        lines = [r for r in served.log_records() if r.get("event") == "request" and r.get("status") == 400]
+        time.sleep(0.1)
+    assert lines
+    assert (lines[0]["cause"], lines[0]["cause_detail"]) == ("malformed", "invalid_json")
+    assert served.stored_count() == 1  # the small one only
