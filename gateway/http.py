@@ -311,7 +311,7 @@ def _admit(gateway: Gateway, source: Source, client: str | None, fields: dict[st
         fields["client"], fields["limit"] = client, limit
         gateway.metrics.rate_limited.labels(source.name, limit).inc()
         raise _Rejected(
-            429, "rate_limited", "too many requests, retry later", limit, ((b"retry-after", b"%d" % wait),)
+            429, "rate_limited", "too many requests, retry later", headers=((b"retry-after", b"%d" % wait),)
         )
 
 
