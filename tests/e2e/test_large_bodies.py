@@ -86,12 +86,15 @@ def test_large_bodies_do_not_stall_concurrent_deliveries(served: Served) -> None
         poster.join()
     assert statuses == [200] * 4
     assert len(during) >= 10
-    p50 = statistics.median(during)
+    p50, mean = statistics.median(during), statistics.fmean(during)
     print(
-        f"small delivery p50: {baseline * 1000:.1f} ms alone, {p50 * 1000:.1f} ms beside ~10 MB bodies"
-        f" (max {max(during) * 1000:.1f} ms, {len(during)} deliveries)"
+        f"small delivery: {baseline * 1000:.1f} ms alone (p50); beside ~10 MB bodies p50 {p50 * 1000:.1f} ms,"
+        f" mean {mean * 1000:.1f} ms, max {max(during) * 1000:.1f} ms ({len(during)} deliveries)"
     )
-    assert p50 < max(0.03, 3 * baseline), (baseline, sorted(during))
+    # On the loop, each parse holds up every delivery that arrives meanwhile: the mean
+    # goes to hundreds of milliseconds, though a median may still fall between two parses.
+    assert mean < max(0.025, 4 * baseline), (baseline, sorted(during))
+    assert p50 < max(0.015, 3 * baseline), (baseline, sorted(during))
     stored = served.wait_for_sink(
         lambda entries: sum(e["detail"]["payload"]["data"]["object"]["id"] == "in_big" for e in entries) == 4,
         timeout=60,
