@@ -540,6 +540,10 @@ def hookgate_config(
 host = "127.0.0.1"
 port = {port}
 
+# every request comes from one address here: the per-client bucket would measure itself
+[server.rate_limits]
+enabled = false
+
 [store]
 url = "{store.url}"
 {schema}

@@ -73,6 +73,10 @@ class MalformedPayloadError(Exception):
         self.cause = cause
         self.detail = detail
 
+    def __reduce__(self) -> tuple[type[MalformedPayloadError], tuple[str, str]]:
+        """Pickled whole (from a worker process, `gateway.offload`), cause and detail."""
+        return type(self), (self.cause, self.detail)
+
 
 class Headers(Mapping[str, str]):
     """An immutable, case-insensitive multi-map of HTTP headers.

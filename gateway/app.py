@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors import SignedDelivery
+from gateway.addresses import ClientAddress, parse_networks
 from gateway.admin.replays import Replays
 from gateway.admin.stream import LiveFeed
 from gateway.config import Settings, SourceSpec
@@ -35,6 +36,8 @@ from gateway.errors import StoreError
 from gateway.events import Event
 from gateway.http import RequestLogMiddleware, Source, WebhookHandler, store_events
 from gateway.observability import Metrics
+from gateway.offload import Offload
+from gateway.ratelimit import RateLimiter
 from gateway.requestlog import REDACTED_HEADERS, Redactor, RequestLog
 from gateway.sinks import Sink
 from gateway.store import (
@@ -107,6 +110,12 @@ class Gateway:
     schema_enforcer: SchemaEnforcer | None = None
     #: Reads the edge's request bodies under `[server]`'s limits (`gateway.connections`).
     bodies: BodyReader = field(init=False)
+    #: The edge's token buckets (`gateway.ratelimit`).
+    limiter: RateLimiter = field(init=False)
+    #: Who a request comes from, behind `[server] trusted_proxies` (`gateway.addresses`).
+    clients: ClientAddress = field(init=False)
+    #: Normalizes large bodies in worker processes (`gateway.offload`).
+    offload: Offload = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -116,6 +125,11 @@ class Gateway:
             min_bytes_per_second=server.body_min_bytes_per_second,
             max_buffered_bytes=server.max_buffered_body_bytes,
         )
+        self.limiter = RateLimiter(
+            server.rate_limits, {name: spec.rate_limit for name, spec in self.settings.sources.items()}
+        )
+        self.clients = ClientAddress(parse_networks(server.trusted_proxies, named=False))
+        self.offload = Offload(server.worker_parse_bytes)
 
     def route(
         self, events: Sequence[Event], sinks: Sequence[str]
@@ -170,6 +184,7 @@ class Gateway:
             with contextlib.suppress(StoreError, TimeoutError):
                 depth = await asyncio.wait_for(store.depth(), timeout=2.0)
                 self.left_pending = sum(count for (_, state), count in depth.items() if state != "dead")
+        self.offload.close()
         await self.inbox.close()
 
     @staticmethod
@@ -203,6 +218,9 @@ def create_app(
     sinks = dict(sinks)
     if durable is not None:
         durable.policies.update(_sink_policies(settings))
+        volume = durable.volume()
+        if volume is not None:
+            metrics.watch_volume(volume)
     buses = _buses(settings)
     for bus in buses.values():  # each target of a bus's rules is a sink of its own
         bus.instrument(metrics.registry)
@@ -334,7 +352,7 @@ def _requests_log(settings: Settings, store: Store | None) -> RequestLog | None:
 
 def build_source(spec: SourceSpec) -> Source:
     """The running source of a configured one: its connector built from its options."""
-    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(SourceSpec)}
     return Source(**fields, connector=spec.cls(spec.options))
 
 
@@ -436,6 +454,7 @@ def _discovery(gateway: Gateway) -> Discovery | None:
         gateway.clock,
         emit=bus_emitter(gateway),
         metrics=gateway.metrics.registry,
+        offload=gateway.offload,
     )
 
 

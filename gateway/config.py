@@ -54,9 +54,11 @@ from pydantic.fields import FieldInfo
 
 import connectors
 from connectors import Connector, ConnectorOptions
+from gateway.addresses import Network, parse_networks
 from gateway.admin.config import AdminSettings, parse_admin
 from gateway.errors import ConfigError
 from gateway.paths import StoreUrl, path_context
+from gateway.ratelimit import BucketSettings, RateLimitSettings
 from gateway.schemas._settings import Compatibility, Enforcement, SchemaSettings
 from gateway.secrets import AwsSecrets, aws_references, resolve_secrets
 from gateway.sinks import SINKS, Sink, SinkOptions, Validate, sink_type
@@ -119,6 +121,19 @@ class ServerSettings(_Model):
     shutdown_grace_seconds: int = Field(10, ge=1)
     #: uvicorn's HTTP parser: "auto" (httptools when installed), "httptools" or "h11".
     http_parser: Literal["auto", "httptools", "h11"] = "auto"
+    #: Bodies of at least this many bytes are parsed in a worker process, off the event
+    #: loop (`gateway.offload`); 0: every body on the loop.
+    worker_parse_bytes: int = Field(262_144, ge=0)
+    #: Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client (`gateway.addresses`).
+    trusted_proxies: list[str] = []
+    #: The edge's token buckets, per client address and per source (`gateway.ratelimit`).
+    rate_limits: RateLimitSettings = RateLimitSettings()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        parse_networks(value, named=False)
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -227,6 +242,16 @@ class SourceSettings(_Model):
     schema_compatibility: Compatibility = "BACKWARD"
     #: Check each event against its schema's pinned version: "flag" marks, "reject" refuses.
     schema_enforcement: Enforcement = "off"
+    #: Only these networks (CIDRs, addresses, named sets such as "@stripe") may call; 403 otherwise.
+    allowed_ips: list[str] = []
+    #: This source's token bucket, instead of `[server.rate_limits] source`.
+    rate_limit: BucketSettings | None = None
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _allowed_ips(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
 
     @field_validator("event_source")
     @classmethod
@@ -269,6 +294,10 @@ class SourceSpec:
     schema_discovery: bool = field(default=True, kw_only=True)
     schema_compatibility: Compatibility = field(default="BACKWARD", kw_only=True)
     schema_enforcement: Enforcement = field(default="off", kw_only=True)
+    #: The networks allowed to call (empty: any), named sets expanded.
+    allowed_ips: tuple[Network, ...] = field(default=(), kw_only=True)
+    #: Its own token bucket (None: `[server.rate_limits] source`).
+    rate_limit: BucketSettings | None = field(default=None, kw_only=True)
 
     @property
     def connector_name(self) -> str:
@@ -568,6 +597,8 @@ def parse_settings(
             schema_discovery=common.schema_discovery,
             schema_compatibility=common.schema_compatibility,
             schema_enforcement=common.schema_enforcement,
+            allowed_ips=parse_networks(common.allowed_ips),
+            rate_limit=common.rate_limit,
         )
     return Settings(
         server=server,

@@ -1,8 +1,11 @@
 """The HTTP edge: `POST /webhooks/{source}` → connector → store → 2xx.
 
-    404 unknown source · 405 method · 413 too large · 401 not authentic (generic body; the
-    cause goes to the log) · 400 malformed · 503 store unavailable (with `Retry-After`) ·
-    200 accepted/duplicate
+    404 unknown source · 403 address not allowed · 429 rate limited (Retry-After) ·
+    405 method · 413 too large · 401 not authentic (generic body; the cause goes to the
+    log) · 400 malformed · 503 store unavailable (with `Retry-After`) · 200 accepted/duplicate
+
+The allowlist and the rate limits are checked before the body is read: a refused request
+costs no body and no verification (its connection is closed).
 
 Nothing a caller sends can produce a 500 or a stack trace. The pure ASGI middleware
 binds request context for structlog and writes one JSON log line per request: at info,
@@ -16,7 +19,7 @@ import dataclasses
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -33,6 +36,7 @@ from connectors import (
     VerificationError,
     WebhookRequest,
 )
+from gateway.addresses import Allowlist
 from gateway.config import SourceSpec
 from gateway.connections import BodyRefusedError, DisconnectedError
 from gateway.errors import StoreError
@@ -48,6 +52,7 @@ __all__ = [
     "RequestLogMiddleware",
     "Source",
     "WebhookHandler",
+    "normalize_events",
     "store_events",
 ]
 
@@ -59,6 +64,10 @@ class Source(SourceSpec):
     """A source at the edge: a configured source with its connector built."""
 
     connector: Connector
+    allowlist: Allowlist = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowlist", Allowlist(self.allowed_ips))
 
 
 def _begin_request() -> tuple[float, str]:
@@ -159,6 +168,8 @@ class _Seen:
     body: bytes | None = None
     #: Stored with the request's events (else it goes through the log's buffer).
     recorded: bool = False
+    #: The client's address, behind trusted proxies (`gateway.addresses`).
+    client: str | None = None
 
 
 def _client(scope: Scope) -> str | None:
@@ -190,7 +201,7 @@ class WebhookHandler:
         name = scope["path"][len(self.prefix) :]
         # A source name has at most 64 characters: a longer one is the caller's, logged cut.
         fields: dict[str, Any] = {"source": name if len(name) <= 64 else name[:64] + "…"}
-        seen = _Seen()
+        seen = _Seen(client=self.gateway.clients.of(_client(scope), scope["headers"]))
         try:
             answer = await self._handle(scope, receive, name, fields, seen)
         except DisconnectedError:
@@ -239,7 +250,7 @@ class WebhookHandler:
             status=status,
             cause=cause or fields.get("cause"),
             size=len(seen.body) if seen.body is not None else _content_length(scope),
-            client=_client(scope),
+            client=seen.client,
             headers=scope["headers"],
             secret_headers=source.connector.secret_headers() if source is not None else frozenset(),
             body=seen.body,
@@ -260,23 +271,55 @@ class WebhookHandler:
         counters.received.inc()
         started = time.perf_counter()
         try:
+            _admit(gateway, source, seen.client, fields)
             return await _accept(gateway, source, scope, receive, fields, seen)
         except (_Rejected, BodyRefusedError) as rejected:
             fields["cause"] = rejected.cause
-            if isinstance(rejected, _Rejected) and rejected.detail:
-                fields["cause_detail"] = rejected.detail
+            headers: tuple[tuple[bytes, bytes], ...] = ()
+            if isinstance(rejected, _Rejected):
+                headers = rejected.headers
+                if rejected.detail:
+                    fields["cause_detail"] = rejected.detail
+            if rejected.status == 401:  # a failure costs its client more than a success
+                gateway.limiter.failed(seen.client)
             gateway.metrics.rejected.labels(source.name, rejected.cause).inc()
             error = _error(rejected.status, rejected.message)
-            # A 503 is temporary: say when to try again (providers that honour it wait that long).
-            retry = ((b"retry-after", RETRY_AFTER_SECONDS),) if rejected.status == 503 else ()
-            return _Answer(error.status, error.body, headers=retry, close=rejected.status in (408, 413, 503))
+            if rejected.status == 503:  # temporary: say when to try again (providers that honour it wait)
+                headers = (*headers, (b"retry-after", RETRY_AFTER_SECONDS))
+            return _Answer(
+                error.status, error.body, headers=headers, close=rejected.status in (403, 408, 413, 429, 503)
+            )
         finally:
             counters.latency.observe(time.perf_counter() - started)
 
 
 class _Rejected(Exception):  # noqa: N818 - control flow inside this module, not an error
-    def __init__(self, status: int, cause: str, message: str, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        cause: str,
+        message: str,
+        detail: str | None = None,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
         self.status, self.cause, self.message, self.detail = status, cause, message, detail
+        self.headers = headers
+
+
+def _admit(gateway: Gateway, source: Source, client: str | None, fields: dict[str, Any]) -> None:
+    """Refuse a request before its body is read: from an address the source does not allow
+    (403), or beyond a rate limit (429, with the seconds to wait)."""
+    if source.allowed_ips and not source.allowlist.allows(client):
+        fields["client"] = client
+        raise _Rejected(403, "ip_not_allowed", "forbidden")
+    refused = gateway.limiter.check(source.name, client)
+    if refused is not None:
+        limit, wait = refused
+        fields["client"], fields["limit"] = client, limit
+        gateway.metrics.rate_limited.labels(source.name, limit).inc()
+        raise _Rejected(
+            429, "rate_limited", "too many requests, retry later", headers=((b"retry-after", b"%d" % wait),)
+        )
 
 
 async def _accept(  # noqa: PLR0917 - the request's parts, passed once
@@ -296,16 +339,19 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
         url=_public_url(source, scope, query),
     )
     now = gateway.clock()
+    # A large body is verified in a thread (hashing lets go of the GIL) and parsed in a
+    # worker process (parsing does not): the loop keeps serving others meanwhile.
+    large = gateway.offload.wanted(len(body))
     try:
-        answer = await _verified(source, webhook, now)
+        answer = await _verified(source, webhook, now, large=large)
     except _Rejected as rejected:
         source = await _refreshed(gateway, source, rejected)
-        answer = await _verified(source, webhook, now)
+        answer = await _verified(source, webhook, now, large=large)
     if answer is not None:
         fields["handshake"] = True
         extra = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers)
         return _Answer(answer.status, answer.body, answer.content_type.encode("latin-1"), headers=extra)
-    events = _normalize(source, webhook, now)
+    events = await _normalized(gateway, source, webhook, now) if large else _normalize(source, webhook, now)
     if gateway.schema_enforcer is not None:
         events, mismatch = gateway.schema_enforcer.check(source.name, events)
         if mismatch is not None:  # `reject`: nothing of the request is stored
@@ -322,7 +368,7 @@ async def _accept(  # noqa: PLR0917 - the request's parts, passed once
             status=200 if ack is None else ack.status,
             cause=None,
             size=len(body),
-            client=_client(scope),
+            client=seen.client,
             headers=scope["headers"],
             secret_headers=source.connector.secret_headers(),
             record_id=events[0].id,
@@ -418,10 +464,13 @@ async def store_events(
     return results
 
 
-async def _verified(source: Source, webhook: WebhookRequest, now: float) -> ConnectorResponse | None:
-    """`_verify`, in a worker thread when the connector may wait on a fetch (`fetches`): a
-    slow certificate or key fetch holds its own request only, never the event loop."""
-    if source.connector.fetches:
+async def _verified(
+    source: Source, webhook: WebhookRequest, now: float, *, large: bool = False
+) -> ConnectorResponse | None:
+    """`_verify`, in a worker thread when the connector may wait on a fetch (`fetches`: a
+    slow certificate or key fetch holds its own request only, never the event loop) or the
+    body is `large` (hashing it lets go of the GIL)."""
+    if source.connector.fetches or large:
         return await anyio.to_thread.run_sync(_verify, source, webhook, now)
     return _verify(source, webhook, now)
 
@@ -455,25 +504,43 @@ async def _refreshed(gateway: Gateway, source: Source, rejected: _Rejected) -> S
     return fresh
 
 
+def normalize_events(source: Source, webhook: WebhookRequest, now: float) -> list[Event]:
+    """A verified delivery's stored-event envelopes; a `MalformedPayloadError` when it has
+    none (on the loop, or in a worker process: `gateway.offload`)."""
+    found = source.connector.normalize(webhook)
+    if not found:
+        raise MalformedPayloadError("no_events")
+    trace = webhook.headers.get("x-amzn-trace-id")
+    return [
+        build_event(
+            pe,
+            now,
+            source=source.name,
+            connector=source.connector_name,
+            event_source=source.event_source,
+            detail_format=source.detail_format,
+            trace_header=trace,
+        )
+        for pe in found
+    ]
+
+
+async def _normalized(gateway: Gateway, source: Source, webhook: WebhookRequest, now: float) -> list[Event]:
+    """`_normalize` in a worker process (on the loop if none can do it)."""
+    try:
+        events = await gateway.offload.normalize(source, webhook, now)
+    except MalformedPayloadError as exc:
+        raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
+    except Exception as exc:  # noqa: BLE001 - never a 500 from input
+        log.error("connector_error", step="normalize", error=type(exc).__name__)
+        raise _Rejected(400, "malformed", "malformed payload", "connector_error") from None
+    return _normalize(source, webhook, now) if events is None else events
+
+
 def _normalize(source: Source, webhook: WebhookRequest, now: float) -> list[Event]:
     """Turn a verified delivery into stored-event envelopes; 400 when it cannot be done."""
     try:
-        found = source.connector.normalize(webhook)
-        if not found:
-            raise MalformedPayloadError("no_events")
-        trace = webhook.headers.get("x-amzn-trace-id")
-        return [
-            build_event(
-                pe,
-                now,
-                source=source.name,
-                connector=source.connector_name,
-                event_source=source.event_source,
-                detail_format=source.detail_format,
-                trace_header=trace,
-            )
-            for pe in found
-        ]
+        return normalize_events(source, webhook, now)
     except MalformedPayloadError as exc:
         raise _Rejected(400, "malformed", "malformed payload", exc.cause) from None
     except Exception as exc:  # noqa: BLE001 - never a 500 from input

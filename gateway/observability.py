@@ -21,6 +21,8 @@ import contextvars
 import copy
 import importlib.metadata
 import logging
+import math
+import shutil
 import sys
 import threading
 import time
@@ -290,6 +292,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.rate_limited = Counter(
+            "hookgate_requests_rate_limited",
+            "Webhook requests answered 429, by the bucket that was empty (client or source)",
+            ["source", "limit"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "hookgate_events_duplicate", "Events acknowledged as duplicates", ["source"], registry=r
         )
@@ -342,6 +350,22 @@ class Metrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
             registry=r,
         )
+
+    def watch_volume(self, folder: str) -> None:
+        """`hookgate_store_free_bytes`: the free bytes of the volume holding `folder` (the
+        store's), read at each scrape."""
+
+        def free() -> float:
+            try:
+                return float(shutil.disk_usage(folder).free)
+            except OSError:
+                return math.nan
+
+        Gauge(
+            "hookgate_store_free_bytes",
+            "Free bytes on the volume holding the store's database (a SQLite store only)",
+            registry=self.registry,
+        ).set_function(free)
 
     def source(self, name: str) -> SourceMetrics:
         found = self._sources.get(name)

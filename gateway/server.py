@@ -91,6 +91,9 @@ class GatewayServer(uvicorn.Server):
                 access_log=False,
                 lifespan="on",
                 server_header=False,
+                # The client's address is hookgate's to find (`[server] trusted_proxies`):
+                # uvicorn's own reading would trust any X-Forwarded-For from loopback.
+                proxy_headers=False,
                 timeout_graceful_shutdown=settings.shutdown_grace_seconds,
             )
         )
@@ -172,6 +175,7 @@ class GatewayServer(uvicorn.Server):
             access_log=False,
             lifespan="off",
             server_header=False,
+            proxy_headers=False,
         )
         config.load()
         state = self.server_state  # shared: a shutdown waits for these connections too

@@ -41,6 +41,7 @@ from gateway.schemas._settings import SchemaSettings
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
+    from gateway.offload import Offload
 
 __all__ = ["EVENT_SOURCE", "VERSION_CREATED", "Discovery", "SourcePolicy", "bus_emitter", "version_event"]
 
@@ -78,8 +79,11 @@ class Discovery:
         *,
         emit: Emit | None = None,
         metrics: CollectorRegistry | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self.registry = registry
+        #: Where a batch holding a large event is inferred, off the event loop.
+        self.offload = offload
         self.settings = settings
         self.sources = dict(sources)
         self.clock = clock
@@ -177,7 +181,17 @@ class Discovery:
                 log.error("schema_discovery_failed", error=str(exc), events=len(batch))
 
     async def _batch(self, batch: list[tuple[str, Event]]) -> list[Recorded]:
-        observations, unreadable, spent = await asyncio.to_thread(self._infer, batch)
+        # A large event's text is parsed by C code that keeps the GIL: in a thread, it would
+        # hold the event loop up just the same; in a worker process, it does not.
+        offload = self.offload
+        keys = {(source, event.detail_type) for source, event in batch}
+        known = {key: self._known[key] for key in keys if key in self._known}
+        inferred = None
+        if offload is not None and any(offload.wanted(len(event.entry)) for _, event in batch):
+            inferred = await offload.call(infer_batch, batch, self.limits, self.sources, known)
+        if inferred is None:
+            inferred = await asyncio.to_thread(infer_batch, batch, self.limits, self.sources, known)
+        observations, unreadable, spent = inferred
         self._budget -= spent
         self._cost = max(spent / len(batch), 1e-6)
         for source, count in unreadable.items():
@@ -196,46 +210,6 @@ class Discovery:
             await self._report(observation, recorded)
             done.append(recorded)
         return done
-
-    def _infer(self, batch: list[tuple[str, Event]]) -> tuple[list[Observation], dict[str, int], float]:
-        """Per (source, detail-type), the merged schema of the batch's details that its
-        known version does not describe (that version, when it describes them all); the
-        events that could not be read, per source; the CPU time it took."""
-        started = time.thread_time()
-        groups: dict[tuple[str, str], tuple[dict[str, Any] | None, int, str]] = {}
-        unreadable: dict[str, int] = {}
-        known = self._known
-        for source, event in batch:
-            try:
-                detail = orjson.loads(event.entry).get("detail")
-            except (orjson.JSONDecodeError, AttributeError):
-                unreadable[source] = unreadable.get(source, 0) + 1
-                continue
-            key = (source, event.detail_type)
-            fitted = known.get(key)
-            schema = (
-                None
-                if fitted is not None and describes(fitted, detail, self.limits)
-                else infer(detail, self.limits)
-            )
-            found = groups.get(key)
-            if found is None:
-                groups[key] = (schema, 1, event.id)
-                continue
-            merged = found[0]
-            if schema is not None:
-                merged = schema if merged is None else merge(merged, schema, self.limits)
-            groups[key] = (merged, found[1] + 1, found[2])
-        observations = []
-        for (source, detail_type), (schema, count, sample) in groups.items():
-            policy = self.sources[source]
-            observed = schema if schema is not None else known[source, detail_type]
-            observations.append(
-                Observation(
-                    source, policy.event_source, detail_type, observed, count, sample, policy.compatibility
-                )
-            )
-        return observations, unreadable, time.thread_time() - started
 
     async def _report(self, observation: Observation, recorded: Recorded) -> None:
         source, detail_type = observation.source, observation.detail_type
@@ -328,3 +302,44 @@ def bus_emitter(gateway: Gateway) -> Emit | None:
             gateway.dispatcher.notify(routes[0])
 
     return emit
+
+
+def infer_batch(
+    batch: list[tuple[str, Event]],
+    limits: Limits,
+    sources: Mapping[str, SourcePolicy],
+    known: Mapping[tuple[str, str], dict[str, Any]],
+) -> tuple[list[Observation], dict[str, int], float]:
+    """Per (source, detail-type), the merged schema of the batch's details that its known
+    version (`known`) does not describe (that version, when it describes them all); the
+    events that could not be read, per source; the CPU time it took."""
+    started = time.thread_time()
+    groups: dict[tuple[str, str], tuple[dict[str, Any] | None, int, str]] = {}
+    unreadable: dict[str, int] = {}
+    for source, event in batch:
+        try:
+            detail = orjson.loads(event.entry).get("detail")
+        except (orjson.JSONDecodeError, AttributeError):
+            unreadable[source] = unreadable.get(source, 0) + 1
+            continue
+        key = (source, event.detail_type)
+        fitted = known.get(key)
+        schema = None if fitted is not None and describes(fitted, detail, limits) else infer(detail, limits)
+        found = groups.get(key)
+        if found is None:
+            groups[key] = (schema, 1, event.id)
+            continue
+        merged = found[0]
+        if schema is not None:
+            merged = schema if merged is None else merge(merged, schema, limits)
+        groups[key] = (merged, found[1] + 1, found[2])
+    observations = []
+    for (source, detail_type), (schema, count, sample) in groups.items():
+        policy = sources[source]
+        observed = schema if schema is not None else known[source, detail_type]
+        observations.append(
+            Observation(
+                source, policy.event_source, detail_type, observed, count, sample, policy.compatibility
+            )
+        )
+    return observations, unreadable, time.thread_time() - started

@@ -155,6 +155,11 @@ class Store(Inbox, DeliveryQueue, StoreAdmin):
         """The cheap commit of `probe_commit` (a backend without one: a read)."""
         await self.depth()
 
+    def volume(self) -> str | None:
+        """The folder holding the database on this machine, whose free space is a metric
+        (`hookgate_store_free_bytes`); None for a database elsewhere."""
+        return None
+
     def _lease(self) -> float | None:
         """A leased persist is a claim like any other: it holds for the queue's lease."""
         return self.delivery_policy.lease_seconds

@@ -383,10 +383,14 @@ class SQLiteStore(Store):
     def path(self) -> str:
         return self.settings.url.removeprefix("sqlite:///")
 
+    def volume(self) -> str | None:
+        return None if self.path == ":memory:" else str(Path(self.path).absolute().parent)
+
     async def open(self, *, create: bool = True) -> None:
         if self._writer is None:
             secure = self.cipher is not None
-            writer = Writer(functools.partial(_connect, self.path, create=create, secure_delete=secure))
+            connect = functools.partial(_connect, self.path, create=create, secure_delete=secure)
+            writer = Writer(connect, volume=self.volume())
             writer.start()
             self._writer = writer
             self._reader = _connect(self.path, create=create, secure_delete=secure)

@@ -15,8 +15,8 @@ from gateway.app import RECHECK_SECONDS, create_app
 from gateway.config import Settings, StoreSettings
 from gateway.sinks import MemorySink
 from tests.helpers.edge import Edge, stripe_body
+from tests.helpers.volumes import small_tmpfs
 from tests.unit._fakes import FakeClock
-from tests.unit.test_event_files import small_tmpfs
 
 pytestmark = pytest.mark.anyio
 

@@ -4,13 +4,10 @@ failed append cuts the file back, and only a line written whole and flushed is d
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
-import shutil
 import stat
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from gateway.preflight import warnings
 from gateway.sinks import Delivered, Retry
 from gateway.sinks.files import JsonlOptions, JsonlSink
 from gateway.store import open_store
+from tests.helpers.volumes import small_tmpfs
 
 from ._fakes import NOW, FakeClock, make_event
 
@@ -110,23 +108,6 @@ async def test_a_short_write_then_a_full_disk_leaves_the_file_as_it_was(
     assert await sink.deliver([second]) == [Delivered()]
     await sink.close()
     assert [line["id"] for line in lines_of(path)] == [first.id, second.id]
-
-
-@contextlib.contextmanager
-def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs (a disk that fills up) needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 async def test_a_full_disk_never_tears_a_line(tmp_path: Path) -> None:
