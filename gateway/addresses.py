@@ -134,3 +134,20 @@ class ClientAddress:
             if not _contains(self.trusted, hop_address):
                 break
         return client
+
+    def https(self, scope_scheme: str, peer: str | None, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        """Whether the client reached the gateway over HTTPS: the connection's own scheme,
+        or, from a trusted proxy, the scheme it forwards (`X-Forwarded-Proto`, or
+        `Forwarded: proto=`)."""
+        if scope_scheme == "https":
+            return True
+        address = _address(peer) if peer is not None else None
+        if address is None or not _contains(self.trusted, address):
+            return False
+        for key, value in headers:
+            text = value.decode("latin-1").lower()
+            if key == b"x-forwarded-proto" and text.split(",")[0].strip() == "https":
+                return True
+            if key == b"forwarded" and "proto=https" in text.split(",")[0].replace(" ", ""):
+                return True
+        return False

@@ -183,6 +183,7 @@ class _Guard:
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
+        cycle = getattr(self, "cycle", None)
         if not self._reading_head():
             super().data_received(data)  # type: ignore[misc]
         else:
@@ -191,10 +192,14 @@ class _Guard:
             self._head_bytes += len(head)
             super().data_received(head)  # type: ignore[misc]
             if rest and not self.transport.is_closing():
-                if self._reading_head():
+                if self._reading_head() and getattr(self, "cycle", None) is cycle:
                     self._refuse(431, "request header too large", "header_too_large")
                     return
                 super().data_received(rest)  # type: ignore[misc]
+        if getattr(self, "cycle", None) is not cycle:
+            # A head completed in this piece (each request gets a new cycle): what was counted
+            # was that head, its body and maybe more requests; the next head starts afresh.
+            self._head_bytes = 0
         if self.transport.is_closing():
             self._disarm()
         elif self._reading_head():

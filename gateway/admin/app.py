@@ -43,4 +43,7 @@ def admin_routes(gateway: Gateway) -> list[BaseRoute]:
     if not settings.enabled:
         return []
     api = Api(gateway, settings, ENDPOINTS)
-    return [Mount(API_PREFIX, app=api), Mount(CONSOLE_PREFIX, app=Console(api, gateway.bodies))]
+    return [
+        Mount(API_PREFIX, app=api),
+        Mount(CONSOLE_PREFIX, app=Console(api, gateway.bodies, gateway.clients)),
+    ]

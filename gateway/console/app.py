@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.addresses import ClientAddress
 from gateway.connections import BodyReader, BodyRefusedError, DisconnectedError
 from gateway.console._charts import Bucket, bars, summary
 from gateway.console._client import Answer, ApiClient, stream
@@ -119,8 +120,18 @@ def _markdown_code(text: str) -> Markup:
 class Console:
     """The web console over one admin API app (`api`: what `/api/v1` serves)."""
 
-    def __init__(self, api: ASGIApp, bodies: BodyReader, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        api: ASGIApp,
+        bodies: BodyReader,
+        clients: ClientAddress | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.api = api
+        #: Says whether a request came over HTTPS behind a trusted proxy (`[server]
+        #: trusted_proxies`): the session cookie is `Secure` then.
+        self.clients = clients or ClientAddress()
         #: Reads the forms posted to the console, under the edge's time limits and budget.
         self.bodies = bodies
         self.clock = clock
@@ -160,6 +171,10 @@ class Console:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        if scope.get("scheme") == "http":
+            peer = scope["client"][0] if scope.get("client") else None
+            if self.clients.https("http", peer, scope["headers"]):
+                scope = {**scope, "scheme": "https"}
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":

@@ -88,26 +88,21 @@ def push_one(client: Any, registry: str, info: SchemaInfo, version: SchemaVersio
         return Pushed(info.name, version.version, "failed", error=reason)
     description = f"Discovered by hookgate from source {info.source!r}: version {version.version}."
     try:
+        fields = {
+            "RegistryName": registry,
+            "SchemaName": info.name,
+            "Type": SCHEMA_TYPE,
+            "Content": content,
+            "Description": description,
+        }
         try:
             described = client.describe_schema(RegistryName=registry, SchemaName=info.name)
         except client.exceptions.NotFoundException:
-            answer = client.create_schema(
-                RegistryName=registry,
-                SchemaName=info.name,
-                Type=SCHEMA_TYPE,
-                Content=content,
-                Description=description,
-            )
+            answer = client.create_schema(**fields)
             return Pushed(info.name, version.version, "created", answer.get("SchemaVersion"))
         if _same(described.get("Content"), content):
             return Pushed(info.name, version.version, "unchanged", described.get("SchemaVersion"))
-        answer = client.update_schema(
-            RegistryName=registry,
-            SchemaName=info.name,
-            Type=SCHEMA_TYPE,
-            Content=content,
-            Description=description,
-        )
+        answer = client.update_schema(**fields)
         return Pushed(info.name, version.version, "updated", answer.get("SchemaVersion"))
     except (BotoCoreError, ClientError) as exc:  # reported per schema; the others still go
         return Pushed(info.name, version.version, "failed", error=_why(exc))

@@ -104,7 +104,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServed]
     port = free_port()
     config = tmp / "hookgate.toml"
     app_port = free_port()
-    config.write_text(base_config(tmp, port, extra=ADMIN + SINKS.format(app_port=app_port)))
+    text = base_config(tmp, port, extra=ADMIN + SINKS.format(app_port=app_port))
+    # a TLS-terminating proxy on the same host
+    config.write_text(text.replace("[server]\n", '[server]\ntrusted_proxies = ["127.0.0.1"]\n', 1))
     served = ConsoleServed(tmp, config, port)
     served.app_port = app_port
     served.start()
@@ -197,8 +199,7 @@ def test_writes_need_the_session_csrf_token_and_this_origin(gateway: Served) -> 
 
 
 def test_the_cookie_is_secure_behind_https(gateway: Served) -> None:
-    # uvicorn trusts X-Forwarded-Proto from the local address (its forwarded_allow_ips
-    # default): a TLS-terminating proxy on the same host
+    # the gateway trusts X-Forwarded-Proto from the local address (`trusted_proxies`)
     logged = httpx.post(
         f"{gateway.url}/console/login", data={"token": VIEWER_TOKEN}, headers={"X-Forwarded-Proto": "https"}
     )

@@ -6,6 +6,7 @@ closed); connections beyond `max_connections` (503); bodies buffered unverified 
 
 from __future__ import annotations
 
+import json
 import socket
 import statistics
 import threading
@@ -203,3 +204,16 @@ def test_the_admin_side_reads_bodies_under_the_same_time_limits(limited: Served,
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b"connection: close" in answer.lower()
     assert took < 4
+
+
+def test_a_kept_alive_connection_counts_each_head_afresh(limited: Served) -> None:
+    # Each request arrives whole in one piece, head and body: what the head limit counts
+    # must start again with each request, not add up over the connection.
+    limited.start()
+    with httpx.Client() as client:
+        for _ in range(40):
+            event = json.loads(stripe_event())
+            event["data"]["object"]["memo"] = "x" * 3000
+            body = json.dumps(event).encode()
+            answer = client.post(f"{limited.url}/webhooks/stripe", content=body, headers=stripe_headers(body))
+            assert answer.status_code == 200, answer.text

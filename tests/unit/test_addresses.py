@@ -102,3 +102,14 @@ def test_trusted_proxies_take_no_named_sets() -> None:
     with pytest.raises(ValueError, match="not an IP address"):
         parse_networks(["@github"], named=False)
     assert parse_networks(["10.0.0.1/8"], named=False) == (ipaddress.ip_network("10.0.0.0/8"),)
+
+
+def test_https_is_the_connection_s_or_what_a_trusted_proxy_forwards() -> None:
+    clients = ClientAddress(parse_networks(["10.0.0.0/8"], named=False))
+    proto = [(b"x-forwarded-proto", b"https")]
+    assert clients.https("https", "203.0.113.9", [])
+    assert clients.https("http", "10.1.2.3", proto)
+    assert clients.https("http", "10.1.2.3", [(b"forwarded", b"for=203.0.113.9;proto=https")])
+    assert not clients.https("http", "203.0.113.9", proto)  # not a trusted proxy: its word is not taken
+    assert not clients.https("http", "10.1.2.3", [(b"x-forwarded-proto", b"http")])
+    assert not ClientAddress().https("http", "127.0.0.1", proto)
