@@ -101,7 +101,7 @@ class SchemaPages:
     ) -> Response:
         from gateway.console.app import _form, _text  # noqa: PLC0415 - the console's form reader
 
-        mode = _text(await _form(request), "mode") or ""
+        mode = _text(_form(request), "mode") or ""
         answer = await api.put(f"{_path(name)}/compatibility", {"mode": mode})
         if not answer.ok:
             return self.console.failed(request, session, answer)

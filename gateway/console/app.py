@@ -212,7 +212,7 @@ class Console:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{PREFIX}/login?{urlencode({'next': target})}", 303)
             if request.method == "POST":
-                form = await _form(request)
+                form = _form(request)
                 if not self._same_origin(request) or not session.csrf_ok(_text(form, "csrf")):
                     log.warning("console_csrf_refused", who=session.name, path=request.url.path)
                     return PlainTextResponse("refused: stale or missing form token; reload the page", 403)
@@ -261,7 +261,7 @@ class Console:
             return self.render(request, self.sessions.of(request), "login.html", next=target)
         if not self._same_origin(request):
             return PlainTextResponse("refused: cross-site login", 403)
-        form = await _form(request)
+        form = _form(request)
         token = (_text(form, "token") or "").strip()
         if not token:
             return self.render(request, None, "login.html", 400, next=target, error="Enter a token.")
@@ -284,7 +284,7 @@ class Console:
         session = self.sessions.of(request)
         response = RedirectResponse(f"{PREFIX}/login", 303)
         if session is not None:
-            form = await _form(request)
+            form = _form(request)
             if not self._same_origin(request) or not session.csrf_ok(_text(form, "csrf")):
                 return PlainTextResponse("refused: stale or missing form token; reload the page", 403)
             self.sessions.end(session)
@@ -385,7 +385,7 @@ class Console:
     async def redeliver(self, request: Request, session: Session, api: ApiClient) -> Response:
         """The event sent again, whatever its state: to one destination, or to every one."""
         event_id = request.path_params["id"]
-        sink = _text(await _form(request), "sink")
+        sink = _text(_form(request), "sink")
         answer = await api.post(
             f"/events/{quote(event_id, safe='')}/redeliver", {"destination": sink or None}
         )
@@ -414,7 +414,7 @@ class Console:
         )
 
     async def _redrive(self, request: Request, session: Session, api: ApiClient) -> Response:
-        form = await _form(request)
+        form = _form(request)
         dry_run = _text(form, "action") == "dry-run"
         body: dict[str, Any] = {"dry_run": dry_run}
         kept = {k: v for k in DEAD_LETTER_FILTERS if (v := _text(form, k))}
@@ -433,7 +433,7 @@ class Console:
 
     async def replays(self, request: Request, session: Session, api: ApiClient) -> Response:
         if request.method == "POST":
-            form = await _form(request)
+            form = _form(request)
             body = {k: v for k in ("name", "source", "rule", "from", "to") if (v := _text(form, k))}
             answer = await api.post("/replays", body)
             if not answer.ok:
@@ -450,7 +450,7 @@ class Console:
             return self.failed(request, session, answer)
         tested, sample, problem = None, "", None
         if request.method == "POST":
-            form = await _form(request)
+            form = _form(request)
             sample = _text(form, "event") or ""
             try:
                 event = json.loads(sample)
@@ -503,7 +503,7 @@ class Form:
         return [v for k, v in self._pairs if k == key]
 
 
-async def _form(request: Request) -> Form:
+def _form(request: Request) -> Form:
     """The request's form, as `Console` read it (at most `MAX_FORM_BYTES`: a larger one is
     empty)."""
     found: Form | None = getattr(request.state, "form", None)
